@@ -1,0 +1,80 @@
+/** What the command line asks for: plain data that the machine builders consume. */
+
+export type MachineType = 'pc' | 'microvm';
+
+export interface DriveConfig {
+  readonly file: string;
+  readonly interface: 'ide' | 'virtio' | 'none';
+  readonly media: 'disk' | 'cdrom';
+  readonly format: 'raw';
+  readonly readonly: boolean;
+  readonly snapshot: boolean;
+  readonly id: string | undefined;
+  readonly index: number | undefined;
+}
+
+export interface DeviceConfig {
+  readonly driver: string;
+  readonly props: ReadonlyMap<string, string>;
+}
+
+export interface NetdevConfig {
+  readonly type: string;
+  readonly id: string;
+  readonly props: ReadonlyMap<string, string>;
+}
+
+/** A character-device backend (`-serial`, `-monitor`). */
+export type CharBackend =
+  | { readonly kind: 'stdio' }
+  | { readonly kind: 'null' }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'mon:stdio' }
+  | { readonly kind: 'file'; readonly path: string }
+  | {
+      readonly kind: 'tcp';
+      readonly host: string;
+      readonly port: number;
+      readonly server: boolean;
+      readonly wait: boolean;
+    }
+  | { readonly kind: 'unix'; readonly path: string; readonly server: boolean; readonly wait: boolean };
+
+export interface CpuConfig {
+  readonly model: string;
+  /** `+feat` / `feat=on` -> true, `-feat` / `feat=off` -> false. */
+  readonly features: ReadonlyMap<string, boolean>;
+}
+
+export interface VmConfig {
+  readonly machine: MachineType;
+  /** `ept=off` selects shadow paging. */
+  readonly ept: boolean;
+  readonly cpu: CpuConfig;
+  readonly memoryBytes: number;
+  readonly smp: number;
+  readonly kernel: string | undefined;
+  readonly initrd: string | undefined;
+  readonly append: string;
+  readonly bios: string | undefined;
+  readonly drives: readonly DriveConfig[];
+  readonly devices: readonly DeviceConfig[];
+  readonly netdevs: readonly NetdevConfig[];
+  readonly serial: readonly CharBackend[];
+  readonly monitor: CharBackend | undefined;
+  readonly nographic: boolean;
+  readonly startPaused: boolean;
+  readonly noReboot: boolean;
+  readonly noShutdown: boolean;
+  readonly noDefaults: boolean;
+  readonly snapshot: boolean;
+  readonly name: string | undefined;
+  readonly logItems: readonly string[];
+  readonly logFile: string | undefined;
+}
+
+/** What `parseCommandLine` decided to do. */
+export type Command =
+  | { readonly action: 'run'; readonly config: VmConfig }
+  | { readonly action: 'version' }
+  | { readonly action: 'help' };

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { CommandLineError, helpText, parseCharBackend, parseCommandLine } from './parse.js';
+
+function run(args: string) {
+  const cmd = parseCommandLine(args.split(' ').filter(Boolean));
+  if (cmd.action !== 'run') throw new Error(`expected run, got ${cmd.action}`);
+  return cmd.config;
+}
+
+function error(args: readonly string[]): string {
+  try {
+    parseCommandLine(args);
+  } catch (e) {
+    expect(e).toBeInstanceOf(CommandLineError);
+    return (e as Error).message;
+  }
+  throw new Error('expected an error');
+}
+
+describe('parseCommandLine', () => {
+  it('reads the command line a QEMU user types for a direct Linux boot', () => {
+    const c = parseCommandLine([
+      '-M',
+      'pc,accel=kvm',
+      '-accel',
+      'kvm,ept=off',
+      '-cpu',
+      'max,+vmx,-sse4.2,pdpe1gb=on',
+      '-m',
+      '256',
+      '-kernel',
+      'bzImage',
+      '-initrd',
+      'initrd.cpio.gz',
+      '-append',
+      'console=ttyS0 bench=1',
+      '-nographic',
+      '-no-reboot',
+    ]);
+    expect(c.action).toBe('run');
+    if (c.action !== 'run') return;
+    expect(c.config.machine).toBe('pc');
+    expect(c.config.ept).toBe(false);
+    expect(c.config.cpu.model).toBe('max');
+    expect([...c.config.cpu.features]).toEqual([
+      ['vmx', true],
+      ['sse4.2', false],
+      ['pdpe1gb', true],
+    ]);
+    expect(c.config.memoryBytes).toBe(256 * 2 ** 20);
+    expect(c.config.append).toBe('console=ttyS0 bench=1');
+    expect(c.config.nographic).toBe(true);
+    expect(c.config.noReboot).toBe(true);
+  });
+
+  it('takes memory sizes with units, the default unit being MiB', () => {
+    expect(run('-m 1G').memoryBytes).toBe(2 ** 30);
+    expect(run('-m size=512M').memoryBytes).toBe(512 * 2 ** 20);
+    expect(run('').memoryBytes).toBe(128 * 2 ** 20);
+  });
+
+  it('parses drives, with ,, escaping a comma in a file name', () => {
+    const c = run('-drive file=a,,b.img,if=virtio,format=raw,readonly=on,id=d0 -cdrom x.iso -hda disk.img');
+    expect(c.drives[0]).toEqual({
+      file: 'a,b.img',
+      interface: 'virtio',
+      media: 'disk',
+      format: 'raw',
+      readonly: true,
+      snapshot: false,
+      id: 'd0',
+      index: undefined,
+    });
+    expect(c.drives[1]).toMatchObject({
+      file: 'x.iso',
+      interface: 'ide',
+      media: 'cdrom',
+      readonly: true,
+      index: 2,
+    });
+    expect(c.drives[2]).toMatchObject({ file: 'disk.img', interface: 'ide', media: 'disk', index: 0 });
+  });
+
+  it('parses devices and netdevs with their properties', () => {
+    const c = run('-device virtio-net-pci,netdev=n0 -netdev socket,id=n0,listen=:1234');
+    expect(c.devices[0]!.driver).toBe('virtio-net-pci');
+    expect(c.devices[0]!.props.get('netdev')).toBe('n0');
+    expect(c.netdevs[0]).toMatchObject({ type: 'socket', id: 'n0' });
+    expect(c.netdevs[0]!.props.get('listen')).toBe(':1234');
+  });
+
+  it('answers -version and -h without running', () => {
+    expect(parseCommandLine(['-version'])).toEqual({ action: 'version' });
+    expect(parseCommandLine(['-h'])).toEqual({ action: 'help' });
+    expect(parseCommandLine(['--help'])).toEqual({ action: 'help' });
+    expect(helpText('typevisor')).toContain('-kernel file');
+  });
+
+  it('names an unknown option', () => {
+    expect(error(['-frobnicate'])).toBe('-frobnicate: invalid option');
+  });
+
+  it('names an option whose argument is missing', () => {
+    expect(error(['-m'])).toBe('-m: requires an argument');
+  });
+
+  it('names the malformed value and what was expected', () => {
+    expect(error(['-m', 'lots'])).toBe("-m lots: Parameter 'size' expects a size");
+    expect(error(['-accel', 'kvm,ept=maybe'])).toBe(
+      "-accel kvm,ept=maybe: Parameter 'ept' expects 'on' or 'off'",
+    );
+    expect(error(['-accel', 'tcg'])).toContain('invalid accelerator tcg');
+    expect(error(['-M', 'q35'])).toContain("unsupported machine type 'q35'");
+    expect(error(['-drive', 'if=virtio'])).toContain("parameter 'file' is missing");
+    expect(error(['-drive', 'file=x,format=qcow2'])).toContain("Unknown driver 'qcow2'");
+    expect(error(['-drive', 'file=x,bogus=1'])).toContain("Invalid parameter 'bogus'");
+    expect(error(['-d', 'int,nonsense'])).toContain("unknown log item 'nonsense'");
+    expect(error(['-smp', '0'])).toContain('Invalid CPU count');
+  });
+
+  it('rejects combinations QEMU rejects', () => {
+    expect(error(['-initrd', 'x'])).toBe('-initrd: only allowed with -kernel');
+    expect(error(['-M', 'microvm', '-hda', 'd.img'])).toContain('microvm has no IDE controller');
+  });
+
+  it('rejects a stray argument that is not an option', () => {
+    expect(error(['disk.img'])).toContain('disk.img: invalid option');
+  });
+});
+
+describe('parseCharBackend', () => {
+  it('reads the serial and monitor backends QEMU users type', () => {
+    expect(parseCharBackend('stdio')).toEqual({ kind: 'stdio' });
+    expect(parseCharBackend('file:/tmp/s.log')).toEqual({ kind: 'file', path: '/tmp/s.log' });
+    expect(parseCharBackend('tcp:127.0.0.1:4444,server,nowait')).toEqual({
+      kind: 'tcp',
+      host: '127.0.0.1',
+      port: 4444,
+      server: true,
+      wait: false,
+    });
+    expect(parseCharBackend('tcp::5555,server=on,wait=off')).toMatchObject({
+      host: '127.0.0.1',
+      port: 5555,
+      server: true,
+      wait: false,
+    });
+    expect(parseCharBackend('unix:/tmp/mon.sock,server')).toMatchObject({
+      kind: 'unix',
+      path: '/tmp/mon.sock',
+      server: true,
+      wait: true,
+    });
+  });
+
+  it('rejects an unknown backend', () => {
+    expect(() => parseCharBackend('pty')).toThrow(/not a valid char driver/);
+    expect(() => parseCharBackend('tcp:host:99999')).toThrow(/invalid port/);
+  });
+});

@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+// One run over the whole workspace. Workspace packages resolve to their TypeScript sources through
+// the `source` export condition, so no build is needed before testing.
+export default defineConfig({
+  resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] },
+  ssr: { resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] } },
+  test: {
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'apps/*/src/**/*.test.ts',
+      'tests/**/*.test.ts',
+      'tools/**/*.test.ts',
+    ],
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    testTimeout: 60_000,
+    pool: 'forks',
+  },
+});
