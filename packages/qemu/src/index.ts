@@ -18,3 +18,17 @@ export {
 } from './options/parse.js';
 export { parseKeyValues, parseSize, splitCommas } from './options/keyval.js';
 export { VERSION } from './version.js';
+export { E820, type E820Entry, pcE820 } from './loaders/e820.js';
+export {
+  BOOT_GDT,
+  type BzImageInfo,
+  describeLinuxLoadError,
+  type Entry32,
+  type GuestWriter,
+  LAYOUT as LINUX_LAYOUT,
+  type LinuxLoadError,
+  type LinuxLoadOptions,
+  type LinuxLoadResult,
+  loadLinux,
+  parseBzImage,
+} from './loaders/linux.js';

@@ -1,0 +1,143 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GuestMemory } from '@typevisor/memory';
+import { describe, expect, it } from 'vitest';
+import { E820, pcE820 } from './e820.js';
+import {
+  BOOT_PARAMS,
+  LAYOUT,
+  LOADER_TYPE_UNDEFINED,
+  SETUP,
+  describeLinuxLoadError,
+  loadLinux,
+  parseBzImage,
+} from './linux.js';
+
+/** A minimal bzImage: setup sectors with a 2.15 header, then `payload` as the protected-mode kernel. */
+function fakeBzImage(payload: Uint8Array, opts: { version?: number; setupSects?: number } = {}): Uint8Array {
+  const setupSects = opts.setupSects ?? 4;
+  const sects = setupSects === 0 ? 4 : setupSects; // 0 means 4
+  const img = new Uint8Array((sects + 1) * 512 + payload.length);
+  const dv = new DataView(img.buffer);
+  img[SETUP.SETUP_SECTS] = setupSects;
+  dv.setUint16(SETUP.BOOT_FLAG, 0xaa55, true);
+  img[SETUP.JUMP] = 0xeb;
+  img[SETUP.JUMP + 1] = 0x66; // header ends at 0x268
+  dv.setUint32(SETUP.HEADER, 0x53726448, true);
+  dv.setUint16(SETUP.VERSION, opts.version ?? 0x20f, true);
+  img[SETUP.LOADFLAGS] = 0x01;
+  dv.setUint32(SETUP.CODE32_START, 0x100000, true);
+  dv.setUint32(SETUP.INITRD_ADDR_MAX, 0x7fffffff, true);
+  dv.setUint32(SETUP.CMDLINE_SIZE, 2047, true);
+  dv.setUint32(SETUP.INIT_SIZE, 0x10000, true);
+  img.set(payload, (sects + 1) * 512);
+  return img;
+}
+
+describe('Linux boot protocol loader', () => {
+  it('reads the setup header of a bzImage', () => {
+    const info = parseBzImage(fakeBzImage(new Uint8Array(1000)));
+    expect(info).toMatchObject({
+      protocol: 0x20f,
+      kernelOffset: 2560,
+      kernelSize: 1000,
+      code32Start: 0x100000,
+      headerEnd: 0x268,
+    });
+  });
+
+  it('treats setup_sects = 0 as 4, as the protocol says', () => {
+    const info = parseBzImage(fakeBzImage(new Uint8Array(10), { setupSects: 0 }));
+    expect(info).toMatchObject({ kernelOffset: 2560 });
+  });
+
+  it('rejects files that are not bzImages, naming why', () => {
+    const e = parseBzImage(new Uint8Array(4096));
+    expect(e).toEqual({ kind: 'NotBzImage', detail: 'no 0xAA55 boot flag at 0x1fe' });
+    expect(describeLinuxLoadError(e as never)).toBe('not a Linux bzImage: no 0xAA55 boot flag at 0x1fe');
+    const old = parseBzImage(fakeBzImage(new Uint8Array(10), { version: 0x204 }));
+    expect(describeLinuxLoadError(old as never)).toBe('boot protocol 2.04 is older than 2.06');
+  });
+
+  it('loads kernel, command line, initrd and e820 map and returns the 32-bit entry state', () => {
+    const mem = GuestMemory.create(64 * 2 ** 20);
+    const payload = Uint8Array.from({ length: 3000 }, (_, i) => i & 0xff);
+    const initrd = new Uint8Array(10000).fill(0x5a);
+    const r = loadLinux(mem, {
+      kernel: fakeBzImage(payload),
+      initrd,
+      cmdline: 'console=ttyS0',
+      ramBytes: 64 * 2 ** 20,
+      e820: pcE820(64 * 2 ** 20),
+    });
+    if ('kind' in r) throw new Error(r.kind);
+    expect(r.entry).toMatchObject({
+      eip: 0x100000,
+      esi: LAYOUT.BOOT_PARAMS,
+      codeSelector: 0x10,
+      dataSelector: 0x18,
+    });
+    expect(mem.read8(LAYOUT.KERNEL + 1234)).toBe(1234 & 0xff);
+    const zp = LAYOUT.BOOT_PARAMS;
+    expect(mem.read8(zp + SETUP.TYPE_OF_LOADER)).toBe(LOADER_TYPE_UNDEFINED);
+    expect(mem.read32(zp + SETUP.HEADER)).toBe(0x53726448);
+    expect(mem.read32(zp + SETUP.CMD_LINE_PTR)).toBe(LAYOUT.CMDLINE);
+    expect(String.fromCharCode(...Array.from({ length: 14 }, (_, i) => mem.read8(LAYOUT.CMDLINE + i)))).toBe(
+      'console=ttyS0\0',
+    );
+    // initrd: page-aligned, as high as possible, wholly below the top of RAM
+    expect(r.initrd!.addr % 4096).toBe(0);
+    expect(r.initrd!.addr + initrd.length).toBeLessThanOrEqual(64 * 2 ** 20);
+    expect(64 * 2 ** 20 - (r.initrd!.addr + initrd.length)).toBeLessThan(4096);
+    expect(mem.read32(zp + SETUP.RAMDISK_IMAGE)).toBe(r.initrd!.addr);
+    expect(mem.read32(zp + SETUP.RAMDISK_SIZE)).toBe(10000);
+    expect(mem.read8(r.initrd!.addr)).toBe(0x5a);
+    // e820
+    expect(mem.read8(zp + BOOT_PARAMS.E820_ENTRIES)).toBe(5);
+    const e3 = zp + BOOT_PARAMS.E820_TABLE + 3 * 20;
+    expect([mem.read32(e3), mem.read32(e3 + 8), mem.read32(e3 + 16)]).toEqual([
+      0x100000,
+      63 * 2 ** 20,
+      E820.RAM,
+    ]);
+    // GDT: flat code at 0x10, flat data at 0x18
+    expect([mem.read32(LAYOUT.GDT + 0x10), mem.read32(LAYOUT.GDT + 0x14)]).toEqual([0x0000ffff, 0x00cf9b00]);
+    expect([mem.read32(LAYOUT.GDT + 0x18), mem.read32(LAYOUT.GDT + 0x1c)]).toEqual([0x0000ffff, 0x00cf9300]);
+  });
+
+  it('refuses a command line longer than the kernel accepts', () => {
+    const mem = GuestMemory.create(16 * 2 ** 20);
+    const r = loadLinux(mem, {
+      kernel: fakeBzImage(new Uint8Array(10)),
+      cmdline: 'x'.repeat(3000),
+      ramBytes: 16 * 2 ** 20,
+      e820: [],
+    });
+    expect(r).toEqual({ kind: 'CmdlineTooLong', max: 2047 });
+  });
+
+  it('refuses an initrd that would overlap the kernel', () => {
+    const ram = 4 * 2 ** 20;
+    const mem = GuestMemory.create(ram);
+    const r = loadLinux(mem, {
+      kernel: fakeBzImage(new Uint8Array(10)),
+      initrd: new Uint8Array(3 * 2 ** 20),
+      cmdline: '',
+      ramBytes: ram,
+      e820: pcE820(ram),
+    });
+    expect(r).toMatchObject({ kind: 'DoesNotFit' });
+  });
+
+  const defaultKernel = join(
+    dirname(fileURLToPath(import.meta.url)),
+    '../../../../tools/images/default-i386/bzImage',
+  );
+  it.runIf(existsSync(defaultKernel))('parses the default guest kernel', () => {
+    const info = parseBzImage(new Uint8Array(readFileSync(defaultKernel)));
+    if ('kind' in info) throw new Error(info.kind);
+    expect(info.protocol).toBeGreaterThanOrEqual(0x20f);
+    expect(info.code32Start).toBe(0x100000);
+  });
+});

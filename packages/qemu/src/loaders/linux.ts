@@ -1,0 +1,244 @@
+import type { E820Entry } from './e820.js';
+
+/**
+ * The Linux x86 boot protocol (Documentation/arch/x86/boot.rst), 32-bit entry: the VMM loads the
+ * protected-mode kernel at 1 MiB, fills a `boot_params` ("zero page") with the kernel's setup header,
+ * the command line, the initrd and the e820 map, and starts the vCPU in flat 32-bit protected mode at
+ * `code32_start` with ESI pointing at `boot_params`, as QEMU, Firecracker and kvmtool do.
+ */
+
+/** Offsets in the bzImage / boot_params (boot.rst, "The real-mode kernel header"). */
+export const SETUP = {
+  SETUP_SECTS: 0x1f1,
+  BOOT_FLAG: 0x1fe, // 0xaa55
+  JUMP: 0x200, // its second byte + 0x202 ends the header
+  HEADER: 0x202, // "HdrS"
+  VERSION: 0x206,
+  TYPE_OF_LOADER: 0x210,
+  LOADFLAGS: 0x211,
+  CODE32_START: 0x214,
+  RAMDISK_IMAGE: 0x218,
+  RAMDISK_SIZE: 0x21c,
+  HEAP_END_PTR: 0x224,
+  CMD_LINE_PTR: 0x228,
+  INITRD_ADDR_MAX: 0x22c,
+  KERNEL_ALIGNMENT: 0x230,
+  RELOCATABLE_KERNEL: 0x234,
+  XLOADFLAGS: 0x236,
+  CMDLINE_SIZE: 0x238,
+  PREF_ADDRESS: 0x258,
+  INIT_SIZE: 0x260,
+} as const;
+
+/** Offsets of boot_params fields outside the setup header (arch/x86/include/uapi/asm/bootparam.h). */
+export const BOOT_PARAMS = {
+  EXT_RAMDISK_IMAGE: 0x0c0,
+  EXT_RAMDISK_SIZE: 0x0c4,
+  EXT_CMD_LINE_PTR: 0x0c8,
+  E820_ENTRIES: 0x1e8,
+  E820_TABLE: 0x2d0,
+  E820_MAX: 128,
+  SIZE: 4096,
+} as const;
+
+export const LOADFLAG = {
+  LOADED_HIGH: 0x01,
+  KASLR: 0x02,
+  QUIET: 0x20,
+  KEEP_SEGMENTS: 0x40,
+  CAN_USE_HEAP: 0x80,
+} as const;
+/** type_of_loader 0xff: "undefined" boot loader, as QEMU and Firecracker report. */
+export const LOADER_TYPE_UNDEFINED = 0xff;
+
+/** Where things go in guest-physical memory (Firecracker's layout). */
+export const LAYOUT = {
+  GDT: 0x500,
+  BOOT_PARAMS: 0x7000,
+  CMDLINE: 0x20000,
+  KERNEL: 0x100000,
+} as const;
+
+export type LinuxLoadError =
+  | { readonly kind: 'NotBzImage'; readonly detail: string }
+  | { readonly kind: 'ProtocolTooOld'; readonly version: number }
+  | { readonly kind: 'CmdlineTooLong'; readonly max: number }
+  | { readonly kind: 'DoesNotFit'; readonly detail: string };
+
+export interface BzImageInfo {
+  readonly protocol: number;
+  readonly setupBytes: number;
+  readonly kernelOffset: number;
+  readonly kernelSize: number;
+  readonly code32Start: number;
+  readonly initrdAddrMax: number;
+  readonly cmdlineMax: number;
+  readonly loadflags: number;
+  readonly xloadflags: number;
+  readonly initSize: number;
+  /** The setup header's bytes, from 0x1f1 to its end. */
+  readonly headerEnd: number;
+}
+
+/** Reads and checks a bzImage's setup header. */
+export function parseBzImage(image: Uint8Array): BzImageInfo | LinuxLoadError {
+  if (image.length < 0x300) return { kind: 'NotBzImage', detail: `only ${image.length} bytes` };
+  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  if (dv.getUint16(SETUP.BOOT_FLAG, true) !== 0xaa55)
+    return { kind: 'NotBzImage', detail: 'no 0xAA55 boot flag at 0x1fe' };
+  if (dv.getUint32(SETUP.HEADER, true) !== 0x53726448)
+    return { kind: 'NotBzImage', detail: "no 'HdrS' signature at 0x202" };
+  const protocol = dv.getUint16(SETUP.VERSION, true);
+  if (protocol < 0x206) return { kind: 'ProtocolTooOld', version: protocol };
+  const loadflags = image[SETUP.LOADFLAGS]!;
+  if ((loadflags & LOADFLAG.LOADED_HIGH) === 0)
+    return { kind: 'NotBzImage', detail: 'a zImage (not loaded high)' };
+  let setupSects = image[SETUP.SETUP_SECTS]!;
+  if (setupSects === 0) setupSects = 4;
+  const kernelOffset = (setupSects + 1) * 512;
+  if (kernelOffset >= image.length) return { kind: 'NotBzImage', detail: 'setup larger than the file' };
+  return {
+    protocol,
+    setupBytes: kernelOffset,
+    kernelOffset,
+    kernelSize: image.length - kernelOffset,
+    code32Start: dv.getUint32(SETUP.CODE32_START, true),
+    initrdAddrMax: dv.getUint32(SETUP.INITRD_ADDR_MAX, true),
+    cmdlineMax: dv.getUint32(SETUP.CMDLINE_SIZE, true),
+    loadflags,
+    xloadflags: dv.getUint16(SETUP.XLOADFLAGS, true),
+    initSize: dv.getUint32(SETUP.INIT_SIZE, true),
+    headerEnd: 0x202 + image[SETUP.JUMP + 1]!,
+  };
+}
+
+/** Anything guest memory can be written through (a GuestMemory, or a memslot's host bytes). */
+export interface GuestWriter {
+  writeBytes(gpa: number, bytes: Uint8Array): boolean;
+}
+
+/** The vCPU state at the kernel's 32-bit entry, as plain data for KVM_SET_REGS / KVM_SET_SREGS. */
+export interface Entry32 {
+  readonly eip: number;
+  readonly esi: number;
+  readonly eflags: number;
+  readonly cr0: number;
+  readonly gdt: { readonly base: number; readonly limit: number };
+  /** Flat 4 GiB segments: CS = 0x10 (code, execute/read), DS/ES/FS/GS/SS = 0x18 (data, read/write). */
+  readonly codeSelector: number;
+  readonly dataSelector: number;
+}
+
+export interface LinuxLoadResult {
+  readonly info: BzImageInfo;
+  readonly entry: Entry32;
+  readonly initrd: { readonly addr: number; readonly size: number } | undefined;
+}
+
+export interface LinuxLoadOptions {
+  readonly kernel: Uint8Array;
+  readonly initrd?: Uint8Array | undefined;
+  readonly cmdline: string;
+  readonly ramBytes: number;
+  readonly e820: readonly E820Entry[];
+}
+
+/** GDT for the 32-bit entry: null, null, flat code (0x10), flat data (0x18), as boot.rst requires. */
+export const BOOT_GDT: readonly (readonly [number, number])[] = [
+  [0, 0],
+  [0, 0],
+  [0x0000ffff, 0x00cf9b00],
+  [0x0000ffff, 0x00cf9300],
+];
+
+/** Loads a bzImage, its initrd and command line into guest memory and returns the entry state. */
+export function loadLinux(mem: GuestWriter, opts: LinuxLoadOptions): LinuxLoadResult | LinuxLoadError {
+  const info = parseBzImage(opts.kernel);
+  if ('kind' in info) return info;
+  const cmdline = new TextEncoder().encode(opts.cmdline);
+  const cmdlineMax = info.protocol >= 0x206 ? info.cmdlineMax : 255;
+  if (cmdline.length > cmdlineMax) return { kind: 'CmdlineTooLong', max: cmdlineMax };
+  if (LAYOUT.KERNEL + Math.max(info.kernelSize, info.initSize) > opts.ramBytes)
+    return {
+      kind: 'DoesNotFit',
+      detail: `kernel needs ${Math.max(info.kernelSize, info.initSize)} bytes above 1 MiB`,
+    };
+
+  const zero = new Uint8Array(BOOT_PARAMS.SIZE);
+  const dv = new DataView(zero.buffer);
+  zero.set(opts.kernel.subarray(SETUP.SETUP_SECTS, info.headerEnd), SETUP.SETUP_SECTS);
+  zero[SETUP.TYPE_OF_LOADER] = LOADER_TYPE_UNDEFINED;
+  // Not quiet (we want the boot log); the kernel reloads segments itself (no KEEP_SEGMENTS).
+  zero[SETUP.LOADFLAGS] =
+    (info.loadflags & ~(LOADFLAG.QUIET | LOADFLAG.KEEP_SEGMENTS)) | LOADFLAG.CAN_USE_HEAP;
+  dv.setUint16(SETUP.HEAP_END_PTR, 0xfe00, true);
+  dv.setUint32(SETUP.CMD_LINE_PTR, LAYOUT.CMDLINE, true);
+
+  let initrd: LinuxLoadResult['initrd'];
+  if (opts.initrd !== undefined && opts.initrd.length > 0) {
+    // Highest page-aligned place below the kernel's limit and the top of RAM, as QEMU does.
+    const top = Math.min(info.initrdAddrMax + 1, opts.ramBytes);
+    const addr = Math.floor((top - opts.initrd.length) / 4096) * 4096;
+    const kernelEnd = LAYOUT.KERNEL + Math.max(info.kernelSize, info.initSize);
+    if (addr < kernelEnd)
+      return { kind: 'DoesNotFit', detail: `initrd of ${opts.initrd.length} bytes overlaps the kernel` };
+    if (!mem.writeBytes(addr, opts.initrd)) return { kind: 'DoesNotFit', detail: 'initrd outside RAM' };
+    dv.setUint32(SETUP.RAMDISK_IMAGE, addr, true);
+    dv.setUint32(SETUP.RAMDISK_SIZE, opts.initrd.length, true);
+    initrd = { addr, size: opts.initrd.length };
+  }
+
+  const entries = opts.e820.slice(0, BOOT_PARAMS.E820_MAX);
+  zero[BOOT_PARAMS.E820_ENTRIES] = entries.length;
+  entries.forEach((e, i) => {
+    const o = BOOT_PARAMS.E820_TABLE + i * 20;
+    dv.setUint32(o, e.addr >>> 0, true);
+    dv.setUint32(o + 4, Math.floor(e.addr / 2 ** 32), true);
+    dv.setUint32(o + 8, e.size >>> 0, true);
+    dv.setUint32(o + 12, Math.floor(e.size / 2 ** 32), true);
+    dv.setUint32(o + 16, e.type, true);
+  });
+
+  const gdt = new Uint8Array(BOOT_GDT.length * 8);
+  const gdv = new DataView(gdt.buffer);
+  BOOT_GDT.forEach(([lo, hi], i) => {
+    gdv.setUint32(i * 8, lo, true);
+    gdv.setUint32(i * 8 + 4, hi, true);
+  });
+  const cmdlineZ = new Uint8Array(cmdline.length + 1);
+  cmdlineZ.set(cmdline);
+  const ok =
+    mem.writeBytes(LAYOUT.GDT, gdt) &&
+    mem.writeBytes(LAYOUT.BOOT_PARAMS, zero) &&
+    mem.writeBytes(LAYOUT.CMDLINE, cmdlineZ) &&
+    mem.writeBytes(LAYOUT.KERNEL, opts.kernel.subarray(info.kernelOffset));
+  if (!ok) return { kind: 'DoesNotFit', detail: 'boot structures outside RAM' };
+
+  return {
+    info,
+    initrd,
+    entry: {
+      eip: info.code32Start,
+      esi: LAYOUT.BOOT_PARAMS,
+      eflags: 0x2,
+      cr0: 0x11, // PE + ET
+      gdt: { base: LAYOUT.GDT, limit: gdt.length - 1 },
+      codeSelector: 0x10,
+      dataSelector: 0x18,
+    },
+  };
+}
+
+/** A one-line message for a load error, for the CLI. */
+export function describeLinuxLoadError(e: LinuxLoadError): string {
+  switch (e.kind) {
+    case 'NotBzImage':
+      return `not a Linux bzImage: ${e.detail}`;
+    case 'ProtocolTooOld':
+      return `boot protocol ${(e.version >> 8).toString(16)}.${(e.version & 0xff).toString(16).padStart(2, '0')} is older than 2.06`;
+    case 'CmdlineTooLong':
+      return `kernel command line longer than the kernel's limit of ${e.max} bytes`;
+    case 'DoesNotFit':
+      return `does not fit in guest RAM: ${e.detail}`;
+  }
+}
