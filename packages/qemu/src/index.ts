@@ -32,3 +32,7 @@ export {
   loadLinux,
   parseBzImage,
 } from './loaders/linux.js';
+export { Monitor, type MonitorTarget, type VmStatus } from './monitor/hmp.js';
+export type { CpuSnapshot, SegmentSnapshot } from './monitor/snapshot.js';
+export { formatRegisters } from './monitor/registers.js';
+export { type DumpSpec, formatDump, parseDumpFormat } from './monitor/memory-dump.js';
