@@ -159,6 +159,14 @@ const INFO: Record<string, { help: string; run(m: Monitor): string }> = {
   },
 };
 
+/** A command that only acts on the machine and prints nothing. */
+const action =
+  (f: (t: MonitorTarget) => void) =>
+  (m: Monitor): string => {
+    f(m.target);
+    return '';
+  };
+
 /** The command table: names (with aliases), parameters, help; `help` is derived from it. */
 const COMMANDS: readonly CommandSpec[] = [
   { names: 'help|?', params: '[cmd]', help: 'show the help', run: (m, a) => m.helpText(a) },
@@ -180,16 +188,16 @@ const COMMANDS: readonly CommandSpec[] = [
     help: "physical memory dump starting at 'addr'",
     run: (m, a) => m.dump(a, true, 'xp'),
   },
-  { names: 'stop|s', params: '', help: 'stop emulation', run: (m) => (m.target.stop(), '') },
-  { names: 'cont|c', params: '', help: 'resume emulation', run: (m) => (m.target.cont(), '') },
-  { names: 'system_reset', params: '', help: 'reset the system', run: (m) => (m.target.reset(), '') },
+  { names: 'stop|s', params: '', help: 'stop emulation', run: action((t) => t.stop()) },
+  { names: 'cont|c', params: '', help: 'resume emulation', run: action((t) => t.cont()) },
+  { names: 'system_reset', params: '', help: 'reset the system', run: action((t) => t.reset()) },
   {
     names: 'system_powerdown',
     params: '',
     help: 'send system power down event',
-    run: (m) => (m.target.powerdown(), ''),
+    run: action((t) => t.powerdown()),
   },
-  { names: 'quit|q', params: '', help: 'quit the emulator', run: (m) => (m.target.quit(), '') },
+  { names: 'quit|q', params: '', help: 'quit the emulator', run: action((t) => t.quit()) },
 ];
 
 function findCommand(name: string): CommandSpec | undefined {
