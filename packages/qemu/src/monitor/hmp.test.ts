@@ -16,7 +16,7 @@ function recordedBios(): Map<number, number> {
   const mem = new Map<number, number>();
   for (const line of text.split('\n')) {
     const [addr, ...bytes] = line.split(/:? /);
-    bytes.forEach((b, i) => mem.set(Number.parseInt(addr!, 16) + i, Number.parseInt(b, 16)));
+    for (const [i, b] of bytes.entries()) mem.set(Number.parseInt(addr!, 16) + i, Number.parseInt(b, 16));
   }
   return mem;
 }
