@@ -84,7 +84,7 @@ find "$root" -exec touch -h -d @0 {} +
 
 {
   echo "linux-source-6.1 $(dpkg-query -W -f='${Version}' linux-source-6.1)"
-  echo "busybox-static:i386 $(basename "$bbdeb" | cut -d_ -f2)"
+  echo "busybox-static:i386 $(basename "$bbdeb" | cut -d_ -f2 | sed 's/%3a/:/')"
   echo "gcc $(gcc -dumpfullversion)"
   echo "build_seconds=$((t1 - t0)) jobs=$JOBS"
   echo "sha256 bzImage $(sha256sum "$OUT/bzImage" | cut -d' ' -f1)"
