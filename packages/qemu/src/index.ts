@@ -36,3 +36,15 @@ export { Monitor, type MonitorTarget, type VmStatus } from './monitor/hmp.js';
 export type { CpuSnapshot, SegmentSnapshot } from './monitor/snapshot.js';
 export { formatRegisters } from './monitor/registers.js';
 export { type DumpSpec, formatDump, parseDumpFormat } from './monitor/memory-dump.js';
+export {
+  loadMultiboot,
+  MB_LAYOUT,
+  MULTIBOOT,
+  type MultibootError,
+  type MultibootImage,
+  type MultibootLoadOptions,
+  type MultibootLoadResult,
+  type MultibootModule,
+  makeMultibootImage,
+  parseMultiboot,
+} from './loaders/multiboot.js';
