@@ -122,7 +122,7 @@ describe('multiboot v1 loader', () => {
       detail: 'no multiboot header with a valid checksum in the first 8 KiB',
     });
     const bad = makeMultibootImage(HELLO);
-    bad[8] ^= 1; // checksum
+    bad[8] = bad[8]! ^ 1; // checksum
     expect(parseMultiboot(bad)).toMatchObject({ kind: 'NotMultiboot' });
   });
 
