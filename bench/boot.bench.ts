@@ -1,0 +1,179 @@
+/**
+ * `pnpm bench:boot`: boots the same kernel + initramfs with `bench=1` in Typevisor, v86 (npm `v86`
+ * with Debian's SeaBIOS) and QEMU TCG (Debian `qemu-system-i386`) in one run, and prints time to
+ * GUEST-READY and GUEST-DONE, peak RSS, and Typevisor's ratio to each peer.
+ * Images: the default guest (always), and ../shared/guests/debian-i386 when that folder is present.
+ * Options: --only default|debian-i386, --mem 256, --timeout 600.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? (args[i + 1] ?? def) : def;
+};
+const memMiB = Number(opt('mem', '256'));
+const timeoutSec = Number(opt('timeout', '600'));
+const only = opt('only', '');
+
+interface Image {
+  readonly name: string;
+  readonly kernel: string;
+  readonly initrd: string;
+}
+const images: Image[] = [
+  {
+    name: 'default',
+    kernel: join(root, 'tools/images/default-i386/bzImage'),
+    initrd: join(root, 'tools/images/default-i386/initrd.cpio.gz'),
+  },
+];
+const shared = join(root, '../shared/guests/debian-i386');
+if (existsSync(join(shared, 'vmlinuz'))) {
+  images.push({
+    name: 'debian-i386',
+    kernel: join(shared, 'vmlinuz'),
+    initrd: join(shared, 'initrd.cpio.gz'),
+  });
+}
+
+interface Result {
+  readonly ready: number | null;
+  readonly done: number | null;
+  readonly rssMiB: number | null;
+  readonly note: string;
+}
+
+/** Runs a VMM process that prints the guest's serial console on stdout; times the marker lines. */
+function timeProcess(cmd: string, argv: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let ready: number | null = null;
+    let done: number | null = null;
+    let hwm = 0;
+    let out = '';
+    let err = '';
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) hwm = Math.max(hwm, Number(m[1]));
+      } catch {}
+    }, 50);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSec * 1000);
+    child.stdout.setEncoding('latin1');
+    child.stdout.on('data', (d: string) => {
+      out += d;
+      if (ready === null && out.includes('GUEST-READY')) ready = performance.now() - t0;
+      if (done === null && out.includes('GUEST-DONE')) done = performance.now() - t0;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('close', (code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      const note =
+        done !== null ? 'ok' : `exit ${code}: ${(err.trim().split('\n').pop() ?? '').slice(0, 160)}`;
+      resolve({ ready, done, rssMiB: hwm > 0 ? Math.round(hwm / 1024) : null, note });
+    });
+  });
+}
+
+function v86(img: Image): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bench/peers/v86-boot.mjs'),
+        img.kernel,
+        img.initrd,
+        'console=ttyS0 bench=1',
+        String(memMiB),
+        String(timeoutSec),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('close', () => {
+      try {
+        const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+          ready: number | null;
+          done: number | null;
+          rssMiB: number;
+        };
+        resolve({ ready: r.ready, done: r.done, rssMiB: r.rssMiB, note: r.done !== null ? 'ok' : 'timeout' });
+      } catch {
+        resolve({ ready: null, done: null, rssMiB: null, note: 'v86 runner failed' });
+      }
+    });
+  });
+}
+
+const qemu = (img: Image) =>
+  timeProcess('qemu-system-i386', [
+    '-accel',
+    'tcg',
+    '-m',
+    String(memMiB),
+    '-nographic',
+    '-no-reboot',
+    '-kernel',
+    img.kernel,
+    '-initrd',
+    img.initrd,
+    '-append',
+    'console=ttyS0 bench=1',
+  ]);
+
+const typevisor = (img: Image) =>
+  timeProcess(process.execPath, [
+    join(root, 'apps/cli/bin/typevisor.mjs'),
+    '-m',
+    String(memMiB),
+    '-nographic',
+    '-no-reboot',
+    '-kernel',
+    img.kernel,
+    '-initrd',
+    img.initrd,
+    '-append',
+    'console=ttyS0 bench=1',
+  ]);
+
+const s = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);
+const ratio = (a: number | null, b: number | null) =>
+  a === null || b === null ? '-' : `${(a / b).toFixed(2)}x`;
+
+for (const img of images) {
+  if (only !== '' && img.name !== only) continue;
+  console.log(`\n== ${img.name}: ${img.kernel} (-m ${memMiB}, bench=1)`);
+  const rows: [string, Result][] = [];
+  rows.push(['typevisor', await typevisor(img)]);
+  rows.push(['v86', await v86(img)]);
+  rows.push([
+    'qemu-tcg',
+    existsSync('/usr/bin/qemu-system-i386')
+      ? await qemu(img)
+      : { ready: null, done: null, rssMiB: null, note: 'qemu-system-i386 not installed' },
+  ]);
+  console.log('vmm        GUEST-READY  GUEST-DONE  peak RSS   note');
+  for (const [name, r] of rows) {
+    console.log(
+      `${name.padEnd(10)} ${s(r.ready).padStart(11)} ${s(r.done).padStart(11)} ${(r.rssMiB === null ? '-' : `${r.rssMiB} MiB`).padStart(9)}   ${r.note}`,
+    );
+  }
+  const tv = rows[0]![1];
+  for (const [name, r] of rows.slice(1)) {
+    console.log(
+      `typevisor / ${name}: GUEST-READY ${ratio(tv.ready, r.ready)}, GUEST-DONE ${ratio(tv.done, r.done)}`,
+    );
+  }
+}
