@@ -1,0 +1,27 @@
+/**
+ * Builds the CPU test kernels: assembly text from programs.ts -> flat binary -> multiboot image in
+ * tests/cpu-diff/kernels/<name>.mb.
+ *   node --conditions=source --import tsx/esm tests/cpu-diff/build.ts
+ * Assembled with NASM for now (Debian `nasm`); the project's assembler takes over once it handles
+ * every program (the kernels are committed, so tests need neither).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeMultibootImage } from '@typevisor/qemu';
+import { PROGRAMS } from './catalog.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'cpu-diff-'));
+mkdirSync(join(here, 'kernels'), { recursive: true });
+for (const [name, make] of Object.entries(PROGRAMS)) {
+  const src = join(work, `${name}.asm`);
+  const bin = join(work, `${name}.bin`);
+  writeFileSync(src, make());
+  execFileSync('nasm', ['-f', 'bin', '-o', bin, src], { stdio: 'inherit' });
+  const image = makeMultibootImage(new Uint8Array(readFileSync(bin)));
+  writeFileSync(join(here, 'kernels', `${name}.mb`), image);
+  console.log(`${name}: ${image.length} bytes`);
+}

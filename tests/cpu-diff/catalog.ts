@@ -1,0 +1,8 @@
+import { aluProgram, mulDivProgram, shiftProgram } from './programs.js';
+
+/** Every CPU test program by name; kernels/<name>.mb and golden/<name>.txt follow these names. */
+export const PROGRAMS: Record<string, () => string> = {
+  alu: aluProgram,
+  shifts: shiftProgram,
+  muldiv: mulDivProgram,
+};
