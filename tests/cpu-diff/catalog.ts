@@ -1,8 +1,10 @@
-import { aluProgram, mulDivProgram, shiftProgram } from './programs.js';
+import { aluProgram, bitProgram, mulDivProgram, shiftProgram, stringProgram } from './programs.js';
 
 /** Every CPU test program by name; kernels/<name>.mb and golden/<name>.txt follow these names. */
 export const PROGRAMS: Record<string, () => string> = {
   alu: aluProgram,
   shifts: shiftProgram,
   muldiv: mulDivProgram,
+  string: stringProgram,
+  bits: bitProgram,
 };

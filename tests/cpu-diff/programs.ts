@@ -290,3 +290,189 @@ export function mulDivProgram(): string {
     `${REPORT}\n${pairTable('pairs', EDGE_VALUES)}\n${idiv16}\n${nameData(names)}`,
   );
 }
+
+/** Sets the name and flag mask the shared `report_regs` routine prints with. */
+function named(names: Map<string, string>, title: string, mask: number): string {
+  const l = label('name');
+  names.set(l, title);
+  return `    mov dword [cur_name], ${l}\n    mov dword [cur_mask], ${hex(mask)}`;
+}
+
+/** Low-memory buffers, so that 16-bit addressing (SI/DI/CX with a 0x67 prefix) reaches them too. */
+const SRC = 0x5000;
+const DST = 0x6000;
+
+/**
+ * MOVS STOS LODS CMPS SCAS in byte/word/dword forms, with no prefix, REP/REPE and REPNE, DF clear and
+ * set, 32- and 16-bit addressing, counts 0, 1 and 9 and a mismatch inside the compared range.
+ */
+export function stringProgram(): string {
+  const names = new Map<string, string>();
+  const parts: string[] = [];
+  // Source: bytes 0..255 repeating; destination cleared before each case; the compare source has one
+  // differing byte at offset 6 so REPE stops there and REPNE runs on.
+  parts.push(`
+    mov edi, ${hex(SRC)}
+    xor eax, eax
+fill_src:
+    mov [edi], al
+    inc edi
+    inc al
+    cmp edi, ${hex(SRC + 0x200)}
+    jne fill_src`);
+  const ops: [string, number][] = [
+    ['movs', 0x8d5],
+    ['stos', 0x8d5],
+    ['lods', 0x8d5],
+    ['cmps', ARITH],
+    ['scas', ARITH],
+  ];
+  for (const [op, mask] of ops) {
+    for (const [suffix, width] of [
+      ['b', 1],
+      ['w', 2],
+      ['d', 4],
+    ] as const) {
+      for (const prefix of ['', 'rep ', 'repne ']) {
+        if (prefix === 'repne ' && (op === 'movs' || op === 'stos' || op === 'lods')) continue;
+        for (const df of [0, 1]) {
+          for (const a16 of [false, true]) {
+            for (const count of prefix === '' ? [1] : [0, 1, 9]) {
+              const title = `${prefix}${op}${suffix} df${df} a${a16 ? 16 : 32} n${count}`;
+              const mid = df === 0 ? 0x40 : 0x140; // start offsets: room to run either way
+              const setup = `
+    mov edi, ${hex(DST)}
+    mov ecx, 0x80
+    xor eax, eax
+    cld
+    rep stosd
+    mov byte [${hex(DST + mid + 6 * (df === 0 ? width : -width))}], 0x5a
+${named(names, title, mask)}
+    mov esi, ${hex(SRC + mid)}
+    mov edi, ${hex(DST + mid)}
+    mov ecx, ${hex(a16 ? 0xabcd0000 + count : count)}
+    mov eax, ${op === 'scas' ? hex(0x5a5a5a5a) : hex(0x11223344)}
+    push dword ${hex(FLAGS_CLEAR | (df ? 0x400 : 0))}
+    popfd`;
+              const insn = `    ${a16 ? 'a16 ' : ''}${prefix}${op}${suffix}`;
+              parts.push(`${setup}\n${insn}\n    pushfd\n    cld\n    call report_regs
+    push esi
+    push ecx
+    mov esi, ${hex(DST + mid - 0x40)}
+    mov ecx, 0x30
+    call checksum
+    pop ecx
+    pop esi`);
+            }
+          }
+        }
+      }
+    }
+  }
+  return program(parts.join('\n'), nameData(names));
+}
+
+/** BT/BTS/BTR/BTC, BSF/BSR, BSWAP, XADD, CMPXCHG, CMOVcc, SETcc, and the BCD adjustments. */
+export function bitProgram(): string {
+  const names = new Map<string, string>();
+  const parts: string[] = [];
+  const values = [0, 1, 0x80, 0x8000, 0x80000000, 0xffffffff, 0x12345678, 0x00f0f000];
+  for (const op of ['bt', 'bts', 'btr', 'btc']) {
+    for (const size of [16, 32] as const) {
+      for (const v of values) {
+        for (const bit of [0, 3, 15, 16, 31, 33]) {
+          // CF is defined; ZF is unaffected (set on input, so it is checked); the rest undefined.
+          parts.push(`${named(names, `${op}${size} ${hex(v)} ${bit}`, 0x041)}
+    mov eax, ${hex(v)}
+    mov ebx, ${bit}
+    push dword ${hex(FLAGS_SET)}
+    popfd
+    ${op} ${reg('a', size)}, ${reg('b', size)}
+    pushfd
+    call report_regs`);
+        }
+      }
+    }
+  }
+  for (const op of ['bsf', 'bsr']) {
+    for (const v of values) {
+      // Destination undefined for a zero source on Intel (AMD and QEMU keep it): print only ZF then.
+      const zero = v === 0;
+      parts.push(`${named(names, `${op} ${hex(v)}`, 0x040)}
+    mov ebx, ${hex(v)}
+    mov eax, 0x77777777
+    push dword ${hex(FLAGS_CLEAR)}
+    popfd
+    ${op} eax, ebx
+    pushfd
+    ${zero ? 'mov eax, 0' : ''}
+    call report_regs`);
+    }
+  }
+  for (const v of values) {
+    parts.push(`${named(names, `bswap ${hex(v)}`, ARITH)}
+    mov eax, ${hex(v)}
+    push dword ${hex(FLAGS_SET)}
+    popfd
+    bswap eax
+    pushfd
+    call report_regs`);
+    parts.push(`${named(names, `xadd ${hex(v)}`, ARITH)}
+    mov eax, ${hex(v)}
+    mov ebx, 0x80000001
+    push dword ${hex(FLAGS_CLEAR)}
+    popfd
+    xadd eax, ebx
+    pushfd
+    call report_regs`);
+    for (const mem of [v, 0x12345678]) {
+      parts.push(`${named(names, `cmpxchg ${hex(v)} ${hex(mem)}`, ARITH)}
+    mov dword [${hex(DST)}], ${hex(mem)}
+    mov eax, ${hex(v)}
+    mov ebx, 0xcafef00d
+    push dword ${hex(FLAGS_CLEAR)}
+    popfd
+    cmpxchg [${hex(DST)}], ebx
+    pushfd
+    mov ecx, [${hex(DST)}]
+    call report_regs`);
+    }
+  }
+  const conds = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+  for (const flags of [0x002, 0x003, 0x042, 0x082, 0x802, 0x882, 0x8c3, 0x006]) {
+    for (const cc of conds) {
+      parts.push(`${named(names, `cc${cc} ${hex(flags)}`, 0)}
+    mov eax, 0x11111111
+    mov ebx, 0x22222222
+    xor ecx, ecx
+    push dword ${hex(flags)}
+    popfd
+    cmov${cc} eax, ebx
+    set${cc} cl
+    pushfd
+    call report_regs`);
+    }
+  }
+  // DAA/DAS/AAA/AAS: OF is undefined (and SF ZF PF for AAA/AAS); AAM/AAD: OF AF CF undefined.
+  for (const [op, mask] of [
+    ['daa', 0x0d5],
+    ['das', 0x0d5],
+    ['aaa', 0x011],
+    ['aas', 0x011],
+    ['aam', 0x0c4],
+    ['aad', 0x0c4],
+  ] as const) {
+    for (const v of [0x00, 0x09, 0x0a, 0x0f, 0x19, 0x99, 0x9a, 0xa0, 0xff, 0x1234]) {
+      for (const f of [FLAGS_CLEAR, 0x013]) {
+        parts.push(`${named(names, `${op} ${hex(v)} ${hex(f)}`, mask)}
+    mov eax, ${hex(v)}
+    push dword ${hex(f)}
+    popfd
+    ${op}
+    pushfd
+    call report_regs`);
+      }
+    }
+  }
+  return program(parts.join('\n'), nameData(names));
+}

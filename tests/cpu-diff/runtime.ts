@@ -40,6 +40,13 @@ flush_cs:
     mov ss, ax
     call idt_init
     lidt [idt_desc]
+    xor eax, eax                ; loaders leave different values (EBX = their multiboot info)
+    xor ebx, ebx
+    xor ecx, ecx
+    xor edx, edx
+    xor esi, esi
+    xor edi, edi
+    xor ebp, ebp
     call main
     mov esi, msg_done
     call puts
@@ -100,6 +107,47 @@ newline:
     mov al, 0x0a
     call putc
     pop eax
+    ret
+
+report_regs:                ; [esp+4] flags; prints [cur_name] eax ecx edx ebx esi edi flags&[cur_mask]
+    pushad
+    mov esi, [cur_name]
+    call puts
+    mov ecx, 7
+    mov ebx, 28                 ; pushad frame: eax at +28 ... edi at +0, skipping esp and ebp
+report_regs_loop:
+    call space
+    mov eax, [esp+ebx]
+    call puthex32
+    sub ebx, 4
+    cmp ebx, 12                 ; skip the saved esp
+    jne report_regs_not_esp
+    sub ebx, 8                  ; and ebp
+report_regs_not_esp:
+    dec ecx
+    cmp ecx, 1
+    jne report_regs_loop
+    call space
+    mov eax, [esp+36]
+    and eax, [cur_mask]
+    call puthex32
+    call newline
+    popad
+    ret 4
+checksum:                   ; esi buffer, ecx dwords: prints " sum=" and the sum, keeps registers
+    pushad
+    xor eax, eax
+checksum_loop:
+    add eax, [esi]
+    rol eax, 3
+    add esi, 4
+    dec ecx
+    jnz checksum_loop
+    mov esi, msg_sum
+    call puts
+    call puthex32
+    call newline
+    popad
     ret
 
 ; --- exceptions -------------------------------------------------------------
@@ -184,6 +232,12 @@ msg_cr2:
     db " cr2=", 0
 msg_fatal:
     db "FATAL", 10, 0
+msg_sum:
+    db "sum=", 0
+cur_name:
+    dd 0
+cur_mask:
+    dd 0
 msg_done:
     db "DONE", 10, 0
 align 16
