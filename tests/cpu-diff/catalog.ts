@@ -1,4 +1,11 @@
-import { aluProgram, bitProgram, mulDivProgram, shiftProgram, stringProgram } from './programs.js';
+import {
+  aluProgram,
+  bitProgram,
+  mulDivProgram,
+  segmentProgram,
+  shiftProgram,
+  stringProgram,
+} from './programs.js';
 
 /** Every CPU test program by name; kernels/<name>.mb and golden/<name>.txt follow these names. */
 export const PROGRAMS: Record<string, () => string> = {
@@ -7,4 +14,5 @@ export const PROGRAMS: Record<string, () => string> = {
   muldiv: mulDivProgram,
   string: stringProgram,
   bits: bitProgram,
+  segments: segmentProgram,
 };

@@ -476,3 +476,133 @@ export function bitProgram(): string {
   }
   return program(parts.join('\n'), nameData(names));
 }
+
+/** One faulting (or not) access: sets the recovery address so the program goes on after a fault. */
+function guarded(names: Map<string, string>, title: string, code: string, show = ''): string {
+  const after = label('after');
+  return `${named(names, title, ARITH)}
+    mov esi, [cur_name]
+    call puts
+    call newline
+    mov dword [recover], ${after}
+${code}
+${after}:
+    mov dword [recover], 0
+    push eax
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov fs, ax
+    mov gs, ax
+    pop eax
+${show}`;
+}
+
+/**
+ * Segment loads and checks in protected mode: limits (byte-granular and expand-down), null, absent,
+ * out-of-table, execute-only and read-only selectors, the faults they raise (#GP, #NP, #SS with their
+ * error codes), LAR/LSL/VERR/VERW, and ring 3: privilege checks on segment loads, I/O, CLI, INT.
+ */
+export function segmentProgram(): string {
+  const names = new Map<string, string>();
+  const p: string[] = [];
+  const g = (title: string, code: string, show = '') => p.push(guarded(names, title, code, show));
+  const printEax = '    call puthex32\n    call newline';
+  // QEMU TCG checks segments when they are loaded but not limits, null selectors or read-only
+  // segments on each data access, so those access checks live in x86-cpu's unit tests instead.
+  p.push('    mov dword [0x50fc], 0xdeadbeef\n    mov dword [0x6000], 0xfeedface');
+  g('limit ok', '    mov ax, 0x30\n    mov ds, ax\n    mov eax, [0xfc]', printEax);
+  g('expand-down ok', '    mov ax, 0x38\n    mov es, ax\n    mov eax, [es:0x1000]', printEax);
+  g('null ss load', '    xor ax, ax\n    mov ss, ax');
+  g('not present', '    mov ax, 0x40\n    mov ds, ax');
+  g('past gdt', '    mov ax, 0x400\n    mov ds, ax');
+  g('ldt selector with null ldtr', '    xor ax, ax\n    lldt ax\n    mov ax, 0x0c\n    mov ds, ax');
+  g('execute-only as data', '    mov ax, 0x48\n    mov ds, ax');
+  g('read-only as stack', '    mov ax, 0x50\n    mov ss, ax');
+  g('code as stack', '    mov ax, 0x08\n    mov ss, ax');
+  g('dpl2 code far jump', '    jmp 0x60:0');
+  g('rpl3 data into ss', '    mov ax, 0x13\n    mov ss, ax');
+  g('cs load via mov', '    db 0x8e, 0xc8');
+  // LAR / LSL / VERR / VERW: result register and ZF for each selector.
+  for (const sel of [0, 0x08, 0x10, 0x18, 0x28, 0x30, 0x38, 0x40, 0x48, 0x50, 0x58, 0x400]) {
+    for (const op of ['lar', 'lsl']) {
+      p.push(`${named(names, `${op} ${hex(sel)}`, 0x040)}
+    mov eax, 0x99999999
+    mov ebx, ${hex(sel)}
+    push dword 0x002
+    popfd
+    ${op} eax, bx
+    pushfd
+    call report_regs`);
+    }
+    for (const op of ['verr', 'verw']) {
+      p.push(`${named(names, `${op} ${hex(sel)}`, 0x040)}
+    mov ebx, ${hex(sel)}
+    push dword 0x002
+    popfd
+    ${op} bx
+    pushfd
+    call report_regs`);
+    }
+  }
+  // Ring 3: each case enters ring 3 with IRET, runs the code (faults are printed and resumed in
+  // ring 3) and comes back with INT 0x30, a DPL-3 gate whose handler continues in ring 0.
+  const ring3 = (title: string, code: string, eflags = 0x002) => {
+    const back = label('back');
+    const entry = label('r3');
+    p.push(`${named(names, title, ARITH)}
+    mov esi, [cur_name]
+    call puts
+    call newline
+    mov dword [ring0_continue], ${back}
+    mov [ring0_esp], esp
+    mov dword [r3_eax], 0x99999999
+    mov dword [r3_ebx], 0x99999999
+    push dword 0x23
+    push dword ring3_stack_top
+    push dword ${hex(eflags)}
+    push dword 0x1b
+    push dword ${entry}
+    iretd
+${entry}:
+    mov ax, 0x23                ; DS/ES were DPL 0: the IRET to ring 3 made them null
+    mov ds, ax
+    mov es, ax
+    mov dword [recover], ${entry}_end
+${code}
+${entry}_end:
+    mov [r3_eax], eax
+    mov [r3_ebx], ebx
+    int 0x30
+${back}:
+    mov dword [recover], 0
+    mov eax, [r3_eax]
+    call puthex32
+    call space
+    mov eax, [r3_ebx]
+    call puthex32
+    call newline`);
+  };
+  ring3('ring3 cs/ss', '    mov eax, 0\n    mov ax, cs\n    mov ebx, 0\n    mov bx, ss');
+  ring3('ring3 load kernel data', '    mov bx, 0x10\n    mov ds, bx');
+  ring3('ring3 load dpl3 data', '    mov ax, 0x23\n    mov fs, ax\n    mov eax, 0\n    mov ax, fs');
+  ring3('ring3 out', '    mov dx, 0x80\n    out dx, al');
+  ring3('ring3 cli', '    cli');
+  ring3('ring3 int dpl0 gate', '    int 3');
+  ring3('ring3 hlt', '    hlt');
+  ring3('ring3 mov cr0', '    mov eax, cr0');
+  ring3(
+    'ring3 iopl3 cli and in',
+    '    cli\n    sti\n    mov dx, 0x80\n    in al, dx\n    mov eax, 0x1234',
+    0x3002,
+  );
+  ring3(
+    'ring3 popf cannot change iopl',
+    '    push dword 0x3202\n    popfd\n    pushfd\n    pop eax\n    and eax, 0x3200',
+  );
+  ring3('ring3 lar kernel code', '    mov ebx, 0x08\n    mov eax, 0x77\n    lar eax, bx');
+  return program(
+    p.join('\n'),
+    `${nameData(names)}\nr3_eax:\n    dd 0\nr3_ebx:\n    dd 0\nalign 16\n    times 4096 db 0\nring3_stack_top:`,
+  );
+}

@@ -29,6 +29,9 @@ org 0x${ORIGIN.toString(16)}
 start:
     cli
     mov esp, stack_top
+    mov al, 0xff                ; mask every 8259 input: no timer interrupts in the tests
+    out 0x21, al
+    out 0xa1, al
     lgdt [gdt_desc]
     jmp 0x08:flush_cs
 flush_cs:
@@ -40,6 +43,9 @@ flush_cs:
     mov ss, ax
     call idt_init
     lidt [idt_desc]
+    call tss_init
+    mov ax, 0x28
+    ltr ax
     xor eax, eax                ; loaders leave different values (EBX = their multiboot info)
     xor ebx, ebx
     xor ecx, ecx
@@ -163,23 +169,65 @@ idt_init_loop:
     inc ecx
     cmp ecx, 32
     jne idt_init_loop
+    mov eax, ring0_return       ; vector 0x30: a DPL-3 interrupt gate back to ring 0
+    mov [idt+0x30*8], ax
+    mov word [idt+0x30*8+2], 0x08
+    mov word [idt+0x30*8+4], 0xee00
+    shr eax, 16
+    mov [idt+0x30*8+6], ax
     ret
+tss_init:                   ; descriptors 0x28 and 0x68 -> tss0 and tss1, 104 bytes each
+    mov eax, tss0
+    mov ebx, gdt_tss0
+    call tss_descriptor
+    mov eax, tss1
+    mov ebx, gdt_tss1
+    call tss_descriptor
+    mov dword [tss0+4], intstack_top ; ESP0: traps from ring 3 and v86 land on their own stack
+    mov dword [tss0+8], 0x10         ; SS0
+    mov dword [tss1+4], intstack_top
+    mov dword [tss1+8], 0x10
+    mov word [tss0+0x66], 0x68       ; I/O map base past the limit: no port is open to ring 3
+    mov word [tss1+0x66], 0x68
+    ret
+tss_descriptor:             ; eax base, ebx descriptor: limit 0x67, type 9 (32-bit TSS, available)
+    mov word [ebx], 0x67
+    mov [ebx+2], ax
+    shr eax, 16
+    mov [ebx+4], al
+    mov byte [ebx+5], 0x89
+    mov byte [ebx+6], 0
+    mov [ebx+7], ah
+    ret
+ring0_return:               ; int 0x30 from ring 3 or v86: drop the frame, go on at [ring0_continue]
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov fs, ax
+    mov gs, ax
+    mov esp, [ring0_esp]
+    jmp [ring0_continue]
 ${isrStubs()}
 isr_common:                 ; [esp] vector, [esp+4] error code, [esp+8] eip
     pushad
+    push ds                     ; the faulting code may have any data segment loaded: keep it,
+    push es                     ; print with flat ones, and give it back on the way out
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
     mov esi, msg_exc
-    call puts
-    mov eax, [esp+32]
-    call puthex32
-    mov esi, msg_err
-    call puts
-    mov eax, [esp+36]
-    call puthex32
-    mov esi, msg_eip
     call puts
     mov eax, [esp+40]
     call puthex32
-    cmp dword [esp+32], 14
+    mov esi, msg_err
+    call puts
+    mov eax, [esp+44]
+    call puthex32
+    mov esi, msg_eip
+    call puts
+    mov eax, [esp+48]
+    call puthex32
+    cmp dword [esp+40], 14
     jne isr_no_cr2
     mov esi, msg_cr2
     call puts
@@ -191,7 +239,9 @@ isr_no_cr2:
     cmp eax, 0
     je isr_fatal
     mov dword [recover], 0
-    mov [esp+40], eax
+    mov [esp+48], eax
+    pop es
+    pop ds
     popad
     add esp, 8
     iretd
@@ -208,18 +258,41 @@ gdt:
     dq 0
     dq 0x00cf9b000000ffff       ; 0x08 ring-0 code, flat
     dq 0x00cf93000000ffff       ; 0x10 ring-0 data, flat
+    dq 0x00cffb000000ffff       ; 0x18 ring-3 code, flat
+    dq 0x00cff3000000ffff       ; 0x20 ring-3 data, flat
+gdt_tss0:
+    dq 0                        ; 0x28 TSS of the main task (filled by tss_init)
+    dq 0x00409300500000ff       ; 0x30 data, base 0x5000, limit 0xff bytes
+    dq 0x00c0970050000000       ; 0x38 expand-down data, base 0x5000, limit 0 pages (offsets >= 0x1000)
+    dq 0x00cf13000000ffff       ; 0x40 data, not present
+    dq 0x00cf99000000ffff       ; 0x48 code, execute-only
+    dq 0x00cf91000000ffff       ; 0x50 data, read-only
+    dq 0x00009b000000ffff       ; 0x58 16-bit code, base 0, limit 0xffff
+    dq 0x00cfdb000000ffff       ; 0x60 code, DPL 2
+gdt_tss1:
+    dq 0                        ; 0x68 TSS of a second task (filled by tss_init)
+    dq 0x00409b000000ffff       ; 0x70 code, byte granular, limit 0xffff
 gdt_end:
 gdt_desc:
     dw gdt_end - gdt - 1
     dd gdt
 align 8
 idt:
-    times 256 db 0
+    times 392 db 0
 idt_desc:
-    dw 255
+    dw 0x187                    ; vectors 0..48
     dd idt
 recover:
     dd 0
+ring0_continue:
+    dd 0
+ring0_esp:
+    dd 0
+align 16
+tss0:
+    times 104 db 0
+tss1:
+    times 104 db 0
 hex_digits:
     db "0123456789abcdef"
 msg_exc:
@@ -244,6 +317,8 @@ align 16
 stack:
     times 8192 db 0
 stack_top:
+    times 4096 db 0
+intstack_top:
 `;
 
 /** A whole program: the runtime, `main` (the test body, ending in `ret`) and the test's data. */
