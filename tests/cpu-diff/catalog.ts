@@ -2,6 +2,7 @@ import {
   aluProgram,
   bitProgram,
   mulDivProgram,
+  pagingProgram,
   segmentProgram,
   shiftProgram,
   stringProgram,
@@ -15,4 +16,5 @@ export const PROGRAMS: Record<string, () => string> = {
   string: stringProgram,
   bits: bitProgram,
   segments: segmentProgram,
+  paging: pagingProgram,
 };
