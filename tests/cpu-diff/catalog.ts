@@ -6,6 +6,8 @@ import {
   segmentProgram,
   shiftProgram,
   stringProgram,
+  taskSwitchProgram,
+  v86Program,
 } from './programs.js';
 
 /** Every CPU test program by name; kernels/<name>.mb and golden/<name>.txt follow these names. */
@@ -17,4 +19,6 @@ export const PROGRAMS: Record<string, () => string> = {
   bits: bitProgram,
   segments: segmentProgram,
   paging: pagingProgram,
+  tasks: taskSwitchProgram,
+  v86: v86Program,
 };

@@ -712,3 +712,232 @@ map_low:
   p.push('    mov eax, cr0\n    and eax, 0x7fffffff\n    mov cr0, eax');
   return program(p.join('\n'), `${nameData(names)}\n${RING3_DATA}`);
 }
+
+/** TSS offsets (SDM Figure 8-2, 32-bit TSS). */
+const TSS = {
+  LINK: 0,
+  CR3: 28,
+  EIP: 32,
+  EFLAGS: 36,
+  EAX: 40,
+  ECX: 44,
+  EDX: 48,
+  EBX: 52,
+  ESP: 56,
+  EBP: 60,
+  ESI: 64,
+  EDI: 68,
+  ES: 72,
+  CS: 76,
+  SS: 80,
+  DS: 84,
+  FS: 88,
+  GS: 92,
+  LDT: 96,
+} as const;
+
+/**
+ * Hardware task switches: JMP and CALL through a TSS selector, IRET back through the back link with
+ * NT, INT through a task gate, a switch to a busy TSS (#GP); the registers each task sees and the
+ * state saved into the TSS of the task switched away from.
+ */
+export function taskSwitchProgram(): string {
+  const names = new Map<string, string>();
+  const p: string[] = [];
+  const initTss1 = (entry: string) => `
+    mov edi, tss1
+    mov dword [edi+${TSS.EIP}], ${entry}
+    mov dword [edi+${TSS.EFLAGS}], 0x2
+    mov dword [edi+${TSS.EAX}], 0x1111aaaa
+    mov dword [edi+${TSS.ECX}], 0x2222bbbb
+    mov dword [edi+${TSS.EDX}], 0x3333cccc
+    mov dword [edi+${TSS.EBX}], 0x4444dddd
+    mov dword [edi+${TSS.ESP}], task1_stack_top
+    mov dword [edi+${TSS.EBP}], 0x5555eeee
+    mov dword [edi+${TSS.ESI}], 0x6666ffff
+    mov dword [edi+${TSS.EDI}], 0x77770000
+    mov dword [edi+${TSS.ES}], 0x10
+    mov dword [edi+${TSS.CS}], 0x08
+    mov dword [edi+${TSS.SS}], 0x10
+    mov dword [edi+${TSS.DS}], 0x10
+    mov dword [edi+${TSS.FS}], 0x10
+    mov dword [edi+${TSS.GS}], 0x10
+    mov dword [edi+${TSS.LDT}], 0
+    mov eax, cr3
+    mov [edi+${TSS.CR3}], eax
+    and byte [gdt_tss1+5], 0xfd        ; not busy`;
+  // What a task prints about itself: registers, TR, EFLAGS.NT, its TSS back link, the busy bits.
+  const selfReport = (title: string) => `${named(names, title, 0x4000)}
+    pushfd
+    call report_regs
+    str ax
+    movzx eax, ax
+    call puthex32
+    call space
+    movzx eax, word [tss1+${TSS.LINK}]
+    call puthex32
+    call space
+    movzx eax, byte [gdt_tss0+5]
+    call puthex32
+    call space
+    movzx eax, byte [gdt_tss1+5]
+    call puthex32
+    call newline`;
+  const savedTss = (title: string, tss: string) => {
+    const lines = [`${named(names, title, 0)}`, '    mov esi, [cur_name]', '    call puts'];
+    for (const off of [TSS.EIP, TSS.EFLAGS, TSS.EAX, TSS.ECX, TSS.ESP, TSS.CS, TSS.SS, TSS.DS]) {
+      lines.push('    call space', `    mov eax, [${tss}+${off}]`, '    call puthex32');
+    }
+    lines.push('    call newline');
+    return lines.join('\n');
+  };
+
+  p.push(initTss1('task1_jmp'));
+  p.push('    mov eax, 0xa0a0a0a0\n    mov ebx, 0xb0b0b0b0\n    jmp 0x68:0\nafter_jmp:');
+  p.push(selfReport('task0 after jmp back'));
+  p.push(savedTss('tss1 saved by jmp', 'tss1'));
+  p.push(savedTss('tss0 saved by jmp', 'tss0'));
+
+  p.push(initTss1('task1_call'));
+  p.push('    mov eax, 0xc0c0c0c0\n    call 0x68:0');
+  p.push(selfReport('task0 after iret'));
+  p.push(savedTss('tss1 saved by iret', 'tss1'));
+
+  p.push(initTss1('task1_call'));
+  p.push(`    mov word [idt+0x31*8], 0
+    mov word [idt+0x31*8+2], 0x68      ; task gate to TSS 0x68
+    mov word [idt+0x31*8+4], 0x8500
+    mov word [idt+0x31*8+6], 0
+    mov eax, 0xd0d0d0d0
+    int 0x31`);
+  p.push(selfReport('task0 after task gate'));
+
+  p.push(guarded(names, 'jmp to the busy current task', '    jmp 0x28:0'));
+  p.push(guarded(names, 'jmp to a data segment as a TSS', '    jmp 0x10:0'));
+  const task1 = `
+task1_jmp:
+${selfReport('task1 via jmp')}
+    mov eax, 0x1234
+    jmp 0x28:0
+    jmp after_jmp
+task1_call:
+${selfReport('task1 via call')}
+    mov eax, 0x5678
+    iretd
+    jmp task1_call`;
+  return program(
+    `${p.join('\n')}`,
+    `${task1}\n${nameData(names)}\nalign 16\n    times 2048 db 0\ntask1_stack_top:`,
+  );
+}
+
+/**
+ * Virtual-8086 mode: entered with IRET (VM=1), real-mode addressing with segment arithmetic,
+ * IOPL-sensitive instructions (CLI, PUSHF, INT) with IOPL 3 and IOPL 0 (#GP), I/O through the TSS
+ * bitmap, and the stack frame an interrupt from v86 pushes (segment registers included).
+ */
+export function v86Program(): string {
+  const names = new Map<string, string>();
+  const p: string[] = [];
+  const V86_BASE = 0x7000; // CS = 0x700
+  p.push(`
+    mov esi, v86_code
+    mov edi, ${hex(V86_BASE)}
+    mov ecx, v86_code_end - v86_code
+    rep movsb
+    mov edi, 0x7100
+    xor eax, eax
+    mov ecx, 0x40
+    rep stosd`);
+  const enter = (title: string, ip: string, eflags: number) => {
+    const back = label('back');
+    return `${named(names, title, 0)}
+    mov esi, [cur_name]
+    call puts
+    call newline
+    mov dword [ring0_continue], ${back}
+    mov [ring0_esp], esp
+    mov dword [recover], 0xffffffff
+    push dword 0x0               ; GS
+    push dword 0x0               ; FS
+    push dword 0x0700            ; DS
+    push dword 0x0750            ; ES
+    push dword 0x0800            ; SS
+    push dword 0x1000            ; SP
+    push dword ${hex(eflags)}
+    push dword 0x0700            ; CS
+    push dword ${ip}
+    iretd
+${back}:
+    mov dword [recover], 0
+    mov esi, 0x7100
+    mov ecx, 8
+${back}_dump:
+    mov eax, [esi]
+    call puthex32
+    call space
+    add esi, 4
+    dec ecx
+    jnz ${back}_dump
+    call newline
+    mov eax, [intstack_top-4]    ; the frame an INT from v86 pushed: GS FS DS ES SS ESP EFLAGS CS EIP
+    call puthex32
+    call space
+    mov eax, [intstack_top-12]
+    call puthex32
+    call space
+    mov eax, [intstack_top-16]
+    call puthex32
+    call space
+    mov eax, [intstack_top-28]
+    call puthex32
+    call space
+    mov eax, [intstack_top-32]
+    call puthex32
+    call space
+    mov eax, [intstack_top-36]
+    call puthex32
+    call newline
+    mov edi, 0x7100
+    xor eax, eax
+    mov ecx, 0x40
+    rep stosd
+    mov edi, intstack_top-64
+    mov ecx, 16
+    rep stosd`;
+  };
+  p.push(enter('v86 iopl3', '(v86_iopl3 - v86_code)', 0x23002));
+  p.push(enter('v86 iopl0', '(v86_iopl0 - v86_code)', 0x20002));
+  const code = `
+v86_code:
+bits 16
+v86_iopl3:
+    mov ax, 0x1234
+    mov bx, cs
+    mov cx, ss
+    mov [0x100], ax             ; DS = 0x700: linear 0x7100
+    mov [0x104], bx
+    mov [0x108], cx
+    mov word [es:0x0], 0xbeef   ; ES = 0x750: linear 0x7500
+    mov dx, [0x500]             ; the same bytes through DS
+    mov [0x10c], dx
+    cli
+    pushf
+    pop ax
+    mov [0x110], ax
+    sti
+    mov sp, 0x0ff0
+    push word 0x4321
+    pop di
+    mov [0x114], di
+    mov [0x118], sp
+    int 0x30                    ; IOPL 3: through the IDT to ring 0
+v86_iopl0:
+    mov ax, 0x5678
+    mov [0x100], ax
+    cli                         ; #GP(0), resumed at the next recovery point: ring 0
+    hlt
+v86_code_end:
+bits 32`;
+  return program(p.join('\n'), `${code}\n${nameData(names)}`);
+}

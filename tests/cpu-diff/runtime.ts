@@ -239,6 +239,8 @@ isr_no_cr2:
     cmp eax, 0
     je isr_fatal
     mov dword [recover], 0
+    cmp eax, 0xffffffff         ; recover = -1: leave the faulting ring-3 or v86 code for ring 0
+    je ring0_return
     mov [esp+48], eax
     pop es
     pop ds
@@ -278,9 +280,9 @@ gdt_desc:
     dd gdt
 align 8
 idt:
-    times 392 db 0
+    times 400 db 0
 idt_desc:
-    dw 0x187                    ; vectors 0..48
+    dw 0x18f                    ; vectors 0..0x31
     dd idt
 recover:
     dd 0
