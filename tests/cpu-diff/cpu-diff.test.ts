@@ -15,7 +15,7 @@ describe('CPU test programs', () => {
       const text = golden(name);
       expect(text.endsWith('DONE\n')).toBe(true);
       expect(text).not.toContain('FATAL');
-      expect(text.split('\n').length).toBeGreaterThan(20);
+      expect(text.split('\n').length).toBeGreaterThan(5);
     });
 
     // The oracle: QEMU TCG still prints exactly the committed golden output. Needs Debian's
