@@ -8,6 +8,7 @@ import {
   stringProgram,
   taskSwitchProgram,
   v86Program,
+  x87Program,
 } from './programs.js';
 
 /** Every CPU test program by name; kernels/<name>.mb and golden/<name>.txt follow these names. */
@@ -21,4 +22,5 @@ export const PROGRAMS: Record<string, () => string> = {
   paging: pagingProgram,
   tasks: taskSwitchProgram,
   v86: v86Program,
+  x87: x87Program,
 };

@@ -941,3 +941,210 @@ v86_code_end:
 bits 32`;
   return program(p.join('\n'), `${code}\n${nameData(names)}`);
 }
+
+/** Doubles used as x87 operands, as bit patterns (hi, lo). */
+const F64: Record<string, [number, number]> = {
+  one: [0x3ff00000, 0],
+  three: [0x40080000, 0],
+  tenth: [0x3fb99999, 0x9999999a],
+  big: [0x7e37e43c, 0x8800759c], // 1e300
+  neg2_5: [0xc0040000, 0],
+  denormal: [0x00000000, 0x00000001],
+  zero: [0, 0],
+  inf: [0x7ff00000, 0],
+  two_pow_63: [0x43e00000, 0],
+};
+
+/** Control words: precision 64/53/24 bits with round-to-nearest, and the four rounding modes. */
+const CW = { pc64: 0x37f, pc53: 0x27f, pc24: 0x07f, down: 0x77f, up: 0xb7f, zero: 0xf7f } as const;
+
+/**
+ * Status-word bits checked after arithmetic: the exception flags, SF, ES, C1 and TOP. C0, C2 and C3
+ * are undefined after arithmetic (SDM, each instruction's "FPU Flags Affected"); comparison cases
+ * check them instead.
+ */
+const SW_ARITH = 0x3aff & ~0x0100 & ~0x0400 & ~0x0002;
+/**
+ * Everything but DE (0x2): QEMU 7.2 does not raise the denormal-operand flag when FLD loads a
+ * denormal double, where the SDM's FLD says #D occurs; DE is checked in x87's unit tests instead.
+ */
+const SW_ALL = 0x7fff & ~0x0002;
+
+/**
+ * x87: constants under each rounding mode, FADD/FSUB/FMUL/FDIV over special operands in three
+ * precisions, FSQRT, FRNDINT, FSCALE, FXTRACT, FPREM/FPREM1, comparisons (FCOM, FUCOM, FCOMI, FTST,
+ * FXAM), integer and BCD conversions with overflow, and the transcendentals. FSIN/FCOS/FPTAN/FSINCOS
+ * print the significand with its low 11 bits cleared: QEMU 7.2 computes them through a host double,
+ * so only 53 bits of its result are meaningful.
+ */
+export function x87Program(): string {
+  const names = new Map<string, string>();
+  const p: string[] = [];
+  const fcase = (title: string, swMask: number, code: string, sigMask = 0xffffffff) =>
+    p.push(`${named(names, title, swMask)}
+    fninit
+${code}
+    mov dword [sig_mask], ${hex(sigMask)}
+    call report_fpu`);
+  for (const [cwName, cw] of Object.entries(CW)) {
+    for (const c of ['fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz']) {
+      fcase(`${c} ${cwName}`, SW_ARITH, `    fldcw [cw_${cwName}]\n    ${c}`);
+    }
+  }
+  const operands = ['one', 'three', 'tenth', 'big', 'neg2_5', 'denormal', 'zero', 'inf'];
+  for (const op of ['fadd', 'fsub', 'fmul', 'fdiv', 'fdivr']) {
+    for (const cwName of ['pc64', 'pc53', 'pc24'] as const) {
+      for (const a of operands) {
+        for (const b of operands) {
+          fcase(
+            `${op} ${a} ${b} ${cwName}`,
+            SW_ARITH,
+            `    fldcw [cw_${cwName}]\n    fld qword [f_${a}]\n    ${op} qword [f_${b}]`,
+          );
+        }
+      }
+    }
+  }
+  for (const cwName of Object.keys(CW)) {
+    fcase(
+      `fdiv 1/3 ${cwName}`,
+      SW_ARITH,
+      `    fldcw [cw_${cwName}]\n    fld qword [f_one]\n    fdiv qword [f_three]`,
+    );
+    fcase(
+      `frndint -2.5 ${cwName}`,
+      SW_ARITH,
+      `    fldcw [cw_${cwName}]\n    fld qword [f_neg2_5]\n    frndint`,
+    );
+    fcase(
+      `fist 2.5 ${cwName}`,
+      SW_ARITH,
+      `    fldcw [cw_${cwName}]\n    fld qword [f_neg2_5]\n    fchs\n    fistp dword [ibuf]\n    fild dword [ibuf]`,
+    );
+  }
+  for (const a of operands) {
+    fcase(`fsqrt ${a}`, SW_ARITH, `    fld qword [f_${a}]\n    fsqrt`);
+    fcase(`fxtract ${a}`, SW_ARITH, `    fld qword [f_${a}]\n    fxtract\n    fstp tword [tbuf2]`);
+    fcase(
+      `fscale ${a}`,
+      SW_ARITH,
+      `    fld qword [f_three]\n    fld qword [f_${a}]\n    fscale\n    fstp st1`,
+    );
+    fcase(`fabs fchs ${a}`, SW_ARITH, `    fld qword [f_${a}]\n    fabs\n    fchs`);
+    fcase(`ftst ${a}`, SW_ALL, `    fld qword [f_${a}]\n    ftst`);
+    fcase(`fxam ${a}`, SW_ALL, `    fld qword [f_${a}]\n    fxam`);
+    for (const b of operands) {
+      fcase(`fcom ${a} ${b}`, SW_ALL, `    fld qword [f_${a}]\n    fcom qword [f_${b}]`);
+      fcase(
+        `fprem ${a} ${b}`,
+        SW_ALL,
+        `    fld qword [f_${b}]\n    fld qword [f_${a}]\n    fprem\n    fstp st1`,
+      );
+      fcase(
+        `fprem1 ${a} ${b}`,
+        SW_ALL,
+        `    fld qword [f_${b}]\n    fld qword [f_${a}]\n    fprem1\n    fstp st1`,
+      );
+      fcase(
+        `fcomi ${a} ${b}`,
+        SW_ALL,
+        `    fld qword [f_${b}]\n    fld qword [f_${a}]\n    fcomi st0, st1\n    pushfd\n    pop eax\n    and eax, 0x8d5\n    mov [ibuf], eax\n    fstp st1\n    fild dword [ibuf]`,
+      );
+    }
+  }
+  fcase('fxam empty', SW_ALL, '    fxam\n    fld1');
+  // Not here: x87 stack overflow and underflow. QEMU 7.2 does not raise the stack fault (IE with SF)
+  // for them; x87's unit tests check the SDM behaviour.
+  for (const [w, v] of [
+    ['word', 'big'],
+    ['dword', 'big'],
+    ['qword', 'two_pow_63'],
+    ['dword', 'neg2_5'],
+    ['qword', 'tenth'],
+  ]) {
+    fcase(`fistp ${w} ${v}`, SW_ARITH, `    fld qword [f_${v}]\n    fistp ${w} [ibuf]\n    fild ${w} [ibuf]`);
+  }
+  // Not here: FBSTP of an out-of-range value (QEMU 7.2 stores digits, not the packed BCD indefinite).
+  fcase(
+    'fbstp fbld -12345678.9',
+    SW_ARITH,
+    '    fild dword [i_big]\n    fchs\n    fbstp tword [tbuf2]\n    fbld tword [tbuf2]',
+  );
+  const trans = 0xfffff800;
+  for (const a of ['tenth', 'neg2_5', 'three', 'zero', 'big']) {
+    fcase(`fsin ${a}`, SW_ALL & ~0x0200, `    fld qword [f_${a}]\n    fsin`, trans);
+    fcase(`fcos ${a}`, SW_ALL & ~0x0200, `    fld qword [f_${a}]\n    fcos`, trans);
+    fcase(`fptan ${a}`, SW_ALL & ~0x0200, `    fld qword [f_${a}]\n    fptan\n    fstp st0`, trans);
+    fcase(`f2xm1 ${a}`, SW_ARITH & ~0x0200, `    fld qword [f_${a}]\n    f2xm1`, trans);
+    fcase(
+      `fyl2x ${a}`,
+      SW_ARITH & ~0x0200,
+      `    fld qword [f_three]\n    fld qword [f_${a}]\n    fabs\n    fyl2x`,
+      trans,
+    );
+    fcase(
+      `fyl2xp1 ${a}`,
+      SW_ARITH & ~0x0200,
+      `    fld qword [f_three]\n    fld qword [f_tenth]\n    fyl2xp1`,
+      trans,
+    );
+    fcase(
+      `fpatan ${a}`,
+      SW_ARITH & ~0x0200,
+      `    fld qword [f_${a}]\n    fld qword [f_three]\n    fpatan`,
+      trans,
+    );
+  }
+  fcase(
+    'fsave image',
+    SW_ARITH,
+    `    fldcw [cw_down]\n    fld qword [f_three]\n    fld qword [f_tenth]\n    fsave [fsave_buf]\n    mov eax, [fsave_buf]\n    and eax, 0xffff\n    mov [ibuf], eax\n    mov eax, [fsave_buf+4]\n    and eax, 0xffff\n    mov [ibuf+4], eax\n    mov eax, [fsave_buf+8]\n    and eax, 0xffff\n    mov [ibuf+8], eax\n    frstor [fsave_buf]\n    fild dword [ibuf+8]`,
+  );
+  const data = `
+report_fpu:                 ; prints [cur_name], FSW & [cur_mask], ST0 as sign/exponent and significand; pops ST0
+    pushad
+    fnstsw ax
+    and eax, [cur_mask]
+    mov ebx, eax
+    mov esi, [cur_name]
+    call puts
+    call space
+    mov eax, ebx
+    call puthex32
+    fstp tword [tbuf]
+    call space
+    movzx eax, word [tbuf+8]
+    call puthex32
+    call space
+    mov eax, [tbuf+4]
+    call puthex32
+    call space
+    mov eax, [tbuf]
+    and eax, [sig_mask]
+    call puthex32
+    call newline
+    popad
+    ret
+align 16
+${Object.entries(F64)
+  .map(([n, [hi, lo]]) => `f_${n}:\n    dd ${hex(lo)}, ${hex(hi)}`)
+  .join('\n')}
+${Object.entries(CW)
+  .map(([n, v]) => `cw_${n}:\n    dw ${hex(v)}`)
+  .join('\n')}
+i_big:
+    dd 12345679
+sig_mask:
+    dd 0
+align 16
+tbuf:
+    times 16 db 0
+tbuf2:
+    times 16 db 0
+ibuf:
+    times 16 db 0
+fsave_buf:
+    times 128 db 0
+${nameData(names)}`;
+  return program(p.join('\n'), data);
+}
