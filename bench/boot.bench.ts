@@ -2,7 +2,8 @@
  * `pnpm bench:boot`: boots the same kernel + initramfs with `bench=1` in Typevisor, v86 (npm `v86`
  * with Debian's SeaBIOS) and QEMU TCG (Debian `qemu-system-i386`) in one run, and prints time to
  * GUEST-READY and GUEST-DONE, peak RSS, and Typevisor's ratio to each peer.
- * Images: the default guest (always), and ../shared/guests/debian-i386 when that folder is present.
+ * Images: the default guest (always), and Debian's stock 686 kernel from tools/images/debian-i386
+ * (`bash tools/images/fetch-debian.sh i386` makes it) or ../shared/guests/debian-i386 when present.
  * Options: --only default|debian-i386, --mem 256, --timeout 600.
  */
 import { spawn } from 'node:child_process';
