@@ -1,0 +1,1 @@
+export { IsaDebugExit, DEBUG_EXIT_BASE, DEBUG_EXIT_LENGTH } from './device.js';
