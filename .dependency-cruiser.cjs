@@ -19,9 +19,17 @@ module.exports = {
     {
       name: 'no-circular',
       severity: 'error',
-      comment: 'Import cycles make packages impossible to use alone.',
+      comment:
+        'No runtime import cycle between modules (type-only imports are erased by the compiler and cannot make one).',
       from: {},
-      to: { circular: true },
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
+    {
+      name: 'no-circular-between-packages',
+      severity: 'error',
+      comment: 'No cycle that leaves a package, not even through type-only imports: packages must be usable alone.',
+      from: { path: '^packages/([^/]+)/' },
+      to: { circular: true, viaSomeNot: '^packages/$1/' },
     },
     ...layers.slice(0, -1).map(([layer, names], i) => ({
       name: `no-upward-import-from-${layer}`,

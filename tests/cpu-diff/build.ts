@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeMultibootImage } from '@typevisor/qemu';
 import { PROGRAMS } from './catalog.js';
+import { TRAMPOLINE_ASM } from './trampoline.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'cpu-diff-'));
@@ -24,4 +25,15 @@ for (const [name, make] of Object.entries(PROGRAMS)) {
   const image = makeMultibootImage(new Uint8Array(readFileSync(bin)));
   writeFileSync(join(here, 'kernels', `${name}.mb`), image);
   console.log(`${name}: ${image.length} bytes`);
+}
+
+// The reset-vector trampoline of the bare CPU harness (see trampoline.ts), with a listing so the
+// harness finds the fields it patches.
+{
+  const src = join(work, 'trampoline.asm');
+  const bin = join(work, 'trampoline.bin');
+  writeFileSync(src, TRAMPOLINE_ASM);
+  execFileSync('nasm', ['-f', 'bin', '-o', bin, src], { stdio: 'inherit' });
+  writeFileSync(join(here, 'kernels', 'trampoline.bin'), readFileSync(bin));
+  console.log(`trampoline: ${readFileSync(bin).length} bytes`);
 }

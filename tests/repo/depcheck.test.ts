@@ -20,7 +20,7 @@ function workspace(files: Record<string, string>): string {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), text);
   }
-  for (const name of ['memory', 'kvm', 'devices', 'mmu']) {
+  for (const name of ['memory', 'kvm', 'devices', 'virtio', 'mmu']) {
     const pkg = join(dir, 'packages', name);
     mkdirSync(join(pkg, 'src'), { recursive: true });
     writeFileSync(
@@ -97,6 +97,24 @@ describe('the dependency rule', () => {
       'packages/memory/src/b.ts': "import { a } from './a.js';\nexport const x = a;\n",
     });
     expect(v).toContain('no-circular');
+  });
+
+  it('accepts a type-only cycle inside a package (erased at compile time)', async () => {
+    const v = await violations({
+      'packages/memory/src/index.ts': "export { a } from './a.js';\n",
+      'packages/memory/src/a.ts':
+        "import type { B } from './b.js';\nexport const a = 1;\nexport type A = B;\n",
+      'packages/memory/src/b.ts': "import { a } from './a.js';\nexport type B = typeof a;\n",
+    });
+    expect(v).toEqual([]);
+  });
+
+  it('rejects a cycle between packages even through type-only imports', async () => {
+    const v = await violations({
+      'packages/devices/src/index.ts': "import type { V } from '@typevisor/virtio';\nexport type D = V;\n",
+      'packages/virtio/src/index.ts': "import type { D } from '@typevisor/devices';\nexport type V = D;\n",
+    });
+    expect(v).toContain('no-circular-between-packages');
   });
 
   it("rejects a relative import into another package's src/", async () => {

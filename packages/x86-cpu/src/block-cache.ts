@@ -1,0 +1,280 @@
+/**
+ * The decoded-block cache. A block is a run of decoded instructions starting at one physical address;
+ * it ends at a control transfer (`Instruction.endsBlock`), at a page boundary, or after
+ * {@link MAX_BLOCK} instructions. Blocks live in a direct-mapped table keyed by physical address and are
+ * checked against the CS base, EIP and code size they were decoded with. A write to a page that holds
+ * decoded code drops every block on that page (self-modifying code, loaders, the 286 test harness).
+ *
+ * Instruction objects are allocated once per table slot and reused: the steady state allocates nothing.
+ */
+import { Code, DecodeError, decodeInto, Instruction, MAX_INSTRUCTION_LENGTH } from '@typevisor/x86-decoder';
+import type { Cpu, Handler } from './cpu.js';
+import { HANDLERS } from './dispatch.js';
+import { raise, Vector } from './exceptions.js';
+import { segmentFault } from './memory-access.js';
+import { AccessKind } from './paging.js';
+import { Seg } from './registers.js';
+import { Access } from './segments.js';
+
+/**
+ * What an encoding means on a CPU without the feature that redefined it: TZCNT and LZCNT are BSF and
+ * BSR with an F3 prefix, which older processors ignore (SDM TZCNT/LZCNT: "on processors that do not
+ * support ... the instruction is executed as BSF/BSR"). Linux relies on it: its __ffs() is `rep; bsf`.
+ */
+const LEGACY_MEANING: (Handler | undefined)[] = [];
+for (const size of [16, 32, 64] as const) {
+  const pairs = [
+    [`Tzcnt_r${size}_rm${size}`, `Bsf_r${size}_rm${size}`],
+    [`Lzcnt_r${size}_rm${size}`, `Bsr_r${size}_rm${size}`],
+  ] as const;
+  for (const [modern, legacy] of pairs) {
+    const from = (Code as Record<string, number>)[modern];
+    const to = (Code as Record<string, number>)[legacy];
+    if (from !== undefined && to !== undefined) LEGACY_MEANING[from] = HANDLERS[to];
+  }
+}
+
+export const MAX_BLOCK = 32;
+const TABLE_SIZE = 4096;
+
+export class Block {
+  /** Physical address of the first byte; -1 when the slot is empty. */
+  phys = -1;
+  ip = 0;
+  csBase = 0;
+  bitness = 0;
+  /** Physical page of the block (all its instructions start on it). */
+  page = -1;
+  /** Physical end (exclusive) of the block's bytes; an instruction may run onto the next page. */
+  physEnd = -1;
+  count = 0;
+  /** CPL and code size the block was last validated for (see `BlockCache.lookup`). */
+  key = -1;
+  /** Up to two successors (fall-through and taken), valid while the pager generation is `linkGen`. */
+  next0: Block | null = null;
+  next1: Block | null = null;
+  linkGen = -1;
+  readonly instructions: Instruction[] = [];
+  readonly handlers: Handler[] = [];
+}
+
+/** Handler for an invalid encoding, a missing feature or a decode that reached a fault. */
+function undefinedOpcode(): void {
+  raise(Vector.UD, 0);
+}
+
+function tooLong(): void {
+  raise(Vector.GP, 0);
+}
+
+export class BlockCache {
+  private readonly table: Block[] = [];
+  /** Blocks built on each code page (entries may be stale: check `page` and `phys`). */
+  private readonly byPage = new Map<number, Block[]>();
+  private readonly bytes = new Uint8Array(MAX_INSTRUCTION_LENGTH * 2);
+  /** Blocks built (for statistics and tests). */
+  builds = 0;
+
+  constructor(private readonly cpu: Cpu) {
+    for (let i = 0; i < TABLE_SIZE; i++) this.table.push(new Block());
+  }
+
+  /** The block that ran last: its successor links shortcut the next lookup. */
+  private prev: Block | null = null;
+
+  /**
+   * The block at CS:EIP, decoding it when needed. Raises #GP/#PF for the first instruction's fetch.
+   * A block reached from the previous one through a link skips the translation and the table probe:
+   * the link is only used while no translation can have changed (pager generation), for the same CS
+   * base, EIP, CPL and code size.
+   */
+  lookup(): Block {
+    const cpu = this.cpu;
+    const ip = cpu.regs.ip;
+    const s = cpu.segs;
+    if (ip > s.hi[Seg.CS]!) raise(Vector.GP, 0);
+    const csBase = s.base[Seg.CS]!;
+    const bitness = cpu.bitness;
+    const key = cpu.ctrl.cpl | bitness;
+    const gen = cpu.pager.generation;
+    const prev = this.prev;
+    if (prev !== null && prev.linkGen === gen) {
+      const a = prev.next0;
+      if (a !== null && a.ip === ip && a.csBase === csBase && a.phys >= 0 && a.key === key) {
+        this.prev = a;
+        return a;
+      }
+      const b = prev.next1;
+      if (b !== null && b.ip === ip && b.csBase === csBase && b.phys >= 0 && b.key === key) {
+        this.prev = b;
+        return b;
+      }
+    }
+    const linear = (csBase + ip) >>> 0;
+    const phys = cpu.pager.translate(linear, AccessKind.Fetch, cpu.ctrl.cpl === 3);
+    const slot = (phys ^ (phys >>> 10)) & (TABLE_SIZE - 1);
+    const blk = this.table[slot]!;
+    if (!(blk.phys === phys && blk.ip === ip && blk.csBase === csBase && blk.bitness === bitness)) {
+      this.build(blk, phys, ip, csBase, bitness);
+    }
+    blk.key = key;
+    if (prev !== null) {
+      if (prev.linkGen !== gen) {
+        prev.next0 = blk;
+        prev.next1 = null;
+        prev.linkGen = gen;
+      } else if (prev.next0 === null || prev.next0.phys < 0) prev.next0 = blk;
+      else prev.next1 = blk;
+    }
+    this.prev = blk;
+    return blk;
+  }
+
+  private build(b: Block, phys: number, ip: number, csBase: number, bitness: 16 | 32): void {
+    const cpu = this.cpu;
+    this.builds++;
+    b.phys = -1;
+    b.count = 0;
+    const page = Math.floor(phys / 4096);
+    let cur = ip;
+    while (b.count < MAX_BLOCK) {
+      if (b.instructions.length <= b.count) {
+        b.instructions.push(new Instruction());
+        b.handlers.push(undefinedOpcode);
+      }
+      const ins = b.instructions[b.count]!;
+      const first = b.count === 0;
+      const n = this.fetch(cur, csBase, first);
+      if (n < 0) break; // a later instruction's fetch would fault: end the block before it
+      decodeInto(ins, this.bytes, 0, bitness, cur, n);
+      let handler: Handler;
+      if (ins.error !== DecodeError.None) {
+        if (ins.error === DecodeError.NoMoreBytes) {
+          if (!first) break;
+          // The instruction runs past the CS limit or into a page that faulted quietly: refetch loudly.
+          this.fetchRest(cur, csBase);
+          handler = undefinedOpcode;
+        } else handler = ins.error === DecodeError.TooLong ? tooLong : undefinedOpcode;
+      } else if (cpu.features[ins.cpuidFeature] === 0 || cpu.features[ins.cpuidFeature2] === 0) {
+        handler = LEGACY_MEANING[ins.code] ?? undefinedOpcode;
+      } else {
+        handler = HANDLERS[ins.code] ?? undefinedOpcode;
+      }
+      b.handlers[b.count] = handler;
+      b.count++;
+      if (handler === undefinedOpcode || handler === tooLong || ins.endsBlock || ins.code === Code.INVALID)
+        break;
+      cur = ins.nextIp;
+      const nextLinear = (csBase + cur) >>> 0;
+      if (nextLinear >>> 12 !== (csBase + ip) >>> 12) break;
+    }
+    b.phys = phys;
+    b.ip = ip;
+    b.csBase = csBase;
+    b.bitness = bitness;
+    b.page = page;
+    const last = b.instructions[b.count - 1]!;
+    b.physEnd = phys + (last.ip - ip) + last.length;
+    this.track(b, page);
+    const endPage = Math.floor((b.physEnd - 1) / 4096);
+    if (endPage !== page) this.track(b, endPage);
+  }
+
+  private track(b: Block, page: number): void {
+    let list = this.byPage.get(page);
+    if (list === undefined) {
+      list = [];
+      this.byPage.set(page, list);
+    }
+    if (!list.includes(b)) list.push(b);
+    this.cpu.phys.codePages[page] = 1;
+  }
+
+  /**
+   * Copies up to 15 code bytes at CS:ip into the scratch buffer, stopping at the CS limit and, for bytes
+   * on the next page, at a translation failure. Returns the count, or -1 when not even the first byte
+   * is fetchable (only possible for a non-first instruction, which then starts a new block).
+   */
+  private fetch(ip: number, csBase: number, first: boolean): number {
+    const cpu = this.cpu;
+    const s = cpu.segs;
+    const hi = s.hi[Seg.CS]!;
+    if (ip > hi) {
+      if (first) raise(Vector.GP, 0);
+      return -1;
+    }
+    const avail = Math.min(MAX_INSTRUCTION_LENGTH, hi - ip + 1);
+    const user = cpu.ctrl.cpl === 3;
+    let n = 0;
+    let linear = (csBase + ip) >>> 0;
+    let p = -1;
+    while (n < avail) {
+      if (n === 0 || (linear & 0xfff) === 0) {
+        try {
+          p = cpu.pager.translate(linear, AccessKind.Fetch, user);
+        } catch (e) {
+          if (n === 0 && !first) return -1;
+          if (n === 0) throw e;
+          break;
+        }
+      }
+      this.bytes[n++] = cpu.phys.read8(p);
+      p++;
+      linear = (linear + 1) >>> 0;
+    }
+    return n;
+  }
+
+  /** Fetches the rest of an instruction that ran out of bytes, raising the fault a real fetch would. */
+  private fetchRest(ip: number, csBase: number): void {
+    const cpu = this.cpu;
+    const s = cpu.segs;
+    const end = ip + MAX_INSTRUCTION_LENGTH - 1;
+    for (let i = ip; i <= end; i++) {
+      if (i > s.hi[Seg.CS]! || (s.access[Seg.CS]! & Access.VALID) === 0) segmentFault(Seg.CS);
+      cpu.pager.translate((csBase + i) >>> 0, AccessKind.Fetch, cpu.ctrl.cpl === 3);
+    }
+  }
+
+  /**
+   * Physical memory reports a write on a page holding code: drop the blocks whose bytes overlap it
+   * (data next to code on the same page costs nothing), and end the current block if one was hit.
+   */
+  codeWritten(gpa: number, length: number): void {
+    const page = Math.floor(gpa / 4096);
+    const list = this.byPage.get(page);
+    if (list === undefined) {
+      this.cpu.phys.codePages[page] = 0;
+      return;
+    }
+    const end = gpa + length;
+    let keep = 0;
+    for (let i = 0; i < list.length; i++) {
+      const b = list[i]!;
+      if (b.phys < 0 || (b.page !== page && Math.floor((b.physEnd - 1) / 4096) !== page)) continue;
+      if (b.phys < end && gpa < b.physEnd) {
+        b.phys = -1;
+        this.cpu.stop = true;
+        continue;
+      }
+      list[keep++] = b;
+    }
+    list.length = keep;
+    if (keep === 0) {
+      this.byPage.delete(page);
+      this.cpu.phys.codePages[page] = 0;
+    }
+  }
+
+  /** Drops every block (mode switches that change how bytes decode are covered by the block key). */
+  flush(): void {
+    this.prev = null;
+    const pages = this.cpu.phys.codePages;
+    for (const page of this.byPage.keys()) pages[page] = 0;
+    this.byPage.clear();
+    for (const b of this.table) {
+      b.phys = -1;
+      b.page = -1;
+    }
+  }
+}

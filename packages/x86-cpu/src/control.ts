@@ -1,0 +1,62 @@
+/**
+ * Control registers, debug registers, descriptor-table registers and the privilege/mode state derived
+ * from them (SDM Vol. 3 §2.5).
+ */
+import { TableRegister } from './segments.js';
+
+/** CR0 bits (SDM Vol. 3 §2.5). */
+export const CR0 = {
+  PE: 0x1,
+  MP: 0x2,
+  EM: 0x4,
+  TS: 0x8,
+  ET: 0x10,
+  NE: 0x20,
+  WP: 0x10000,
+  AM: 0x40000,
+  NW: 0x20000000,
+  CD: 0x40000000,
+  PG: 0x80000000,
+} as const;
+
+/** CR4 bits this CPU knows. */
+export const CR4 = {
+  VME: 0x1,
+  PVI: 0x2,
+  TSD: 0x4,
+  DE: 0x8,
+  PSE: 0x10,
+  PAE: 0x20,
+  MCE: 0x40,
+  PGE: 0x80,
+  PCE: 0x100,
+  OSFXSR: 0x200,
+  OSXMMEXCPT: 0x400,
+} as const;
+
+/** CR0 after RESET/INIT: CD, NW, ET (SDM Vol. 3 Table 9-1). */
+export const CR0_RESET = CR0.CD | CR0.NW | CR0.ET;
+
+/** Operating mode, derived from CR0.PE and EFLAGS.VM. 64-bit modes slot in later. */
+export const Mode = { Real: 0, Protected: 1, V86: 2 } as const;
+export type Mode = (typeof Mode)[keyof typeof Mode];
+
+export class ControlState {
+  cr0 = CR0_RESET;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  readonly dr = new Uint32Array(8);
+  readonly gdtr = new TableRegister();
+  readonly idtr = new TableRegister();
+  /** Current privilege level. */
+  cpl = 0;
+  mode: Mode = Mode.Real;
+
+  constructor() {
+    this.idtr.limit = 0x3ff;
+    this.gdtr.limit = 0xffff;
+    this.dr[6] = 0xffff0ff0;
+    this.dr[7] = 0x400;
+  }
+}

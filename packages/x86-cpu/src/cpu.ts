@@ -1,0 +1,385 @@
+/**
+ * The CPU: a composition of small state parts (registers, flags, segment caches, control state, MSRs,
+ * physical memory, interrupt lines, block cache) and the interpreter loop. Instruction semantics live in
+ * `handlers/*.ts`, mode-dependent machinery in `interrupts.ts`, `segment-load.ts`, `far.ts`, `task.ts`.
+ */
+import type { GuestMemory } from '@typevisor/memory';
+import { Mmu } from '@typevisor/mmu';
+import type { Instruction } from '@typevisor/x86-decoder';
+import { BlockCache } from './block-cache.js';
+import { type CpuModel, featureTable, PENTIUM_II } from './cpu-model.js';
+import { CR0, ControlState, Mode } from './control.js';
+import { FAULT, type FaultSignal, INTERCEPTED, Vector } from './exceptions.js';
+import { CpuExit } from './exit.js';
+import { EFLAGS, FlagState, materialize, readFlags, writeFlags } from './flags.js';
+import { type CpuHooks, CpuidResult, MsrValue, NullHooks } from './hooks.js';
+import { deliverEvent, EventKind } from './interrupts.js';
+import { MsrFile } from './msr.js';
+import { Pager } from './paging.js';
+import { PhysicalMemory } from './physical.js';
+import { RegisterFile, Seg } from './registers.js';
+import { X87 } from './x87/index.js';
+import { REAL_MODE_CODE_ATTR, REAL_MODE_DATA_ATTR, SegmentCaches } from './segments.js';
+
+export { CpuExit } from './exit.js';
+
+/** Something that can answer an interrupt acknowledge (a PIC or a LAPIC). */
+export interface InterruptController {
+  /** Returns the vector of the highest-priority pending interrupt and marks it in service. */
+  acknowledge(): number;
+}
+
+/** Observability: told about every event the CPU delivers (after vm-superio's `SerialEvents`). */
+export interface CpuEvents {
+  delivered(kind: EventKind, vector: number, errorCode: number): void;
+}
+
+/** The default: nobody listens. */
+export const NO_EVENTS: CpuEvents = { delivered() {} };
+
+export interface CpuOptions {
+  readonly model?: CpuModel;
+  readonly hooks?: CpuHooks;
+  readonly events?: CpuEvents;
+  /** The MMU to translate through (a VMX layer passes one with an EPT stage); default: a bare-metal MMU. */
+  readonly mmu?: Mmu;
+}
+
+/** Instruction handler signature: every handler in the dispatch table has this shape. */
+export type Handler = (cpu: Cpu, ins: Instruction) => void;
+
+export class Cpu {
+  readonly regs = new RegisterFile();
+  readonly flags = new FlagState();
+  readonly segs = new SegmentCaches();
+  readonly ctrl = new ControlState();
+  readonly msrs: MsrFile;
+  readonly phys: PhysicalMemory;
+  readonly pager: Pager;
+  readonly blocks: BlockCache;
+  readonly hooks: CpuHooks;
+  readonly events: CpuEvents;
+  readonly model: CpuModel;
+  /** 1 per supported decoder feature tag. */
+  readonly features: Uint8Array;
+  /** Scratch results for CPUID / MSR hooks, reused. */
+  readonly cpuidOut = new CpuidResult();
+  readonly msrScratch = new MsrValue();
+
+  // --- per-instruction scratch (no allocation on the hot path) ---
+  /** EIP of the instruction being executed. */
+  startIp = 0;
+  /** ESP at the start of the instruction (restored when it faults). */
+  startSp = 0;
+  /** Segment and offset of the last memory operand computed by `operands.ts`. */
+  eaSeg = 0;
+  eaOff = 0;
+  /** Set by a handler to end the current block after this instruction. */
+  stop = false;
+  /** Why the current run must return (CpuExit), or -1. */
+  exitReason = -1;
+
+  // --- external events ---
+  /** The INTR line level. */
+  intr = false;
+  /** An NMI edge is latched. */
+  nmiPending = false;
+  /** An NMI handler runs: further NMIs wait until IRET. */
+  nmiBlocked = false;
+  interruptController: InterruptController | null = null;
+  halted = false;
+  /** Interrupts are inhibited for one instruction (after STI, MOV SS, POP SS). */
+  shadow = false;
+  /** Vector of the last event delivered (exception, interrupt or INT n); -1 before the first. */
+  lastVector = -1;
+  /** Executed instruction count (also the TSC base). */
+  instructions = 0;
+  tscOffset = 0;
+  /** The x87 FPU (state and arithmetic in `x87/`). */
+  readonly fpu = new X87();
+
+  constructor(memory: GuestMemory, options: CpuOptions = {}) {
+    this.hooks = options.hooks ?? new NullHooks();
+    this.events = options.events ?? NO_EVENTS;
+    this.model = options.model ?? PENTIUM_II;
+    this.features = featureTable(this.model);
+    this.phys = new PhysicalMemory(memory, this.hooks);
+    this.pager = new Pager(this, options.mmu ?? new Mmu(memory));
+    this.blocks = new BlockCache(this);
+    this.phys.listener = this.blocks;
+    this.msrs = new MsrFile();
+    this.reset();
+  }
+
+  /** Power-on RESET state (SDM Vol. 3 Table 9-1): real mode at F000:FFF0. */
+  reset(): void {
+    this.regs.r32.fill(0);
+    this.regs.r32[2] = this.model.resetEdx;
+    this.regs.ip = 0xfff0;
+    writeFlags(this.flags, EFLAGS.FIXED1);
+    for (let s = 0; s < 6; s++) this.segs.set(s, 0, 0, 0xffff, REAL_MODE_DATA_ATTR);
+    this.segs.set(Seg.CS, 0xf000, 0xffff0000, 0xffff, REAL_MODE_CODE_ATTR);
+    this.segs.set(Seg.LDTR, 0, 0, 0xffff, 0x82);
+    this.segs.set(Seg.TR, 0, 0, 0xffff, 0x8b);
+    const c = this.ctrl;
+    c.cr0 = CR0.CD | CR0.NW | CR0.ET;
+    c.cr2 = 0;
+    c.cr3 = 0;
+    c.cr4 = 0;
+    c.gdtr.base = 0;
+    c.gdtr.limit = 0xffff;
+    c.idtr.base = 0;
+    c.idtr.limit = 0x3ff;
+    c.cpl = 0;
+    c.mode = Mode.Real;
+    this.msrs.reset();
+    this.fpu.reset();
+    this.pager.mmu.loadContext(c.cr0, 0, 0, 0, 0);
+    this.halted = false;
+    this.shadow = false;
+    this.nmiPending = false;
+    this.nmiBlocked = false;
+    this.pager.flush();
+    this.blocks.flush();
+  }
+
+  // ---------------------------------------------------------------- register conveniences (not hot)
+  get eflags(): number {
+    return readFlags(this.flags);
+  }
+  set eflags(value: number) {
+    writeFlags(this.flags, value);
+    this.updateMode();
+  }
+
+  /** Code size for decoding: 32 when CS.D is set in protected mode, else 16. */
+  get bitness(): 16 | 32 {
+    return this.ctrl.mode !== Mode.Real && this.ctrl.mode !== Mode.V86 && this.segs.attr[Seg.CS]! & 0x4000
+      ? 32
+      : 16;
+  }
+
+  /**
+   * Loads CR0/CR3/CR4 and EFER at once without the MOV CR checks (VM entry/exit, state restore, a
+   * loader starting the guest in protected mode). Keeps the MMU and the TLB consistent.
+   */
+  setControlRegisters(cr0: number, cr3: number, cr4: number, efer = 0): void {
+    const c = this.ctrl;
+    c.cr0 = cr0 >>> 0;
+    c.cr3 = cr3 >>> 0;
+    c.cr4 = cr4 >>> 0;
+    this.pager.mmu.loadContext(c.cr0, c.cr3, c.cr4, efer >>> 0, 0);
+    this.pager.flush();
+    this.updateMode();
+    this.stop = true;
+  }
+
+  /** Recomputes `ctrl.mode` from CR0.PE and EFLAGS.VM. */
+  updateMode(): void {
+    const c = this.ctrl;
+    if ((c.cr0 & CR0.PE) === 0) c.mode = Mode.Real;
+    else if (this.flags.bits & EFLAGS.VM) c.mode = Mode.V86;
+    else c.mode = Mode.Protected;
+  }
+
+  // ---------------------------------------------------------------- external inputs
+  /** Sets the INTR input level (driven by a PIC or LAPIC). */
+  setIntr(level: boolean): void {
+    this.intr = level;
+  }
+
+  /** Drives the A20 gate input (enabled after reset). Code decoded under the old setting is dropped. */
+  setA20(enabled: boolean): void {
+    this.pager.setA20(enabled);
+    this.blocks.flush();
+    this.stop = true;
+  }
+
+  /** Latches an NMI edge. */
+  raiseNmi(): void {
+    this.nmiPending = true;
+  }
+
+  /** Makes the current `run()` return `CpuExit.Stopped` at the next instruction boundary. */
+  requestStop(): void {
+    this.exitReason = CpuExit.Stopped;
+    this.stop = true;
+  }
+
+  /** Time-stamp counter. */
+  get tsc(): number {
+    return this.instructions + this.tscOffset;
+  }
+
+  // ---------------------------------------------------------------- interpreter
+  /** Executes one instruction (or delivers one pending event). */
+  step(): CpuExit {
+    return this.run(1);
+  }
+
+  /**
+   * Runs until `maxInstructions` have executed or an exit happens. Never throws for guest behaviour.
+   */
+  run(maxInstructions: number): CpuExit {
+    this.exitReason = -1;
+    const limit = this.instructions + maxInstructions;
+    const regs = this.regs;
+    while (this.instructions < limit) {
+      if (this.checkEvents()) {
+        if (this.exitReason >= 0) return this.exitReason as CpuExit;
+        continue;
+      }
+      if (this.halted) return CpuExit.Hlt;
+      const single = this.shadow || (this.flags.bits & EFLAGS.TF) !== 0;
+      const tf = (this.flags.bits & EFLAGS.TF) !== 0;
+      this.shadow = false;
+      let block: ReturnType<BlockCache['lookup']>;
+      try {
+        block = this.blocks.lookup();
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        this.startIp = regs.ip;
+        this.instructions++;
+        this.fault(FAULT);
+        if (this.exitReason >= 0) return this.exitReason as CpuExit;
+        continue;
+      }
+      const list = block.instructions;
+      let n = block.count;
+      const budget = limit - this.instructions;
+      if (single || n > budget) n = single ? 1 : budget;
+      const handlers = block.handlers;
+      this.stop = false;
+      let faulted = false;
+      try {
+        for (let i = 0; i < n; i++) {
+          const ins = list[i]!;
+          this.startIp = regs.ip;
+          this.startSp = regs.r32[4]!;
+          regs.ip = ins.nextIp;
+          handlers[i]!(this, ins);
+          this.instructions++;
+          if (this.stop || regs.ip !== ins.nextIp) break;
+        }
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        regs.ip = this.startIp;
+        regs.r32[4] = this.startSp;
+        // A delivered fault uses up budget too, so a guest stuck in a fault loop still returns.
+        this.instructions++;
+        faulted = true;
+        this.fault(FAULT);
+      }
+      // Single-step trap after an instruction that completed (a faulting one reports its fault only).
+      if (tf && !faulted && this.exitReason < 0 && !this.halted) {
+        this.ctrl.dr[6] = (this.ctrl.dr[6]! | 0x4000) >>> 0;
+        this.deliver(EventKind.Exception, Vector.DB, 0);
+      }
+      if (this.exitReason >= 0) return this.exitReason as CpuExit;
+    }
+    return CpuExit.Budget;
+  }
+
+  /** Takes a pending NMI or interrupt if allowed. Returns true when one was delivered. */
+  private checkEvents(): boolean {
+    if (this.shadow) return false;
+    if (this.nmiPending && !this.nmiBlocked) {
+      this.nmiPending = false;
+      this.nmiBlocked = true;
+      this.halted = false;
+      this.deliver(EventKind.External, Vector.NMI, 0);
+      return true;
+    }
+    if (this.intr && this.flags.bits & EFLAGS.IF && this.interruptController !== null) {
+      const vector = this.interruptController.acknowledge();
+      this.halted = false;
+      if (vector >= 0) {
+        this.deliver(EventKind.External, vector & 0xff, 0);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Delivers the fault recorded in `f` (the instruction has been rolled back). */
+  fault(f: FaultSignal): void {
+    if (f.vector === INTERCEPTED) {
+      this.exitReason = CpuExit.Intercept;
+      return;
+    }
+    if (f.vector === Vector.PF) this.ctrl.cr2 = f.address;
+    this.deliver(EventKind.Exception, f.vector, f.errorCode);
+  }
+
+  /**
+   * Delivers an event, applying the double-fault and triple-fault rules (SDM Vol. 3 §6.15, Interrupt 8).
+   */
+  deliver(kind: EventKind, vector: number, errorCode: number): void {
+    materialize(this.flags);
+    this.lastVector = vector;
+    this.events.delivered(kind, vector, errorCode);
+    try {
+      deliverEvent(this, kind, vector, errorCode);
+      this.stop = true;
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      const second = FAULT.vector;
+      const first = kind === EventKind.Exception ? vector : -1;
+      // A fault while delivering INT n is a fault of the INT instruction: report it at the INT.
+      if (kind === EventKind.Software) this.regs.ip = this.startIp;
+      if (second === INTERCEPTED) {
+        // The delivery itself needs the VMM (an EPT violation on the IDT or stack): stop here.
+        this.exitReason = CpuExit.Intercept;
+        return;
+      }
+      if (first === Vector.DF) {
+        this.shutdown();
+        return;
+      }
+      const a = first < 0 ? 0 : classOf(first);
+      const b = classOf(second);
+      if ((a === 1 && b === 1) || (a === 2 && (b === 1 || b === 2))) {
+        this.deliverDoubleFault();
+        return;
+      }
+      if (second === Vector.PF) this.ctrl.cr2 = FAULT.address;
+      this.deliverNested(second, FAULT.errorCode);
+    }
+  }
+
+  private deliverNested(vector: number, errorCode: number): void {
+    this.lastVector = vector;
+    this.events.delivered(EventKind.Exception, vector, errorCode);
+    try {
+      deliverEvent(this, EventKind.Exception, vector, errorCode);
+      this.stop = true;
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.deliverDoubleFault();
+    }
+  }
+
+  private deliverDoubleFault(): void {
+    this.lastVector = Vector.DF;
+    this.events.delivered(EventKind.Exception, Vector.DF, 0);
+    try {
+      deliverEvent(this, EventKind.Exception, Vector.DF, 0);
+      this.stop = true;
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.shutdown();
+    }
+  }
+
+  /** Triple fault: the CPU stops and the platform sees a shutdown cycle. */
+  shutdown(): void {
+    this.exitReason = CpuExit.Shutdown;
+    this.halted = true;
+    this.stop = true;
+  }
+}
+
+/** 0 benign, 1 contributory, 2 page fault (SDM Vol. 3 Table 6-4). */
+function classOf(vector: number): number {
+  return vector === 0 || (vector >= 10 && vector <= 13) ? 1 : vector === 14 ? 2 : 0;
+}

@@ -1,0 +1,51 @@
+/**
+ * The dispatch table: one handler per decoder `Code`, built from the per-family handler lists. A Code
+ * with no handler decodes to #UD when executed (see `block-cache.ts`).
+ */
+import { CODE_COUNT } from '@typevisor/x86-decoder';
+import type { Handler } from './cpu.js';
+import { CpuError } from './errors.js';
+import { ALU_HANDLERS } from './handlers/alu.js';
+import { BCD_HANDLERS } from './handlers/bcd.js';
+import { BIT_HANDLERS } from './handlers/bit.js';
+import { BRANCH_HANDLERS } from './handlers/branch.js';
+import { DATA_HANDLERS } from './handlers/data.js';
+import { IO_HANDLERS } from './handlers/io.js';
+import { MMX_HANDLERS } from './handlers/mmx.js';
+import { MULDIV_HANDLERS } from './handlers/muldiv.js';
+import { SHIFT_HANDLERS } from './handlers/shift.js';
+import { STACK_HANDLERS } from './handlers/stack.js';
+import { STRING_HANDLERS } from './handlers/string.js';
+import { SYSTEM_HANDLERS } from './handlers/system.js';
+import { X87_HANDLERS } from './handlers/x87.js';
+
+/** Every family's handler list, in one place. */
+export const HANDLER_FAMILIES: readonly (readonly (readonly [number, Handler])[])[] = [
+  ALU_HANDLERS,
+  SHIFT_HANDLERS,
+  MULDIV_HANDLERS,
+  BCD_HANDLERS,
+  BIT_HANDLERS,
+  DATA_HANDLERS,
+  STACK_HANDLERS,
+  BRANCH_HANDLERS,
+  STRING_HANDLERS,
+  IO_HANDLERS,
+  SYSTEM_HANDLERS,
+  X87_HANDLERS,
+  MMX_HANDLERS,
+];
+
+function build(): (Handler | undefined)[] {
+  const table: (Handler | undefined)[] = new Array(CODE_COUNT).fill(undefined);
+  for (const family of HANDLER_FAMILIES) {
+    for (const [code, handler] of family) {
+      if (table[code] !== undefined) throw new CpuError('DuplicateHandler', `Code ${code} has two handlers`);
+      table[code] = handler;
+    }
+  }
+  return table;
+}
+
+/** Handler per Code (undefined: not implemented, #UD). */
+export const HANDLERS: readonly (Handler | undefined)[] = build();

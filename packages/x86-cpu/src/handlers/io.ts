@@ -1,0 +1,103 @@
+/**
+ * Port I/O: IN, OUT and the permission check shared with INS/OUTS (SDM Vol. 1 §19.5: IOPL, then the
+ * I/O permission bitmap of a 32-bit TSS). The ports themselves are the hooks' business; a hook may
+ * intercept the access (the VMX layer's I/O exiting).
+ */
+import { Code } from '@typevisor/x86-decoder';
+import { Mode } from '../control.js';
+import type { Cpu, Handler } from '../cpu.js';
+import { raise, raiseIntercept, Vector } from '../exceptions.js';
+import { IOPL_SHIFT } from '../flags.js';
+import { INTERCEPT } from '../hooks.js';
+import { readLinear16 } from '../memory-access.js';
+import { Seg } from '../registers.js';
+import { SysType } from '../segments.js';
+
+/** Raises #GP(0) unless the current privilege may access `size` ports at `port`. */
+export function checkIo(cpu: Cpu, port: number, size: number): void {
+  const mode = cpu.ctrl.mode;
+  if (mode === Mode.Real) return;
+  if (mode === Mode.Protected && cpu.ctrl.cpl <= ((cpu.flags.bits >>> IOPL_SHIFT) & 3)) return;
+  // Consult the I/O permission bitmap (32-bit TSS only).
+  const s = cpu.segs;
+  const type = s.attr[Seg.TR]! & 0xf;
+  if (type !== SysType.TSS32_AVAILABLE && type !== SysType.TSS32_BUSY) raise(Vector.GP, 0);
+  const limit = s.limit[Seg.TR]!;
+  if (limit < 0x67) raise(Vector.GP, 0);
+  const base = s.base[Seg.TR]!;
+  const mapBase = readLinear16(cpu, (base + 0x66) >>> 0, false);
+  const byte = mapBase + (port >>> 3);
+  if (byte + 1 > limit) raise(Vector.GP, 0);
+  const bits = readLinear16(cpu, (base + byte) >>> 0, false);
+  const mask = ((1 << size) - 1) << (port & 7);
+  if (bits & mask) raise(Vector.GP, 0);
+}
+
+/** Reads a port through the hooks. */
+export function portIn(cpu: Cpu, port: number, size: 1 | 2 | 4): number {
+  const v = cpu.hooks.portIn(port, size);
+  if (v === INTERCEPT) raiseIntercept();
+  return size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v >>> 0;
+}
+
+export function portOut(cpu: Cpu, port: number, size: 1 | 2 | 4, value: number): void {
+  if (cpu.hooks.portOut(port, size, value) === INTERCEPT) raiseIntercept();
+}
+
+function inImm(size: 1 | 2 | 4): Handler {
+  return (cpu, ins) => {
+    const port = ins.immediate & 0xff;
+    checkIo(cpu, port, size);
+    const v = portIn(cpu, port, size);
+    setAcc(cpu, size, v);
+  };
+}
+
+function inDx(size: 1 | 2 | 4): Handler {
+  return (cpu) => {
+    const port = cpu.regs.r16[4]!;
+    checkIo(cpu, port, size);
+    setAcc(cpu, size, portIn(cpu, port, size));
+  };
+}
+
+function outImm(size: 1 | 2 | 4): Handler {
+  return (cpu, ins) => {
+    const port = ins.immediate & 0xff;
+    checkIo(cpu, port, size);
+    portOut(cpu, port, size, getAcc(cpu, size));
+  };
+}
+
+function outDx(size: 1 | 2 | 4): Handler {
+  return (cpu) => {
+    const port = cpu.regs.r16[4]!;
+    checkIo(cpu, port, size);
+    portOut(cpu, port, size, getAcc(cpu, size));
+  };
+}
+
+function setAcc(cpu: Cpu, size: number, v: number): void {
+  if (size === 1) cpu.regs.r8[0] = v;
+  else if (size === 2) cpu.regs.r16[0] = v;
+  else cpu.regs.r32[0] = v;
+}
+
+function getAcc(cpu: Cpu, size: number): number {
+  return size === 1 ? cpu.regs.r8[0]! : size === 2 ? cpu.regs.r16[0]! : cpu.regs.u32[0]!;
+}
+
+export const IO_HANDLERS: readonly [number, Handler][] = [
+  [Code.In_AL_imm8, inImm(1)],
+  [Code.In_AX_imm8, inImm(2)],
+  [Code.In_EAX_imm8, inImm(4)],
+  [Code.In_AL_DX, inDx(1)],
+  [Code.In_AX_DX, inDx(2)],
+  [Code.In_EAX_DX, inDx(4)],
+  [Code.Out_imm8_AL, outImm(1)],
+  [Code.Out_imm8_AX, outImm(2)],
+  [Code.Out_imm8_EAX, outImm(4)],
+  [Code.Out_DX_AL, outDx(1)],
+  [Code.Out_DX_AX, outDx(2)],
+  [Code.Out_DX_EAX, outDx(4)],
+];

@@ -1,0 +1,547 @@
+/**
+ * System and flag-control instructions: CLC/STC/CMC/CLD/STD/CLI/STI, HLT, CPUID, RDTSC, RDMSR/WRMSR,
+ * RDPMC, MOV to/from CR and DR, LGDT/LIDT/SGDT/SIDT, LLDT/SLDT/LTR/STR, LMSW/SMSW, CLTS, INVLPG,
+ * INVD/WBINVD, LAR/LSL/VERR/VERW, ARPL, SYSENTER/SYSEXIT, UD0/UD1/UD2 (SDM Vol. 2 and Vol. 3 ch. 2, 5).
+ * The sensitive ones consult the hooks first, so a VMX layer can turn them into VM exits.
+ */
+import { MMU_FAULT } from '@typevisor/mmu';
+import { type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
+import { CR0, CR4, Mode } from '../control.js';
+import { modelCpuid } from '../cpu-model.js';
+import type { Cpu, Handler } from '../cpu.js';
+import { HandlerList } from './table.js';
+import {
+  DESC,
+  dplOf,
+  isCodeData,
+  loadCacheFromDescriptor,
+  presentOf,
+  readDescriptor,
+  typeOf,
+} from '../descriptors.js';
+import { raise, raiseIntercept, Vector } from '../exceptions.js';
+import { CpuExit } from '../exit.js';
+import { EFLAGS, getCF, IOPL_SHIFT, materialize, setArith, setCF, writeFlags } from '../flags.js';
+import { INTERCEPT } from '../hooks.js';
+import { read16, read32, readLinear8, write16, write32, writeLinear8 } from '../memory-access.js';
+import { Msr } from '../msr.js';
+import { getReg, locate, readOp0, setReg, writeOp0 } from '../operands.js';
+import { Seg } from '../registers.js';
+import { fwait } from './x87.js';
+import { Attr, SegType, SysType } from '../segments.js';
+
+function iopl(cpu: Cpu): number {
+  return (cpu.flags.bits >>> IOPL_SHIFT) & 3;
+}
+
+/** #GP(0) unless CPL is 0 (real mode counts as 0; virtual-8086 mode as 3). */
+function requireCpl0(cpu: Cpu): void {
+  if (cpu.ctrl.mode === Mode.V86 || (cpu.ctrl.mode === Mode.Protected && cpu.ctrl.cpl !== 0))
+    raise(Vector.GP, 0);
+}
+
+/** #UD outside protected mode (LLDT, LTR, LAR, LSL, VERR, VERW, ARPL, SLDT, STR). */
+function requireProtected(cpu: Cpu): void {
+  if (cpu.ctrl.mode !== Mode.Protected) raise(Vector.UD);
+}
+
+// ------------------------------------------------------------------ flags
+
+function flagOp(mask: number, value: number): Handler {
+  return (cpu) => {
+    materialize(cpu.flags);
+    cpu.flags.bits = (cpu.flags.bits & ~mask) | value;
+  };
+}
+const clc: Handler = (cpu) => setCF(cpu.flags, 0);
+const stc: Handler = (cpu) => setCF(cpu.flags, 1);
+const cmc: Handler = (cpu) => setCF(cpu.flags, getCF(cpu.flags) ^ 1);
+
+function checkIfChange(cpu: Cpu): void {
+  const mode = cpu.ctrl.mode;
+  if (mode === Mode.V86 ? iopl(cpu) < 3 : mode === Mode.Protected && cpu.ctrl.cpl > iopl(cpu))
+    raise(Vector.GP, 0);
+}
+
+const cli: Handler = (cpu) => {
+  checkIfChange(cpu);
+  cpu.flags.bits &= ~EFLAGS.IF;
+};
+
+/** STI: interrupts stay inhibited until after the next instruction (SDM "STI"). */
+const sti: Handler = (cpu) => {
+  checkIfChange(cpu);
+  if ((cpu.flags.bits & EFLAGS.IF) === 0) {
+    cpu.flags.bits |= EFLAGS.IF;
+    cpu.shadow = true;
+    cpu.stop = true;
+  }
+};
+
+// ------------------------------------------------------------------ HLT, CPUID, TSC, MSR
+
+const hlt: Handler = (cpu) => {
+  requireCpl0(cpu);
+  if (cpu.hooks.hlt() === INTERCEPT) raiseIntercept();
+  cpu.halted = true;
+  cpu.exitReason = CpuExit.Hlt;
+  cpu.stop = true;
+};
+
+const cpuid: Handler = (cpu) => {
+  const r = cpu.regs;
+  const out = cpu.cpuidOut;
+  const leaf = modelCpuid(cpu.model, r.u32[0]!, r.u32[1]!);
+  out.eax = leaf?.eax ?? 0;
+  out.ebx = leaf?.ebx ?? 0;
+  out.ecx = leaf?.ecx ?? 0;
+  out.edx = leaf?.edx ?? 0;
+  if (cpu.hooks.cpuid(r.u32[0]!, r.u32[1]!, out) === INTERCEPT) raiseIntercept();
+  r.r32[0] = out.eax;
+  r.r32[3] = out.ebx;
+  r.r32[1] = out.ecx;
+  r.r32[2] = out.edx;
+};
+
+const rdtsc: Handler = (cpu) => {
+  if (cpu.ctrl.cr4 & CR4.TSD && cpu.ctrl.mode !== Mode.Real && cpu.ctrl.cpl !== 0) raise(Vector.GP, 0);
+  if (cpu.hooks.rdtsc() === INTERCEPT) raiseIntercept();
+  const t = cpu.tsc;
+  cpu.regs.r32[0] = t % 4294967296;
+  cpu.regs.r32[2] = Math.floor(t / 4294967296);
+};
+
+const rdpmc: Handler = (cpu) => {
+  if ((cpu.ctrl.cr4 & CR4.PCE) === 0) requireCpl0(cpu);
+  if (cpu.regs.u32[1]! > 1) raise(Vector.GP, 0);
+  cpu.regs.r32[0] = 0;
+  cpu.regs.r32[2] = 0;
+};
+
+const rdmsr: Handler = (cpu) => {
+  requireCpl0(cpu);
+  const index = cpu.regs.u32[1]!;
+  const v = cpu.msrScratch;
+  if (index === Msr.TSC) {
+    const t = cpu.tsc;
+    v.lo = t % 4294967296;
+    v.hi = Math.floor(t / 4294967296);
+  } else {
+    const slot = cpu.msrs.find(index);
+    if (slot < 0) raise(Vector.GP, 0);
+    v.lo = cpu.msrs.lo[slot]!;
+    v.hi = cpu.msrs.hi[slot]!;
+  }
+  const h = cpu.hooks.rdmsr(index, v);
+  if (h === INTERCEPT) raiseIntercept();
+  if (h === Vector.GP) raise(Vector.GP, 0);
+  cpu.regs.r32[0] = v.lo;
+  cpu.regs.r32[2] = v.hi;
+};
+
+const wrmsr: Handler = (cpu) => {
+  requireCpl0(cpu);
+  const index = cpu.regs.u32[1]!;
+  const v = cpu.msrScratch;
+  v.lo = cpu.regs.u32[0]!;
+  v.hi = cpu.regs.u32[2]!;
+  const h = cpu.hooks.wrmsr(index, v);
+  if (h === INTERCEPT) raiseIntercept();
+  if (h === Vector.GP) raise(Vector.GP, 0);
+  if (index === Msr.TSC) {
+    cpu.tscOffset = v.hi * 4294967296 + v.lo - cpu.instructions;
+    return;
+  }
+  const slot = cpu.msrs.find(index);
+  if (slot < 0 || !cpu.msrs.write(slot, v.lo, v.hi)) raise(Vector.GP, 0);
+  if (index === Msr.EFER) {
+    cpu.pager.mmu.writeEfer(cpu.msrs.lo[slot]!);
+    cpu.pager.flush();
+  }
+};
+
+// ------------------------------------------------------------------ control and debug registers
+
+const CR4_KNOWN =
+  CR4.VME | CR4.PVI | CR4.TSD | CR4.DE | CR4.PSE | CR4.PAE | CR4.MCE | CR4.PGE | CR4.PCE | CR4.OSFXSR;
+
+/** Writes CRn with the architectural checks; used by MOV CR, LMSW and CLTS. */
+export function writeCr(cpu: Cpu, n: number, value: number): void {
+  const c = cpu.ctrl;
+  value >>>= 0;
+  switch (n) {
+    case 0: {
+      // Reserved bits 63:32 do not exist here; PG without PE and NW without CD are #GP(0).
+      if (value & CR0.PG && (value & CR0.PE) === 0) raise(Vector.GP, 0);
+      if (value & CR0.NW && (value & CR0.CD) === 0) raise(Vector.GP, 0);
+      if (cpu.hooks.movToCr(0, value) === INTERCEPT) raiseIntercept();
+      const old = c.cr0;
+      const next = (value | CR0.ET) >>> 0;
+      if (cpu.pager.mmu.writeCr0(next) === MMU_FAULT) raise(Vector.GP, 0);
+      c.cr0 = next;
+      if ((old ^ c.cr0) & (CR0.PG | CR0.PE | CR0.WP | CR0.CD | CR0.NW)) cpu.pager.flush();
+      cpu.updateMode();
+      if (c.mode === Mode.Real) c.cpl = 0;
+      cpu.stop = true;
+      return;
+    }
+    case 2:
+      c.cr2 = value;
+      return;
+    case 3:
+      if (cpu.hooks.movToCr(3, value) === INTERCEPT) raiseIntercept();
+      if (cpu.pager.mmu.writeCr3(value) === MMU_FAULT) raise(Vector.GP, 0);
+      c.cr3 = value;
+      cpu.pager.flush();
+      return;
+    case 4:
+      if (value & ~CR4_KNOWN) raise(Vector.GP, 0);
+      if (cpu.hooks.movToCr(4, value) === INTERCEPT) raiseIntercept();
+      if (cpu.pager.mmu.writeCr4(value) === MMU_FAULT) raise(Vector.GP, 0);
+      c.cr4 = value;
+      cpu.pager.flush();
+      cpu.stop = true;
+      return;
+    default:
+      raise(Vector.UD);
+  }
+}
+
+export function readCr(cpu: Cpu, n: number): number {
+  const c = cpu.ctrl;
+  switch (n) {
+    case 0:
+      return c.cr0;
+    case 2:
+      return c.cr2;
+    case 3:
+      return c.cr3;
+    case 4:
+      return c.cr4;
+    default:
+      return raise(Vector.UD);
+  }
+}
+
+const movFromCr: Handler = (cpu, ins) => {
+  requireCpl0(cpu);
+  setReg(cpu, ins.op0Register, 32, readCr(cpu, ins.op1Register - Register.CR0));
+};
+
+const movToCr: Handler = (cpu, ins) => {
+  requireCpl0(cpu);
+  writeCr(cpu, ins.op0Register - Register.CR0, getReg(cpu, ins.op1Register, 32));
+};
+
+function drIndex(cpu: Cpu, reg: number): number {
+  let n = reg - Register.DR0;
+  if (n === 4 || n === 5) {
+    if (cpu.ctrl.cr4 & CR4.DE) raise(Vector.UD);
+    n += 2;
+  }
+  if (n > 7) raise(Vector.UD);
+  return n;
+}
+
+const movFromDr: Handler = (cpu, ins) => {
+  requireCpl0(cpu);
+  setReg(cpu, ins.op0Register, 32, cpu.ctrl.dr[drIndex(cpu, ins.op1Register)]!);
+};
+
+const movToDr: Handler = (cpu, ins) => {
+  requireCpl0(cpu);
+  const n = drIndex(cpu, ins.op0Register);
+  let v = getReg(cpu, ins.op1Register, 32);
+  if (n === 6) v = (v | 0xffff0ff0) >>> 0;
+  if (n === 7) v = ((v | 0x400) & ~0xd000) >>> 0;
+  cpu.ctrl.dr[n] = v;
+};
+
+const clts: Handler = (cpu) => {
+  requireCpl0(cpu);
+  cpu.ctrl.cr0 = (cpu.ctrl.cr0 & ~CR0.TS) >>> 0;
+};
+
+/** LMSW: loads CR0 bits 0-3; can set PE but never clear it. */
+const lmsw: Handler = (cpu, ins) => {
+  requireCpl0(cpu);
+  const v = readOp0(cpu, ins, 16);
+  const old = cpu.ctrl.cr0;
+  const next = (old & ~0xe) | (v & 0xf) | (old & CR0.PE);
+  writeCr(cpu, 0, next);
+};
+
+function smsw(size: number): Handler {
+  return (cpu, ins) => {
+    if (ins.op0Kind === OpKind.Register)
+      setReg(cpu, ins.op0Register, size, size === 16 ? cpu.ctrl.cr0 & 0xffff : cpu.ctrl.cr0);
+    else writeOp0(cpu, ins, 16, cpu.ctrl.cr0 & 0xffff, false);
+  };
+}
+
+// ------------------------------------------------------------------ descriptor tables
+
+function loadTable(idt: boolean, size: number): Handler {
+  return (cpu, ins) => {
+    requireCpl0(cpu);
+    if (ins.op0Kind !== OpKind.Memory) raise(Vector.UD);
+    locate(cpu, ins);
+    const limit = read16(cpu, cpu.eaSeg, cpu.eaOff);
+    let base = read32(cpu, cpu.eaSeg, (cpu.eaOff + 2) >>> 0);
+    if (size === 16) base &= 0xffffff;
+    const t = idt ? cpu.ctrl.idtr : cpu.ctrl.gdtr;
+    t.base = base >>> 0;
+    t.limit = limit;
+  };
+}
+
+function storeTable(idt: boolean, size: number): Handler {
+  return (cpu, ins) => {
+    if (ins.op0Kind !== OpKind.Memory) raise(Vector.UD);
+    locate(cpu, ins);
+    const t = idt ? cpu.ctrl.idtr : cpu.ctrl.gdtr;
+    write16(cpu, cpu.eaSeg, cpu.eaOff, t.limit);
+    // 16-bit operand size stores a 24-bit base with the top byte 0 on 386 and later (SDM "SGDT").
+    write32(cpu, cpu.eaSeg, (cpu.eaOff + 2) >>> 0, size === 16 ? t.base & 0xffffff : t.base);
+  };
+}
+
+const lldt: Handler = (cpu, ins) => {
+  requireProtected(cpu);
+  requireCpl0(cpu);
+  const sel = readOp0(cpu, ins, 16);
+  if ((sel & 0xfffc) === 0) {
+    cpu.segs.setNull(Seg.LDTR, sel);
+    return;
+  }
+  if (sel & 4) raise(Vector.GP, sel & 0xfffc);
+  readDescriptor(cpu, sel);
+  if (isCodeData(DESC.hi) || typeOf(DESC.hi) !== SysType.LDT) raise(Vector.GP, sel & 0xfffc);
+  if (!presentOf(DESC.hi)) raise(Vector.NP, sel & 0xfffc);
+  loadCacheFromDescriptor(cpu, Seg.LDTR, sel);
+};
+
+const ltr: Handler = (cpu, ins) => {
+  requireProtected(cpu);
+  requireCpl0(cpu);
+  const sel = readOp0(cpu, ins, 16);
+  if ((sel & 0xfffc) === 0) raise(Vector.GP, 0);
+  if (sel & 4) raise(Vector.GP, sel & 0xfffc);
+  readDescriptor(cpu, sel);
+  const t = typeOf(DESC.hi);
+  if (isCodeData(DESC.hi) || (t !== SysType.TSS16_AVAILABLE && t !== SysType.TSS32_AVAILABLE)) {
+    raise(Vector.GP, sel & 0xfffc);
+  }
+  if (!presentOf(DESC.hi)) raise(Vector.NP, sel & 0xfffc);
+  // Mark the TSS busy in the GDT.
+  writeLinear8(cpu, (DESC.address + 5) >>> 0, readLinear8(cpu, (DESC.address + 5) >>> 0, false) | 2, false);
+  DESC.hi |= 0x200;
+  loadCacheFromDescriptor(cpu, Seg.TR, sel);
+};
+
+function storeSel(seg: number, size: number): Handler {
+  return (cpu, ins) => {
+    requireProtected(cpu);
+    const sel = cpu.segs.selector[seg]!;
+    if (ins.op0Kind === OpKind.Register) setReg(cpu, ins.op0Register, size, sel);
+    else writeOp0(cpu, ins, 16, sel, false);
+  };
+}
+
+/**
+ * Reads the descriptor for LAR/LSL/VERR/VERW; returns false (ZF=0) when the selector is null, outside
+ * the table or not visible at the current privilege.
+ */
+function visibleDescriptor(cpu: Cpu, sel: number, system: (type: number) => boolean): boolean {
+  if ((sel & 0xfffc) === 0) return false;
+  const index = sel & 0xfff8;
+  const limit = sel & 4 ? cpu.segs.limit[Seg.LDTR]! : cpu.ctrl.gdtr.limit;
+  if (sel & 4 && (cpu.segs.access[Seg.LDTR]! & 4) === 0) return false;
+  if (index + 7 > limit) return false;
+  readDescriptor(cpu, sel);
+  const hi = DESC.hi;
+  const type = typeOf(hi);
+  if (!isCodeData(hi)) {
+    if (!system(type)) return false;
+  } else if (
+    (type & (SegType.CODE | SegType.EXPAND_DOWN_OR_CONFORMING)) ===
+    (SegType.CODE | SegType.EXPAND_DOWN_OR_CONFORMING)
+  ) {
+    return true;
+  }
+  const dpl = dplOf(hi);
+  return !(dpl < cpu.ctrl.cpl || dpl < (sel & 3));
+}
+
+const larTypes = (t: number): boolean => t !== 0 && t !== 8 && t !== 10 && t !== 13;
+const lslTypes = (t: number): boolean => t === 1 || t === 2 || t === 3 || t === 9 || t === 11;
+
+function lar(size: number): Handler {
+  return (cpu, ins) => {
+    requireProtected(cpu);
+    const sel = readOp1Sel(cpu, ins);
+    if (!visibleDescriptor(cpu, sel, larTypes)) {
+      setArith(cpu.flags, EFLAGS.ZF, 0);
+      return;
+    }
+    setReg(cpu, ins.op0Register, size, size === 16 ? DESC.hi & 0xff00 : DESC.hi & 0xf0ff00);
+    setArith(cpu.flags, EFLAGS.ZF, EFLAGS.ZF);
+  };
+}
+
+function lsl(size: number): Handler {
+  return (cpu, ins) => {
+    requireProtected(cpu);
+    const sel = readOp1Sel(cpu, ins);
+    if (!visibleDescriptor(cpu, sel, lslTypes)) {
+      setArith(cpu.flags, EFLAGS.ZF, 0);
+      return;
+    }
+    const raw = (DESC.lo & 0xffff) | (DESC.hi & 0xf0000);
+    const limit = DESC.hi & 0x800000 ? ((raw << 12) | 0xfff) >>> 0 : raw;
+    setReg(cpu, ins.op0Register, size, size === 16 ? limit & 0xffff : limit);
+    setArith(cpu.flags, EFLAGS.ZF, EFLAGS.ZF);
+  };
+}
+
+function readOp1Sel(cpu: Cpu, ins: Instruction): number {
+  if (ins.op1Kind === OpKind.Register) return getReg(cpu, ins.op1Register, 16);
+  locate(cpu, ins);
+  return read16(cpu, cpu.eaSeg, cpu.eaOff);
+}
+
+function verify(write: boolean): Handler {
+  return (cpu, ins) => {
+    requireProtected(cpu);
+    const sel = readOp0(cpu, ins, 16);
+    let ok = visibleDescriptor(cpu, sel, () => false) && isCodeData(DESC.hi);
+    if (ok) {
+      const t = typeOf(DESC.hi);
+      ok = write
+        ? (t & SegType.CODE) === 0 && (t & SegType.WRITABLE_OR_READABLE) !== 0
+        : (t & SegType.CODE) === 0 || (t & SegType.WRITABLE_OR_READABLE) !== 0;
+    }
+    setArith(cpu.flags, EFLAGS.ZF, ok ? EFLAGS.ZF : 0);
+  };
+}
+
+const arpl: Handler = (cpu, ins) => {
+  requireProtected(cpu);
+  const dst = readOp0(cpu, ins, 16);
+  const src = getReg(cpu, ins.op1Register, 16);
+  if ((dst & 3) < (src & 3)) {
+    writeOp0(cpu, ins, 16, (dst & ~3) | (src & 3), true);
+    setArith(cpu.flags, EFLAGS.ZF, EFLAGS.ZF);
+  } else setArith(cpu.flags, EFLAGS.ZF, 0);
+};
+
+const invlpg: Handler = (cpu, ins) => {
+  requireCpl0(cpu);
+  locate(cpu, ins);
+  const linear = (cpu.segs.base[cpu.eaSeg]! + cpu.eaOff) >>> 0;
+  if (cpu.hooks.invlpg(linear) === INTERCEPT) raiseIntercept();
+  cpu.pager.invalidate(linear);
+};
+
+const privilegedNop: Handler = (cpu) => requireCpl0(cpu);
+const ud: Handler = () => raise(Vector.UD);
+
+// ------------------------------------------------------------------ SYSENTER / SYSEXIT
+
+/** Flat segment attributes SYSENTER/SYSEXIT load (SDM "SYSENTER": fixed values, not the GDT). */
+const FLAT_CODE =
+  Attr.P | Attr.S | SegType.CODE | SegType.WRITABLE_OR_READABLE | SegType.ACCESSED | Attr.DB | Attr.G;
+const FLAT_DATA = Attr.P | Attr.S | SegType.WRITABLE_OR_READABLE | SegType.ACCESSED | Attr.DB | Attr.G;
+
+const sysenter: Handler = (cpu) => {
+  if (cpu.ctrl.mode === Mode.Real) raise(Vector.GP, 0);
+  const cs = cpu.msrs.getLo(Msr.SYSENTER_CS) & 0xfffc;
+  if (cs === 0) raise(Vector.GP, 0);
+  materialize(cpu.flags);
+  writeFlags(cpu.flags, cpu.flags.bits & ~(EFLAGS.VM | EFLAGS.IF | EFLAGS.RF));
+  cpu.updateMode();
+  cpu.segs.set(Seg.CS, cs, 0, 0xffffffff, FLAT_CODE);
+  cpu.segs.set(Seg.SS, (cs + 8) & 0xfffc, 0, 0xffffffff, FLAT_DATA);
+  cpu.ctrl.cpl = 0;
+  cpu.regs.r32[4] = cpu.msrs.getLo(Msr.SYSENTER_ESP);
+  cpu.regs.ip = cpu.msrs.getLo(Msr.SYSENTER_EIP);
+  cpu.stop = true;
+};
+
+const sysexit: Handler = (cpu) => {
+  const cs = cpu.msrs.getLo(Msr.SYSENTER_CS) & 0xfffc;
+  if (cpu.ctrl.mode !== Mode.Protected || cpu.ctrl.cpl !== 0 || cs === 0) raise(Vector.GP, 0);
+  cpu.segs.set(Seg.CS, (cs + 16) | 3, 0, 0xffffffff, FLAT_CODE | (3 << Attr.DPL_SHIFT));
+  cpu.segs.set(Seg.SS, (cs + 24) | 3, 0, 0xffffffff, FLAT_DATA | (3 << Attr.DPL_SHIFT));
+  cpu.ctrl.cpl = 3;
+  cpu.regs.r32[4] = cpu.regs.r32[1]!;
+  cpu.regs.ip = cpu.regs.u32[2]!;
+  cpu.stop = true;
+};
+
+function entries(): [number, Handler][] {
+  const list = new HandlerList();
+  const add = (name: string, h: Handler): void => list.add(name, h);
+  add('Clc', clc);
+  add('Stc', stc);
+  add('Cmc', cmc);
+  add('Cld', flagOp(EFLAGS.DF, 0));
+  add('Std', flagOp(EFLAGS.DF, EFLAGS.DF));
+  add('Cli', cli);
+  add('Sti', sti);
+  add('Hlt', hlt);
+  add('Cpuid', cpuid);
+  add('Rdtsc', rdtsc);
+  add('Rdpmc', rdpmc);
+  add('Rdmsr', rdmsr);
+  add('Wrmsr', wrmsr);
+  add('Mov_r32_cr', movFromCr);
+  add('Mov_cr_r32', movToCr);
+  add('Mov_r32_dr', movFromDr);
+  add('Mov_dr_r32', movToDr);
+  add('Clts', clts);
+  add('Lmsw_rm16', lmsw);
+  add('Lmsw_r32m16', lmsw);
+  add('Smsw_rm16', smsw(16));
+  add('Smsw_r32m16', smsw(32));
+  add('Lgdt_m1632_16', loadTable(false, 16));
+  add('Lgdt_m1632', loadTable(false, 32));
+  add('Lidt_m1632_16', loadTable(true, 16));
+  add('Lidt_m1632', loadTable(true, 32));
+  add('Sgdt_m1632_16', storeTable(false, 16));
+  add('Sgdt_m1632', storeTable(false, 32));
+  add('Sidt_m1632_16', storeTable(true, 16));
+  add('Sidt_m1632', storeTable(true, 32));
+  add('Lldt_rm16', lldt);
+  add('Lldt_r32m16', lldt);
+  add('Ltr_rm16', ltr);
+  add('Ltr_r32m16', ltr);
+  add('Sldt_rm16', storeSel(Seg.LDTR, 16));
+  add('Sldt_r32m16', storeSel(Seg.LDTR, 32));
+  add('Str_rm16', storeSel(Seg.TR, 16));
+  add('Str_r32m16', storeSel(Seg.TR, 32));
+  add('Lar_r16_rm16', lar(16));
+  add('Lar_r32_r32m16', lar(32));
+  add('Lsl_r16_rm16', lsl(16));
+  add('Lsl_r32_r32m16', lsl(32));
+  add('Verr_rm16', verify(false));
+  add('Verr_r32m16', verify(false));
+  add('Verw_rm16', verify(true));
+  add('Verw_r32m16', verify(true));
+  add('Arpl_rm16_r16', arpl);
+  add('Arpl_r32m16_r32', arpl);
+  add('Invlpg_m', invlpg);
+  add('Invd', privilegedNop);
+  add('Wbinvd', privilegedNop);
+  add('Sysenter', sysenter);
+  add('Sysexitd', sysexit);
+  add('Ud2', ud);
+  add('Wait', fwait);
+  for (const s of [16, 32]) {
+    add(`Ud0_r${s}_rm${s}`, ud);
+    add(`Ud1_r${s}_rm${s}`, ud);
+  }
+  return list.entries;
+}
+
+export const SYSTEM_HANDLERS: readonly [number, Handler][] = entries();

@@ -1,0 +1,38 @@
+export {
+  Cpu,
+  type CpuEvents,
+  CpuExit,
+  type CpuOptions,
+  type Handler,
+  type InterruptController,
+  NO_EVENTS,
+} from './cpu.js';
+export { EventKind } from './interrupts.js';
+export { type CpuState, loadState, saveState, type SegmentState } from './cpu-state.js';
+export { type CpuModel, type CpuidLeaf, Leaf1Edx, PENTIUM_II } from './cpu-model.js';
+export { CR0, CR4, Mode } from './control.js';
+export { EFLAGS } from './flags.js';
+export { Vector } from './exceptions.js';
+export { type CpuHooks, CpuidResult, INTERCEPT, MsrValue, NullHooks } from './hooks.js';
+export { Msr } from './msr.js';
+export { AccessKind } from './paging.js';
+export { Gpr, Seg } from './registers.js';
+export { HANDLERS } from './dispatch.js';
+export { CpuError, type CpuErrorKind } from './errors.js';
+export {
+  ENV_PROT16,
+  ENV_PROT32,
+  ENV_REAL16,
+  ENV_REAL32,
+  F80,
+  FloatEnv,
+  FXSAVE_SIZE,
+  fldenv,
+  frstor,
+  fsave,
+  fstenv,
+  fxrstor,
+  fxsave,
+  X87,
+  type X87State,
+} from './x87/index.js';

@@ -1,0 +1,165 @@
+/**
+ * Segmented and linear memory access: segment limit/type checks (SDM Vol. 3 §5.3), then the pager, then
+ * physical memory. Accesses that cross a page boundary are split byte by byte so that each page is
+ * translated (and can fault) on its own.
+ */
+import type { Cpu } from './cpu.js';
+import { raise, Vector } from './exceptions.js';
+import { AccessKind } from './paging.js';
+import { Seg } from './registers.js';
+import { Access, Attr } from './segments.js';
+
+/** #SS(0) for stack-segment references, #GP(0) for the others (SDM Vol. 3 §6.15). */
+export function segmentFault(seg: number): never {
+  raise(seg === Seg.SS ? Vector.SS : Vector.GP, 0);
+}
+
+function check(cpu: Cpu, seg: number, off: number, last: number, need: number): number {
+  const s = cpu.segs;
+  if (off < s.lo[seg]! || off + last > s.hi[seg]! || (s.access[seg]! & need) === 0) segmentFault(seg);
+  return (s.base[seg]! + off) >>> 0;
+}
+
+// ------------------------------------------------------------------ linear (paged) access
+
+export function readLinear8(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): number {
+  return cpu.phys.read8(cpu.pager.translate(lin, AccessKind.Read, user));
+}
+
+export function readLinear16(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): number {
+  if ((lin & 0xfff) === 0xfff)
+    return readLinear8(cpu, lin, user) | (readLinear8(cpu, (lin + 1) >>> 0, user) << 8);
+  return cpu.phys.read16(cpu.pager.translate(lin, AccessKind.Read, user));
+}
+
+export function readLinear32(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): number {
+  if ((lin & 0xfff) > 0xffc) {
+    return (
+      (readLinear8(cpu, lin, user) |
+        (readLinear8(cpu, (lin + 1) >>> 0, user) << 8) |
+        (readLinear8(cpu, (lin + 2) >>> 0, user) << 16) |
+        (readLinear8(cpu, (lin + 3) >>> 0, user) << 24)) >>>
+      0
+    );
+  }
+  return cpu.phys.read32(cpu.pager.translate(lin, AccessKind.Read, user));
+}
+
+export function writeLinear8(cpu: Cpu, lin: number, value: number, user = cpu.ctrl.cpl === 3): void {
+  cpu.phys.write8(cpu.pager.translate(lin, AccessKind.Write, user), value & 0xff);
+}
+
+export function writeLinear16(cpu: Cpu, lin: number, value: number, user = cpu.ctrl.cpl === 3): void {
+  if ((lin & 0xfff) === 0xfff) {
+    // Translate both pages before writing either byte, so a fault leaves memory unchanged.
+    const p0 = cpu.pager.translate(lin, AccessKind.Write, user);
+    const p1 = cpu.pager.translate((lin + 1) >>> 0, AccessKind.Write, user);
+    cpu.phys.write8(p0, value & 0xff);
+    cpu.phys.write8(p1, (value >>> 8) & 0xff);
+    return;
+  }
+  cpu.phys.write16(cpu.pager.translate(lin, AccessKind.Write, user), value & 0xffff);
+}
+
+export function writeLinear32(cpu: Cpu, lin: number, value: number, user = cpu.ctrl.cpl === 3): void {
+  if ((lin & 0xfff) > 0xffc) {
+    const p0 = cpu.pager.translate(lin, AccessKind.Write, user);
+    const p3 = cpu.pager.translate((lin + 3) >>> 0, AccessKind.Write, user);
+    const split = 0x1000 - (lin & 0xfff);
+    for (let i = 0; i < 4; i++) {
+      const p = i < split ? p0 + i : p3 - 3 + i;
+      cpu.phys.write8(p, (value >>> (i * 8)) & 0xff);
+    }
+    return;
+  }
+  cpu.phys.write32(cpu.pager.translate(lin, AccessKind.Write, user), value >>> 0);
+}
+
+// ------------------------------------------------------------------ segmented access
+
+export function read8(cpu: Cpu, seg: number, off: number): number {
+  return readLinear8(cpu, check(cpu, seg, off, 0, Access.READ));
+}
+
+export function read16(cpu: Cpu, seg: number, off: number): number {
+  return readLinear16(cpu, check(cpu, seg, off, 1, Access.READ));
+}
+
+export function read32(cpu: Cpu, seg: number, off: number): number {
+  return readLinear32(cpu, check(cpu, seg, off, 3, Access.READ));
+}
+
+export function write8(cpu: Cpu, seg: number, off: number, value: number): void {
+  writeLinear8(cpu, check(cpu, seg, off, 0, Access.WRITE), value);
+}
+
+export function write16(cpu: Cpu, seg: number, off: number, value: number): void {
+  writeLinear16(cpu, check(cpu, seg, off, 1, Access.WRITE), value);
+}
+
+export function write32(cpu: Cpu, seg: number, off: number, value: number): void {
+  writeLinear32(cpu, check(cpu, seg, off, 3, Access.WRITE), value);
+}
+
+/** Reads `size` (8/16/32) bits. */
+export function readSized(cpu: Cpu, seg: number, off: number, size: number): number {
+  return size === 8 ? read8(cpu, seg, off) : size === 16 ? read16(cpu, seg, off) : read32(cpu, seg, off);
+}
+
+export function writeSized(cpu: Cpu, seg: number, off: number, size: number, value: number): void {
+  if (size === 8) write8(cpu, seg, off, value);
+  else if (size === 16) write16(cpu, seg, off, value);
+  else write32(cpu, seg, off, value);
+}
+
+/** Checks that `size` bytes at seg:off are writable without writing (for instructions that must not fault half-way). */
+export function probeWrite(cpu: Cpu, seg: number, off: number, size: number): void {
+  const lin = check(cpu, seg, off, size - 1, Access.WRITE);
+  cpu.pager.translate(lin, AccessKind.Write, cpu.ctrl.cpl === 3);
+  if ((lin & 0xfff) + size > 0x1000)
+    cpu.pager.translate((lin + size - 1) >>> 0, AccessKind.Write, cpu.ctrl.cpl === 3);
+}
+
+// ------------------------------------------------------------------ stack
+
+/** True when SS is a 32-bit stack (B bit). */
+export function stack32(cpu: Cpu): boolean {
+  return (cpu.segs.attr[Seg.SS]! & Attr.DB) !== 0;
+}
+
+/** Pushes a `size`-bit value (16 or 32). */
+export function push(cpu: Cpu, size: number, value: number): void {
+  const r = cpu.regs;
+  if (stack32(cpu)) {
+    const sp = (r.u32[4]! - (size >>> 3)) >>> 0;
+    if (size === 16) write16(cpu, Seg.SS, sp, value);
+    else write32(cpu, Seg.SS, sp, value);
+    r.r32[4] = sp;
+  } else {
+    const sp = (r.r16[8]! - (size >>> 3)) & 0xffff;
+    if (size === 16) write16(cpu, Seg.SS, sp, value);
+    else write32(cpu, Seg.SS, sp, value);
+    r.r16[8] = sp;
+  }
+}
+
+/** Reads the stack slot `depth` bytes above the top without popping. */
+export function peek(cpu: Cpu, size: number, depth: number): number {
+  const r = cpu.regs;
+  const sp = stack32(cpu) ? (r.u32[4]! + depth) >>> 0 : (r.r16[8]! + depth) & 0xffff;
+  return size === 16 ? read16(cpu, Seg.SS, sp) : read32(cpu, Seg.SS, sp);
+}
+
+/** Adds `bytes` to the stack pointer (16 or 32 bits of it, by SS.B). */
+export function adjustSp(cpu: Cpu, bytes: number): void {
+  const r = cpu.regs;
+  if (stack32(cpu)) r.r32[4] = (r.u32[4]! + bytes) | 0;
+  else r.r16[8] = (r.r16[8]! + bytes) & 0xffff;
+}
+
+/** Pops a `size`-bit value. */
+export function pop(cpu: Cpu, size: number): number {
+  const v = peek(cpu, size, 0);
+  adjustSp(cpu, size >>> 3);
+  return v;
+}

@@ -1,0 +1,104 @@
+/**
+ * Linear-to-physical translation for the interpreter: a small direct-mapped TLB in typed arrays in front
+ * of the `@typevisor/mmu` page walker (32-bit, PSE, PAE paging; A/D updates; permission checks; EPT when
+ * a VMX layer installs a second stage). With CR0.PG clear and no second stage the translation is the
+ * identity and costs one compare.
+ */
+import { FaultKind, IdentityStage, MMU_FAULT, type Mmu, Privilege } from '@typevisor/mmu';
+import { CR0 } from './control.js';
+import { raise, raiseIntercept, raisePageFault, Vector } from './exceptions.js';
+
+/** Access kinds (the MMU's numbering). */
+export const AccessKind = { Read: 0, Write: 1, Fetch: 2 } as const;
+export type AccessKind = (typeof AccessKind)[keyof typeof AccessKind];
+
+/** The parts of the CPU the pager reads. */
+interface PagerHost {
+  readonly ctrl: { cr0: number };
+}
+
+const TLB_SIZE = 1024;
+const TLB_MASK = TLB_SIZE - 1;
+/** Tag bit marking a filled entry (offset bits are free in a page-aligned tag). */
+const VALID = 0x800;
+const USER = 0x1;
+
+export class Pager {
+  private readonly rTag = new Int32Array(TLB_SIZE);
+  private readonly rPage = new Float64Array(TLB_SIZE);
+  private readonly wTag = new Int32Array(TLB_SIZE);
+  private readonly wPage = new Float64Array(TLB_SIZE);
+  /** True when the MMU's second stage is the identity (no EPT): paging-off accesses skip the MMU. */
+  private identity: boolean;
+  /** Bumped whenever cached translations may change (flush, INVLPG, A20): block links check it. */
+  generation = 0;
+  /** AND mask of the A20 gate: all ones, or bit 20 clear when the platform holds A20 low. */
+  private a20 = 0xffffffff;
+
+  constructor(
+    private readonly host: PagerHost,
+    readonly mmu: Mmu,
+  ) {
+    this.identity = mmu.stage instanceof IdentityStage;
+  }
+
+  /** Physical address of `linear` for an access of `kind`; raises #PF (or #GP for a bad address). */
+  translate(linear: number, kind: AccessKind, user: boolean): number {
+    if ((this.host.ctrl.cr0 & CR0.PG) === 0 && this.identity) return (linear & this.a20) >>> 0;
+    const idx = (linear >>> 12) & TLB_MASK;
+    const key = (linear & 0xfffff000) | VALID | (user ? USER : 0);
+    if (kind === AccessKind.Write) {
+      if (this.wTag[idx] === key) return this.wPage[idx]! + (linear & 0xfff);
+    } else if (this.rTag[idx] === key) {
+      return this.rPage[idx]! + (linear & 0xfff);
+    }
+    return this.miss(linear >>> 0, kind, user, idx, key);
+  }
+
+  private miss(linear: number, kind: AccessKind, user: boolean, idx: number, key: number): number {
+    const mmu = this.mmu;
+    let phys = mmu.translate(linear, kind, user ? Privilege.User : Privilege.Supervisor);
+    if (phys === MMU_FAULT) {
+      const f = mmu.fault;
+      if (f.kind === FaultKind.PageFault) raisePageFault(f.address, f.errorCode);
+      if (f.kind === FaultKind.GeneralProtection) raise(Vector.GP, 0);
+      // EPT violation or misconfiguration: the VMX layer reads `mmu.fault` and makes the VM exit.
+      raiseIntercept();
+    }
+    if (this.a20 !== 0xffffffff && phys & 0x100000) phys -= 0x100000;
+    const page = phys - (linear & 0xfff);
+    this.rTag[idx] = key;
+    this.rPage[idx] = page;
+    if (kind === AccessKind.Write) {
+      this.wTag[idx] = key;
+      this.wPage[idx] = page;
+    }
+    return phys;
+  }
+
+  /** The A20 gate (port 92h / keyboard controller on a PC): when disabled, physical bit 20 reads as 0. */
+  setA20(enabled: boolean): void {
+    const mask = enabled ? 0xffffffff : 0xffefffff;
+    if (mask !== this.a20) {
+      this.a20 = mask;
+      this.flush();
+    }
+  }
+
+  /** Drops every cached translation (CR3/CR0/CR4 writes, task switch, second-stage change). */
+  flush(): void {
+    this.generation++;
+    this.rTag.fill(0);
+    this.wTag.fill(0);
+    this.identity = this.mmu.stage instanceof IdentityStage;
+  }
+
+  /** Drops the translation of one page (INVLPG). */
+  invalidate(linear: number): void {
+    this.generation++;
+    const idx = (linear >>> 12) & TLB_MASK;
+    this.rTag[idx] = 0;
+    this.wTag[idx] = 0;
+    this.mmu.invlpg(linear >>> 0);
+  }
+}
