@@ -2,18 +2,21 @@
 // splits wide accesses as hardware would), interleaved with virtual time and host input. Properties:
 // no exception escapes, and state stays JSON-round-trippable (fromState(JSON(getState())) reproduces
 // it). The normal run is a fast seeded subset; set DEVICES_FUZZ_RUNS=N for a long run.
-import { Bus, GuestMemory, type PioDevice, PioBus } from '@typevisor/memory';
+import { Bus, GuestMemory, MmioBus, type PioDevice, PioBus } from '@typevisor/memory';
 import { FakeIrqLine, ManualClock, QueueSource } from '@typevisor/memory/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AcpiPm } from './acpi-pm/device.js';
 import { IsaDebugExit } from './debug-exit/device.js';
 import { FwCfg } from './fw-cfg/device.js';
+import { Hpet } from './hpet/device.js';
 import { I8042 } from './i8042/device.js';
 import { MemoryBlockBackend } from './ide/backend.js';
 import { IdeController } from './ide/device.js';
 import { IdeDrive } from './ide/drive.js';
+import { IoApic } from './ioapic/device.js';
 import { KEYS, type KeyName } from './i8042/keymap.js';
+import { LocalApic, type LocalApicOptions } from './lapic/device.js';
 import { PciConfigSpace } from './pci/config-space.js';
 import { PciHost } from './pci/device.js';
 import { I440fxHostBridge } from './pci/i440fx.js';
@@ -286,6 +289,90 @@ function harnesses(): Record<string, () => Harness> {
           b.loadState(json(dev.getState()));
           return [dev.getState(), b.getState()];
         },
+      };
+    },
+    lapic: () => {
+      const base = 0xfee0_0000;
+      const regs = Array.from({ length: 0x40 }, (_, i) => base + i * 0x10);
+      const h = {
+        bus: new MmioBus(),
+        clock: new ManualClock(0),
+        ports: [...regs, base + 0x21, base + 0x302],
+      };
+      const options: LocalApicOptions = {
+        clock: h.clock,
+        id: 0,
+        bsp: true,
+        ipi: { sendIpi: () => {} },
+        eoiBroadcast: { eoi: () => {} },
+        extInt: { acknowledge: () => 0x20 },
+        tsc: { readTsc: () => BigInt(h.clock.nowNs()) * 3n },
+        tscHz: 3_000_000_000,
+      };
+      const dev = new LocalApic(options);
+      h.bus.insert(base, 0x1000, dev);
+      return {
+        ...h,
+        host: (n) => {
+          const op = n & 7;
+          const v = (n >>> 8) & 0xff;
+          if (op === 0) dev.accept(v, (n & 0x10000) !== 0);
+          else if (op === 1) dev.deliver((n >>> 16) & 7, v, (n >>> 19) & 1);
+          else if (op === 2) (n & 8 ? dev.lint1 : dev.lint0).set((n & 0x10) !== 0);
+          else if (op === 3) dev.writeApicBase(BigInt(n >>> 3) << 8n);
+          else if (op === 4) dev.writeMsr(0x800 + ((n >>> 3) & 0xff), BigInt(n >>> 16));
+          else if (op === 5) dev.readMsr(0x800 + ((n >>> 3) & 0xff));
+          else if (op === 6) dev.writeTscDeadline(BigInt(n) * 1000n);
+          else {
+            dev.takeNmi();
+            dev.takeInit();
+            dev.takeSipi();
+          }
+          if (dev.hasInterrupt()) expect(dev.acknowledge()).toBeLessThan(256);
+          dev.poll();
+          const d = dev.nextDeadlineNs();
+          if (d !== null) expect(Number.isSafeInteger(d)).toBe(true);
+        },
+        roundTrip: () => [dev.getState(), LocalApic.fromState(json(dev.getState()), options).getState()],
+      };
+    },
+    ioapic: () => {
+      const base = 0xfec0_0000;
+      const h = {
+        bus: new MmioBus(),
+        clock: new ManualClock(0),
+        ports: [base, base + 0x10, base + 0x40, base + 0x13],
+      };
+      const delivery = { deliver: () => true };
+      const dev = new IoApic({ delivery });
+      h.bus.insert(base, 0x100, dev);
+      return {
+        ...h,
+        host: (n) => {
+          dev.setIrq(n % 24, (n & 0x100) !== 0);
+          if (n & 0x200) dev.eoi(n >>> 24);
+        },
+        roundTrip: () => [dev.getState(), IoApic.fromState(json(dev.getState()), { delivery }).getState()],
+      };
+    },
+    hpet: () => {
+      const base = 0xfed0_0000;
+      const timerRegs = [0, 1, 2, 3].flatMap((t) =>
+        [0, 4, 8, 0xc, 0x10].map((r) => base + 0x100 + t * 0x20 + r),
+      );
+      const general = [0, 4, 0x10, 0x14, 0x20, 0xf0, 0xf4, 0x3fc].map((o) => base + o);
+      const h = { bus: new MmioBus(), clock: new ManualClock(0), ports: [...general, ...timerRegs] };
+      const options = { clock: h.clock, irq: () => new FakeIrqLine() };
+      const dev = new Hpet(options);
+      h.bus.insert(base, 0x400, dev);
+      return {
+        ...h,
+        host: () => {
+          dev.poll();
+          const d = dev.nextDeadlineNs();
+          if (d !== null) expect(Number.isSafeInteger(d)).toBe(true);
+        },
+        roundTrip: () => [dev.getState(), Hpet.fromState(json(dev.getState()), options).getState()],
       };
     },
     vga: () => {

@@ -137,3 +137,31 @@ export {
   type Framebuffer,
   VgaRegs,
 } from './vga/index.js';
+export {
+  LocalApic,
+  type LocalApicOptions,
+  type LapicIpi,
+  type LapicIpiSink,
+  type LapicEoiBroadcast,
+  type ExtIntController,
+  type TscSource,
+  type LapicKick,
+  type LocalApicState,
+  LapicRegs,
+} from './lapic/index.js';
+export {
+  IoApic,
+  type IoApicOptions,
+  type IoApicDelivery,
+  type IoApicState,
+  IoApicRegs,
+} from './ioapic/index.js';
+export {
+  Hpet,
+  type HpetOptions,
+  type HpetLegacyObserver,
+  type HpetState,
+  type HpetTimerState,
+  type U64String,
+  HpetRegs,
+} from './hpet/index.js';
