@@ -1,0 +1,10 @@
+export {
+  BlkConfig,
+  BlkDevice,
+  BlkFeature,
+  type BlkOptions,
+  BlkRequest,
+  BlkStatus,
+  SECTOR_SIZE,
+} from './device.js';
+export { type BlockBackend, MemoryBlockBackend, OverlayBlockBackend } from './backend.js';

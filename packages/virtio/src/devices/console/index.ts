@@ -1,0 +1,8 @@
+export {
+  ConsoleConfig,
+  ConsoleDevice,
+  ConsoleFeature,
+  type ConsoleOptions,
+  ConsoleQueue,
+  type ConsoleSink,
+} from './device.js';

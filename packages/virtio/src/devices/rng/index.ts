@@ -1,0 +1,1 @@
+export { type EntropySource, type RngOptions, RngDevice, webCryptoEntropy } from './device.js';
