@@ -27,7 +27,8 @@ module.exports = {
     {
       name: 'no-circular-between-packages',
       severity: 'error',
-      comment: 'No cycle that leaves a package, not even through type-only imports: packages must be usable alone.',
+      comment:
+        'No cycle that leaves a package, not even through type-only imports: packages must be usable alone.',
       from: { path: '^packages/([^/]+)/' },
       to: { circular: true, viaSomeNot: '^packages/$1/' },
     },

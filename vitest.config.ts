@@ -16,6 +16,8 @@ export default defineConfig({
     testTimeout: 60_000,
     pool: 'forks',
     // CI asks for a JSON report too, to print a plain closing line.
-    reporters: process.env.VITEST_JSON ? ['default', ['json', { outputFile: process.env.VITEST_JSON }]] : ['default'],
+    reporters: process.env.VITEST_JSON
+      ? ['default', ['json', { outputFile: process.env.VITEST_JSON }]]
+      : ['default'],
   },
 });

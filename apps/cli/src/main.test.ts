@@ -1,22 +1,27 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main } from './main.js';
 
+const images = join(dirname(fileURLToPath(import.meta.url)), '../../../tools/images/default-i386');
+
 function runMain(args: string[]) {
   let out = '';
   let err = '';
-  const status = main(
-    args,
-    (s) => {
-      out += s;
+  const exits: number[] = [];
+  const status = main(args, {
+    out: (s) => {
+      out += typeof s === 'string' ? s : new TextDecoder().decode(s);
     },
-    (s) => {
+    err: (s) => {
       err += s;
     },
-  );
-  return { status, out, err };
+    exit: (s) => exits.push(s),
+    stdin: null,
+  });
+  return { status, out, err, exits };
 }
 
 describe('typevisor CLI', () => {
@@ -38,10 +43,61 @@ describe('typevisor CLI', () => {
     expect(r.err).toBe("typevisor: -m lots: Parameter 'size' expects a size\n");
   });
 
-  it('names a missing kernel file', () => {
+  it('names a missing kernel file before starting anything', () => {
     const r = runMain(['-kernel', '/nonexistent/bzImage']);
     expect(r.status).toBe(1);
     expect(r.err).toBe('typevisor: -kernel /nonexistent/bzImage: No such file or directory\n');
+  });
+
+  it('names a file that is not a kernel', () => {
+    const r = runMain(['-kernel', join(images, 'initrd.cpio.gz')]);
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(/^typevisor: -kernel .*initrd\.cpio\.gz: not a Linux bzImage: /);
+  });
+
+  it('starts the default guest paused with -S (the VM runs on, status undefined)', () => {
+    const r = runMain(['-S', '-m', '64', '-kernel', join(images, 'bzImage'), '-nographic']);
+    expect(r.err).toBe('');
+    expect(r.status).toBeUndefined();
+  });
+
+  it('as a process: the monitor answers info registers over a socket, and quit ends the process', async () => {
+    const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'typevisor.mjs');
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    const child = spawn(process.execPath, [
+      bin,
+      '-S',
+      '-m',
+      '64',
+      '-kernel',
+      join(images, 'bzImage'),
+      '-nographic',
+      '-monitor',
+      `tcp:127.0.0.1:${port},server,nowait`,
+    ]);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    let text = '';
+    for (let attempt = 0; attempt < 100 && text === ''; attempt++) {
+      text = await new Promise<string>((resolve) => {
+        const s = connect(port, '127.0.0.1');
+        let got = '';
+        let sent = false;
+        s.setEncoding('latin1');
+        s.on('data', (d: string) => {
+          got += d;
+          if (!sent && got.includes('(qemu) ')) {
+            sent = true;
+            s.write('info registers\nquit\n');
+          }
+        });
+        // Until the process listens, connections are refused: retry every 100 ms.
+        s.on('close', () => setTimeout(() => resolve(got), got === '' ? 100 : 0));
+        s.on('error', () => {});
+      });
+    }
+    expect(text).toContain('EIP=00100000'); // the kernel's 32-bit entry, loaded and not yet run (-S)
+    expect(text).toContain('CS =0010 00000000 ffffffff 00c09b00 DPL=0 CS32 [-RA]'); // as QEMU with KVM shows it
+    expect(await exited).toBe(0);
   });
 
   it('as a process: an unknown option gives one line on stderr, status 1, no stack trace', () => {

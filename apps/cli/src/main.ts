@@ -1,57 +1,131 @@
 #!/usr/bin/env node
 /**
  * typevisor: the qemu-system-x86_64-style command line. A thin shell: it parses argv with
- * @typevisor/qemu and hands the result to the frontend; no emulation logic lives here.
+ * @typevisor/qemu, hands the VM its files, the terminal and a clock, and exits when the VM ends.
+ * No emulation logic lives here.
  */
-import { existsSync, statSync } from 'node:fs';
-import { CommandLineError, VERSION, helpText, parseCommandLine } from '@typevisor/qemu';
+import { readFileSync, statSync } from 'node:fs';
+import {
+  CommandLineError,
+  helpText,
+  parseCommandLine,
+  VERSION,
+  VirtualMachine,
+  type VmHost,
+  VmStartError,
+} from '@typevisor/qemu';
+import { serveMonitor } from '@typevisor/qemu/node';
 
 const PROGRAM = 'typevisor';
 
-/** Runs the CLI and returns the process exit status; output goes through the given writers. */
-export function main(argv: readonly string[], out: (s: string) => void, err: (s: string) => void): number {
+/** The process around the CLI, injectable for tests. */
+export interface CliIo {
+  out(s: string | Uint8Array): void;
+  err(s: string): void;
+  exit(status: number): void;
+  /** Where terminal input comes from; `null` when there is none (CI, tests). */
+  readonly stdin: NodeJS.ReadStream | null;
+}
+
+function readFile(what: string, path: string): Uint8Array {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new VmStartError(`${what} ${path}: No such file or directory`);
+  }
+  if (!st.isFile()) throw new VmStartError(`${what} ${path}: not a regular file`);
+  return new Uint8Array(readFileSync(path));
+}
+
+/**
+ * Runs the CLI. Returns the exit status when it is known at once (help, version, a bad option or
+ * file), or undefined while a VM runs; the VM calls `io.exit` when it ends.
+ */
+export function main(argv: readonly string[], io: CliIo): number | undefined {
   let cmd: ReturnType<typeof parseCommandLine>;
   try {
     cmd = parseCommandLine(argv);
   } catch (e) {
     if (e instanceof CommandLineError) {
-      err(`${PROGRAM}: ${e.message}\n`);
+      io.err(`${PROGRAM}: ${e.message}\n`);
       return 1;
     }
     throw e;
   }
   if (cmd.action === 'version') {
-    out(
+    io.out(
       `${PROGRAM} version ${VERSION} (qemu-system-x86_64 compatible command line, KVM facade accelerator)\n`,
     );
     return 0;
   }
   if (cmd.action === 'help') {
-    out(`${helpText(PROGRAM)}\n`);
+    io.out(`${helpText(PROGRAM)}\n`);
     return 0;
   }
   const { config } = cmd;
-  for (const [what, file] of [
-    ['-kernel', config.kernel],
-    ['-initrd', config.initrd],
-    ['-bios', config.bios],
-    ...config.drives.map((d) => ['-drive', d.file] as const),
-  ] as const) {
-    if (file === undefined) continue;
-    if (!existsSync(file)) {
-      err(`${PROGRAM}: ${what} ${file}: No such file or directory\n`);
+  const names = new Map<string, string>();
+  if (config.kernel !== undefined) names.set(config.kernel, '-kernel');
+  if (config.initrd !== undefined) names.set(config.initrd, '-initrd');
+  if (config.bios !== undefined) names.set(config.bios, '-bios');
+  for (const d of config.drives) names.set(d.file, '-drive');
+  // Check every named file before starting, so a typo is reported before anything runs.
+  try {
+    for (const [path, what] of names) readFile(what, path);
+  } catch (e) {
+    if (e instanceof VmStartError) {
+      io.err(`${PROGRAM}: ${e.message}\n`);
       return 1;
     }
-    if (!statSync(file).isFile()) {
-      err(`${PROGRAM}: ${what} ${file}: not a regular file\n`);
-      return 1;
-    }
+    throw e;
   }
-  err(
-    `${PROGRAM}: cannot start the guest yet: the software CPU cannot execute guests and the KVM facade has no KVM_RUN ` +
-      '(see docs/status.md)\n',
-  );
-  return 1;
+  const stdin = io.stdin;
+  const closers: (() => void)[] = [];
+  const host: VmHost = {
+    readFile: (path) => readFile(names.get(path) ?? 'file', path),
+    write: (d) => io.out(d),
+    exit: (status) => {
+      for (const close of closers) close();
+      if (stdin?.isTTY) stdin.setRawMode(false);
+      stdin?.pause();
+      io.exit(status);
+    },
+    clock: { nowNs: () => Math.round(performance.now() * 1e6) },
+    threadId: process.pid,
+    defer: (fn) => setImmediate(fn),
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+  };
+  let vm: VirtualMachine;
+  try {
+    vm = new VirtualMachine(config, host);
+  } catch (e) {
+    if (e instanceof VmStartError) {
+      io.err(`${PROGRAM}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  if (stdin !== null) {
+    if (stdin.isTTY) stdin.setRawMode(true);
+    stdin.on('data', (chunk: Buffer) => vm.input(chunk));
+  }
+  const monitor = config.monitor;
+  if (monitor !== undefined && (monitor.kind === 'tcp' || monitor.kind === 'unix')) {
+    // QEMU listens before the guest starts; with `wait` it would also wait for a client.
+    serveMonitor(monitor, vm.monitor, VERSION).then(
+      (server) => {
+        closers.push(() => server.close());
+        vm.start();
+      },
+      (e: Error) => {
+        io.err(`${PROGRAM}: ${e.message}\n`);
+        vm.end(1);
+      },
+    );
+    return undefined;
+  }
+  vm.start();
+  return undefined;
 }
 
 const isEntry =
@@ -59,9 +133,11 @@ const isEntry =
 if (isEntry) {
   const args = process.argv.slice(2);
   if (args[0] === '--') args.shift();
-  process.exitCode = main(
-    args,
-    (s) => process.stdout.write(s),
-    (s) => process.stderr.write(s),
-  );
+  const status = main(args, {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    exit: (s) => process.exit(s),
+    stdin: process.stdin.isTTY || !process.stdin.readableEnded ? process.stdin : null,
+  });
+  if (status !== undefined) process.exitCode = status;
 }

@@ -48,3 +48,10 @@ export {
   makeMultibootImage,
   parseMultiboot,
 } from './loaders/multiboot.js';
+export { type ExitAction, type ExitTargets, handleExit } from './machine/exit-dispatch.js';
+export { applyEntryRegs, applyEntrySregs, flatSegment } from './machine/entry-state.js';
+export { type MachineIo, PC_IRQ, PC_PORTS, PcMachine } from './machine/pc.js';
+export { type LoopPolicy, type LoopState, nextState, VcpuLoop } from './machine/vcpu-loop.js';
+export { cpuSnapshot, type MonitorHooks, pcMonitorTarget, segmentFlags } from './machine/monitor-target.js';
+export { ESCAPE, Mux, MUX_HELP, type MuxFocus, type MuxOutput } from './chardev/mux.js';
+export { VirtualMachine, type VmHost, VmStartError } from './vm.js';

@@ -153,6 +153,16 @@ describe('parseCharBackend', () => {
     });
   });
 
+  it('reads a client-mode socket with no flags', () => {
+    expect(parseCharBackend('tcp:localhost:4444')).toEqual({
+      kind: 'tcp',
+      host: 'localhost',
+      port: 4444,
+      server: false,
+      wait: true,
+    });
+  });
+
   it('rejects an unknown backend', () => {
     expect(() => parseCharBackend('pty')).toThrow(/not a valid char driver/);
     expect(() => parseCharBackend('tcp:host:99999')).toThrow(/invalid port/);

@@ -196,7 +196,7 @@ export function parseCharBackend(value: string): CharBackend {
     const port = Number(addr.slice(colon + 1));
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new OptionSyntaxError(`invalid port in '${value}'`);
-    const opts = parseKeyValues(flags.join(','));
+    const opts = flags.length > 0 ? parseKeyValues(flags.join(',')) : new Map<string, string>();
     onlyKeys('tcp', opts, ['server', 'wait', 'nowait', 'nodelay']);
     return {
       kind: 'tcp',
@@ -209,7 +209,7 @@ export function parseCharBackend(value: string): CharBackend {
   if (value.startsWith('unix:')) {
     const [path = '', ...flags] = value.slice(5).split(',');
     if (path === '') throw new OptionSyntaxError("'unix:' needs a path");
-    const opts = parseKeyValues(flags.join(','));
+    const opts = flags.length > 0 ? parseKeyValues(flags.join(',')) : new Map<string, string>();
     onlyKeys('unix', opts, ['server', 'wait', 'nowait']);
     return {
       kind: 'unix',

@@ -1,0 +1,47 @@
+// The ABI: ioctl numbers, capabilities, exit reasons, errno values, struct layouts and accessors.
+export * from './uapi/index.js';
+
+// The raw face: the system calls of a C VMM.
+export { open, close, ioctl, mmap, munmap, eventfd, read, write, defaultHost } from './raw.js';
+export { KvmHost, type KvmHostOptions, type Mapping, KVM_DEVICE_PATH, FD_LIMIT } from './kernel/host.js';
+export type { IoctlArg } from './kernel/args.js';
+export { type HostClock, SYSTEM_CLOCK } from './kernel/context.js';
+export { type KvmLimits, DEFAULT_LIMITS } from './kernel/capabilities.js';
+
+// Kernel-side state, for the CPU integration (KVM_RUN) and for tests.
+export { VmState } from './kernel/vm-state.js';
+export { VcpuState, type SharedVcpuState, KVM_VCPU_MMAP_SIZE } from './vcpu-state.js';
+export {
+  Memslots,
+  type Memslot,
+  type MemslotChange,
+  type MemoryRegionRequest,
+  KVM_USER_MEM_SLOTS,
+  KVM_MEM_SLOTS_NUM,
+  KVM_MEM_MAX_NR_PAGES,
+} from './memslots.js';
+export { EventFd } from './eventfd.js';
+export { IoeventfdTable, type IoBus, type IoeventfdRequest, NR_IOBUS_DEVS } from './ioeventfd.js';
+export { IrqfdTable, type IrqfdRequest, type IrqchipMode } from './irqfd.js';
+export { type KvmCpuModel, type CpuidEntry, PENTIUM_II_MODEL } from './cpu-model.js';
+
+// The typed face.
+export { Kvm } from './kvm.js';
+export { Vm, type UserMemoryRegion, type IoEventAddress, type Datamatch, type ClockData } from './vm.js';
+export {
+  Vcpu,
+  type Regs,
+  type RegName,
+  type Sregs,
+  type Segment,
+  type Dtable,
+  type Fpu,
+  type VcpuEvents,
+} from './vcpu.js';
+export { type VcpuExit, decodeExit } from './exit.js';
+export { KvmError } from './errors.js';
+
+// KVM_RUN: the per-vCPU run machinery (VMCS, statistics) and kvm_intel's options.
+export { VcpuRunner, type RunOptions, type RunVm } from './run/runner.js';
+export { VcpuStats } from './run/stats.js';
+export { type VmxOptions, DEFAULT_VMX_OPTIONS } from './run/vmcs-setup.js';

@@ -1,0 +1,51 @@
+import * as C from '../uapi/constants.js';
+import { KVM_USER_MEM_SLOTS } from '../memslots.js';
+
+/** Limits of this KVM model (the x86 kernel's KVM_MAX_VCPUS etc.). */
+export interface KvmLimits {
+  /** KVM_CAP_NR_VCPUS: recommended vCPUs per VM. */
+  readonly recommendedVcpus: number;
+  /** KVM_CAP_MAX_VCPUS: vCPUs per VM. */
+  readonly maxVcpus: number;
+  /** KVM_CAP_MAX_VCPU_ID: vCPU ids are below this (xAPIC ids 0..254). */
+  readonly maxVcpuIds: number;
+}
+
+export const DEFAULT_LIMITS: KvmLimits = { recommendedVcpus: 8, maxVcpus: 255, maxVcpuIds: 255 };
+
+/**
+ * KVM_CHECK_EXTENSION answers, as data: a capability is listed only when every ioctl it announces
+ * works in this package today (README "Status"). Anything absent answers 0, as the kernel does for
+ * an unknown capability. Valid on the system fd and on VM fds (KVM_CAP_CHECK_EXTENSION_VM).
+ */
+export function capabilityTable(limits: KvmLimits): ReadonlyMap<number, number> {
+  return new Map<number, number>([
+    [C.KVM_CAP_USER_MEMORY, 1],
+    [C.KVM_CAP_SET_TSS_ADDR, 1],
+    [C.KVM_CAP_EXT_CPUID, 1],
+    [C.KVM_CAP_NR_VCPUS, limits.recommendedVcpus],
+    [C.KVM_CAP_NR_MEMSLOTS, KVM_USER_MEM_SLOTS],
+    [C.KVM_CAP_MP_STATE, 1],
+    [C.KVM_CAP_USER_NMI, 1],
+    [C.KVM_CAP_SET_GUEST_DEBUG, 1],
+    [C.KVM_CAP_VCPU_EVENTS, 1],
+    [C.KVM_CAP_INTR_SHADOW, 1],
+    // Slots point straight at the host mapping's bytes: host writes are guest-visible at once.
+    [C.KVM_CAP_SYNC_MMU, 1],
+    [C.KVM_CAP_DESTROY_MEMORY_REGION_WORKS, 1],
+    [C.KVM_CAP_JOIN_MEMORY_REGIONS_WORKS, 1],
+    [C.KVM_CAP_IOEVENTFD, 1],
+    [C.KVM_CAP_SET_IDENTITY_MAP_ADDR, 1],
+    // The KVM_SET_CLOCK flags accepted (KVM_CLOCK_VALID_FLAGS), as x86 reports.
+    [C.KVM_CAP_ADJUST_CLOCK, C.KVM_CLOCK_VALID_FLAGS],
+    [C.KVM_CAP_MAX_VCPUS, limits.maxVcpus],
+    [C.KVM_CAP_READONLY_MEM, 1],
+    [C.KVM_CAP_IMMEDIATE_EXIT, 1],
+    [C.KVM_CAP_IOEVENTFD_NO_LENGTH, 1],
+    [C.KVM_CAP_CHECK_EXTENSION_VM, 1],
+    [C.KVM_CAP_IOEVENTFD_ANY_LENGTH, 1],
+    [C.KVM_CAP_MAX_VCPU_ID, limits.maxVcpuIds],
+    // Bit mask of the KVM_CREATE_VM types accepted: only KVM_X86_DEFAULT_VM.
+    [C.KVM_CAP_VM_TYPES, 1 << C.KVM_X86_DEFAULT_VM],
+  ]);
+}

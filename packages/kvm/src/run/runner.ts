@@ -1,0 +1,959 @@
+/**
+ * KVM_RUN for one vCPU: the software CPU runs the guest in (modelled) VMX non-root operation under a
+ * VMCS programmed as kvm_intel programs it; the CPU hooks decide with `@typevisor/vmx`'s exit rules
+ * which instructions leave non-root operation; `handleExit` is vmx_handle_exit's dispatch, handling
+ * exits in the kernel (CPUID, MSRs, CR access, EPT violations on RAM, MMIO of READONLY slots on reads)
+ * or filling kvm_run for userspace (I/O, MMIO, HLT, SHUTDOWN, IRQ window, FAIL_ENTRY, INTERNAL_ERROR).
+ *
+ * The loop is an explicit state machine: `mode` says what the hooks do (run the guest, collect an
+ * OUTS's data, feed an INS's data, replay one instruction for MMIO emulation) and `completion` says
+ * which userspace exit the next KVM_RUN completes (complete_userspace_io).
+ */
+import { GuestMemory } from '@typevisor/memory';
+import { EptQual, FaultKind } from '@typevisor/mmu';
+import {
+  ExitInfo,
+  ExitReason,
+  InterruptionType,
+  Injection,
+  ProcBased,
+  VmcsField as F,
+  type VmxCapabilities,
+  createVmxCapabilities,
+  crAccessQualification,
+  CrAccessType,
+  interruptWindowExits,
+  ioQualification,
+  makeInterruptionInfo,
+  movToCr3Exits,
+  movToCrExits,
+  msrExits,
+  pendingInjection,
+  recordVmExit,
+} from '@typevisor/vmx';
+import {
+  Cpu,
+  CpuExit,
+  type CpuHooks,
+  type CpuidResult,
+  EventKind,
+  INTERCEPT,
+  type MsrValue,
+  Seg,
+} from '@typevisor/x86-cpu';
+import type { KvmCpuModel } from '../cpu-model.js';
+import type { Memslots } from '../memslots.js';
+import * as C from '../uapi/constants.js';
+import { EINTR } from '../uapi/errno.js';
+import { kvm_cpuid_entry2, kvm_run, kvm_sregs, kvm_vcpu_events } from '../uapi/structs.js';
+import type { VcpuRunnerPort, VcpuState } from '../vcpu-state.js';
+import { type AddressSpace, ShadowPagedMmu, buildAddressSpace, findSlot } from './memory-map.js';
+import { StateViews, loadCpu, saveCpu } from './state-sync.js';
+import { VcpuStats } from './stats.js';
+import { VMX_LAYOUT, Vmcs, type VmxOptions, entryFailure, initVmcs, writeGuestState } from './vmcs-setup.js';
+
+/** What the VM (the `struct kvm` side) offers a running vCPU. */
+export interface RunVm {
+  readonly memslots: Memslots;
+  /** KVM_SET_TSS_ADDR, for the real-mode TSS without unrestricted guest. */
+  readonly tssAddr: number | null;
+  /** In-kernel PIO/MMIO handlers (ioeventfds): `write` is true when a write was consumed. */
+  readonly ioeventfds: { write(bus: 'mmio' | 'pio', addr: number, len: number, lo: number): boolean };
+}
+
+/** Options of a host's KVM_RUN (kvm_intel module parameters and the run slice). */
+export interface RunOptions extends VmxOptions {
+  /**
+   * Guest instructions after which KVM_RUN returns -EINTR with KVM_EXIT_INTR, as if a signal (a
+   * VMM's timer) had arrived; Infinity (the default) runs until an exit needs userspace.
+   */
+  readonly sliceInstructions: number;
+}
+
+/** What the CPU hooks do right now. */
+const Mode = { Guest: 0, CollectOuts: 1, FeedIns: 2, MmioReplay: 3 } as const;
+type Mode = (typeof Mode)[keyof typeof Mode];
+
+/** The userspace exit the next KVM_RUN completes. */
+const Completion = { None: 0, PioIn: 1, PioOut: 2, PioInString: 3, Mmio: 4 } as const;
+type Completion = (typeof Completion)[keyof typeof Completion];
+
+const PIO_OFFSET = C.KVM_PIO_PAGE_OFFSET * 4096;
+const RF = kvm_run.fields;
+const EV = kvm_vcpu_events.fields;
+const SR = kvm_sregs.fields;
+const CPUID_E = kvm_cpuid_entry2.fields;
+const EFLAGS_IF = 1 << 9;
+const MAX_MMIO_QUEUE = 64;
+const GUEST_BUDGET = 1 << 20;
+
+/** What a hook saw of the exit it caused. */
+class PendingExit {
+  reason = -1;
+  qualification = 0;
+  length = 0;
+  port = 0;
+  size: 1 | 2 | 4 = 1;
+  value = 0;
+  input = false;
+  string = false;
+  rep = false;
+  addr32 = false;
+  msr = 0;
+}
+
+/** Registers saved before an MMIO replay, restored when the replay needs data it does not have. */
+class Snapshot {
+  readonly gpr = new Int32Array(32);
+  readonly segSelector = new Uint16Array(8);
+  readonly segBase = new Uint32Array(8);
+  readonly segLimit = new Uint32Array(8);
+  readonly segAttr = new Uint32Array(8);
+  ip = 0;
+  eflags = 0;
+
+  take(cpu: Cpu): void {
+    this.gpr.set(cpu.regs.r32);
+    this.ip = cpu.regs.ip;
+    this.eflags = cpu.eflags;
+    const s = cpu.segs;
+    this.segSelector.set(s.selector);
+    this.segBase.set(s.base);
+    this.segLimit.set(s.limit);
+    this.segAttr.set(s.attr);
+  }
+
+  restore(cpu: Cpu): void {
+    cpu.regs.r32.set(this.gpr);
+    cpu.regs.ip = this.ip;
+    cpu.eflags = this.eflags;
+    const s = cpu.segs;
+    for (let i = 0; i < 8; i++) {
+      if (
+        s.selector[i] !== this.segSelector[i] ||
+        s.attr[i] !== this.segAttr[i] ||
+        s.base[i] !== this.segBase[i]
+      ) {
+        s.set(i, this.segSelector[i]!, this.segBase[i]!, this.segLimit[i]!, this.segAttr[i]!);
+      }
+    }
+  }
+}
+
+let lastVpid = 0;
+function allocVpid(): number {
+  lastVpid = (lastVpid % 0xffff) + 1;
+  return lastVpid;
+}
+
+export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
+  readonly stats = new VcpuStats();
+  readonly caps: VmxCapabilities;
+  readonly vmcs: Vmcs;
+  /** The kernel's own memory for this vCPU's VMX structures (MSR bitmap). */
+  readonly vmxMemory = GuestMemory.create(VMX_LAYOUT.size);
+  private readonly views: StateViews;
+  private readonly runView: DataView;
+  private readonly events: DataView;
+  private readonly guestDebug: DataView;
+  private readonly info = new ExitInfo();
+  private readonly injection = new Injection();
+  private readonly pend = new PendingExit();
+  private readonly snapshot = new Snapshot();
+  private cpu: Cpu | null = null;
+  private space: AddressSpace | null = null;
+  private generation = -1;
+  /** VPIDs 1..0xffff (0 is the host's), reused after wrapping as KVM's allocator would once they run out. */
+  private readonly vpid = allocVpid();
+  /** Guest state changed from userspace: rewrite the VMCS guest area and run the entry checks. */
+  private needEntryChecks = true;
+  /** The CPU holds state newer than the shared buffers. */
+  private cpuNewer = false;
+
+  private mode: Mode = Mode.Guest;
+  private completion: Completion = Completion.None;
+  private completionLength = 0;
+  /** The linear RIP of the exit being completed (vcpu->arch.cui_linear_rip). */
+  private completionRip = 0;
+  private completionSize: 1 | 2 | 4 = 1;
+  private completionCount = 0;
+  /** OUTS collection / INS feeding: elements done and the limit. */
+  private elements = 0;
+  private elementLimit = 0;
+  /** One-shot permissions for re-executing an instruction the kernel emulates. */
+  private allowCr = false;
+  private allowMsr = false;
+  private allowInvlpg = false;
+  /** MMIO replay: read data supplied by userspace (per read of the instruction), queued writes. */
+  private readonly mmioReadData = new Float64Array(8);
+  private readonly mmioReadAddr = new Float64Array(8);
+  private mmioReadsKnown = 0;
+  private mmioReadsUsed = 0;
+  private mmioNeedRead = false;
+  private readonly mmioWriteAddr = new Float64Array(MAX_MMIO_QUEUE);
+  private readonly mmioWriteSize = new Uint8Array(MAX_MMIO_QUEUE);
+  private readonly mmioWriteValue = new Float64Array(MAX_MMIO_QUEUE);
+  private mmioWrites = 0;
+  private mmioWritesSent = 0;
+  private mmioOverflow = false;
+  private mmioPendingAddr = 0;
+  private mmioPendingSize = 0;
+
+  constructor(
+    private readonly vm: RunVm,
+    readonly vcpu: VcpuState,
+    model: KvmCpuModel,
+    readonly options: RunOptions,
+  ) {
+    this.caps = createVmxCapabilities({ physicalAddressWidth: Math.max(model.maxPhyAddr, 36) });
+    this.vmcs = new Vmcs(this.caps);
+    this.views = new StateViews(vcpu);
+    this.runView = new DataView(vcpu.run.buffer, vcpu.run.byteOffset, vcpu.run.byteLength);
+    this.events = new DataView(vcpu.events.buffer, vcpu.events.byteOffset, vcpu.events.byteLength);
+    this.guestDebug = new DataView(
+      vcpu.guestDebug.buffer,
+      vcpu.guestDebug.byteOffset,
+      vcpu.guestDebug.byteLength,
+    );
+  }
+
+  /** The shadow MMU's counters (faults fixed, guest faults, zapped ...) when running without EPT. */
+  get shadowStats(): ShadowPagedMmu['shadow']['stats'] | null {
+    const mmu = this.space?.mmu;
+    return mmu instanceof ShadowPagedMmu ? mmu.shadow.stats : null;
+  }
+
+  /** Makes the shared buffers current (before any other vCPU ioctl reads or changes them). */
+  flush(): void {
+    if (this.cpuNewer && this.cpu !== null) saveCpu(this.cpu, this.views);
+    this.cpuNewer = false;
+  }
+
+  /** Userspace changed the vCPU's state: reload it before the next entry. */
+  invalidate(): void {
+    this.needEntryChecks = true;
+  }
+
+  // ---- KVM_RUN ----------------------------------------------------------------------------------------
+
+  /** kvm_arch_vcpu_ioctl_run(): 0 with kvm_run describing the exit, or a negative errno. */
+  runIoctl(): number {
+    const st = this.stats;
+    st.runs++;
+    const rv = this.runView;
+    if (this.generation !== this.vm.memslots.generation) this.rebuild();
+    const cpu = this.cpu!;
+    if (this.needEntryChecks) loadCpu(cpu, this.views);
+    this.cpuNewer = true;
+    let r = this.completeUserspace(cpu);
+    if (r <= 0) return this.leave(r);
+    if (rv.getUint8(RF.immediate_exit.offset) !== 0) {
+      rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_INTR, true);
+      return this.leave(-EINTR);
+    }
+    if (this.needEntryChecks) {
+      writeGuestState(this.vmcs, this.views, this.options, this.vm.tssAddr ?? 0, 0);
+      const failed = entryFailure(this.vmcs, this.caps, this.vmxMemory);
+      if (failed !== null) {
+        rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_FAIL_ENTRY, true);
+        rv.setBigUint64(
+          RF['fail_entry.hardware_entry_failure_reason'].offset,
+          BigInt(failed.reason >>> 0),
+          true,
+        );
+        rv.setUint32(RF['fail_entry.cpu'].offset, 0, true);
+        st.userspaceExits[C.KVM_EXIT_FAIL_ENTRY]!++;
+        return this.leave(0);
+      }
+      this.needEntryChecks = false;
+    }
+    const slice = this.options.sliceInstructions;
+    // Guest time, counted in instructions and VM exits (an exit costs at least an instruction's time).
+    const start = cpu.instructions;
+    let exits = 0;
+    for (;;) {
+      const left = slice - (cpu.instructions - start + exits);
+      r = this.enterGuest(cpu, left < GUEST_BUDGET ? Math.max(1, left) : GUEST_BUDGET);
+      if (r === 0) break;
+      st.kernelExits++;
+      exits++;
+      // vcpu_run: dm_request_for_irq_injection() && kvm_vcpu_ready_for_interrupt_injection().
+      if (rv.getUint8(RF.request_interrupt_window.offset) !== 0 && this.readyForInjection(cpu)) {
+        this.userExit(C.KVM_EXIT_IRQ_WINDOW_OPEN);
+        break;
+      }
+      if (cpu.instructions - start + exits >= slice) {
+        rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_INTR, true);
+        return this.leave(-EINTR);
+      }
+    }
+    return this.leave(0);
+  }
+
+  /** post_kvm_run_save(): if_flag, ready_for_interrupt_injection, cr8, apic_base. */
+  private leave(r: number): number {
+    const cpu = this.cpu!;
+    const rv = this.runView;
+    rv.setUint8(RF.if_flag.offset, cpu.flags.bits & EFLAGS_IF ? 1 : 0);
+    rv.setUint8(RF.ready_for_interrupt_injection.offset, this.readyForInjection(cpu) ? 1 : 0);
+    const s = this.views.sregs;
+    rv.setUint32(RF.apic_base.offset, s.getUint32(SR.apic_base.offset, true), true);
+    rv.setUint32(RF.apic_base.offset + 4, s.getUint32(SR.apic_base.offset + 4, true), true);
+    rv.setUint32(RF.cr8.offset, s.getUint32(SR.cr8.offset, true), true);
+    rv.setUint32(RF.cr8.offset + 4, 0, true);
+    if (r === 0) this.stats.userspaceReturns++;
+    return r;
+  }
+
+  private readyForInjection(cpu: Cpu): boolean {
+    return (
+      (cpu.eflags & EFLAGS_IF) !== 0 &&
+      !cpu.shadow &&
+      this.events.getUint8(EV['interrupt.injected'].offset) === 0
+    );
+  }
+
+  private userExit(reason: number): 0 {
+    this.runView.setUint32(RF.exit_reason.offset, reason, true);
+    this.stats.userspaceExits[reason]!++;
+    return 0;
+  }
+
+  /** A new memslot generation: a new CPU and MMU over the new address space (state kept). */
+  private rebuild(): void {
+    if (this.cpu !== null && this.cpuNewer) saveCpu(this.cpu, this.views);
+    const space = buildAddressSpace(this.vm.memslots.all(), this.options.ept);
+    this.space = space;
+    this.cpu = new Cpu(space.cpuMemory, { hooks: this, mmu: space.mmu });
+    this.cpu.phys.refresh();
+    this.generation = this.vm.memslots.generation;
+    initVmcs(this.vmcs, this.caps, this.options, this.vmxMemory, this.vpid, space.ept?.eptp ?? 0);
+    this.needEntryChecks = true;
+    loadCpu(this.cpu, this.views);
+  }
+
+  // ---- complete_userspace_io -------------------------------------------------------------------------
+
+  private completeUserspace(cpu: Cpu): number {
+    const kind = this.completion;
+    this.completion = Completion.None;
+    switch (kind) {
+      case Completion.None:
+        return 1;
+      case Completion.PioIn: {
+        // complete_fast_pio_in/out: dropped when userspace moved RIP meanwhile (kvm_is_linear_rip).
+        if (this.linearRip(cpu) !== this.completionRip) return 1;
+        // complete_fast_pio_in: the data from the PIO page goes to AL/AX/EAX, then RIP moves on.
+        const v = this.runView;
+        const size = this.completionSize;
+        if (size === 1) cpu.regs.r8[0] = v.getUint8(PIO_OFFSET);
+        else if (size === 2) cpu.regs.r16[0] = v.getUint16(PIO_OFFSET, true);
+        else cpu.regs.r32[0] = v.getUint32(PIO_OFFSET, true);
+        this.skip(cpu, this.completionLength);
+        return 1;
+      }
+      case Completion.PioOut:
+        if (this.linearRip(cpu) !== this.completionRip) return 1;
+        this.skip(cpu, this.completionLength);
+        return 1;
+      case Completion.PioInString:
+        // The emulator finishes the INS with the data userspace put in the PIO page.
+        this.mode = Mode.FeedIns;
+        this.elements = 0;
+        this.elementLimit = this.completionCount;
+        this.pend.reason = -1;
+        this.guestRun(cpu, 1);
+        this.mode = Mode.Guest;
+        this.pend.reason = -1;
+        return 1;
+      case Completion.Mmio:
+        return this.completeMmio(cpu);
+    }
+  }
+
+  private linearRip(cpu: Cpu): number {
+    return (cpu.segs.base[Seg.CS]! + cpu.regs.ip) >>> 0;
+  }
+
+  private skip(cpu: Cpu, length: number): void {
+    const ip = cpu.regs.ip + length;
+    cpu.regs.ip = cpu.bitness === 16 ? ip & 0xffff : ip >>> 0;
+    cpu.shadow = false;
+  }
+
+  // ---- entering the guest ----------------------------------------------------------------------------
+
+  /** vcpu_enter_guest(): inject, run until a VM exit, handle it. 1: stay in the kernel; 0: to userspace. */
+  private enterGuest(cpu: Cpu, maxBudget: number): number {
+    const vmcs = this.vmcs;
+    const rv = this.runView;
+    // enable_irq_window when userspace asked for one and cannot inject now.
+    let proc = vmcs.read32(F.ProcBasedControls);
+    const wantWindow = rv.getUint8(RF.request_interrupt_window.offset) !== 0 && !this.readyForInjection(cpu);
+    proc = wantWindow ? proc | ProcBased.InterruptWindowExiting : proc & ~ProcBased.InterruptWindowExiting;
+    vmcs.write32(F.ProcBasedControls, proc >>> 0);
+    if (!this.injectEvents(cpu)) return this.exit(cpu, ExitReason.TripleFault);
+    cpu.halted = false;
+    // KVM_GUESTDBG_SINGLESTEP: one instruction, then KVM_EXIT_DEBUG (the monitor-trap-flag way).
+    const debug = this.guestDebug.getUint32(0, true);
+    const singleStep =
+      (debug & (C.KVM_GUESTDBG_ENABLE | C.KVM_GUESTDBG_SINGLESTEP)) ===
+      (C.KVM_GUESTDBG_ENABLE | C.KVM_GUESTDBG_SINGLESTEP);
+    if (singleStep) maxBudget = 1;
+    for (;;) {
+      if (
+        (proc & ProcBased.InterruptWindowExiting) !== 0 &&
+        interruptWindowExits(vmcs, (cpu.eflags & EFLAGS_IF) !== 0, cpu.shadow ? 1 : 0)
+      ) {
+        return this.exit(cpu, ExitReason.InterruptWindow);
+      }
+      this.pend.reason = -1;
+      const budget = (proc & ProcBased.InterruptWindowExiting) !== 0 ? 1 : maxBudget;
+      const why = this.guestRun(cpu, budget);
+      switch (why) {
+        case CpuExit.Budget:
+          if (singleStep) return this.debugExit(cpu);
+          if (budget === 1 && maxBudget > 1) continue;
+          // The host's timer tick: an external-interrupt exit, handled in the kernel.
+          return this.exit(cpu, ExitReason.ExternalInterrupt);
+        case CpuExit.Shutdown:
+          return this.exit(cpu, ExitReason.TripleFault);
+        case CpuExit.Hlt:
+          return this.exit(cpu, ExitReason.Hlt);
+        case CpuExit.Stopped:
+          continue;
+        default: {
+          if (this.pend.reason >= 0) return this.exit(cpu, this.pend.reason);
+          const f = cpu.pager.mmu.fault;
+          if (f.kind === FaultKind.EptViolation || f.kind === FaultKind.EptMisconfig) {
+            return this.exit(
+              cpu,
+              f.kind === FaultKind.EptViolation ? ExitReason.EptViolation : ExitReason.EptMisconfiguration,
+            );
+          }
+          return this.internalError(C.KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, 0xffff);
+        }
+      }
+    }
+  }
+
+  private guestRun(cpu: Cpu, budget: number): CpuExit {
+    const before = cpu.instructions;
+    const t0 = performance.now();
+    const why = cpu.run(budget);
+    this.stats.guestMs += performance.now() - t0;
+    this.stats.instructions += cpu.instructions - before;
+    return why;
+  }
+
+  /** inject_pending_event(): a queued exception, an NMI, the KVM_INTERRUPT vector. False: triple fault. */
+  private injectEvents(cpu: Cpu): boolean {
+    const e = this.events;
+    if (e.getUint8(EV['exception.injected'].offset) || e.getUint8(EV['exception.pending'].offset)) {
+      const nr = e.getUint8(EV['exception.nr'].offset);
+      const code = e.getUint8(EV['exception.has_error_code'].offset)
+        ? e.getUint32(EV['exception.error_code'].offset, true)
+        : 0;
+      e.setUint8(EV['exception.injected'].offset, 0);
+      e.setUint8(EV['exception.pending'].offset, 0);
+      if (!this.deliver(cpu, EventKind.Exception, nr, code)) return false;
+    }
+    const nmis = e.getUint8(EV['nmi.pending'].offset);
+    if (nmis > 0 && !cpu.nmiBlocked && !cpu.nmiPending) {
+      e.setUint8(EV['nmi.pending'].offset, nmis - 1);
+      cpu.raiseNmi();
+    }
+    if (e.getUint8(EV['interrupt.injected'].offset)) {
+      // vmx_inject_irq: the vector goes to the VM-entry interruption-information field; VM entry
+      // delivers it through the guest's IVT/IDT.
+      const vector = e.getUint8(EV['interrupt.nr'].offset);
+      this.vmcs.write32(
+        F.EntryInterruptionInfo,
+        makeInterruptionInfo(vector, InterruptionType.ExternalInterrupt),
+      );
+      e.setUint8(EV['interrupt.injected'].offset, 0);
+      if (pendingInjection(this.vmcs, this.injection)) {
+        this.vmcs.write32(F.EntryInterruptionInfo, 0);
+        if (!this.deliver(cpu, EventKind.External, this.injection.vector, 0)) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Delivers an event at VM entry; an EPT violation on the way (IVT, stack) is fixed and retried. */
+  private deliver(cpu: Cpu, kind: EventKind, vector: number, code: number): boolean {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      cpu.exitReason = -1;
+      cpu.deliver(kind, vector, code);
+      if (cpu.exitReason === CpuExit.Shutdown) return false;
+      if (cpu.exitReason !== CpuExit.Intercept) return true;
+      const f = cpu.pager.mmu.fault;
+      if (f.kind !== FaultKind.EptViolation || !this.mapRam(f.guestPhysical, f.qualification)) return true;
+    }
+    return true;
+  }
+
+  // ---- VM exits ----------------------------------------------------------------------------------------
+
+  /** Records the VM-exit information (SDM 28.2) and dispatches (vmx_handle_exit). */
+  private exit(cpu: Cpu, reason: number): number {
+    const info = this.info.reset(reason);
+    const p = this.pend;
+    info.instructionLength = p.length;
+    info.qualificationLo = p.qualification;
+    if (reason === ExitReason.EptViolation || reason === ExitReason.EptMisconfiguration) {
+      const f = cpu.pager.mmu.fault;
+      info.qualificationLo = f.qualification;
+      info.guestPhysicalLo = f.guestPhysical % 2 ** 32;
+      info.guestPhysicalHi = Math.floor(f.guestPhysical / 2 ** 32);
+      info.guestLinearLo = f.address >>> 0;
+    }
+    recordVmExit(this.vmcs, info);
+    this.vmcs.write64(F.GuestRip, cpu.regs.ip, 0);
+    this.stats.exits[reason]!++;
+    switch (reason) {
+      case ExitReason.ExternalInterrupt:
+      case ExitReason.InterruptWindow:
+        return 1;
+      case ExitReason.TripleFault:
+        // handle_triple_fault
+        return this.userExit(C.KVM_EXIT_SHUTDOWN);
+      case ExitReason.Hlt:
+        // kvm_emulate_halt without an in-kernel LAPIC: skip HLT, exit to userspace.
+        this.skip(cpu, p.length);
+        return this.userExit(C.KVM_EXIT_HLT);
+      case ExitReason.Cpuid:
+        return this.handleCpuid(cpu);
+      case ExitReason.IoInstruction:
+        return this.handleIo(cpu);
+      case ExitReason.Rdmsr:
+      case ExitReason.Wrmsr:
+        // kvm_emulate_rdmsr/wrmsr: the MSR file of the vCPU answers (#GP for an unknown MSR).
+        this.allowMsr = true;
+        return 1;
+      case ExitReason.CrAccess:
+        // handle_cr: kvm_set_cr0/3/4 update the read shadows and the MMU, then the write happens.
+        this.allowCr = true;
+        return 1;
+      case ExitReason.Invlpg:
+        this.allowInvlpg = true;
+        return 1;
+      case ExitReason.EptViolation:
+        return this.handleEptViolation(cpu);
+      default:
+        return this.internalError(C.KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, reason);
+    }
+  }
+
+  /** KVM_EXIT_DEBUG after a single step: #DB, DR6.BS, the linear RIP. */
+  private debugExit(cpu: Cpu): number {
+    this.stats.exits[ExitReason.MonitorTrapFlag]!++;
+    const rv = this.runView;
+    rv.setUint32(RF['debug.arch.exception'].offset, 1, true);
+    const pc = (cpu.segs.base[Seg.CS]! + cpu.regs.ip) >>> 0;
+    rv.setUint32(RF['debug.arch.pc'].offset, pc, true);
+    rv.setUint32(RF['debug.arch.pc'].offset + 4, 0, true);
+    rv.setUint32(RF['debug.arch.dr6'].offset, 0xffff4ff0, true);
+    rv.setUint32(RF['debug.arch.dr6'].offset + 4, 0, true);
+    rv.setUint32(RF['debug.arch.dr7'].offset, this.guestDebug.getUint32(8 + 7 * 8, true) || 0x400, true);
+    rv.setUint32(RF['debug.arch.dr7'].offset + 4, 0, true);
+    return this.userExit(C.KVM_EXIT_DEBUG);
+  }
+
+  private internalError(suberror: number, reason: number): number {
+    const rv = this.runView;
+    rv.setUint32(RF['internal.suberror'].offset, suberror, true);
+    rv.setUint32(RF['internal.ndata'].offset, 2, true);
+    rv.setBigUint64(RF['internal.data'].offset, BigInt(reason), true);
+    rv.setBigUint64(RF['internal.data'].offset + 8, 0n, true);
+    return this.userExit(C.KVM_EXIT_INTERNAL_ERROR);
+  }
+
+  /** kvm_emulate_cpuid(): the entry of the vCPU's CPUID2 table (all zeros when there is none). */
+  private handleCpuid(cpu: Cpu): number {
+    const leaf = cpu.regs.u32[0]!;
+    const sub = cpu.regs.u32[1]!;
+    const n = this.vcpu.cpuidCount;
+    const t = this.vcpu.cpuid;
+    const v = new DataView(t.buffer, t.byteOffset, n * kvm_cpuid_entry2.size);
+    let found = -1;
+    for (let i = 0; i < n; i++) {
+      const o = i * kvm_cpuid_entry2.size;
+      if (v.getUint32(o + CPUID_E.function.offset, true) !== leaf) continue;
+      const significant = v.getUint32(o + CPUID_E.flags.offset, true) & C.KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+      if (significant && v.getUint32(o + CPUID_E.index.offset, true) !== sub) continue;
+      found = o;
+      break;
+    }
+    const r = cpu.regs.r32;
+    r[0] = found < 0 ? 0 : v.getUint32(found + CPUID_E.eax.offset, true);
+    r[3] = found < 0 ? 0 : v.getUint32(found + CPUID_E.ebx.offset, true);
+    r[1] = found < 0 ? 0 : v.getUint32(found + CPUID_E.ecx.offset, true);
+    r[2] = found < 0 ? 0 : v.getUint32(found + CPUID_E.edx.offset, true);
+    r[16] = r[19] = r[17] = r[18] = 0;
+    this.skip(cpu, this.pend.length);
+    return 1;
+  }
+
+  /** handle_io(): in-kernel devices (ioeventfds), else KVM_EXIT_IO with the data in the PIO page. */
+  private handleIo(cpu: Cpu): number {
+    const p = this.pend;
+    const rv = this.runView;
+    if (!p.string) {
+      if (!p.input && this.vm.ioeventfds.write('pio', p.port, p.size, p.value)) {
+        this.skip(cpu, p.length);
+        return 1;
+      }
+      this.fillIo(p.input, p.size, p.port, 1);
+      if (!p.input) {
+        if (p.size === 1) rv.setUint8(PIO_OFFSET, p.value);
+        else if (p.size === 2) rv.setUint16(PIO_OFFSET, p.value, true);
+        else rv.setUint32(PIO_OFFSET, p.value, true);
+      }
+      this.completion = p.input ? Completion.PioIn : Completion.PioOut;
+      this.completionRip = this.linearRip(cpu);
+      this.completionSize = p.size;
+      this.completionLength = p.length;
+      return this.userExit(C.KVM_EXIT_IO);
+    }
+    // String I/O (the emulator's em_ins/em_outs): at most a page of data per exit.
+    const rcx = p.addr32 ? cpu.regs.u32[1]! : cpu.regs.r16[2]!;
+    const count = Math.min(p.rep ? rcx : 1, 4096 / p.size);
+    if (count === 0) {
+      this.skip(cpu, p.length);
+      return 1;
+    }
+    if (p.input) {
+      this.fillIo(true, p.size, p.port, count);
+      this.completion = Completion.PioInString;
+      this.completionCount = count;
+      return this.userExit(C.KVM_EXIT_IO);
+    }
+    this.mode = Mode.CollectOuts;
+    this.elements = 0;
+    this.elementLimit = count;
+    p.reason = -1;
+    this.guestRun(cpu, 1);
+    this.mode = Mode.Guest;
+    const done = this.elements;
+    p.reason = -1;
+    if (done === 0) return 1; // the source faulted: the guest takes the exception
+    this.fillIo(false, p.size, p.port, done);
+    return this.userExit(C.KVM_EXIT_IO);
+  }
+
+  private fillIo(input: boolean, size: number, port: number, count: number): void {
+    const rv = this.runView;
+    rv.setUint8(RF['io.direction'].offset, input ? C.KVM_EXIT_IO_IN : C.KVM_EXIT_IO_OUT);
+    rv.setUint8(RF['io.size'].offset, size);
+    rv.setUint16(RF['io.port'].offset, port, true);
+    rv.setUint32(RF['io.count'].offset, count, true);
+    rv.setUint32(RF['io.data_offset'].offset, PIO_OFFSET, true);
+    rv.setUint32(RF['io.data_offset'].offset + 4, 0, true);
+  }
+
+  // ---- EPT violations and MMIO -------------------------------------------------------------------------
+
+  /** handle_ept_violation(): RAM gets a mapping (in the kernel); anything else is emulated as MMIO. */
+  private handleEptViolation(cpu: Cpu): number {
+    const f = cpu.pager.mmu.fault;
+    const gpa = f.guestPhysical;
+    const qual = f.qualification;
+    if (this.mapRam(gpa, qual)) return 1;
+    if (qual & EptQual.FETCH) {
+      // Instruction fetch from MMIO: the emulator cannot (KVM_INTERNAL_ERROR_EMULATION).
+      return this.internalError(C.KVM_INTERNAL_ERROR_EMULATION, ExitReason.EptViolation);
+    }
+    return this.emulateMmio(cpu);
+  }
+
+  /** Maps `gpa`'s page in the EPT when a slot backs it for this access; false for MMIO. */
+  private mapRam(gpa: number, qual: number): boolean {
+    const space = this.space!;
+    const ept = space.ept;
+    if (ept === null) return false;
+    const slot = findSlot(space.ranges, gpa);
+    if (slot === undefined || (slot.readonly && qual & EptQual.WRITE)) return false;
+    const rights = slot.readonly ? 5 : 7;
+    if (!ept.map(gpa, rights)) {
+      ept.zap();
+      this.cpu!.pager.mmu.flushAll();
+      this.cpu!.pager.flush();
+      ept.map(gpa, rights);
+    }
+    this.stats.pfFixed++;
+    return true;
+  }
+
+  /** x86_emulate_instruction() for MMIO: the faulting instruction runs once with the page reaching the hooks. */
+  private emulateMmio(cpu: Cpu): number {
+    this.stats.mmioEmulated++;
+    this.mmioReadsKnown = 0;
+    this.mmioWrites = 0;
+    this.mmioWritesSent = 0;
+    this.mmioOverflow = false;
+    return this.replay(cpu, cpu.pager.mmu.fault.guestPhysical);
+  }
+
+  private replay(cpu: Cpu, gpa: number): number {
+    const space = this.space!;
+    const page = gpa - (gpa % 4096);
+    this.snapshot.take(cpu);
+    this.mmioReadsUsed = 0;
+    this.mmioNeedRead = false;
+    this.mmioWrites = 0;
+    if (space.ept !== null) space.ept.map(page, 7);
+    else space.slotStage!.openPage = page;
+    this.mode = Mode.MmioReplay;
+    this.pend.reason = -1;
+    const why = this.guestRun(cpu, 1);
+    this.mode = Mode.Guest;
+    if (space.ept !== null) space.ept.unmap(page);
+    else space.slotStage!.openPage = -1;
+    cpu.pager.mmu.flushAll();
+    cpu.pager.flush();
+    if (this.mmioNeedRead) {
+      // complete_emulated_mmio: ask userspace for the data, then run the instruction again.
+      this.snapshot.restore(cpu);
+      this.completion = Completion.Mmio;
+      this.fillMmio(this.mmioPendingAddr, this.mmioPendingSize, false, 0);
+      return this.userExit(C.KVM_EXIT_MMIO);
+    }
+    if (why === CpuExit.Intercept && this.pend.reason >= 0) {
+      // The instruction also did something that exits (an OUT after a read ...): rare; retry normally.
+      this.pend.reason = -1;
+    }
+    if (this.mmioOverflow) return this.internalError(C.KVM_INTERNAL_ERROR_EMULATION, ExitReason.EptViolation);
+    return this.sendMmioWrite();
+  }
+
+  /** The next queued MMIO write as a KVM_EXIT_MMIO, or 1 (stay in the kernel) when none is left. */
+  private sendMmioWrite(): number {
+    if (this.mmioWritesSent >= this.mmioWrites) return 1;
+    const i = this.mmioWritesSent++;
+    this.fillMmio(this.mmioWriteAddr[i]!, this.mmioWriteSize[i]!, true, this.mmioWriteValue[i]!);
+    if (this.mmioWritesSent < this.mmioWrites) this.completion = Completion.Mmio;
+    return this.userExit(C.KVM_EXIT_MMIO);
+  }
+
+  private fillMmio(addr: number, size: number, write: boolean, value: number): void {
+    const rv = this.runView;
+    rv.setUint32(RF['mmio.phys_addr'].offset, addr % 2 ** 32, true);
+    rv.setUint32(RF['mmio.phys_addr'].offset + 4, Math.floor(addr / 2 ** 32), true);
+    const d = RF['mmio.data'].offset;
+    rv.setUint32(d, write ? value >>> 0 : 0, true);
+    rv.setUint32(d + 4, 0, true);
+    rv.setUint32(RF['mmio.len'].offset, size, true);
+    rv.setUint8(RF['mmio.is_write'].offset, write ? 1 : 0);
+  }
+
+  private completeMmio(cpu: Cpu): number {
+    if (this.mmioWritesSent < this.mmioWrites) return this.sendMmioWrite() === 1 ? 1 : 0;
+    // A read: keep userspace's data and emulate the instruction again.
+    const rv = this.runView;
+    const size = this.mmioPendingSize;
+    const d = RF['mmio.data'].offset;
+    const value = size === 1 ? rv.getUint8(d) : size === 2 ? rv.getUint16(d, true) : rv.getUint32(d, true);
+    if (this.mmioReadsKnown < this.mmioReadData.length) {
+      this.mmioReadAddr[this.mmioReadsKnown] = this.mmioPendingAddr;
+      this.mmioReadData[this.mmioReadsKnown++] = value;
+    }
+    const r = this.replay(cpu, this.mmioPendingAddr);
+    return r;
+  }
+
+  // ---- CPU hooks (the VMX exit conditions) ----------------------------------------------------------
+
+  private instructionLength(cpu: Cpu): number {
+    const n = (cpu.regs.ip - cpu.startIp) >>> 0;
+    return n <= 15 ? n : n & 0xffff;
+  }
+
+  /** Prefixes and opcode of the I/O instruction being executed, for the exit qualification. */
+  private decodeIo(cpu: Cpu, input: boolean, port: number, size: 1 | 2 | 4): void {
+    const p = this.pend;
+    p.reason = ExitReason.IoInstruction;
+    p.length = this.instructionLength(cpu);
+    p.port = port;
+    p.size = size;
+    p.input = input;
+    let addr32 = cpu.bitness === 32;
+    let rep = false;
+    let op = 0;
+    const base = cpu.segs.base[Seg.CS]! + cpu.startIp;
+    for (let i = 0; i < p.length; i++) {
+      const linear = (base + i) >>> 0;
+      const phys = cpu.pager.translate(linear, 2, cpu.ctrl.cpl === 3);
+      op = cpu.phys.read8(phys);
+      if (op === 0x67) addr32 = !addr32;
+      else if (op === 0xf3 || op === 0xf2) rep = true;
+      else if (
+        !(
+          op === 0x66 ||
+          op === 0xf0 ||
+          op === 0x26 ||
+          op === 0x2e ||
+          op === 0x36 ||
+          op === 0x3e ||
+          op === 0x64 ||
+          op === 0x65
+        )
+      )
+        break;
+    }
+    p.string = op >= 0x6c && op <= 0x6f;
+    p.rep = rep && p.string;
+    p.addr32 = addr32;
+    p.qualification = ioQualification({
+      port,
+      size,
+      direction: input ? 'in' : 'out',
+      string: p.string,
+      rep: p.rep,
+      immediate: op >= 0xe4 && op <= 0xe7,
+    });
+  }
+
+  portIn(port: number, size: 1 | 2 | 4): number {
+    const cpu = this.cpu!;
+    if (this.mode === Mode.FeedIns) {
+      if (this.elements >= this.elementLimit) return INTERCEPT;
+      const at = PIO_OFFSET + this.elements * size;
+      const v = this.runView;
+      const value = size === 1 ? v.getUint8(at) : size === 2 ? v.getUint16(at, true) : v.getUint32(at, true);
+      if (++this.elements === this.elementLimit) cpu.requestStop();
+      return value;
+    }
+    this.decodeIo(cpu, true, port, size);
+    return INTERCEPT;
+  }
+
+  portOut(port: number, size: 1 | 2 | 4, value: number): number {
+    const cpu = this.cpu!;
+    if (this.mode === Mode.CollectOuts) {
+      if (this.elements >= this.elementLimit) return INTERCEPT;
+      const at = PIO_OFFSET + this.elements * size;
+      const v = this.runView;
+      if (size === 1) v.setUint8(at, value);
+      else if (size === 2) v.setUint16(at, value, true);
+      else v.setUint32(at, value, true);
+      if (++this.elements === this.elementLimit) cpu.requestStop();
+      return 0;
+    }
+    this.decodeIo(cpu, false, port, size);
+    this.pend.value = value;
+    return INTERCEPT;
+  }
+
+  mmioRead(gpa: number, size: 1 | 2 | 4): number {
+    const slot = findSlot(this.space!.ranges, gpa);
+    if (slot !== undefined && gpa + size <= slot.end) {
+      // A READONLY slot: the data is there (the EPT maps it readable).
+      const o = gpa - slot.start;
+      const b = slot.bytes;
+      return size === 1
+        ? b[o]!
+        : size === 2
+          ? b[o]! | (b[o + 1]! << 8)
+          : (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+    }
+    if (this.mode !== Mode.MmioReplay) return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
+    const i = this.mmioReadsUsed++;
+    if (i < this.mmioReadsKnown && this.mmioReadAddr[i] === gpa) return this.mmioReadData[i]!;
+    if (!this.mmioNeedRead) {
+      this.mmioNeedRead = true;
+      this.mmioPendingAddr = gpa;
+      this.mmioPendingSize = size;
+      this.cpu!.requestStop();
+    }
+    return 0;
+  }
+
+  mmioWrite(gpa: number, size: 1 | 2 | 4, value: number): void {
+    if (this.mmioNeedRead) return;
+    if (this.mmioWrites >= MAX_MMIO_QUEUE) {
+      this.mmioOverflow = true;
+      return;
+    }
+    const i = this.mmioWrites++;
+    this.mmioWriteAddr[i] = gpa;
+    this.mmioWriteSize[i] = size;
+    this.mmioWriteValue[i] = value >>> 0;
+  }
+
+  cpuid(_leaf: number, _subleaf: number, _out: CpuidResult): number {
+    // CPUID exits unconditionally in VMX non-root operation.
+    const p = this.pend;
+    p.reason = ExitReason.Cpuid;
+    p.length = this.instructionLength(this.cpu!);
+    p.qualification = 0;
+    return INTERCEPT;
+  }
+
+  rdmsr(index: number, _value: MsrValue): number {
+    return this.msrHook(index, false);
+  }
+
+  wrmsr(index: number, _value: MsrValue): number {
+    return this.msrHook(index, true);
+  }
+
+  private msrHook(index: number, write: boolean): number {
+    if (this.allowMsr) {
+      this.allowMsr = false;
+      return 0;
+    }
+    if (!msrExits(this.vmcs, this.vmxMemory, index, write)) return 0;
+    const p = this.pend;
+    p.reason = write ? ExitReason.Wrmsr : ExitReason.Rdmsr;
+    p.length = this.instructionLength(this.cpu!);
+    p.qualification = 0;
+    p.msr = index;
+    return INTERCEPT;
+  }
+
+  movToCr(cr: number, value: number): number {
+    if (this.allowCr) {
+      this.allowCr = false;
+      if (cr === 0 || cr === 4)
+        this.vmcs.write64(cr === 0 ? F.Cr0ReadShadow : F.Cr4ReadShadow, value >>> 0, 0);
+      return 0;
+    }
+    const exits =
+      cr === 0 || cr === 4
+        ? movToCrExits(this.vmcs, cr, value >>> 0, 0)
+        : cr === 3
+          ? movToCr3Exits(this.vmcs, value >>> 0, 0)
+          : false;
+    if (!exits) return 0;
+    const p = this.pend;
+    p.reason = ExitReason.CrAccess;
+    p.length = this.instructionLength(this.cpu!);
+    p.qualification = crAccessQualification(cr, CrAccessType.MovToCr, 0);
+    return INTERCEPT;
+  }
+
+  hlt(): number {
+    const p = this.pend;
+    p.reason = ExitReason.Hlt;
+    p.length = this.instructionLength(this.cpu!);
+    p.qualification = 0;
+    return INTERCEPT;
+  }
+
+  invlpg(linear: number): number {
+    if (this.allowInvlpg || (this.vmcs.read32(F.ProcBasedControls) & ProcBased.InvlpgExiting) === 0) {
+      this.allowInvlpg = false;
+      return 0;
+    }
+    const p = this.pend;
+    p.reason = ExitReason.Invlpg;
+    p.length = this.instructionLength(this.cpu!);
+    p.qualification = linear >>> 0;
+    return INTERCEPT;
+  }
+
+  rdtsc(): number {
+    return 0;
+  }
+}

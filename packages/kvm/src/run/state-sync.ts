@@ -1,0 +1,164 @@
+/**
+ * Moving the architectural state between the vCPU's shared KVM-format buffers (kvm_regs, kvm_sregs,
+ * kvm_fpu's control words) and the software CPU's register file, as vmx_vcpu_load/vmx_get_segment do
+ * between vcpu->arch and the VMCS. Plain DataView accesses on preallocated views: no allocation.
+ */
+import { CR0, type Cpu, Mode, Msr, Seg } from '@typevisor/x86-cpu';
+import { kvm_regs, kvm_segment, kvm_sregs } from '../uapi/structs.js';
+import type { VcpuState } from '../vcpu-state.js';
+
+const R = kvm_regs.fields;
+const S = kvm_sregs.fields;
+const G = kvm_segment.fields;
+
+/** kvm_regs order (rax rbx rcx rdx rsi rdi rsp rbp) to the CPU's GPR numbers (eax ecx edx ebx esp ebp esi edi). */
+const GPR_OFFSETS: readonly [number, number][] = [
+  [R.rax.offset, 0],
+  [R.rbx.offset, 3],
+  [R.rcx.offset, 1],
+  [R.rdx.offset, 2],
+  [R.rsi.offset, 6],
+  [R.rdi.offset, 7],
+  [R.rsp.offset, 4],
+  [R.rbp.offset, 5],
+];
+
+/** kvm_sregs segment fields to the CPU's segment numbers. */
+const SEGMENTS: readonly [number, number][] = [
+  [S.cs.offset, Seg.CS],
+  [S.ds.offset, Seg.DS],
+  [S.es.offset, Seg.ES],
+  [S.fs.offset, Seg.FS],
+  [S.gs.offset, Seg.GS],
+  [S.ss.offset, Seg.SS],
+  [S.tr.offset, Seg.TR],
+  [S.ldt.offset, Seg.LDTR],
+];
+
+const lo64 = (v: DataView, o: number): number => v.getUint32(o, true);
+const set64 = (v: DataView, o: number, value: number): void => {
+  v.setUint32(o, value >>> 0, true);
+  v.setUint32(o + 4, 0, true);
+};
+
+/** Views over one vCPU's state buffers, made once per vCPU. */
+export class StateViews {
+  readonly regs: DataView;
+  readonly sregs: DataView;
+
+  constructor(readonly state: VcpuState) {
+    this.regs = new DataView(state.regs.buffer, state.regs.byteOffset, state.regs.byteLength);
+    this.sregs = new DataView(state.sregs.buffer, state.sregs.byteOffset, state.sregs.byteLength);
+  }
+
+  get rip(): number {
+    return lo64(this.regs, R.rip.offset);
+  }
+  get rflags(): number {
+    return lo64(this.regs, R.rflags.offset);
+  }
+  get cr0(): number {
+    return lo64(this.sregs, S.cr0.offset);
+  }
+  get efer(): number {
+    return lo64(this.sregs, S.efer.offset);
+  }
+}
+
+/** The VMCS access-rights word of a kvm_segment at `o` (vmx_segment_access_rights). */
+export function segmentAr(v: DataView, o: number): number {
+  if (v.getUint8(o + G.unusable.offset)) return 0x1_0000;
+  return (
+    (v.getUint8(o + G.type.offset) & 15) |
+    ((v.getUint8(o + G.s.offset) & 1) << 4) |
+    ((v.getUint8(o + G.dpl.offset) & 3) << 5) |
+    ((v.getUint8(o + G.present.offset) & 1) << 7) |
+    ((v.getUint8(o + G.avl.offset) & 1) << 12) |
+    ((v.getUint8(o + G.l.offset) & 1) << 13) |
+    ((v.getUint8(o + G.db.offset) & 1) << 14) |
+    ((v.getUint8(o + G.g.offset) & 1) << 15)
+  );
+}
+
+/** KVM_SET_REGS/SREGS took effect: loads the buffers into the CPU (vcpu_load + the VMCS writes). */
+export function loadCpu(cpu: Cpu, v: StateViews): void {
+  const r = v.regs;
+  const gpr = cpu.regs.r32;
+  for (const [o, n] of GPR_OFFSETS) {
+    gpr[n] = r.getUint32(o, true);
+    gpr[16 + n] = r.getUint32(o + 4, true);
+  }
+  cpu.regs.ip = lo64(r, R.rip.offset);
+  const s = v.sregs;
+  const c = cpu.ctrl;
+  c.cr0 = lo64(s, S.cr0.offset) | CR0.ET;
+  c.cr2 = lo64(s, S.cr2.offset);
+  c.cr3 = lo64(s, S.cr3.offset);
+  c.cr4 = lo64(s, S.cr4.offset);
+  for (const [o, seg] of SEGMENTS) {
+    const ar = segmentAr(s, o);
+    const selector = s.getUint16(o + G.selector.offset, true);
+    if (ar & 0x1_0000 && seg !== Seg.CS) cpu.segs.setNull(seg, selector);
+    else
+      cpu.segs.set(
+        seg,
+        selector,
+        lo64(s, o + G.base.offset),
+        s.getUint32(o + G.limit.offset, true),
+        ar & 0xffff,
+      );
+  }
+  c.gdtr.base = lo64(s, S.gdt.offset);
+  c.gdtr.limit = s.getUint16(S.gdt.offset + 8, true);
+  c.idtr.base = lo64(s, S.idt.offset);
+  c.idtr.limit = s.getUint16(S.idt.offset + 8, true);
+  const efer = lo64(s, S.efer.offset);
+  const slot = cpu.msrs.find(Msr.EFER);
+  if (slot >= 0) cpu.msrs.lo[slot] = efer;
+  cpu.eflags = lo64(r, R.rflags.offset) | 2; // also recomputes the mode from CR0.PE and EFLAGS.VM
+  cpu.updateMode();
+  c.cpl = c.mode === Mode.Real ? 0 : c.mode === Mode.V86 ? 3 : (cpu.segs.attr[Seg.SS]! >>> 5) & 3;
+  cpu.pager.mmu.loadContext(c.cr0, c.cr3, c.cr4, efer, 0);
+  cpu.pager.flush();
+  cpu.halted = false;
+}
+
+/** The guest ran: stores the CPU's registers into the buffers (what KVM_GET_REGS/SREGS then read). */
+export function saveCpu(cpu: Cpu, v: StateViews): void {
+  const r = v.regs;
+  const gpr = cpu.regs.u32;
+  for (const [o, n] of GPR_OFFSETS) {
+    r.setUint32(o, gpr[n]!, true);
+    r.setUint32(o + 4, gpr[16 + n]!, true);
+  }
+  set64(r, R.rip.offset, cpu.regs.ip);
+  set64(r, R.rflags.offset, cpu.eflags);
+  const s = v.sregs;
+  const c = cpu.ctrl;
+  set64(s, S.cr0.offset, c.cr0);
+  set64(s, S.cr2.offset, c.cr2);
+  set64(s, S.cr3.offset, c.cr3);
+  set64(s, S.cr4.offset, c.cr4);
+  const segs = cpu.segs;
+  for (const [o, seg] of SEGMENTS) {
+    const ar = segs.attr[seg]!;
+    set64(s, o + G.base.offset, segs.base[seg]!);
+    s.setUint32(o + G.limit.offset, segs.limit[seg]!, true);
+    s.setUint16(o + G.selector.offset, segs.selector[seg]!, true);
+    s.setUint8(o + G.type.offset, ar & 15);
+    s.setUint8(o + G.s.offset, (ar >>> 4) & 1);
+    s.setUint8(o + G.dpl.offset, (ar >>> 5) & 3);
+    s.setUint8(o + G.present.offset, (ar >>> 7) & 1);
+    s.setUint8(o + G.avl.offset, (ar >>> 12) & 1);
+    s.setUint8(o + G.l.offset, (ar >>> 13) & 1);
+    s.setUint8(o + G.db.offset, (ar >>> 14) & 1);
+    s.setUint8(o + G.g.offset, (ar >>> 15) & 1);
+    s.setUint8(o + G.unusable.offset, (ar & 0x80) === 0 ? 1 : 0);
+  }
+  set64(s, S.gdt.offset, c.gdtr.base);
+  s.setUint16(S.gdt.offset + 8, c.gdtr.limit, true);
+  set64(s, S.idt.offset, c.idtr.base);
+  s.setUint16(S.idt.offset + 8, c.idtr.limit, true);
+  const slot = cpu.msrs.find(Msr.EFER);
+  if (slot >= 0) set64(s, S.efer.offset, cpu.msrs.lo[slot]!);
+}

@@ -1,0 +1,179 @@
+import type { KvmHost } from '@typevisor/kvm';
+import type { Clock } from '@typevisor/memory';
+import { Mux } from './chardev/mux.js';
+import { PcMachine } from './machine/pc.js';
+import { pcMonitorTarget } from './machine/monitor-target.js';
+import { type LoopState, VcpuLoop } from './machine/vcpu-loop.js';
+import { Monitor } from './monitor/hmp.js';
+import type { VmConfig } from './options/config.js';
+import { VERSION } from './version.js';
+
+/** What a VM needs from the program that hosts it (the CLI in Node, a page in a browser). */
+export interface VmHost {
+  /** The bytes of a file named on the command line; throws with a message naming it if unreadable. */
+  readFile(path: string): Uint8Array;
+  /** Text or bytes for the terminal (serial console output, monitor output). */
+  write(data: string | Uint8Array): void;
+  /** The VM is over: the process (or page) ends with this status. */
+  exit(status: number): void;
+  readonly clock: Clock;
+  /** The host thread the vCPU runs on, for `info cpus`. */
+  readonly threadId: number;
+  /** Runs `fn` soon, after pending I/O (setImmediate in Node, a MessageChannel in a browser). */
+  defer(fn: () => void): void;
+  setTimer(fn: () => void, ms: number): void;
+  /** The KVM facade to use (a fresh one by default). */
+  readonly kvmHost?: KvmHost;
+}
+
+/** A typed failure to start, with the message the CLI prints. */
+export class VmStartError extends Error {
+  override readonly name = 'VmStartError';
+}
+
+/** Exits per slice before yielding to the host's event loop (console input, timers, the monitor). */
+const SLICE_EXITS = 2000;
+
+/**
+ * One virtual machine as `qemu-system-x86_64 -nographic` runs it: the `pc` machine, its vCPU loop,
+ * the HMP monitor and the Ctrl-A mux on one terminal. Everything host-specific comes through VmHost.
+ */
+export class VirtualMachine {
+  readonly machine: PcMachine;
+  readonly loop: VcpuLoop;
+  readonly monitor: Monitor;
+  readonly mux = new Mux();
+  private ended = false;
+  private readonly kernel: Uint8Array | undefined;
+  private readonly initrd: Uint8Array | undefined;
+
+  constructor(
+    readonly config: VmConfig,
+    private readonly host: VmHost,
+  ) {
+    if (config.machine !== 'pc')
+      throw new VmStartError(`machine '${config.machine}' is not available yet (only pc)`);
+    if (config.kernel === undefined)
+      throw new VmStartError('no -kernel given (firmware boot is not available yet)');
+    this.kernel = host.readFile(config.kernel);
+    this.initrd = config.initrd === undefined ? undefined : host.readFile(config.initrd);
+    this.machine = new PcMachine(
+      config,
+      {
+        serialOut: { writeByte: (b) => host.write(String.fromCharCode(b)) },
+        clock: host.clock,
+      },
+      host.kvmHost,
+    );
+    this.loadKernel();
+    this.loop = new VcpuLoop(() => this.machine.runOnce(), {
+      noReboot: config.noReboot,
+      noShutdown: config.noShutdown,
+      reset: () => this.loadKernel(),
+    });
+    this.monitor = new Monitor(
+      pcMonitorTarget(this.machine, this.loop, {
+        version: VERSION,
+        threadId: host.threadId,
+        quit: () => this.end(0),
+        powerdown: () => this.end(0),
+      }),
+    );
+  }
+
+  private loadKernel(): void {
+    const err = this.machine.loadLinux(this.kernel!, this.initrd, this.config.append);
+    if (err !== undefined) throw new VmStartError(`-kernel ${this.config.kernel}: ${err}`);
+  }
+
+  /** Starts running (unless -S) and keeps running on the host's event loop. */
+  start(): void {
+    if (!this.config.startPaused) this.loop.start();
+    this.pump();
+  }
+
+  /** Runs one monitor command (as from a monitor panel) and resumes the run loop if it should run. */
+  command(line: string): string {
+    const text = this.monitor.execute(line);
+    this.kick();
+    return text;
+  }
+
+  /** Wakes the run loop after something outside it changed (input, a monitor command, a timer). */
+  kick(): void {
+    if (this.loop.state === 'waiting') this.loop.wake();
+    if (this.loop.state === 'running') this.pump();
+  }
+
+  /** Live figures for a UI: exits handled by the VMM, in total and by kind. */
+  figures(): { readonly exits: number; readonly exitsByKind: ReadonlyMap<string, number> } {
+    return { exits: this.loop.exits, exitsByKind: this.machine.exitCounts };
+  }
+
+  /** Terminal input: through the mux to the serial port or the monitor. */
+  input(bytes: ArrayLike<number>): void {
+    const out = this.mux.feed(bytes);
+    if (out.echo !== '') this.host.write(out.echo);
+    if (out.serial.length > 0) this.machine.com1.receiveBytes(out.serial);
+    for (const line of out.monitorLines) {
+      const text = this.monitor.execute(line);
+      this.host.write(`${text === '' ? '' : `${text.replaceAll('\n', '\r\n')}\r\n`}(qemu) `);
+      if (this.ended) return;
+    }
+    if (out.quit) this.end(0);
+    // Input may raise an interrupt (UART receive) or a monitor command may have resumed the VM.
+    this.kick();
+  }
+
+  private pumping = false;
+
+  private pump(): void {
+    if (this.pumping || this.ended) return;
+    this.pumping = true;
+    this.host.defer(() => {
+      this.pumping = false;
+      this.step();
+    });
+  }
+
+  private step(): void {
+    if (this.ended) return;
+    const state: LoopState = this.loop.runSlice(SLICE_EXITS);
+    switch (state) {
+      case 'running':
+        this.pump();
+        return;
+      case 'waiting':
+        // HLT: sleep until the next timer deadline (or input), then run again.
+        this.host.setTimer(() => {
+          this.loop.wake();
+          this.pump();
+        }, this.msUntilNextTimer());
+        return;
+      case 'shutdown':
+        this.end(0);
+        return;
+      case 'error':
+        this.host.write(`\r\ntypevisor: ${this.loop.lastReason}\r\n`);
+        this.end(1);
+        return;
+      default:
+        return; // paused, prelaunch, paused-shutdown: the monitor resumes
+    }
+  }
+
+  private msUntilNextTimer(): number {
+    const deadlines = [this.machine.pit.nextDeadlineNs(), this.machine.rtc.nextDeadlineNs()].filter(
+      (d): d is number => d !== null,
+    );
+    if (deadlines.length === 0) return 10;
+    const ms = (Math.min(...deadlines) - this.host.clock.nowNs()) / 1e6;
+    return Math.max(0, Math.min(ms, 10));
+  }
+
+  end(status: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.host.exit(status);
+  }
+}
