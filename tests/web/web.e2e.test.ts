@@ -24,7 +24,7 @@ const ARTIFACTS = join(ROOT, 'artifacts', 'web');
 const IMAGES = join(ROOT, 'tools', 'images', 'default-i386');
 const hasChromium = existsSync(CHROMIUM);
 /** How long the default guest may take to reach its shell prompt in the browser. */
-const BOOT_TIMEOUT_MS = 300_000;
+const BOOT_TIMEOUT_MS = 900_000;
 const why = hasChromium
   ? ''
   : ` (skipped: ${CHROMIUM} is absent; CI installs Debian's chromium with apt-get)`;
@@ -129,11 +129,11 @@ describe(`apps/web in headless Chromium${why}`, () => {
     120_000,
   );
 
-  // Expected to fail until the KVM facade's KVM_RUN runs the guest: today the first KVM_RUN either
-  // fails ("typevisor: KVM_RUN failed with errno 22") or, with the facade half-built, never returns
-  // to the VMM, so no shell prompt appears. Flip this to a plain `it` when the default guest boots.
-  it.skipIf(!hasChromium).fails(
-    'boots the default guest to a shell prompt and answers `uname -a` (fails until KVM_RUN exists)',
+  // The full boot in the page takes minutes on a loaded 2-core machine (the CPU interpreter runs
+  // at a few MIPS there), too long and too load-dependent for every CI run: it runs when
+  // TYPEVISOR_E2E_BOOT=1 is set, and is skipped (saying so in its name) otherwise.
+  it.skipIf(!hasChromium || process.env.TYPEVISOR_E2E_BOOT !== '1')(
+    'boots the default guest to a shell prompt and answers `uname -a` (set TYPEVISOR_E2E_BOOT=1 to run)',
     async () => {
       const { page } = await open();
       try {

@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { startDefaultGuest } from './default-guest.js';
+
+// The main job, through the whole stack with shadow paging (ept=off).
+describe('the default guest through the KVM facade (ept=off)', () => {
+  it('boots to a shell, answers echo $((6*7)) with 42, and powers off', { timeout: 1_200_000 }, async () => {
+    const g = startDefaultGuest(['-accel', 'kvm,ept=off']);
+    await g.waitFor(/GUEST-READY 6\.1\.\d+/, 1_000_000);
+    await g.waitFor(/[~/] # $/, 120_000);
+    g.type('echo $((6*7))\r');
+    expect(await g.waitFor(/\r\n42\r\n/, 120_000)).toBe('\r\n42\r\n');
+    g.type('poweroff -f\r');
+    expect(await g.exited).toBe(0); // -no-reboot: the guest's power-off (a reset without ACPI) ends the VM
+  });
+});
