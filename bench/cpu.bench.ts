@@ -6,17 +6,20 @@
  *   node_modules/.bin/tsx --conditions=source bench/cpu.bench.ts [--generic]
  *
  * `--generic` turns off the specialised handlers of `packages/x86-cpu/src/fast-paths.ts` (the state
- * before they existed). Figures of 2026-11-26, 2-core machine at load 4-9, MIPS of CPU time, best of 3:
+ * before they existed). Figures of 2026-11-26 on a shared 2-core machine, MIPS of CPU time, best of
+ * three alternating runs:
  *
  *   loop             generic   fast paths
- *   alu                 33         42
- *   memory              28         47
- *   branches            27         35
- *   memory (paged)      25         41
+ *   alu                32.1       37.8
+ *   memory             26.7       41.2
+ *   branches           26.9       33.0
+ *   memory (paged)     26.0       37.3
  *
- * Profile (`node --cpu-prof`, self time) before: the generic ALU closure (alu.ts `binary`) 11%, the run
- * loop 8.5%, branch/shift/data handlers 2-3% each, block lookup 1.6%. After: the run loop 12% and block
- * lookup 4.4% lead; the fast handlers are 0.5-2.3% each. The per-instruction bookkeeping of the run
+ * Profile (`node --cpu-prof`, self time as a share of the CPU package's time) with --generic: run loop
+ * 20.5% (+8.3% inlined into `bench`), the shared ALU closure (alu.ts `binary`) 19.6%, INC/DEC 8.0%,
+ * block lookup 7.4%, Jcc 5.4%, MOV 4.5%, write32 4.1%, readSized 3.7%, locate 2.0%. With fast paths:
+ * run loop 26.8% (+9.3%), block lookup 11.1%, each fast handler 1.7-5.2%. What is left is dispatch
+ * (the handler call and the per-block lookup); removing the per-instruction bookkeeping of the run
  * loop (startIp/startSp/instruction count) measured at about 3% and was left as it is.
  */
 import { GuestMemory } from '@typevisor/memory';

@@ -10,6 +10,7 @@
 import { Code, DecodeError, decodeInto, Instruction, MAX_INSTRUCTION_LENGTH } from '@typevisor/x86-decoder';
 import type { Cpu, Handler } from './cpu.js';
 import { HANDLERS } from './dispatch.js';
+import { fastHandler } from './fast-paths.js';
 import { raise, Vector } from './exceptions.js';
 import { segmentFault } from './memory-access.js';
 import { AccessKind } from './paging.js';
@@ -74,6 +75,12 @@ export class BlockCache {
   private readonly bytes = new Uint8Array(MAX_INSTRUCTION_LENGTH * 2);
   /** Blocks built (for statistics and tests). */
   builds = 0;
+  /**
+   * Whether blocks use the specialised handlers of `fast-paths.ts` where they apply (default). Off, every
+   * instruction runs its generic family handler: for differential tests and speed comparisons. Call
+   * {@link flush} after changing it.
+   */
+  fastPaths = true;
 
   constructor(private readonly cpu: Cpu) {
     for (let i = 0; i < TABLE_SIZE; i++) this.table.push(new Block());
@@ -158,7 +165,7 @@ export class BlockCache {
       } else if (cpu.features[ins.cpuidFeature] === 0 || cpu.features[ins.cpuidFeature2] === 0) {
         handler = LEGACY_MEANING[ins.code] ?? undefinedOpcode;
       } else {
-        handler = HANDLERS[ins.code] ?? undefinedOpcode;
+        handler = (this.fastPaths ? fastHandler(ins) : null) ?? HANDLERS[ins.code] ?? undefinedOpcode;
       }
       b.handlers[b.count] = handler;
       b.count++;

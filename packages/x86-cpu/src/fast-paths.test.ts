@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { flat32 } from '../test/machine.js';
+import { Seg } from './index.js';
+
+/**
+ * Differential test of `fast-paths.ts`: every specialised form runs on one CPU with fast paths and on
+ * one without (generic family handlers) from the same random states, after an instruction that leaves
+ * a lazy or an eager flag record behind; registers, EFLAGS, EIP, memory and the exit must agree.
+ */
+const DATA = 0x4000;
+
+const FORMS = [
+  'mov eax, ebx',
+  'sub eax, gs:[ebx]',
+  'add ecx, fs:[ebx+4]',
+  'cmp edx, gs:[ebx+esi]',
+  'mov ecx, fs:[ebx]',
+  'mov gs:[ebx+2], eax',
+  'mov ax, gs:[ebx]',
+  'movzx eax, byte fs:[ebx]',
+  'mov dl, gs:[ebx+1]',
+  'mov eax, 0x12345678',
+  'mov ecx, [ebx+esi*2+3]',
+  'mov [ebx+8], edx',
+  'mov dword [ebx], 0x89abcdef',
+  'mov ax, bx',
+  'mov dx, [ebx+1]',
+  'mov [ebx+2], cx',
+  'lea eax, [ebx+esi*4-100]',
+  'lea ecx, [eax+edx]',
+  'movzx eax, bx',
+  'movzx ecx, word [ebx]',
+  'movzx edx, bh',
+  'movzx eax, byte [ebx+esi]',
+  'add eax, ebx',
+  'add ecx, [ebx]',
+  'add edx, 0x7fffffff',
+  'add esi, -3',
+  'add eax, 5',
+  'adc eax, ebx',
+  'adc ecx, [ebx]',
+  'adc edx, 0xffffffff',
+  'sbb eax, ebx',
+  'sbb ecx, [ebx+2]',
+  'sbb edx, 5',
+  'mov al, bh',
+  'mov ah, [ebx+1]',
+  'mov [ebx+3], dh',
+  'sub eax, ebx',
+  'sub ecx, 1',
+  'cmp eax, ebx',
+  'cmp ecx, 0x80000000',
+  'cmp edx, [ebx+4]',
+  'and eax, ebx',
+  'and ecx, 0xff00',
+  'or eax, edx',
+  'or ecx, [ebx]',
+  'xor eax, eax',
+  'xor edx, ebx',
+  'test eax, ebx',
+  'test ecx, 0x80000001',
+  'inc eax',
+  'dec ecx',
+  'shl eax, 1',
+  'shl ecx, 7',
+  'shl edx, 31',
+  'shr eax, 1',
+  'shr ecx, 13',
+  'sar eax, 1',
+  'sar edx, 31',
+  'imul eax, ebx',
+  'imul ecx, edx',
+  'push eax\npop ecx',
+  'push esp\npop edx',
+  'pop esp',
+  'jmp t\nmov eax, 1\nt:',
+  'jb t\nmov eax, 1\nt:',
+  'jae t\nmov eax, 1\nt:',
+  'je t\nmov eax, 1\nt:',
+  'jne t\nmov eax, 1\nt:',
+  'jbe t\nmov eax, 1\nt:',
+  'ja t\nmov eax, 1\nt:',
+];
+
+const FLAG_SOURCES = [
+  'cmp eax, ebx',
+  'sub dl, bl',
+  'add ecx, edx',
+  'and eax, ebx',
+  'inc edx',
+  'shl esi, 1',
+  'cmp al, 0',
+  'stc',
+  'nop',
+];
+
+const SPECIAL = [0, 1, 2, 0x7f, 0x80, 0xff, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe];
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s;
+  };
+}
+
+describe('fast paths', () => {
+  for (const form of FORMS) {
+    it(`${form.replace(/\n/g, '; ')} matches the generic handlers`, () => {
+      for (const pre of FLAG_SOURCES) {
+        const source = `${pre}\n${form}\nhlt`;
+        const fast = flat32(source);
+        const slow = flat32(source);
+        slow.cpu.blocks.fastPaths = false;
+        slow.cpu.blocks.flush();
+        const next = rng(form.length * 31 + pre.length);
+        for (let trial = 0; trial < 40; trial++) {
+          const regs = Array.from({ length: 8 }, () => {
+            const r = next();
+            return r % 3 === 0 ? SPECIAL[r % SPECIAL.length]! : next();
+          });
+          regs[3] = DATA + (next() & 0x1f); // EBX: memory base
+          regs[6] = next() & 0x3f; // ESI: index
+          regs[4] = 0x9000 - (next() & 0xf) * 4; // ESP
+          const mem = Array.from({ length: 0x100 }, () => next() & 0xff);
+          // Every fourth trial runs with a DS limit that some of the memory operands cross.
+          const limit = trial % 4 === 3 ? DATA + 0x10 : 0xffffffff;
+          const flags = 0x2 | (next() & 0x8d5);
+          const out = [fast, slow].map((m) => {
+            const cpu = m.cpu;
+            for (let i = 0; i < 8; i++) cpu.regs.r32[i] = regs[i]!;
+            m.ram.set(mem, DATA);
+            cpu.segs.set(Seg.DS, 0x10, 0, limit, 0x93 | 0xc000);
+            // FS and GS bases differ from DS, so an operand read through the wrong segment shows.
+            cpu.segs.set(Seg.FS, 0x10, 0x40, 0xffff, 0x93 | 0xc000);
+            cpu.segs.set(Seg.GS, 0x10, 0x80, 0xffff, 0x93 | 0xc000);
+            cpu.regs.ip = 0x1000;
+            cpu.eflags = flags;
+            cpu.halted = false;
+            const exit = m.run(10);
+            return {
+              exit,
+              regs: Array.from(cpu.regs.u32.subarray(0, 8)),
+              eip: cpu.regs.ip,
+              eflags: cpu.eflags,
+              mem: Array.from(m.ram.subarray(DATA - 0x10, DATA + 0x130)),
+              stack: Array.from(m.ram.subarray(0x8fc0, 0x9008)),
+            };
+          });
+          expect(out[0], `${pre}; ${form}; trial ${trial}`).toEqual(out[1]);
+        }
+      }
+    });
+  }
+});

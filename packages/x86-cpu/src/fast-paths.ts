@@ -1,0 +1,438 @@
+/**
+ * Specialised handlers for the hottest instruction forms, chosen once when a block is decoded
+ * ({@link fastHandler}); everything else runs the generic family handler from `dispatch.ts`.
+ *
+ * The generic handlers are closures over (operation, size) that dispatch on operand kinds and sizes
+ * at run time, and share one body (and one set of V8 type feedback) across every form they serve. The
+ * forms here are fixed at decode time: 32-bit ALU/shift/IMUL/PUSH/POP with a register destination and a
+ * register, immediate or 32-bit-addressed memory source; MOV/MOVZX/LEA; JMP and the unsigned Jcc
+ * (which read the recorded CMP operands directly). Each is its own function literal so V8 compiles it
+ * on its own. The semantics are exactly the generic handlers' (same lazy-flag records, same segment and
+ * paging checks through `memory-access.ts`); `fast-paths.test.ts` compares every form with the generic
+ * handler, and `BlockCache.fastPaths = false` turns this module off.
+ */
+import { Code, type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
+import type { Cpu, Handler } from './cpu.js';
+import { raise, Vector } from './exceptions.js';
+import { EFLAGS, getCF, LazyOp, setArith, setLazy, szp, testCondition } from './flags.js';
+import { read8, read16, read32, write8, write16, write32 } from './memory-access.js';
+import { BYTE_OFFSET_OF, GPR_OF, Seg } from './registers.js';
+import { Attr } from './segments.js';
+
+/** Offset of a 32-bit memory operand (address size 32), recorded like `operands.ts` `locate`. */
+function locate32(cpu: Cpu, ins: Instruction): number {
+  const u32 = cpu.regs.u32;
+  let a = ins.memDisplacement;
+  const base = ins.memBase;
+  if (base !== Register.None) a += u32[GPR_OF[base]!]!;
+  const index = ins.memIndex;
+  if (index !== Register.None) a += u32[GPR_OF[index]!]! * ins.memScale;
+  a >>>= 0;
+  cpu.eaSeg = ins.memSegment - Register.ES;
+  cpu.eaOff = a;
+  return a;
+}
+
+// ------------------------------------------------------------------ MOV
+
+const movRR: Handler = (cpu, ins) => {
+  const r = cpu.regs.r32;
+  r[GPR_OF[ins.op0Register]!] = r[GPR_OF[ins.op1Register]!]!;
+};
+const movRI: Handler = (cpu, ins) => {
+  cpu.regs.r32[GPR_OF[ins.op0Register]!] = ins.immediate;
+};
+const movRM: Handler = (cpu, ins) => {
+  const off = locate32(cpu, ins);
+  cpu.regs.r32[GPR_OF[ins.op0Register]!] = read32(cpu, cpu.eaSeg, off);
+};
+const movMR: Handler = (cpu, ins) => {
+  const off = locate32(cpu, ins);
+  write32(cpu, cpu.eaSeg, off, cpu.regs.u32[GPR_OF[ins.op1Register]!]!);
+};
+const movMI: Handler = (cpu, ins) => {
+  const off = locate32(cpu, ins);
+  write32(cpu, cpu.eaSeg, off, ins.immediate >>> 0);
+};
+
+// ------------------------------------------------------------------ ALU, register destination
+
+/** Records a lazy 32-bit result (what `setLazy` does for the non-INC/DEC kinds). */
+function lazy32(cpu: Cpu, op: LazyOp, dst: number, src: number, res: number): void {
+  const f = cpu.flags;
+  f.op = op;
+  f.size = 32;
+  f.dst = dst;
+  f.src = src;
+  f.res = res;
+}
+
+/** The second operand of a register-destination ALU form: register, immediate or memory. */
+function source32(cpu: Cpu, ins: Instruction): number {
+  const k = ins.op1Kind;
+  if (k === OpKind.Register) return cpu.regs.u32[GPR_OF[ins.op1Register]!]!;
+  if (k === OpKind.Memory) {
+    const off = locate32(cpu, ins); // sets cpu.eaSeg: read it only afterwards
+    return read32(cpu, cpu.eaSeg, off);
+  }
+  return ins.immediate >>> 0;
+}
+
+const addR: Handler = (cpu, ins) => {
+  const d = GPR_OF[ins.op0Register]!;
+  const r = cpu.regs;
+  const dst = r.u32[d]!;
+  const src = source32(cpu, ins);
+  const res = (dst + src) >>> 0;
+  r.r32[d] = res;
+  lazy32(cpu, LazyOp.Add, dst, src, res);
+};
+const subR: Handler = (cpu, ins) => {
+  const d = GPR_OF[ins.op0Register]!;
+  const r = cpu.regs;
+  const dst = r.u32[d]!;
+  const src = source32(cpu, ins);
+  const res = (dst - src) >>> 0;
+  r.r32[d] = res;
+  lazy32(cpu, LazyOp.Sub, dst, src, res);
+};
+const cmpR: Handler = (cpu, ins) => {
+  const dst = cpu.regs.u32[GPR_OF[ins.op0Register]!]!;
+  const src = source32(cpu, ins);
+  lazy32(cpu, LazyOp.Sub, dst, src, (dst - src) >>> 0);
+};
+/** SBB/ADC record the plain SUB/ADD kind when the carry-in is 0 (as the generic handler does). */
+const sbbR: Handler = (cpu, ins) => {
+  const d = GPR_OF[ins.op0Register]!;
+  const r = cpu.regs;
+  const dst = r.u32[d]!;
+  const src = source32(cpu, ins);
+  const c = getCF(cpu.flags);
+  const res = (dst - src - c) >>> 0;
+  r.r32[d] = res;
+  lazy32(cpu, c ? LazyOp.Sbb : LazyOp.Sub, dst, src, res);
+};
+const adcR: Handler = (cpu, ins) => {
+  const d = GPR_OF[ins.op0Register]!;
+  const r = cpu.regs;
+  const dst = r.u32[d]!;
+  const src = source32(cpu, ins);
+  const c = getCF(cpu.flags);
+  const res = (dst + src + c) >>> 0;
+  r.r32[d] = res;
+  lazy32(cpu, c ? LazyOp.Adc : LazyOp.Add, dst, src, res);
+};
+const andR: Handler = (cpu, ins) => {
+  const d = GPR_OF[ins.op0Register]!;
+  const r = cpu.regs;
+  const dst = r.u32[d]!;
+  const src = source32(cpu, ins);
+  const res = (dst & src) >>> 0;
+  r.r32[d] = res;
+  lazy32(cpu, LazyOp.Logic, dst, src, res);
+};
+const orR: Handler = (cpu, ins) => {
+  const d = GPR_OF[ins.op0Register]!;
+  const r = cpu.regs;
+  const dst = r.u32[d]!;
+  const src = source32(cpu, ins);
+  const res = (dst | src) >>> 0;
+  r.r32[d] = res;
+  lazy32(cpu, LazyOp.Logic, dst, src, res);
+};
+const xorR: Handler = (cpu, ins) => {
+  const d = GPR_OF[ins.op0Register]!;
+  const r = cpu.regs;
+  const dst = r.u32[d]!;
+  const src = source32(cpu, ins);
+  const res = (dst ^ src) >>> 0;
+  r.r32[d] = res;
+  lazy32(cpu, LazyOp.Logic, dst, src, res);
+};
+const testR: Handler = (cpu, ins) => {
+  const dst = cpu.regs.u32[GPR_OF[ins.op0Register]!]!;
+  const src = source32(cpu, ins);
+  lazy32(cpu, LazyOp.Logic, dst, src, (dst & src) >>> 0);
+};
+const incR: Handler = (cpu, ins) => {
+  const d = GPR_OF[ins.op0Register]!;
+  const r = cpu.regs;
+  const dst = r.u32[d]!;
+  const res = (dst + 1) >>> 0;
+  r.r32[d] = res;
+  setLazy(cpu.flags, LazyOp.Inc, 32, dst, 1, res);
+};
+const decR: Handler = (cpu, ins) => {
+  const d = GPR_OF[ins.op0Register]!;
+  const r = cpu.regs;
+  const dst = r.u32[d]!;
+  const res = (dst - 1) >>> 0;
+  r.r32[d] = res;
+  setLazy(cpu.flags, LazyOp.Dec, 32, dst, 1, res);
+};
+
+// ------------------------------------------------------------------ LEA, MOVZX, 16-bit MOV
+
+const lea32: Handler = (cpu, ins) => {
+  const u32 = cpu.regs.u32;
+  let a = ins.memDisplacement;
+  const base = ins.memBase;
+  if (base !== Register.None) a += u32[GPR_OF[base]!]!;
+  const index = ins.memIndex;
+  if (index !== Register.None) a += u32[GPR_OF[index]!]! * ins.memScale;
+  cpu.regs.r32[GPR_OF[ins.op0Register]!] = a;
+};
+const movzx16R: Handler = (cpu, ins) => {
+  const r = cpu.regs;
+  r.r32[GPR_OF[ins.op0Register]!] = r.r16[GPR_OF[ins.op1Register]! << 1]!;
+};
+const movzx16M: Handler = (cpu, ins) => {
+  const off = locate32(cpu, ins);
+  cpu.regs.r32[GPR_OF[ins.op0Register]!] = read16(cpu, cpu.eaSeg, off);
+};
+const movzx8R: Handler = (cpu, ins) => {
+  const r = cpu.regs;
+  r.r32[GPR_OF[ins.op0Register]!] = r.r8[BYTE_OFFSET_OF[ins.op1Register]!]!;
+};
+const movzx8M: Handler = (cpu, ins) => {
+  const off = locate32(cpu, ins);
+  cpu.regs.r32[GPR_OF[ins.op0Register]!] = read8(cpu, cpu.eaSeg, off);
+};
+const mov8RR: Handler = (cpu, ins) => {
+  const r = cpu.regs.r8;
+  r[BYTE_OFFSET_OF[ins.op0Register]!] = r[BYTE_OFFSET_OF[ins.op1Register]!]!;
+};
+const mov8RM: Handler = (cpu, ins) => {
+  const off = locate32(cpu, ins);
+  cpu.regs.r8[BYTE_OFFSET_OF[ins.op0Register]!] = read8(cpu, cpu.eaSeg, off);
+};
+const mov8MR: Handler = (cpu, ins) => {
+  const off = locate32(cpu, ins);
+  write8(cpu, cpu.eaSeg, off, cpu.regs.r8[BYTE_OFFSET_OF[ins.op1Register]!]!);
+};
+const mov16RR: Handler = (cpu, ins) => {
+  const r = cpu.regs.r16;
+  r[GPR_OF[ins.op0Register]! << 1] = r[GPR_OF[ins.op1Register]! << 1]!;
+};
+const mov16RM: Handler = (cpu, ins) => {
+  const off = locate32(cpu, ins);
+  cpu.regs.r16[GPR_OF[ins.op0Register]! << 1] = read16(cpu, cpu.eaSeg, off);
+};
+const mov16MR: Handler = (cpu, ins) => {
+  const off = locate32(cpu, ins);
+  write16(cpu, cpu.eaSeg, off, cpu.regs.r16[GPR_OF[ins.op1Register]! << 1]!);
+};
+
+// ------------------------------------------------------------------ shifts by an immediate, IMUL
+
+const OSZAPC = EFLAGS.OF | EFLAGS.SF | EFLAGS.ZF | EFLAGS.AF | EFLAGS.PF | EFLAGS.CF;
+
+/** SHL/SAL r32, imm8 (a masked count of 0 changes nothing, flags included). */
+const shlRI: Handler = (cpu, ins) => {
+  const c = ins.immediate & 31;
+  if (c === 0) return;
+  const d = GPR_OF[ins.op0Register]!;
+  const dst = cpu.regs.u32[d]!;
+  const res = (dst << c) >>> 0;
+  const cf = (dst >>> (32 - c)) & 1;
+  cpu.regs.r32[d] = res;
+  setArith(cpu.flags, OSZAPC, szp(res, 32) | ((res >>> 31) ^ cf ? EFLAGS.OF : 0) | cf);
+};
+const shrRI: Handler = (cpu, ins) => {
+  const c = ins.immediate & 31;
+  if (c === 0) return;
+  const d = GPR_OF[ins.op0Register]!;
+  const dst = cpu.regs.u32[d]!;
+  const res = dst >>> c;
+  const cf = (dst >>> (c - 1)) & 1;
+  cpu.regs.r32[d] = res;
+  setArith(cpu.flags, OSZAPC, szp(res, 32) | (c === 1 && dst >>> 31 ? EFLAGS.OF : 0) | cf);
+};
+const sarRI: Handler = (cpu, ins) => {
+  const c = ins.immediate & 31;
+  if (c === 0) return;
+  const d = GPR_OF[ins.op0Register]!;
+  const signed = cpu.regs.r32[d]!;
+  const res = (signed >> c) >>> 0;
+  const cf = (signed >> (c - 1)) & 1;
+  cpu.regs.r32[d] = res;
+  setArith(cpu.flags, OSZAPC, szp(res, 32) | cf);
+};
+
+/** IMUL r32, r32: the low half is Math.imul; the double product differs from it exactly on overflow. */
+const imulRR: Handler = (cpu, ins) => {
+  const r = cpu.regs.r32;
+  const d = GPR_OF[ins.op0Register]!;
+  const a = r[GPR_OF[ins.op1Register]!]!;
+  const b = r[d]!;
+  const lo = Math.imul(a, b);
+  r[d] = lo;
+  setArith(cpu.flags, OSZAPC, szp(lo >>> 0, 32) | (a * b !== lo ? EFLAGS.OF | EFLAGS.CF : 0));
+};
+
+// ------------------------------------------------------------------ PUSH/POP r32
+
+const pushR: Handler = (cpu, ins) => {
+  const r = cpu.regs;
+  const v = r.u32[GPR_OF[ins.op0Register]!]!;
+  if ((cpu.segs.attr[Seg.SS]! & Attr.DB) !== 0) {
+    const sp = (r.u32[4]! - 4) >>> 0;
+    write32(cpu, Seg.SS, sp, v);
+    r.r32[4] = sp;
+  } else {
+    const sp = (r.r16[8]! - 4) & 0xffff;
+    write32(cpu, Seg.SS, sp, v);
+    r.r16[8] = sp;
+  }
+};
+/** POP r32: the register is written after ESP moves, so POP ESP loads the popped value. */
+const popR: Handler = (cpu, ins) => {
+  const r = cpu.regs;
+  let v: number;
+  if ((cpu.segs.attr[Seg.SS]! & Attr.DB) !== 0) {
+    const sp = r.u32[4]!;
+    v = read32(cpu, Seg.SS, sp);
+    r.r32[4] = (sp + 4) | 0;
+  } else {
+    const sp = r.r16[8]!;
+    v = read32(cpu, Seg.SS, sp);
+    r.r16[8] = (sp + 4) & 0xffff;
+  }
+  r.r32[GPR_OF[ins.op0Register]!] = v;
+};
+
+// ------------------------------------------------------------------ Jcc
+
+/** Near jump target check: EIP must be inside the CS limit (SDM "Jcc": #GP(0)). */
+function jumpNear(cpu: Cpu, target: number): void {
+  if (target > cpu.segs.hi[Seg.CS]!) raise(Vector.GP, 0);
+  cpu.regs.ip = target;
+}
+
+const jmp: Handler = (cpu, ins) => jumpNear(cpu, ins.nearBranchTarget);
+
+// After CMP/SUB (the usual producer) the unsigned conditions are one compare of the recorded operands.
+const jb: Handler = (cpu, ins) => {
+  const f = cpu.flags;
+  if (f.op === LazyOp.Sub ? f.dst < f.src : testCondition(f, 0x2)) jumpNear(cpu, ins.nearBranchTarget);
+};
+const jae: Handler = (cpu, ins) => {
+  const f = cpu.flags;
+  if (f.op === LazyOp.Sub ? f.dst >= f.src : testCondition(f, 0x3)) jumpNear(cpu, ins.nearBranchTarget);
+};
+const je: Handler = (cpu, ins) => {
+  const f = cpu.flags;
+  if (f.op !== LazyOp.None ? f.res === 0 : (f.bits & EFLAGS.ZF) !== 0) jumpNear(cpu, ins.nearBranchTarget);
+};
+const jne: Handler = (cpu, ins) => {
+  const f = cpu.flags;
+  if (f.op !== LazyOp.None ? f.res !== 0 : (f.bits & EFLAGS.ZF) === 0) jumpNear(cpu, ins.nearBranchTarget);
+};
+const jbe: Handler = (cpu, ins) => {
+  const f = cpu.flags;
+  if (f.op === LazyOp.Sub ? f.dst <= f.src : testCondition(f, 0x6)) jumpNear(cpu, ins.nearBranchTarget);
+};
+const ja: Handler = (cpu, ins) => {
+  const f = cpu.flags;
+  if (f.op === LazyOp.Sub ? f.dst > f.src : testCondition(f, 0x7)) jumpNear(cpu, ins.nearBranchTarget);
+};
+
+/** Codes whose 32-bit register-destination forms have a fast handler, by source kind. */
+const REG_DEST = new Map<number, Handler>();
+for (const [name, h] of [
+  ['Add', addR],
+  ['Adc', adcR],
+  ['Sub', subR],
+  ['Sbb', sbbR],
+  ['Cmp', cmpR],
+  ['And', andR],
+  ['Or', orR],
+  ['Xor', xorR],
+] as const) {
+  for (const form of ['rm32_r32', 'r32_rm32', 'rm32_imm32', 'rm32_imm8', 'EAX_imm32']) {
+    const code = (Code as Record<string, number>)[`${name}_${form}`];
+    if (code !== undefined) REG_DEST.set(code, h);
+  }
+}
+for (const name of ['Test_rm32_r32', 'Test_rm32_imm32', 'Test_EAX_imm32']) {
+  const code = (Code as Record<string, number>)[name];
+  if (code !== undefined) REG_DEST.set(code, testR);
+}
+REG_DEST.set(Code.Inc_r32, incR);
+REG_DEST.set(Code.Inc_rm32, incR);
+REG_DEST.set(Code.Dec_r32, decR);
+REG_DEST.set(Code.Dec_rm32, decR);
+REG_DEST.set(Code.Shl_rm32_imm8, shlRI);
+REG_DEST.set(Code.Sal_rm32_imm8, shlRI);
+REG_DEST.set(Code.Shr_rm32_imm8, shrRI);
+REG_DEST.set(Code.Sar_rm32_imm8, sarRI);
+REG_DEST.set(Code.Push_r32, pushR);
+REG_DEST.set(Code.Pop_r32, popR);
+
+/** JMP rel and the Jcc forms (8- and 32-bit displacements, 32-bit operand size). */
+const JCC = new Map<number, Handler>();
+for (const [cc, h] of [
+  ['Jb', jb],
+  ['Jae', jae],
+  ['Je', je],
+  ['Jne', jne],
+  ['Jbe', jbe],
+  ['Ja', ja],
+  ['Jmp', jmp],
+] as const) {
+  for (const form of ['rel8_32', 'rel32_32']) {
+    const code = (Code as Record<string, number>)[`${cc}_${form}`];
+    if (code !== undefined) JCC.set(code, h);
+  }
+}
+
+/**
+ * The fast handler for a decoded instruction, or null for the generic one. Only instructions without
+ * prefixes that change their meaning qualify (LOCK needs a memory destination, so never applies here).
+ */
+export function fastHandler(ins: Instruction): Handler | null {
+  const code = ins.code;
+  const k0 = ins.op0Kind;
+  const k1 = ins.op1Kind;
+  const mem32 = ins.addressSize === 32;
+  switch (code) {
+    case Code.Mov_r32_rm32:
+    case Code.Mov_rm32_r32:
+      if (k0 === OpKind.Register && k1 === OpKind.Register) return movRR;
+      if (k0 === OpKind.Register && k1 === OpKind.Memory && mem32) return movRM;
+      if (k0 === OpKind.Memory && k1 === OpKind.Register && mem32) return movMR;
+      return null;
+    case Code.Mov_r32_imm32:
+      return movRI;
+    case Code.Mov_rm32_imm32:
+      if (k0 === OpKind.Register) return movRI;
+      return mem32 ? movMI : null;
+    case Code.Mov_r8_rm8:
+    case Code.Mov_rm8_r8:
+      if (k0 === OpKind.Register && k1 === OpKind.Register) return mov8RR;
+      if (k0 === OpKind.Register && k1 === OpKind.Memory && mem32) return mov8RM;
+      if (k0 === OpKind.Memory && k1 === OpKind.Register && mem32) return mov8MR;
+      return null;
+    case Code.Mov_r16_rm16:
+    case Code.Mov_rm16_r16:
+      if (k0 === OpKind.Register && k1 === OpKind.Register) return mov16RR;
+      if (k0 === OpKind.Register && k1 === OpKind.Memory && mem32) return mov16RM;
+      if (k0 === OpKind.Memory && k1 === OpKind.Register && mem32) return mov16MR;
+      return null;
+    case Code.Lea_r32_m:
+      return mem32 ? lea32 : null;
+    case Code.Movzx_r32_rm16:
+      if (k1 === OpKind.Register) return movzx16R;
+      return mem32 ? movzx16M : null;
+    case Code.Movzx_r32_rm8:
+      if (k1 === OpKind.Register) return movzx8R;
+      return mem32 ? movzx8M : null;
+    case Code.Imul_r32_rm32:
+      return k1 === OpKind.Register ? imulRR : null;
+  }
+  const jcc = JCC.get(code);
+  if (jcc !== undefined) return jcc;
+  if (k0 !== OpKind.Register) return null;
+  if (k1 === OpKind.Memory && !mem32) return null;
+  return REG_DEST.get(code) ?? null;
+}
