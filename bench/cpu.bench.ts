@@ -15,6 +15,11 @@
  *   branches           26.9       33.0
  *   memory (paged)     26.0       37.3
  *
+ * With block chaining, flat segments and the RAM-direct TLB (packages/x86-cpu/README.md "Second
+ * round"), same machine under heavier load, MIPS of CPU time, alternating with a copy of the code
+ * before: alu 40 (39.5 before), memory 46-48 (42-44), branches 35-37 (31-33), memory (paged) 44-45
+ * (37-38).
+ *
  * Profile (`node --cpu-prof`, self time as a share of the CPU package's time) with --generic: run loop
  * 20.5% (+8.3% inlined into `bench`), the shared ALU closure (alu.ts `binary`) 19.6%, INC/DEC 8.0%,
  * block lookup 7.4%, Jcc 5.4%, MOV 4.5%, write32 4.1%, readSized 3.7%, locate 2.0%. With fast paths:

@@ -1,5 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -59,6 +61,96 @@ describe('typevisor CLI', () => {
     const r = runMain(['-S', '-m', '64', '-kernel', join(images, 'bzImage'), '-nographic']);
     expect(r.err).toBe('');
     expect(r.status).toBeUndefined();
+  });
+
+  it('names an unknown CPU model or feature as QEMU does, exit 1', () => {
+    const r = runMain(['-cpu', 'pentium4']);
+    expect(r.status).toBe(1);
+    expect(r.err).toBe("typevisor: unable to find CPU model 'pentium4'\n");
+    const f = runMain(['-cpu', 'pentium3,+frob']);
+    expect(f.status).toBe(1);
+    expect(f.err).toBe("typevisor: Property 'pentium3-x86_64-cpu.frob' not found\n");
+  });
+
+  it('warns for each -cpu feature the KVM facade does not support, then starts', () => {
+    const r = runMain([
+      '-S',
+      '-m',
+      '64',
+      '-kernel',
+      join(images, 'bzImage'),
+      '-cpu',
+      'pentium3,+sse2',
+      '-nographic',
+    ]);
+    expect(r.status).toBeUndefined();
+    expect(r.err).toContain(
+      "typevisor: warning: host doesn't support requested feature: CPUID.01H:EDX.sse [bit 25]\n",
+    );
+    expect(r.err).toContain(
+      "typevisor: warning: host doesn't support requested feature: CPUID.01H:EDX.sse2 [bit 26]\n",
+    );
+  });
+
+  it('-d help lists the log items as QEMU does (status 1, like QEMU); an unknown item is named', () => {
+    const r = runMain(['-d', 'help']);
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(/^Log items \(comma separated\):\n/);
+    expect(r.out).toContain('\nguest_errors    log when the guest OS does something invalid');
+    const bad = runMain(['-d', 'int,bogus']);
+    expect(bad.status).toBe(1);
+    expect(bad.err).toBe("typevisor: -d int,bogus: unknown log item 'bogus'\n");
+  });
+
+  it('-D names a log file it cannot create, before starting', () => {
+    const r = runMain(['-d', 'int', '-D', '/nonexistent/dir/x.log', '-kernel', join(images, 'bzImage')]);
+    expect(r.status).toBe(1);
+    expect(r.err).toBe(
+      'typevisor: Error opening logfile /nonexistent/dir/x.log: No such file or directory\n',
+    );
+  });
+
+  it('-d cpu_reset -D file: the reset dump lands in the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'typevisor-log-'));
+    const file = join(dir, 'log.txt');
+    const r = runMain([
+      '-S',
+      '-m',
+      '64',
+      '-kernel',
+      join(images, 'bzImage'),
+      '-d',
+      'cpu_reset',
+      '-D',
+      file,
+      '-nographic',
+    ]);
+    expect(r.err).toBe('');
+    expect(readFileSync(file, 'utf8')).toMatch(/^CPU Reset \(CPU 0\)\nEAX=00000000 .*\nEIP=0000fff0 /s);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('names a missing IDE image before starting', () => {
+    const r = runMain(['-hda', '/nonexistent/disk.img', '-kernel', join(images, 'bzImage')]);
+    expect(r.status).toBe(1);
+    expect(r.err).toBe('typevisor: -drive /nonexistent/disk.img: No such file or directory\n');
+  });
+
+  it('refuses two IDE drives at one position, as QEMU does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'typevisor-ide-'));
+    const file = join(dir, 'a.img');
+    writeFileSync(file, new Uint8Array(1024));
+    const r = runMain([
+      '-hda',
+      file,
+      '-drive',
+      `file=${file},if=ide,index=0`,
+      '-kernel',
+      join(images, 'bzImage'),
+    ]);
+    expect(r.status).toBe(1);
+    expect(r.err).toBe('typevisor: drive with bus=0, unit=0 (index=0) exists\n');
+    rmSync(dir, { recursive: true });
   });
 
   it('as a process: the monitor answers info registers over a socket, and quit ends the process', async () => {

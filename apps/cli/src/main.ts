@@ -4,17 +4,18 @@
  * @typevisor/qemu, hands the VM its files, the terminal and a clock, and exits when the VM ends.
  * No emulation logic lives here.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import {
   CommandLineError,
   helpText,
+  logHelpText,
   parseCommandLine,
   VERSION,
   VirtualMachine,
   type VmHost,
   VmStartError,
 } from '@typevisor/qemu';
-import { serveMonitor } from '@typevisor/qemu/node';
+import { nodeVirtioBackends, serveMonitor } from '@typevisor/qemu/node';
 
 const PROGRAM = 'typevisor';
 
@@ -27,7 +28,8 @@ export interface CliIo {
   readonly stdin: NodeJS.ReadStream | null;
 }
 
-function readFile(what: string, path: string): Uint8Array {
+/** Throws a VmStartError naming `path` unless it is a regular file. */
+function checkFile(what: string, path: string): void {
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
@@ -35,6 +37,10 @@ function readFile(what: string, path: string): Uint8Array {
     throw new VmStartError(`${what} ${path}: No such file or directory`);
   }
   if (!st.isFile()) throw new VmStartError(`${what} ${path}: not a regular file`);
+}
+
+function readFile(what: string, path: string): Uint8Array {
+  checkFile(what, path);
   return new Uint8Array(readFileSync(path));
 }
 
@@ -63,6 +69,10 @@ export function main(argv: readonly string[], io: CliIo): number | undefined {
     io.out(`${helpText(PROGRAM)}\n`);
     return 0;
   }
+  if (cmd.action === 'log-help') {
+    io.out(`${logHelpText()}\n`);
+    return 1; // as QEMU: `-d help` lists the items and exits with status 1
+  }
   const { config } = cmd;
   const names = new Map<string, string>();
   if (config.kernel !== undefined) names.set(config.kernel, '-kernel');
@@ -71,7 +81,7 @@ export function main(argv: readonly string[], io: CliIo): number | undefined {
   for (const d of config.drives) names.set(d.file, '-drive');
   // Check every named file before starting, so a typo is reported before anything runs.
   try {
-    for (const [path, what] of names) readFile(what, path);
+    for (const [path, what] of names) checkFile(what, path); // disk images are opened, not read, later
   } catch (e) {
     if (e instanceof VmStartError) {
       io.err(`${PROGRAM}: ${e.message}\n`);
@@ -81,6 +91,23 @@ export function main(argv: readonly string[], io: CliIo): number | undefined {
   }
   const stdin = io.stdin;
   const closers: (() => void)[] = [];
+  // `-d` lines go to the `-D` file (created or truncated now, as QEMU does) or to stderr.
+  let log: ((text: string) => void) | undefined;
+  if (config.logFile !== undefined) {
+    let fd: number;
+    try {
+      fd = openSync(config.logFile, 'w');
+    } catch (e) {
+      const reason =
+        (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (e as Error).message;
+      io.err(`${PROGRAM}: Error opening logfile ${config.logFile}: ${reason}\n`);
+      return 1;
+    }
+    log = (text) => writeSync(fd, text);
+    closers.push(() => closeSync(fd));
+  } else if (config.logItems.length > 0) {
+    log = (text) => io.err(text);
+  }
   const host: VmHost = {
     readFile: (path) => readFile(names.get(path) ?? 'file', path),
     write: (d) => io.out(d),
@@ -94,6 +121,8 @@ export function main(argv: readonly string[], io: CliIo): number | undefined {
     threadId: process.pid,
     defer: (fn) => setImmediate(fn),
     setTimer: (fn, ms) => setTimeout(fn, ms),
+    virtio: nodeVirtioBackends(),
+    ...(log ? { log } : {}),
   };
   let vm: VirtualMachine;
   try {
@@ -105,6 +134,8 @@ export function main(argv: readonly string[], io: CliIo): number | undefined {
     }
     throw e;
   }
+  const cpuWarnings = 'cpuWarnings' in vm.machine ? vm.machine.cpuWarnings : [];
+  for (const w of cpuWarnings) io.err(`${PROGRAM}: warning: ${w}\n`);
   if (stdin !== null) {
     if (stdin.isTTY) stdin.setRawMode(true);
     stdin.on('data', (chunk: Buffer) => vm.input(chunk));

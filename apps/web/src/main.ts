@@ -61,6 +61,7 @@ const ui = {
   progressText: el<HTMLSpanElement>('progress-text'),
   error: el<HTMLParagraphElement>('error'),
   chart: el<HTMLCanvasElement>('chart'),
+  screenBox: el<HTMLDivElement>('screen-box'),
   legend: el<HTMLDivElement>('legend'),
 };
 
@@ -234,7 +235,7 @@ function renderFigures(totalExits: number): void {
   });
   lines.push(
     last?.mips === null || last === undefined
-      ? 'guest MIPS: n/a (the KVM facade does not expose an instruction count yet)'
+      ? 'guest MIPS: n/a (the vCPU has not run yet)'
       : `guest MIPS: ${last.mips.toFixed(1)}`,
   );
   ui.legend.innerHTML = lines.join('<br>');
@@ -335,6 +336,14 @@ async function boot(): Promise<void> {
     ui.boot.disabled = false;
   }
   ui.progressBox.hidden = true;
+  // A canvas hands its drawing to one worker for good: each machine gets a fresh one.
+  const canvas = document.createElement('canvas');
+  canvas.id = 'vga';
+  canvas.width = 720;
+  canvas.height = 400;
+  canvas.setAttribute('aria-label', 'VGA display');
+  ui.screenBox.replaceChildren(canvas);
+  const screen = canvas.transferControlToOffscreen();
   const w = new Worker(new URL('./vm.worker.ts', import.meta.url), { type: 'module', name: 'vcpu0' });
   worker = w;
   w.onmessage = (e: MessageEvent<WorkerMessage>) => {
@@ -347,10 +356,10 @@ async function boot(): Promise<void> {
   };
   setState('prelaunch');
   lastHeard = performance.now();
-  post(
-    { type: 'boot', args, files: bytes },
-    Object.values(bytes).map((b) => b.buffer as ArrayBuffer),
-  );
+  post({ type: 'boot', args, files: bytes, screen }, [
+    ...Object.values(bytes).map((b) => b.buffer as ArrayBuffer),
+    screen,
+  ]);
   terminals[active].focus();
 }
 

@@ -14,6 +14,8 @@ export type PageMessage =
       readonly type: 'boot';
       readonly args: readonly string[];
       readonly files: Readonly<Record<string, Uint8Array>>;
+      /** The page's VGA canvas, transferred (`transferControlToOffscreen`); the worker draws on it. */
+      readonly screen?: OffscreenCanvas;
     }
   /** Keystrokes for the guest's serial console (COM1). */
   | { readonly type: 'serial'; readonly bytes: Uint8Array }

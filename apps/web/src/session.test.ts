@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExitAction } from '@typevisor/qemu';
 import { describe, expect, it } from 'vitest';
 import type { WorkerMessage } from './protocol.js';
-import { consoleBytes, countExitsByReason, escapeForMux, type SessionEnv, VmSession } from './session.js';
+import { consoleBytes, escapeForMux, type SessionEnv, VmSession } from './session.js';
 
 const images = join(dirname(fileURLToPath(import.meta.url)), '../../../tools/images/default-i386');
 const bzImage = new Uint8Array(readFileSync(join(images, 'bzImage')));
@@ -158,26 +157,108 @@ describe('console bytes', () => {
   });
 });
 
-describe('exit counting', () => {
-  it('counts each exit by the kind the facade decodes, and not a failed KVM_RUN', () => {
-    const kinds = ['IoOut', 'IoOut', 'Hlt'];
-    let i = 0;
-    let current = 'Unknown';
-    const actions: ExitAction[] = [
-      { kind: 'continue' },
-      { kind: 'continue' },
-      { kind: 'wait-for-interrupt' },
-      { kind: 'error', message: 'KVM_RUN failed with errno 22' },
-    ];
-    const machine = {
-      runOnce(): ExitAction {
-        current = kinds[i] ?? 'Unknown';
-        return actions[i++]!;
-      },
-      vcpu: { exit: () => ({ kind: current }) },
+describe('the VGA canvas', () => {
+  it("draws the pc machine's VGA text screen on the page's canvas, and stops with the machine", () => {
+    const { env, posted, runTimers, timers } = manualEnv();
+    const puts: ImageData[] = [];
+    const canvas = {
+      width: 300,
+      height: 150,
+      getContext: () => ({ putImageData: (i: ImageData) => puts.push(i) }),
     };
-    const counts = countExitsByReason(machine);
-    for (let n = 0; n < 4; n++) machine.runOnce();
-    expect(counts).toEqual({ IoOut: 2, Hlt: 1 });
+    const s = new VmSession({
+      ...env,
+      imageData: (data, width, height) => ({ data, width, height }) as unknown as ImageData,
+    });
+    s.handle({
+      type: 'boot',
+      args: DEFAULT_ARGS,
+      files: { bzImage, 'initrd.cpio.gz': initrd },
+      screen: canvas as unknown as OffscreenCanvas,
+    });
+    expect(of(posted, 'error')).toEqual([]);
+    expect(puts).toHaveLength(1);
+    expect([canvas.width, canvas.height]).toEqual([720, 400]);
+    // The boot banner is on screen: some pixels of the first text row are lit.
+    const row0 = puts[0]!.data.subarray(0, 720 * 16 * 4);
+    expect(row0.some((v, i) => i % 4 !== 3 && v > 0)).toBe(true);
+    runTimers(40);
+    expect(puts).toHaveLength(1); // nothing changed: nothing drawn
+    s.handle({ type: 'monitor', id: 1, line: 'quit' });
+    expect(timers.size).toBe(0);
+  });
+
+  it('has no VGA with -nographic, so nothing is drawn', () => {
+    const { env } = manualEnv();
+    const puts: ImageData[] = [];
+    const canvas = {
+      width: 300,
+      height: 150,
+      getContext: () => ({ putImageData: (i: ImageData) => puts.push(i) }),
+    };
+    const s = new VmSession(env);
+    s.handle({
+      type: 'boot',
+      args: [...DEFAULT_ARGS, '-nographic'],
+      files: { bzImage, 'initrd.cpio.gz': initrd },
+      screen: canvas as unknown as OffscreenCanvas,
+    });
+    expect(s.screen).toBeUndefined();
+    expect(puts).toEqual([]);
+  });
+});
+
+describe('figures of a running guest', () => {
+  it('counts guest instructions (the vCPU stats) and exits by kind once the guest runs', () => {
+    const { env, timers } = manualEnv();
+    // Slices end on host time: this test's clock is the real one.
+    const s = new VmSession({ ...env, now: () => performance.now() });
+    s.handle({ type: 'boot', args: DEFAULT_ARGS, files: { bzImage, 'initrd.cpio.gz': initrd } });
+    expect(s.sample().instructions).toBeNull(); // the vCPU has not run yet
+    s.handle({ type: 'monitor', id: 1, line: 'cont' });
+    for (let i = 0; i < 3; i++) {
+      const due = [...timers.entries()];
+      timers.clear();
+      for (const [, fn] of due) fn();
+    }
+    const sample = s.sample();
+    expect(sample.instructions).toBeGreaterThan(100_000);
+    expect(sample.exits).toBeGreaterThan(0);
+    const byReason = Object.values(sample.byReason).reduce((a, b) => a + b, 0);
+    expect(byReason).toBeLessThanOrEqual(sample.exits);
+    s.handle({ type: 'monitor', id: 2, line: 'quit' });
+  });
+
+  it('pauses, resumes and resets a running guest as the page controls do (stop, cont, system_reset)', () => {
+    const { env, posted, timers } = manualEnv();
+    const s = new VmSession({ ...env, now: () => performance.now() });
+    const runDeferred = () => {
+      const due = [...timers.entries()];
+      timers.clear();
+      for (const [, fn] of due) fn();
+    };
+    s.handle({ type: 'boot', args: DEFAULT_ARGS, files: { bzImage, 'initrd.cpio.gz': initrd } });
+    s.monitor('cont');
+    runDeferred();
+    expect(s.state).toBe('running');
+    s.monitor('stop');
+    expect(s.state).toBe('paused');
+    const paused = s.sample().instructions!;
+    runDeferred();
+    runDeferred();
+    expect(s.sample().instructions).toBe(paused); // a paused guest runs nothing
+    s.monitor('cont');
+    runDeferred();
+    expect(s.state).toBe('running');
+    expect(s.sample().instructions).toBeGreaterThan(paused);
+    // system_reset reloads the kernel: the vCPU is back at the 32-bit entry and runs on.
+    s.monitor('stop');
+    s.monitor('system_reset');
+    const rip = s.vm!.machine.vcpu.getRegs().rip;
+    expect(rip).toBe(0x100000n); // the bzImage's code32_start
+    expect(of(posted, 'status').map((m) => m.command)).toEqual(
+      expect.arrayContaining(['stop', 'cont', 'system_reset']),
+    );
+    s.monitor('quit');
   });
 });

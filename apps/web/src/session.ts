@@ -1,7 +1,7 @@
 import {
   CommandLineError,
-  type ExitAction,
   parseCommandLine,
+  type PcVga,
   VirtualMachine,
   type VmHost,
   VmStartError,
@@ -13,6 +13,7 @@ import {
   type RunState,
   type WorkerMessage,
 } from './protocol.js';
+import { SCREEN_FPS, Screen, type ScreenCanvas } from './screen.js';
 
 /** What the session needs from the thread it runs on (a Web Worker in the app, Node in tests). */
 export interface SessionEnv {
@@ -23,6 +24,8 @@ export interface SessionEnv {
   setTimer(fn: () => void, ms: number): unknown;
   clearTimer(handle: unknown): void;
   readonly threadId: number;
+  /** Wraps RGBA bytes as an ImageData (the global constructor by default; tests give their own). */
+  readonly imageData?: (rgba: Uint8ClampedArray, width: number, height: number) => ImageData;
 }
 
 /** Console output is batched into one message per this many milliseconds at most. */
@@ -57,31 +60,34 @@ export function escapeForMux(bytes: ArrayLike<number>): Uint8Array {
   return out;
 }
 
-/** Cumulative exits by KVM exit kind. */
-export type ExitCounts = Record<string, number>;
-
-interface CountableMachine {
-  runOnce(): ExitAction;
-  readonly vcpu: { exit(): { readonly kind: string } };
+/** The counters a running VM offers for the chart (the facade's and the machine's own). */
+export interface FigureSource {
+  readonly loop: { readonly exits: number };
+  readonly machine: {
+    /** Exits handled by the VMM, by `VcpuExit` kind. */
+    readonly exitCounts: ReadonlyMap<string, number>;
+    readonly kvm: {
+      readonly host: {
+        vcpuRunner(fd: number): { readonly stats: { readonly instructions: number } } | undefined;
+      };
+    };
+    readonly vcpu: { readonly fd: number };
+  };
 }
 
-/**
- * Counts exits by reason: wraps the machine's one-exit step and names each exit with the facade's own
- * decoder (`vcpu.exit().kind`). A KVM_RUN that failed made no exit and is not counted. This is the
- * app-side stand-in for a figures API in @typevisor/qemu (see the README).
- */
-export function countExitsByReason(machine: CountableMachine): ExitCounts {
-  const counts: ExitCounts = {};
-  const runOnce = machine.runOnce.bind(machine);
-  machine.runOnce = () => {
-    const action = runOnce();
-    if (!(action.kind === 'error' && action.message.startsWith('KVM_RUN failed'))) {
-      const kind = machine.vcpu.exit().kind;
-      counts[kind] = (counts[kind] ?? 0) + 1;
-    }
-    return action;
-  };
-  return counts;
+/** One sample of a VM's counters: exits by reason, and guest instructions from the vCPU's KVM stats. */
+export function sampleFigures(vm: FigureSource | undefined, t: number): FigureSample {
+  if (vm === undefined) return { t, exits: 0, byReason: {}, instructions: null };
+  const byReason: Record<string, number> = {};
+  for (const [kind, n] of vm.machine.exitCounts) byReason[kind] = n;
+  const runner = vm.machine.kvm.host.vcpuRunner(vm.machine.vcpu.fd);
+  return { t, exits: vm.loop.exits, byReason, instructions: runner?.stats.instructions ?? null };
+}
+
+/** The machine's VGA (the `pc` machine's with a display), or null. */
+function vgaOf(vm: VirtualMachine | undefined): PcVga | null {
+  const m = vm?.machine;
+  return m !== undefined && 'vga' in m ? m.vga : null;
 }
 
 /**
@@ -91,10 +97,12 @@ export function countExitsByReason(machine: CountableMachine): ExitCounts {
  */
 export class VmSession {
   vm: VirtualMachine | undefined;
-  private counts: ExitCounts = {};
   private pending: Uint8Array[] = [];
   private flushTimer: unknown;
   private figuresTimer: unknown;
+  private screenTimer: unknown;
+  /** The VGA canvas, when the page gave one and the machine has a VGA. */
+  screen: Screen | undefined;
   private ended = false;
   private lastState: RunState | undefined;
 
@@ -103,7 +111,7 @@ export class VmSession {
   handle(msg: PageMessage): void {
     switch (msg.type) {
       case 'boot':
-        this.boot(msg.args, msg.files);
+        this.boot(msg.args, msg.files, msg.screen);
         return;
       case 'serial':
         if (this.vm !== undefined && !this.ended) this.vm.input(escapeForMux(msg.bytes));
@@ -133,7 +141,11 @@ export class VmSession {
     return this.vm.loop.state;
   }
 
-  private boot(args: readonly string[], files: Readonly<Record<string, Uint8Array>>): void {
+  private boot(
+    args: readonly string[],
+    files: Readonly<Record<string, Uint8Array>>,
+    canvas: ScreenCanvas | undefined,
+  ): void {
     if (this.vm !== undefined) {
       this.env.post({ type: 'error', message: 'this worker already runs a machine' });
       return;
@@ -189,21 +201,28 @@ export class VmSession {
       this.fail(`typevisor: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
-    this.counts = countExitsByReason(this.vm.machine);
+    const vga = vgaOf(this.vm);
+    if (canvas !== undefined && vga !== null) {
+      this.screen = new Screen(canvas, ...(this.env.imageData ? [this.env.imageData] : []));
+      this.drawScreen();
+    }
     this.vm.start();
     this.postStatus('');
     this.postFigures();
   }
 
+  /** Draws the VGA when it changed, at most SCREEN_FPS times a second, until the machine ends. */
+  private drawScreen(): void {
+    this.screenTimer = undefined;
+    const vga = vgaOf(this.vm);
+    if (this.screen === undefined || vga === null || this.ended) return;
+    this.screen.draw(vga);
+    this.screenTimer = this.env.setTimer(() => this.drawScreen(), 1000 / SCREEN_FPS);
+  }
+
   /** The counters now, for the page's chart. */
   sample(): FigureSample {
-    return {
-      t: this.env.now(),
-      exits: this.vm?.loop.exits ?? 0,
-      byReason: { ...this.counts },
-      // The facade counts instructions internally (VcpuStats) but does not expose them yet.
-      instructions: null,
-    };
+    return sampleFigures(this.vm, this.env.now());
   }
 
   private postFigures(): void {
@@ -250,6 +269,8 @@ export class VmSession {
     this.ended = true;
     this.flush();
     if (this.figuresTimer !== undefined) this.env.clearTimer(this.figuresTimer);
+    if (this.screenTimer !== undefined) this.env.clearTimer(this.screenTimer);
+    this.screenTimer = undefined;
     this.env.post({ type: 'figures', sample: this.sample(), state: 'ended' });
     this.postStatus('');
     this.env.post({ type: 'exit', status });

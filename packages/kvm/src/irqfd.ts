@@ -32,7 +32,8 @@ interface Irqfd {
 export class IrqfdTable {
   private readonly list: Irqfd[] = [];
 
-  constructor(private readonly inject: (gsi: number) => void) {}
+  /** `inject(gsi, resample)`: a pulse on `gsi`, or (resample irqfds) an assertion kept until {@link resample}. */
+  constructor(private readonly inject: (gsi: number, resample: boolean) => void) {}
 
   /** kvm_irqfd(): flag check, then assign or deassign. */
   ioctl(args: IrqfdRequest, resolve: FdToEventFd, irqchip: IrqchipMode): number {
@@ -59,7 +60,7 @@ export class IrqfdTable {
     const gsi = args.gsi;
     const fire = (): void => {
       // One injection per wake-up; the count is drained as irqfd_wakeup() does (eventfd_ctx_do_read).
-      if (typeof eventfd.take() === 'bigint') this.inject(gsi);
+      if (typeof eventfd.take() === 'bigint') this.inject(gsi, resample !== null);
     };
     const unsubscribe = eventfd.subscribe(fire);
     this.list.push({ gsi, eventfd, resample, unsubscribe });
@@ -80,6 +81,21 @@ export class IrqfdTable {
       }
     }
     return 0;
+  }
+
+  /**
+   * irqfd_resampler_ack(): the guest acknowledged the level interrupt of `gsi`; if resample irqfds are
+   * on it, the line is de-asserted (`deassert`) and each resamplefd is signalled. Returns how many.
+   */
+  resample(gsi: number, deassert: (gsi: number) => void): number {
+    let n = 0;
+    for (const q of this.list) {
+      if (q.gsi !== gsi || q.resample === null) continue;
+      if (n === 0) deassert(gsi);
+      q.resample.signal();
+      n++;
+    }
+    return n;
   }
 
   get size(): number {

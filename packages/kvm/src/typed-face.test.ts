@@ -136,3 +136,27 @@ describe('Vm and Vcpu', () => {
     expect(() => vm.setIdentityMapAddress(0xfffbc000)).not.toThrow();
   });
 });
+
+describe('Vm irqchip calls', () => {
+  it('creates the irqchip and PIT, drives lines and MSIs, and throws the kernel errno', () => {
+    const kvm = open();
+    const vm = kvm.createVm();
+    expect(() => vm.setIrqLine(0, true)).toThrow(KvmError);
+    vm.createIrqChip();
+    const again = (() => {
+      try {
+        vm.createIrqChip();
+      } catch (e) {
+        return e as KvmError;
+      }
+      return null;
+    })();
+    expect(again?.errno).toBe(EEXIST);
+    vm.createPit2();
+    const vcpu = vm.createVcpu(0);
+    expect(vm.setIrqLine(3, true)).toBe(1); // the 8259's IRQ 3 (IMR 0 after reset)
+    expect(vm.setIrqLine(3, true)).toBe(1); // a level already high: no new edge, not coalesced
+    expect(vm.signalMsi({ addressLo: 0xfee00000, data: 0x30 })).toBe(0); // LAPIC software-disabled
+    expect(vcpu.getMpState()).toBe(KVM_MP_STATE_RUNNABLE);
+  });
+});

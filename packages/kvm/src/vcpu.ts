@@ -1,5 +1,6 @@
 import type { CpuidEntry } from './cpu-model.js';
 import { check } from './errors.js';
+import { EIO } from './uapi/errno.js';
 import { decodeExit, type VcpuExit } from './exit.js';
 import type { KvmHost } from './kernel/host.js';
 import * as I from './uapi/ioctls.js';
@@ -138,6 +139,13 @@ export class Vcpu {
       dv.setBigUint64(i * 8, BigInt.asUintN(64, w), true);
     });
     check(this.host.ioctl(this.fd, I.KVM_SET_SREGS, v.bytes), 'KVM_SET_SREGS');
+  }
+
+  /** KVM_GET_TSC_KHZ: the guest TSC's rate, or null when the TSC has none (it counts instructions). */
+  getTscKhz(): number | null {
+    const r = this.host.ioctl(this.fd, I.KVM_GET_TSC_KHZ, 0);
+    if (r === -EIO) return null;
+    return check(r, 'KVM_GET_TSC_KHZ');
   }
 
   getMpState(): number {

@@ -10,6 +10,9 @@ import * as I from './uapi/ioctls.js';
 import { allocStruct } from './uapi/layout.js';
 import {
   kvm_clock_data,
+  kvm_irq_level,
+  kvm_msi,
+  kvm_pit_config,
   kvm_dirty_log,
   kvm_ioeventfd,
   kvm_irqfd,
@@ -118,6 +121,36 @@ export class Vm {
 
   unregisterIrqfd(eventFd: number, gsi: number): void {
     this.irqfd(eventFd, gsi, KVM_IRQFD_FLAG_DEASSIGN);
+  }
+
+  /** KVM_CREATE_IRQCHIP: the in-kernel 8259s, I/O APIC and per-vCPU LAPICs (before any vCPU). */
+  createIrqChip(): void {
+    check(this.host.ioctl(this.fd, I.KVM_CREATE_IRQCHIP, 0), 'KVM_CREATE_IRQCHIP');
+  }
+
+  /** KVM_IRQ_LINE_STATUS: drives GSI `irq`; the status (-1 not delivered, 0 coalesced, > 0 delivered). */
+  setIrqLine(irq: number, active: boolean): number {
+    const v = allocStruct(kvm_irq_level);
+    v.set('irq', irq);
+    v.set('level', active ? 1 : 0);
+    check(this.host.ioctl(this.fd, I.KVM_IRQ_LINE_STATUS, v.bytes), 'KVM_IRQ_LINE_STATUS');
+    return new DataView(v.bytes.buffer).getInt32(0, true);
+  }
+
+  /** KVM_SIGNAL_MSI: the number of LAPICs that accepted the message. */
+  signalMsi(msi: { readonly addressLo: number; readonly addressHi?: number; readonly data: number }): number {
+    const v = allocStruct(kvm_msi);
+    v.set('address_lo', msi.addressLo);
+    v.set('address_hi', msi.addressHi ?? 0);
+    v.set('data', msi.data);
+    return check(this.host.ioctl(this.fd, I.KVM_SIGNAL_MSI, v.bytes), 'KVM_SIGNAL_MSI');
+  }
+
+  /** KVM_CREATE_PIT2 (needs the in-kernel irqchip); `flags` is kvm_pit_config.flags. */
+  createPit2(flags = 0): void {
+    const v = allocStruct(kvm_pit_config);
+    v.set('flags', flags);
+    check(this.host.ioctl(this.fd, I.KVM_CREATE_PIT2, v.bytes), 'KVM_CREATE_PIT2');
   }
 
   getClock(): ClockData {

@@ -51,7 +51,42 @@ export {
 export { type ExitAction, type ExitTargets, handleExit } from './machine/exit-dispatch.js';
 export { applyEntryRegs, applyEntrySregs, flatSegment } from './machine/entry-state.js';
 export { type MachineIo, PC_IRQ, PC_PORTS, PcMachine } from './machine/pc.js';
+export {
+  PcVga,
+  VBE_LFB_BASE,
+  type VgaFrame,
+  vgaEnabled,
+  vgaFont8x16,
+  VGA_PORTS,
+  TEXT_WINDOW,
+} from './machine/vga.js';
+export {
+  MICROVM_MMIO_BASE,
+  MICROVM_VIRTIO_IRQS,
+  MicrovmMachine,
+  type MicrovmVirtioSlot,
+} from './machine/microvm.js';
+export { PCI_IRQS, PCI_MMIO_BASE, PciBusError, PcPciBus, pirqOf } from './machine/pci-bus.js';
+export {
+  type BuiltVirtio,
+  type OpenedDrive,
+  type OpenedNetdev,
+  type VirtioBackends,
+  VirtioBackendError,
+  VirtioDeviceSet,
+  type VirtioIo,
+} from './machine/virtio-devices.js';
+export { deviceModels, planVirtio, type VirtioSpec, VirtioOptionError } from './options/virtio-plan.js';
 export { type LoopPolicy, type LoopState, nextState, VcpuLoop } from './machine/vcpu-loop.js';
 export { cpuSnapshot, type MonitorHooks, pcMonitorTarget, segmentFlags } from './machine/monitor-target.js';
 export { ESCAPE, Mux, MUX_HELP, type MuxFocus, type MuxOutput } from './chardev/mux.js';
 export { VirtualMachine, type VmHost, VmStartError } from './vm.js';
+export { GuestLog, LOG_ITEM_HELP, logHelpText } from './machine/guest-log.js';
+export { IrqCounter } from './machine/irq-stats.js';
+export {
+  CPU_MODELS,
+  CpuModelError,
+  checkCpuConfig,
+  type ResolvedCpu,
+  resolveCpu,
+} from './options/cpu-model.js';

@@ -65,6 +65,23 @@ describe('VirtualMachine', () => {
     expect(t.status).toEqual([]);
   });
 
+  it('keeps typed text the serial FIFO has no room for until the guest reads it (no loss on paste)', () => {
+    const t = host();
+    const vm = new VirtualMachine(config([...kernelArgs, '-S', '-nographic']), t.h);
+    vm.start();
+    const com1 = vm.machine.com1;
+    com1.write(2, 1, 0x01); // FCR: FIFOs on (the guest's driver does this), 16 bytes of room
+    const text = 'echo a line much longer than the 16-byte receive FIFO of the 16550A\r';
+    vm.input([...text].map((c) => c.charCodeAt(0)));
+    expect(vm.serialIn.pending).toBe(text.length - 16);
+    let got = '';
+    for (let i = 0; i < text.length + 4; i++) {
+      if (com1.read(5, 1) & 1) got += String.fromCharCode(com1.read(0, 1)); // LSR.DR, then RBR
+    }
+    expect(got).toBe(text);
+    expect(vm.serialIn.pending).toBe(0);
+  });
+
   it('quits on C-a x', () => {
     const t = host();
     const vm = new VirtualMachine(config([...kernelArgs, '-S']), t.h);

@@ -1,8 +1,11 @@
 import type { KvmHost } from '@typevisor/kvm';
-import type { Clock } from '@typevisor/memory';
+import type { ByteSource, Clock } from '@typevisor/memory';
 import { Mux } from './chardev/mux.js';
 import { PcMachine } from './machine/pc.js';
+import { MicrovmMachine } from './machine/microvm.js';
 import { pcMonitorTarget } from './machine/monitor-target.js';
+import { PciBusError } from './machine/pci-bus.js';
+import { type VirtioBackends, VirtioBackendError } from './machine/virtio-devices.js';
 import { type LoopState, VcpuLoop } from './machine/vcpu-loop.js';
 import { Monitor } from './monitor/hmp.js';
 import type { VmConfig } from './options/config.js';
@@ -24,6 +27,10 @@ export interface VmHost {
   setTimer(fn: () => void, ms: number): void;
   /** The KVM facade to use (a fresh one by default). */
   readonly kvmHost?: KvmHost;
+  /** Where `-d` log lines go (the CLI: the `-D` file, else stderr). */
+  readonly log?: (text: string) => void;
+  /** Disk images, sockets and randomness for virtio devices (`nodeVirtioBackends()` in Node). */
+  readonly virtio?: VirtioBackends;
 }
 
 /** A typed failure to start, with the message the CLI prints. */
@@ -33,16 +40,55 @@ export class VmStartError extends Error {
 
 /** Exits per slice before yielding to the host's event loop (console input, timers, the monitor). */
 const SLICE_EXITS = 2000;
+/**
+ * Host time per slice too: a KVM_RUN that ends with -EINTR after a slice of guest instructions
+ * counts as one exit, so 2000 of them could hold the host's event loop for a minute.
+ */
+const SLICE_NS = 50_000_000;
+/** Terminal input held for COM1 while its FIFO is full; beyond this, typed bytes are dropped. */
+const SERIAL_BACKLOG = 1 << 20;
+
+/**
+ * Terminal bytes for COM1, pulled by the UART whenever its receive FIFO has room. QEMU reads its
+ * chardev only while the serial port can receive (serial_can_receive), so a paste longer than the
+ * 16-byte FIFO waits instead of being lost; this queue is that backpressure.
+ */
+export class SerialInputQueue implements ByteSource {
+  private bytes: number[] = [];
+  private head = 0;
+
+  /** Queues bytes; those beyond {@link SERIAL_BACKLOG} pending are dropped. */
+  push(data: ArrayLike<number>): void {
+    const room = SERIAL_BACKLOG - this.pending;
+    for (let i = 0; i < data.length && i < room; i++) this.bytes.push(data[i]! & 0xff);
+  }
+
+  readByte(): number {
+    if (this.head >= this.bytes.length) return -1;
+    const b = this.bytes[this.head++]!;
+    if (this.head === this.bytes.length) {
+      this.bytes = [];
+      this.head = 0;
+    }
+    return b;
+  }
+
+  get pending(): number {
+    return this.bytes.length - this.head;
+  }
+}
 
 /**
  * One virtual machine as `qemu-system-x86_64 -nographic` runs it: the `pc` machine, its vCPU loop,
  * the HMP monitor and the Ctrl-A mux on one terminal. Everything host-specific comes through VmHost.
  */
 export class VirtualMachine {
-  readonly machine: PcMachine;
+  readonly machine: PcMachine | MicrovmMachine;
   readonly loop: VcpuLoop;
   readonly monitor: Monitor;
   readonly mux = new Mux();
+  /** Terminal input waiting for COM1 (see {@link SerialInputQueue}). */
+  readonly serialIn = new SerialInputQueue();
   private ended = false;
   private readonly kernel: Uint8Array | undefined;
   private readonly initrd: Uint8Array | undefined;
@@ -51,20 +97,35 @@ export class VirtualMachine {
     readonly config: VmConfig,
     private readonly host: VmHost,
   ) {
-    if (config.machine !== 'pc')
-      throw new VmStartError(`machine '${config.machine}' is not available yet (only pc)`);
     if (config.kernel === undefined)
       throw new VmStartError('no -kernel given (firmware boot is not available yet)');
     this.kernel = host.readFile(config.kernel);
     this.initrd = config.initrd === undefined ? undefined : host.readFile(config.initrd);
-    this.machine = new PcMachine(
-      config,
-      {
-        serialOut: { writeByte: (b) => host.write(String.fromCharCode(b)) },
-        clock: host.clock,
-      },
-      host.kvmHost,
-    );
+    try {
+      this.machine = new (config.machine === 'microvm' ? MicrovmMachine : PcMachine)(
+        config,
+        {
+          serialOut: { writeByte: (b) => host.write(String.fromCharCode(b)) },
+          serialIn: this.serialIn,
+          clock: host.clock,
+          ...(host.log ? { log: host.log } : {}),
+          virtio: {
+            backends: host.virtio ?? {},
+            readFile: (path) => host.readFile(path),
+            consoleOut: { write: (bytes) => host.write(bytes.slice()) },
+            fail: (message) => {
+              host.write(`\r\ntypevisor: ${message}\r\n`);
+              this.end(1);
+            },
+          },
+        },
+        host.kvmHost,
+      );
+    } catch (e) {
+      if (e instanceof VirtioBackendError || e instanceof PciBusError || e instanceof RangeError)
+        throw new VmStartError(e.message);
+      throw e;
+    }
     this.loadKernel();
     this.loop = new VcpuLoop(() => this.machine.runOnce(), {
       noReboot: config.noReboot,
@@ -114,7 +175,12 @@ export class VirtualMachine {
   input(bytes: ArrayLike<number>): void {
     const out = this.mux.feed(bytes);
     if (out.echo !== '') this.host.write(out.echo);
-    if (out.serial.length > 0) this.machine.com1.receiveBytes(out.serial);
+    if (out.serial.length > 0) {
+      this.serialIn.push(out.serial);
+      this.machine.com1.pollInput();
+      // A virtconsole shares the terminal with the serial port (whichever the guest's shell reads).
+      this.machine.virtio.console?.input(Uint8Array.from(out.serial));
+    }
     for (const line of out.monitorLines) {
       const text = this.monitor.execute(line);
       this.host.write(`${text === '' ? '' : `${text.replaceAll('\n', '\r\n')}\r\n`}(qemu) `);
@@ -138,7 +204,10 @@ export class VirtualMachine {
 
   private step(): void {
     if (this.ended) return;
-    const state: LoopState = this.loop.runSlice(SLICE_EXITS);
+    const until = this.host.clock.nowNs() + SLICE_NS;
+    let state: LoopState = this.loop.runSlice(1);
+    for (let n = 1; state === 'running' && n < SLICE_EXITS && this.host.clock.nowNs() < until; n++)
+      state = this.loop.runSlice(1);
     switch (state) {
       case 'running':
         this.pump();
@@ -174,6 +243,8 @@ export class VirtualMachine {
   end(status: number): void {
     if (this.ended) return;
     this.ended = true;
+    this.machine.virtio.close();
+    if ('ide' in this.machine) this.machine.ide?.close();
     this.host.exit(status);
   }
 }

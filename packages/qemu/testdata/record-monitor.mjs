@@ -27,6 +27,11 @@ const COMMANDS = [
   'info status',
   'info kvm',
   'info registers',
+  // Machine-provided (the -S prelaunch state, so deterministic): compared in monitor/info.test.ts.
+  'info pic',
+  'info irq',
+  'info pci',
+  'info mtree',
   'xp',
   'xp /4xw',
   'xp /4xw nonsense',

@@ -194,7 +194,12 @@ export class BlockCache {
       this.byPage.set(page, list);
     }
     if (!list.includes(b)) list.push(b);
-    this.cpu.phys.codePages[page] = 1;
+    const pages = this.cpu.phys.codePages;
+    if (pages[page] === 0) {
+      pages[page] = 1;
+      // Writes to this page must reach PhysicalMemory from now on, to drop the blocks on it.
+      this.cpu.pager.dropRamWrites();
+    }
   }
 
   /**

@@ -102,7 +102,7 @@ export function loadState(cpu: Cpu, st: CpuState): void {
   cpu.setControlRegisters(st.cr0, st.cr3, st.cr4, efer >= 0 ? cpu.msrs.lo[efer]! : 0);
   cpu.eflags = st.eflags;
   c.cpl = st.cpl;
-  cpu.tscOffset = st.tsc - cpu.instructions;
+  cpu.tscOffset = st.tsc - cpu.tscBase();
   cpu.fpu.setState(st.fpu);
   cpu.halted = st.halted;
   cpu.nmiPending = st.nmiPending;

@@ -45,6 +45,12 @@ export interface CpuOptions {
   readonly mmu?: Mmu;
 }
 
+/** A constant-rate time base for the TSC (see {@link Cpu.tscSource}). */
+export interface TscSource {
+  /** Ticks since some fixed origin: non-decreasing, below 2^53. */
+  ticks(): number;
+}
+
 /** Instruction handler signature: every handler in the dispatch table has this shape. */
 export type Handler = (cpu: Cpu, ins: Instruction) => void;
 
@@ -87,14 +93,25 @@ export class Cpu {
   /** An NMI handler runs: further NMIs wait until IRET. */
   nmiBlocked = false;
   interruptController: InterruptController | null = null;
+  /**
+   * VT-x's "interrupt-window exiting": `run()` returns `CpuExit.InterruptWindow` at the first
+   * instruction boundary where an interrupt could be taken, so a VMM can inject one there.
+   */
+  interruptWindowExiting = false;
   halted = false;
   /** Interrupts are inhibited for one instruction (after STI, MOV SS, POP SS). */
   shadow = false;
   /** Vector of the last event delivered (exception, interrupt or INT n); -1 before the first. */
   lastVector = -1;
-  /** Executed instruction count (also the TSC base). */
+  /** Executed instruction count (the TSC base when no {@link tscSource} is set). */
   instructions = 0;
   tscOffset = 0;
+  /**
+   * What the TSC counts: null counts retired instructions (deterministic, for tests and bare runs); a
+   * source makes it a constant-rate clock, as a VMM gives its guests, so that the guest's TSC and its
+   * timers (PIT, HPET, LAPIC) agree whatever the host's speed.
+   */
+  tscSource: TscSource | null = null;
   /** The x87 FPU (state and arithmetic in `x87/`). */
   readonly fpu = new X87();
 
@@ -107,6 +124,7 @@ export class Cpu {
     this.pager = new Pager(this, options.mmu ?? new Mmu(memory));
     this.blocks = new BlockCache(this);
     this.phys.listener = this.blocks;
+    this.phys.ramListener = this.pager;
     this.msrs = new MsrFile();
     this.reset();
   }
@@ -208,7 +226,12 @@ export class Cpu {
 
   /** Time-stamp counter. */
   get tsc(): number {
-    return this.instructions + this.tscOffset;
+    return this.tscBase() + this.tscOffset;
+  }
+
+  /** The TSC before the offset: the source's ticks or the retired-instruction count. */
+  tscBase(): number {
+    return this.tscSource === null ? this.instructions : this.tscSource.ticks();
   }
 
   // ---------------------------------------------------------------- interpreter
@@ -223,61 +246,104 @@ export class Cpu {
   run(maxInstructions: number): CpuExit {
     this.exitReason = -1;
     const limit = this.instructions + maxInstructions;
-    const regs = this.regs;
     while (this.instructions < limit) {
       if (this.checkEvents()) {
         if (this.exitReason >= 0) return this.exitReason as CpuExit;
         continue;
       }
       if (this.halted) return CpuExit.Hlt;
-      const single = this.shadow || (this.flags.bits & EFLAGS.TF) !== 0;
-      const tf = (this.flags.bits & EFLAGS.TF) !== 0;
-      this.shadow = false;
-      let block: ReturnType<BlockCache['lookup']>;
-      try {
-        block = this.blocks.lookup();
-      } catch (e) {
-        if (e !== FAULT) throw e;
-        this.startIp = regs.ip;
-        this.instructions++;
-        this.fault(FAULT);
-        if (this.exitReason >= 0) return this.exitReason as CpuExit;
-        continue;
-      }
-      const list = block.instructions;
-      let n = block.count;
-      const budget = limit - this.instructions;
-      if (single || n > budget) n = single ? 1 : budget;
-      const handlers = block.handlers;
-      this.stop = false;
-      let faulted = false;
-      try {
-        for (let i = 0; i < n; i++) {
-          const ins = list[i]!;
-          this.startIp = regs.ip;
-          this.startSp = regs.r32[4]!;
-          regs.ip = ins.nextIp;
-          handlers[i]!(this, ins);
-          this.instructions++;
-          if (this.stop || regs.ip !== ins.nextIp) break;
-        }
-      } catch (e) {
-        if (e !== FAULT) throw e;
-        regs.ip = this.startIp;
-        regs.r32[4] = this.startSp;
-        // A delivered fault uses up budget too, so a guest stuck in a fault loop still returns.
-        this.instructions++;
-        faulted = true;
-        this.fault(FAULT);
-      }
-      // Single-step trap after an instruction that completed (a faulting one reports its fault only).
-      if (tf && !faulted && this.exitReason < 0 && !this.halted) {
-        this.ctrl.dr[6] = (this.ctrl.dr[6]! | 0x4000) >>> 0;
-        this.deliver(EventKind.Exception, Vector.DB, 0);
-      }
+      if (this.shadow || (this.flags.bits & EFLAGS.TF) !== 0) this.runOne();
+      else this.runBlocks(limit);
       if (this.exitReason >= 0) return this.exitReason as CpuExit;
     }
     return CpuExit.Budget;
+  }
+
+  /**
+   * Executes decoded blocks back to back (block chaining: the next block is found through the previous
+   * block's successor links, see `BlockCache.lookup`) until the budget is used up or something needs
+   * the outer loop: a handler set `stop` (exits, mode and flag changes), an interrupt or NMI became
+   * deliverable (or, with `interruptWindowExiting`, IF became 1), an interrupt shadow or TF began, or an
+   * instruction faulted (delivered here).
+   */
+  private runBlocks(limit: number): void {
+    try {
+      this.chain(limit);
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      // The faulting instruction (or the fetch of the next block) is rolled back.
+      const regs = this.regs;
+      regs.ip = this.startIp;
+      regs.r32[4] = this.startSp;
+      // A delivered fault uses up budget too, so a guest stuck in a fault loop still returns.
+      this.instructions++;
+      this.fault(FAULT);
+    }
+  }
+
+  /** The loop of {@link runBlocks}, without the fault handling (kept out of the hottest function). */
+  private chain(limit: number): void {
+    const regs = this.regs;
+    const flags = this.flags;
+    for (;;) {
+      this.startIp = regs.ip;
+      this.startSp = regs.r32[4]!;
+      const block = this.blocks.lookup();
+      const list = block.instructions;
+      const handlers = block.handlers;
+      let n = block.count;
+      const budget = limit - this.instructions;
+      if (n > budget) n = budget;
+      this.stop = false;
+      for (let i = 0; i < n; i++) {
+        const ins = list[i]!;
+        this.startIp = regs.ip;
+        this.startSp = regs.r32[4]!;
+        regs.ip = ins.nextIp;
+        handlers[i]!(this, ins);
+        this.instructions++;
+        if (this.stop || regs.ip !== ins.nextIp) break;
+      }
+      if (
+        this.stop ||
+        this.instructions >= limit ||
+        this.shadow ||
+        this.nmiPending ||
+        ((this.intr || this.interruptWindowExiting) && (flags.bits & EFLAGS.IF) !== 0) ||
+        (flags.bits & EFLAGS.TF) !== 0
+      )
+        return;
+    }
+  }
+
+  /** Executes one instruction (interrupt shadow or TF single-step), then the single-step trap if TF was set. */
+  private runOne(): void {
+    const regs = this.regs;
+    const tf = (this.flags.bits & EFLAGS.TF) !== 0;
+    this.shadow = false;
+    this.stop = false;
+    let faulted = false;
+    try {
+      this.startIp = regs.ip;
+      this.startSp = regs.r32[4]!;
+      const block = this.blocks.lookup();
+      const ins = block.instructions[0]!;
+      regs.ip = ins.nextIp;
+      block.handlers[0]!(this, ins);
+      this.instructions++;
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      regs.ip = this.startIp;
+      regs.r32[4] = this.startSp;
+      this.instructions++;
+      faulted = true;
+      this.fault(FAULT);
+    }
+    // Single-step trap after an instruction that completed (a faulting one reports its fault only).
+    if (tf && !faulted && this.exitReason < 0 && !this.halted) {
+      this.ctrl.dr[6] = (this.ctrl.dr[6]! | 0x4000) >>> 0;
+      this.deliver(EventKind.Exception, Vector.DB, 0);
+    }
   }
 
   /** Takes a pending NMI or interrupt if allowed. Returns true when one was delivered. */
@@ -288,6 +354,10 @@ export class Cpu {
       this.nmiBlocked = true;
       this.halted = false;
       this.deliver(EventKind.External, Vector.NMI, 0);
+      return true;
+    }
+    if (this.interruptWindowExiting && (this.flags.bits & EFLAGS.IF) !== 0) {
+      this.exitReason = CpuExit.InterruptWindow;
       return true;
     }
     if (this.intr && this.flags.bits & EFLAGS.IF && this.interruptController !== null) {

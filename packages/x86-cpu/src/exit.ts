@@ -10,5 +10,10 @@ export const CpuExit = {
   Intercept: 3,
   /** `requestStop()` was called (from a hook or another thread's doorbell). */
   Stopped: 4,
+  /**
+   * `interruptWindowExiting` is set and the CPU reached an instruction boundary where it could take an
+   * interrupt (EFLAGS.IF = 1, no STI/MOV SS shadow): VT-x's interrupt-window exit.
+   */
+  InterruptWindow: 5,
 } as const;
 export type CpuExit = (typeof CpuExit)[keyof typeof CpuExit];

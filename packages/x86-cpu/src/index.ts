@@ -6,6 +6,7 @@ export {
   type Handler,
   type InterruptController,
   NO_EVENTS,
+  type TscSource,
 } from './cpu.js';
 export { EventKind } from './interrupts.js';
 export { type CpuState, loadState, saveState, type SegmentState } from './cpu-state.js';

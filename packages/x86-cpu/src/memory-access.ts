@@ -2,10 +2,14 @@
  * Segmented and linear memory access: segment limit/type checks (SDM Vol. 3 §5.3), then the pager, then
  * physical memory. Accesses that cross a page boundary are split byte by byte so that each page is
  * translated (and can fault) on its own.
+ *
+ * The fast path: a flat segment (base 0, no limit, see `Access.FLAT`) skips the limit checks, and an
+ * access that stays on a page found in the pager's RAM-direct TLB reads or writes the RAM array at once.
+ * Every translation made here on the way fills that TLB (see `Pager.fillRam` for what it may hold).
  */
 import type { Cpu } from './cpu.js';
 import { raise, Vector } from './exceptions.js';
-import { AccessKind } from './paging.js';
+import { AccessKind, TLB_MASK, tlbTag } from './paging.js';
 import { Seg } from './registers.js';
 import { Access, Attr } from './segments.js';
 
@@ -20,16 +24,55 @@ function check(cpu: Cpu, seg: number, off: number, last: number, need: number): 
   return (s.base[seg]! + off) >>> 0;
 }
 
+const FLAT_READ = Access.FLAT | Access.READ;
+const FLAT_WRITE = Access.FLAT | Access.WRITE;
+
+/** The linear address of `last + 1` bytes at seg:off for a read, checked against the segment. */
+function readAddress(cpu: Cpu, seg: number, off: number, last: number): number {
+  if ((cpu.segs.access[seg]! & FLAT_READ) === FLAT_READ && off <= 0xffffffff - last) return off;
+  return check(cpu, seg, off, last, Access.READ);
+}
+
+function writeAddress(cpu: Cpu, seg: number, off: number, last: number): number {
+  if ((cpu.segs.access[seg]! & FLAT_WRITE) === FLAT_WRITE && off <= 0xffffffff - last) return off;
+  return check(cpu, seg, off, last, Access.WRITE);
+}
+
+/** RAM offset of `last + 1` bytes at `lin` when they are on one page with a RAM-direct read entry, else -1. */
+function ramReadOffset(cpu: Cpu, lin: number, last: number): number {
+  const pager = cpu.pager;
+  const idx = (lin >>> 12) & TLB_MASK;
+  if ((lin & 0xfff) > 0xfff - last || pager.ramRTag[idx] !== tlbTag(lin, cpu.ctrl.cpl === 3)) return -1;
+  return pager.ramRBase[idx]! + (lin & 0xfff);
+}
+
+/** As {@link ramReadOffset}, for a write entry (the page is RAM and holds no decoded code). */
+function ramWriteOffset(cpu: Cpu, lin: number, last: number): number {
+  const pager = cpu.pager;
+  const idx = (lin >>> 12) & TLB_MASK;
+  if ((lin & 0xfff) > 0xfff - last || pager.ramWTag[idx] !== tlbTag(lin, cpu.ctrl.cpl === 3)) return -1;
+  return pager.ramWBase[idx]! + (lin & 0xfff);
+}
+
+/** Translates `lin` and records the page in the RAM-direct TLB when it may go there. */
+function translate(cpu: Cpu, lin: number, kind: AccessKind, user: boolean): number {
+  const phys = cpu.pager.translate(lin, kind, user);
+  const page = phys - (lin & 0xfff);
+  const memory = cpu.phys;
+  cpu.pager.fillRam(lin, kind, user, memory.ramPage(page), memory.directlyWritable(page));
+  return phys;
+}
+
 // ------------------------------------------------------------------ linear (paged) access
 
 export function readLinear8(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): number {
-  return cpu.phys.read8(cpu.pager.translate(lin, AccessKind.Read, user));
+  return cpu.phys.read8(translate(cpu, lin, AccessKind.Read, user));
 }
 
 export function readLinear16(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): number {
   if ((lin & 0xfff) === 0xfff)
     return readLinear8(cpu, lin, user) | (readLinear8(cpu, (lin + 1) >>> 0, user) << 8);
-  return cpu.phys.read16(cpu.pager.translate(lin, AccessKind.Read, user));
+  return cpu.phys.read16(translate(cpu, lin, AccessKind.Read, user));
 }
 
 export function readLinear32(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): number {
@@ -42,11 +85,11 @@ export function readLinear32(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): 
       0
     );
   }
-  return cpu.phys.read32(cpu.pager.translate(lin, AccessKind.Read, user));
+  return cpu.phys.read32(translate(cpu, lin, AccessKind.Read, user));
 }
 
 export function writeLinear8(cpu: Cpu, lin: number, value: number, user = cpu.ctrl.cpl === 3): void {
-  cpu.phys.write8(cpu.pager.translate(lin, AccessKind.Write, user), value & 0xff);
+  cpu.phys.write8(translate(cpu, lin, AccessKind.Write, user), value & 0xff);
 }
 
 export function writeLinear16(cpu: Cpu, lin: number, value: number, user = cpu.ctrl.cpl === 3): void {
@@ -58,7 +101,7 @@ export function writeLinear16(cpu: Cpu, lin: number, value: number, user = cpu.c
     cpu.phys.write8(p1, (value >>> 8) & 0xff);
     return;
   }
-  cpu.phys.write16(cpu.pager.translate(lin, AccessKind.Write, user), value & 0xffff);
+  cpu.phys.write16(translate(cpu, lin, AccessKind.Write, user), value & 0xffff);
 }
 
 export function writeLinear32(cpu: Cpu, lin: number, value: number, user = cpu.ctrl.cpl === 3): void {
@@ -72,33 +115,48 @@ export function writeLinear32(cpu: Cpu, lin: number, value: number, user = cpu.c
     }
     return;
   }
-  cpu.phys.write32(cpu.pager.translate(lin, AccessKind.Write, user), value >>> 0);
+  cpu.phys.write32(translate(cpu, lin, AccessKind.Write, user), value >>> 0);
 }
 
 // ------------------------------------------------------------------ segmented access
 
 export function read8(cpu: Cpu, seg: number, off: number): number {
-  return readLinear8(cpu, check(cpu, seg, off, 0, Access.READ));
+  const lin = readAddress(cpu, seg, off, 0);
+  const at = ramReadOffset(cpu, lin, 0);
+  return at >= 0 ? cpu.phys.ram[at]! : readLinear8(cpu, lin);
 }
 
 export function read16(cpu: Cpu, seg: number, off: number): number {
-  return readLinear16(cpu, check(cpu, seg, off, 1, Access.READ));
+  const lin = readAddress(cpu, seg, off, 1);
+  const at = ramReadOffset(cpu, lin, 1);
+  return at >= 0 ? cpu.phys.view.getUint16(at, true) : readLinear16(cpu, lin);
 }
 
 export function read32(cpu: Cpu, seg: number, off: number): number {
-  return readLinear32(cpu, check(cpu, seg, off, 3, Access.READ));
+  const lin = readAddress(cpu, seg, off, 3);
+  const at = ramReadOffset(cpu, lin, 3);
+  return at >= 0 ? cpu.phys.view.getUint32(at, true) : readLinear32(cpu, lin);
 }
 
 export function write8(cpu: Cpu, seg: number, off: number, value: number): void {
-  writeLinear8(cpu, check(cpu, seg, off, 0, Access.WRITE), value);
+  const lin = writeAddress(cpu, seg, off, 0);
+  const at = ramWriteOffset(cpu, lin, 0);
+  if (at >= 0) cpu.phys.ram[at] = value;
+  else writeLinear8(cpu, lin, value);
 }
 
 export function write16(cpu: Cpu, seg: number, off: number, value: number): void {
-  writeLinear16(cpu, check(cpu, seg, off, 1, Access.WRITE), value);
+  const lin = writeAddress(cpu, seg, off, 1);
+  const at = ramWriteOffset(cpu, lin, 1);
+  if (at >= 0) cpu.phys.view.setUint16(at, value, true);
+  else writeLinear16(cpu, lin, value);
 }
 
 export function write32(cpu: Cpu, seg: number, off: number, value: number): void {
-  writeLinear32(cpu, check(cpu, seg, off, 3, Access.WRITE), value);
+  const lin = writeAddress(cpu, seg, off, 3);
+  const at = ramWriteOffset(cpu, lin, 3);
+  if (at >= 0) cpu.phys.view.setUint32(at, value, true);
+  else writeLinear32(cpu, lin, value);
 }
 
 /** Reads `size` (8/16/32) bits. */

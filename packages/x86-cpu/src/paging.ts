@@ -18,16 +18,33 @@ interface PagerHost {
 }
 
 const TLB_SIZE = 1024;
-const TLB_MASK = TLB_SIZE - 1;
+export const TLB_MASK = TLB_SIZE - 1;
 /** Tag bit marking a filled entry (offset bits are free in a page-aligned tag). */
 const VALID = 0x800;
 const USER = 0x1;
+
+/** The TLB tag of `linear` for a supervisor (`user` false) or user access. */
+export function tlbTag(linear: number, user: boolean): number {
+  return (linear & 0xfffff000) | VALID | (user ? USER : 0);
+}
 
 export class Pager {
   private readonly rTag = new Int32Array(TLB_SIZE);
   private readonly rPage = new Float64Array(TLB_SIZE);
   private readonly wTag = new Int32Array(TLB_SIZE);
   private readonly wPage = new Float64Array(TLB_SIZE);
+  /**
+   * The RAM-direct TLB (see `memory-access.ts`): entries for linear pages that translate to guest RAM,
+   * holding the page's offset in the RAM array, so that a hit reads or writes the array directly. Tags
+   * as in the TLB above; separate read and write entries. A write entry is only made for a page that
+   * holds no decoded code and while dirty logging is off, and {@link dropRamWrites} clears them all when
+   * a page starts holding code, so writes to code still go through `PhysicalMemory` (which drops the
+   * blocks). Everything that flushes or invalidates the TLB clears these entries too.
+   */
+  readonly ramRTag = new Int32Array(TLB_SIZE);
+  readonly ramRBase = new Int32Array(TLB_SIZE);
+  readonly ramWTag = new Int32Array(TLB_SIZE);
+  readonly ramWBase = new Int32Array(TLB_SIZE);
   /** True when the MMU's second stage is the identity (no EPT): paging-off accesses skip the MMU. */
   private identity: boolean;
   /** Bumped whenever cached translations may change (flush, INVLPG, A20): block links check it. */
@@ -46,7 +63,7 @@ export class Pager {
   translate(linear: number, kind: AccessKind, user: boolean): number {
     if ((this.host.ctrl.cr0 & CR0.PG) === 0 && this.identity) return (linear & this.a20) >>> 0;
     const idx = (linear >>> 12) & TLB_MASK;
-    const key = (linear & 0xfffff000) | VALID | (user ? USER : 0);
+    const key = tlbTag(linear, user);
     if (kind === AccessKind.Write) {
       if (this.wTag[idx] === key) return this.wPage[idx]! + (linear & 0xfff);
     } else if (this.rTag[idx] === key) {
@@ -85,11 +102,45 @@ export class Pager {
     }
   }
 
+  /**
+   * Makes a RAM-direct entry for `linear` after a successful translation to `phys` (a page-aligned
+   * `ramPage` of RAM, or -1 when the page is not RAM): a read entry, and for a write a write entry when
+   * `writable` (no code on the page, no dirty logging).
+   */
+  fillRam(linear: number, kind: AccessKind, user: boolean, ramPage: number, writable: boolean): void {
+    const idx = (linear >>> 12) & TLB_MASK;
+    if (ramPage < 0) return;
+    const tag = tlbTag(linear, user);
+    this.ramRTag[idx] = tag;
+    this.ramRBase[idx] = ramPage;
+    if (kind === AccessKind.Write && writable) {
+      this.ramWTag[idx] = tag;
+      this.ramWBase[idx] = ramPage;
+    }
+  }
+
+  /** Drops every RAM-direct write entry (a page started holding decoded code). */
+  dropRamWrites(): void {
+    this.ramWTag.fill(0);
+  }
+
+  /** The RAM array or dirty logging changed: drop every RAM-direct entry. */
+  ramRemapped(): void {
+    this.dropRam();
+  }
+
+  /** Drops every RAM-direct entry. */
+  dropRam(): void {
+    this.ramRTag.fill(0);
+    this.ramWTag.fill(0);
+  }
+
   /** Drops every cached translation (CR3/CR0/CR4 writes, task switch, second-stage change). */
   flush(): void {
     this.generation++;
     this.rTag.fill(0);
     this.wTag.fill(0);
+    this.dropRam();
     this.identity = this.mmu.stage instanceof IdentityStage;
   }
 
@@ -99,6 +150,8 @@ export class Pager {
     const idx = (linear >>> 12) & TLB_MASK;
     this.rTag[idx] = 0;
     this.wTag[idx] = 0;
+    this.ramRTag[idx] = 0;
+    this.ramWTag[idx] = 0;
     this.mmu.invlpg(linear >>> 0);
   }
 }

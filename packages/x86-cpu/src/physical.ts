@@ -14,14 +14,20 @@ export interface CodeWriteListener {
   codeWritten(gpa: number, length: number): void;
 }
 
+/** Receives notice that the RAM array or its dirty logging changed (RAM-direct TLB entries are stale). */
+export interface RamListener {
+  ramRemapped(): void;
+}
+
 export class PhysicalMemory {
-  /** Guest RAM at physical 0 (the first region when it starts at 0), the fast path. */
-  private ram: Uint8Array;
-  private view: DataView;
-  private ramSize: number;
+  /** Guest RAM at physical 0 (the first region when it starts at 0), the fast path. Read-only outside. */
+  ram: Uint8Array;
+  view: DataView;
+  ramSize: number;
   /** 1 for pages that hold code in the block cache. */
   readonly codePages = new Uint8Array(PHYS_PAGES);
   listener: CodeWriteListener | null = null;
+  ramListener: RamListener | null = null;
 
   constructor(
     readonly guest: GuestMemory,
@@ -123,6 +129,19 @@ export class PhysicalMemory {
   /** True while the RAM region has dirty logging on (checked per write; refreshed by {@link refresh}). */
   private tracking = false;
 
+  /**
+   * The RAM offset of the physical page at `page` (page-aligned) when the whole page is RAM below 2 GiB
+   * (an Int32 offset), else -1: what the RAM-direct TLB may cache.
+   */
+  ramPage(page: number): number {
+    return page + 4096 <= this.ramSize && page < 0x80000000 ? page : -1;
+  }
+
+  /** Whether a RAM-direct write to the physical page may skip this object (no code on it, no dirty logging). */
+  directlyWritable(page: number): boolean {
+    return !this.tracking && this.codePages[page >>> 12] === 0;
+  }
+
   /** Re-reads region state (call after enabling dirty logging or changing regions). */
   refresh(): void {
     const first = this.guest.regions()[0];
@@ -135,5 +154,6 @@ export class PhysicalMemory {
       this.ramSize = 0;
       this.tracking = false;
     }
+    this.ramListener?.ramRemapped();
   }
 }

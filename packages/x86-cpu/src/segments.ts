@@ -59,6 +59,8 @@ export const Access = {
   WRITE: 2,
   /** Usable (not loaded with a null selector). */
   VALID: 4,
+  /** Flat: base 0 and every offset 0..0xFFFFFFFF valid, so the linear address is the offset. */
+  FLAT: 8,
 } as const;
 
 /** Real-mode style attributes: present, DPL 0, read/write accessed data. */
@@ -131,6 +133,7 @@ export class SegmentCaches {
       }
     }
     if ((attr & Attr.P) === 0) access = 0;
+    else if (this.base[seg] === 0 && this.lo[seg] === 0 && this.hi[seg] === 0xffffffff) access |= Access.FLAT;
     this.access[seg] = access;
   }
 

@@ -11,6 +11,11 @@ export interface BlockBackend {
   readonly readOnly: boolean;
   read(offset: number, dst: Uint8Array): void;
   write(offset: number, src: Uint8Array): void;
+  /**
+   * FLUSH CACHE (EXT): make written data durable (fsync for a file). `false` reports a host error,
+   * which the guest sees as an aborted command. Without it, flushing is a no-op.
+   */
+  flush?(): boolean;
 }
 
 /** A backend over bytes in memory (a disk image or an ISO loaded by the VMM). */

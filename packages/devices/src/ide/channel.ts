@@ -446,12 +446,16 @@ export class IdeChannel {
         this.diagnostic();
         return;
       }
+      case AtaCommand.FlushCache:
+      case AtaCommand.FlushCacheExt: {
+        if (d.backend?.flush?.() === false) this.abort();
+        else this.done();
+        return;
+      }
       case AtaCommand.Recalibrate:
       case AtaCommand.Seek:
       case AtaCommand.InitializeDeviceParameters:
       case AtaCommand.SetFeatures:
-      case AtaCommand.FlushCache:
-      case AtaCommand.FlushCacheExt:
       case AtaCommand.StandbyImmediate:
       case AtaCommand.IdleImmediate:
       case AtaCommand.Standby:

@@ -1,5 +1,6 @@
 import * as C from '../uapi/constants.js';
 import { KVM_USER_MEM_SLOTS } from '../memslots.js';
+import { KVM_MAX_IRQ_ROUTES } from './irqchip.js';
 
 /** Limits of this KVM model (the x86 kernel's KVM_MAX_VCPUS etc.). */
 export interface KvmLimits {
@@ -41,10 +42,25 @@ export function capabilityTable(limits: KvmLimits): ReadonlyMap<number, number> 
     [C.KVM_CAP_MAX_VCPUS, limits.maxVcpus],
     [C.KVM_CAP_READONLY_MEM, 1],
     [C.KVM_CAP_IMMEDIATE_EXIT, 1],
+    [C.KVM_CAP_GET_TSC_KHZ, 1],
     [C.KVM_CAP_IOEVENTFD_NO_LENGTH, 1],
     [C.KVM_CAP_CHECK_EXTENSION_VM, 1],
     [C.KVM_CAP_IOEVENTFD_ANY_LENGTH, 1],
     [C.KVM_CAP_MAX_VCPU_ID, limits.maxVcpuIds],
+    // The in-kernel irqchip (KVM_CREATE_IRQCHIP) and what hangs off it.
+    [C.KVM_CAP_IRQCHIP, 1],
+    [C.KVM_CAP_IRQ_ROUTING, KVM_MAX_IRQ_ROUTES],
+    [C.KVM_CAP_IRQ_INJECT_STATUS, 1],
+    [C.KVM_CAP_IRQFD, 1],
+    [C.KVM_CAP_IRQFD_RESAMPLE, 1],
+    [C.KVM_CAP_SIGNAL_MSI, 1],
+    [C.KVM_CAP_IOAPIC_POLARITY_IGNORED, 1],
+    [C.KVM_CAP_PIT2, 1],
+    [C.KVM_CAP_PIT_STATE2, 1],
+    [C.KVM_CAP_REINJECT_CONTROL, 1],
+    // KVM_ENABLE_CAP on VM fds, for KVM_CAP_X86_USER_SPACE_MSR.
+    [C.KVM_CAP_ENABLE_CAP_VM, 1],
+    [C.KVM_CAP_X86_USER_SPACE_MSR, 1],
     // Bit mask of the KVM_CREATE_VM types accepted: only KVM_X86_DEFAULT_VM.
     [C.KVM_CAP_VM_TYPES, 1 << C.KVM_X86_DEFAULT_VM],
   ]);

@@ -122,14 +122,17 @@ describe('system ioctls', () => {
       expect(host.ioctl(fd, I.KVM_CHECK_EXTENSION, C.KVM_CAP_READONLY_MEM)).toBe(1);
       expect(host.ioctl(fd, I.KVM_CHECK_EXTENSION, C.KVM_CAP_IOEVENTFD)).toBe(1);
       expect(host.ioctl(fd, I.KVM_CHECK_EXTENSION, C.KVM_CAP_ADJUST_CLOCK)).toBe(C.KVM_CLOCK_VALID_FLAGS);
-      // Not yet: they need KVM_RUN, the irqchip or ioctls that do not exist yet.
+      expect(host.ioctl(fd, I.KVM_CHECK_EXTENSION, C.KVM_CAP_IRQCHIP)).toBe(1);
+      expect(host.ioctl(fd, I.KVM_CHECK_EXTENSION, C.KVM_CAP_IRQ_ROUTING)).toBe(4096);
+      expect(host.ioctl(fd, I.KVM_CHECK_EXTENSION, C.KVM_CAP_PIT2)).toBe(1);
+      expect(host.ioctl(fd, I.KVM_CHECK_EXTENSION, C.KVM_CAP_X86_USER_SPACE_MSR)).toBe(1);
+      // Not yet: they need ioctls or features that do not exist yet.
       for (const cap of [
-        C.KVM_CAP_IRQCHIP,
         C.KVM_CAP_HLT,
-        C.KVM_CAP_IRQFD,
-        C.KVM_CAP_IRQ_ROUTING,
-        C.KVM_CAP_SIGNAL_MSI,
-        C.KVM_CAP_PIT2,
+        C.KVM_CAP_SPLIT_IRQCHIP,
+        C.KVM_CAP_PIT,
+        C.KVM_CAP_X86_MSR_FILTER,
+        C.KVM_CAP_GET_MSR_FEATURES,
         C.KVM_CAP_XSAVE,
         C.KVM_CAP_EXCEPTION_PAYLOAD,
         C.KVM_CAP_X86_TRIPLE_FAULT_EVENT,

@@ -8,7 +8,7 @@ import { EBADF, EINVAL, EMFILE, ENODEV, ENOENT, ENOMEM, ENOTTY } from '../uapi/e
 import { _IOC_TYPE, KVMIO } from '../uapi/ioctl.js';
 import type { IoctlArg } from './args.js';
 import { capabilityTable, DEFAULT_LIMITS, type KvmLimits } from './capabilities.js';
-import { type FdEntry, type HostClock, type KernelContext, SYSTEM_CLOCK } from './context.js';
+import { type FdEntry, type HostClock, HostTsc, type KernelContext, SYSTEM_CLOCK } from './context.js';
 import { SYSTEM_IOCTLS } from './system-ioctls.js';
 import { VCPU_IOCTLS } from './vcpu-ioctls.js';
 import { VmState } from './vm-state.js';
@@ -23,6 +23,20 @@ export const FD_LIMIT = 1024;
 /** 0, 1 and 2 are stdin, stdout and stderr, so the first fd handed out is 3, as in a fresh process. */
 const FIRST_FD = 3;
 
+/** The guest TSC rate when the host options give none: 1 GHz. */
+export const DEFAULT_TSC_KHZ = 1_000_000;
+
+/** KvmHostOptions.haltWaitNs's default: 10 ms, a VMM's usual timer-signal period. */
+export const DEFAULT_HALT_WAIT_NS = 10_000_000;
+
+/** A TSC ticking at `khz` from the host's monotonic clock, or null to count instructions. */
+function tscSource(clock: HostClock, khz: number | 'instructions'): HostTsc | null {
+  if (khz === 'instructions') return null;
+  if (!Number.isInteger(khz) || khz <= 0 || khz > 100_000_000)
+    throw new RangeError(`tscKhz: ${khz} is not a rate in kHz`);
+  return new HostTsc(clock, khz);
+}
+
 export interface KvmHostOptions {
   readonly addressSpace?: HostAddressSpace;
   /**
@@ -32,9 +46,20 @@ export interface KvmHostOptions {
   readonly vmx?: Partial<VmxOptions>;
   /** KVM_RUN returns -EINTR (KVM_EXIT_INTR) after this many guest instructions, like a timer signal; default Infinity. */
   readonly sliceInstructions?: number;
+  /** The host clock kvmclock, the guest TSC and KVM_GET_CLOCK read; default: `performance.now()`. */
   readonly clock?: HostClock;
+  /**
+   * The guest TSC's constant rate in kHz (KVM_GET_TSC_KHZ), counted from `clock`; default 1 GHz.
+   * `'instructions'` makes the TSC count retired guest instructions instead (deterministic runs).
+   */
+  readonly tscKhz?: number | 'instructions';
   readonly limits?: KvmLimits;
   readonly model?: KvmCpuModel;
+  /**
+   * How long KVM_RUN of a halted vCPU (in-kernel irqchip, nothing to wake it) blocks the thread on
+   * `clock.sleepNs` waiting for its LAPIC timer before returning -EINTR (KVM_EXIT_INTR); default 10 ms.
+   */
+  readonly haltWaitNs?: number;
 }
 
 /** A mapping returned by {@link KvmHost.mmap}; on failure `addr` is a negative errno and `bytes` empty. */
@@ -75,7 +100,13 @@ export class KvmHost implements KernelContext<VmState> {
       unrestrictedGuest: ept && (options.vmx?.unrestrictedGuest ?? DEFAULT_VMX_OPTIONS.unrestrictedGuest),
       vpid: options.vmx?.vpid ?? DEFAULT_VMX_OPTIONS.vpid,
       sliceInstructions: options.sliceInstructions ?? Number.POSITIVE_INFINITY,
+      tsc: tscSource(this.clock, options.tscKhz ?? DEFAULT_TSC_KHZ),
+      clock: this.clock,
+      haltWaitNs: options.haltWaitNs ?? DEFAULT_HALT_WAIT_NS,
     };
+    if (!Number.isSafeInteger(this.runOptions.haltWaitNs) || this.runOptions.haltWaitNs < 0) {
+      throw new RangeError(`haltWaitNs: ${options.haltWaitNs} is not a non-negative integer of ns`);
+    }
   }
 
   // ---- system calls -----------------------------------------------------------------------------------
@@ -160,7 +191,18 @@ export class KvmHost implements KernelContext<VmState> {
         if (h === undefined) return -EINVAL;
         const runner = e.vcpu.runner;
         runner?.flush();
-        const r = h({ vcpu: e.vcpu, model: this.model, irqchip: e.vm.irqchip }, arg);
+        const r = h(
+          {
+            vcpu: e.vcpu,
+            model: this.model,
+            irqchip: e.vm.irqchip,
+            tscKhz: this.runOptions.tsc?.khz ?? 0,
+            lapic: e.vm.chip?.lapic(e.vcpu.id) ?? null,
+            nowNs: this.clock.monotonicNs(),
+            msrs: () => this.runnerOf(e.vm, e.vcpu),
+          },
+          arg,
+        );
         runner?.invalidate();
         return r;
       }
@@ -172,12 +214,16 @@ export class KvmHost implements KernelContext<VmState> {
   /** KVM_RUN (the argument must be 0): the vCPU's runner is made on first use. */
   private run(vm: VmState, vcpu: VcpuState, arg: IoctlArg): number {
     if (arg !== undefined && arg !== 0) return -EINVAL;
+    return this.runnerOf(vm, vcpu).runIoctl();
+  }
+
+  private runnerOf(vm: VmState, vcpu: VcpuState): VcpuRunner {
     let runner = vcpu.runner as VcpuRunner | null;
     if (runner === null) {
       runner = new VcpuRunner(vm, vcpu, this.model, this.runOptions);
       vcpu.runner = runner;
     }
-    return runner.runIoctl();
+    return runner;
   }
 
   /** The KVM_RUN machinery of a vCPU fd once it ran (statistics, VMCS), for tests and tools. */

@@ -31,12 +31,19 @@ const checkExtension: SystemIoctl = (k, arg) =>
  * KVM_GET_MSR_INDEX_LIST: nmsrs is always written back with the real count; -E2BIG if the caller's
  * count was smaller, otherwise the indices follow the header.
  */
-const getMsrIndexList: SystemIoctl = (k, arg) => {
+const getMsrIndexList: SystemIoctl = (k, arg) => msrList(k.model.msrIndices, arg);
+
+/**
+ * KVM_GET_MSR_FEATURE_INDEX_LIST: the feature MSRs KVM_GET_MSRS on /dev/kvm reports. The model has none
+ * (no ARCH_CAPABILITIES, no nested VMX MSRs), so the list is empty and KVM_CAP_GET_MSR_FEATURES is 0.
+ */
+const getMsrFeatureIndexList: SystemIoctl = (_k, arg) => msrList([], arg);
+
+function msrList(list: readonly number[], arg: IoctlArg): number {
   const b = structArg(arg, kvm_msr_list.size);
   if (b === null) return FAULT;
   const v = dv(b);
   const n = v.getUint32(0, true);
-  const list = k.model.msrIndices;
   v.setUint32(0, list.length, true);
   if (n < list.length) return -E2BIG;
   if (b.byteLength < kvm_msr_list.size + 4 * list.length) return FAULT;
@@ -44,7 +51,7 @@ const getMsrIndexList: SystemIoctl = (k, arg) => {
     v.setUint32(kvm_msr_list.size + 4 * i, index, true);
   });
   return 0;
-};
+}
 
 /** Writes the model's CPUID entries after a kvm_cpuid2 header. */
 function writeCpuid(model: KvmCpuModel, b: Uint8Array): void {
@@ -89,5 +96,6 @@ export const SYSTEM_IOCTLS: ReadonlyMap<number, SystemIoctl> = new Map<number, S
   [I.KVM_CHECK_EXTENSION, checkExtension],
   [I.KVM_GET_VCPU_MMAP_SIZE, noArg(() => KVM_VCPU_MMAP_SIZE)],
   [I.KVM_GET_MSR_INDEX_LIST, getMsrIndexList],
+  [I.KVM_GET_MSR_FEATURE_INDEX_LIST, getMsrFeatureIndexList],
   [I.KVM_GET_SUPPORTED_CPUID, getSupportedCpuid],
 ]);

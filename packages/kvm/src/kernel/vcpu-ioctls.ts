@@ -1,4 +1,6 @@
+import type { LocalApic } from '@typevisor/devices';
 import type { KvmCpuModel } from '../cpu-model.js';
+import { readLapicPage, writeLapicPage } from './irqchip.js';
 import type { IrqchipMode } from '../irqfd.js';
 import type { VcpuState } from '../vcpu-state.js';
 import {
@@ -10,7 +12,10 @@ import {
   KVM_GUESTDBG_USE_HW_BP,
   KVM_GUESTDBG_USE_SW_BP,
   KVM_MAX_CPUID_ENTRIES,
+  KVM_MP_STATE_HALTED,
+  KVM_MP_STATE_INIT_RECEIVED,
   KVM_MP_STATE_RUNNABLE,
+  KVM_MP_STATE_UNINITIALIZED,
   KVM_VCPUEVENT_VALID_NMI_PENDING,
   KVM_VCPUEVENT_VALID_PAYLOAD,
   KVM_VCPUEVENT_VALID_SHADOW,
@@ -20,7 +25,7 @@ import {
   KVM_X86_SHADOW_INT_MOV_SS,
   KVM_X86_SHADOW_INT_STI,
 } from '../uapi/constants.js';
-import { E2BIG, EBUSY, EINVAL, ENXIO } from '../uapi/errno.js';
+import { E2BIG, EBUSY, EINVAL, EIO, ENXIO } from '../uapi/errno.js';
 import * as I from '../uapi/ioctls.js';
 import { StructView } from '../uapi/layout.js';
 import {
@@ -30,6 +35,10 @@ import {
   kvm_fpu,
   kvm_guest_debug,
   kvm_interrupt,
+  kvm_lapic_state,
+  kvm_msr_entry,
+  kvm_msrs,
+  kvm_translation,
   kvm_mp_state,
   kvm_regs,
   kvm_segment,
@@ -44,6 +53,75 @@ export interface VcpuContext {
   readonly model: KvmCpuModel;
   /** The VM's in-kernel interrupt controller. */
   readonly irqchip: IrqchipMode;
+  /** The guest TSC rate (KVM_GET_TSC_KHZ); 0 when the TSC counts instructions. */
+  readonly tscKhz: number;
+  /** The vCPU's in-kernel local APIC (with KVM_CREATE_IRQCHIP), else null. */
+  readonly lapic: LocalApic | null;
+  /** The host's monotonic clock, in ns (the LAPIC timer's time base). */
+  readonly nowNs: number;
+  /** The vCPU's MSRs (its CPU's MSR file; made on first use). */
+  msrs(): VcpuMsrs;
+}
+
+/** Host-initiated MSR access (do_get_msr / do_set_msr, `out` receives two dwords) and KVM_TRANSLATE. */
+export interface VcpuMsrs {
+  getMsr(index: number, out: { lo: number; hi: number }): boolean;
+  setMsr(index: number, lo: number, hi: number): boolean;
+  /** The guest-physical address of a linear address, or -1. */
+  translate(linear: number): number;
+}
+
+/**
+ * KVM_TRANSLATE (kvm_arch_vcpu_ioctl_translate): physical_address and valid from the guest's page walk;
+ * writeable is always 1 and usermode 0, as the kernel fills them.
+ */
+function translate(c: VcpuContext, arg: IoctlArg): number {
+  const b = structArg(arg, kvm_translation.size);
+  if (b === null) return FAULT;
+  const v = dv(b);
+  const f = kvm_translation.fields;
+  const la = v.getBigUint64(f.linear_address.offset, true);
+  // The model's linear addresses are 32 bits (no 64-bit mode yet): higher ones do not translate.
+  const gpa = la > 0xffff_ffffn ? -1 : c.msrs().translate(Number(la));
+  v.setBigUint64(f.physical_address.offset, gpa < 0 ? 0xffff_ffff_ffff_ffffn : BigInt(gpa), true);
+  v.setUint8(f.valid.offset, gpa < 0 ? 0 : 1);
+  v.setUint8(f.writeable.offset, 1);
+  v.setUint8(f.usermode.offset, 0);
+  return 0;
+}
+
+/** MAX_IO_MSRS: KVM_GET/SET_MSRS handle fewer entries than this per call (-E2BIG). */
+const MAX_IO_MSRS = 256;
+
+/**
+ * msr_io(): -E2BIG for nmsrs >= MAX_IO_MSRS, -EFAULT when the entries are not all there; otherwise the
+ * number of entries done, stopping at the first MSR the vCPU does not have (or refuses, for SET).
+ */
+function msrIo(set: boolean): VcpuIoctl {
+  return (c, arg) => {
+    const b = structArg(arg, kvm_msrs.size);
+    if (b === null) return FAULT;
+    const v = dv(b);
+    const n = v.getUint32(kvm_msrs.fields.nmsrs.offset, true);
+    if (n >= MAX_IO_MSRS) return -E2BIG;
+    const E = kvm_msr_entry;
+    if (b.byteLength < kvm_msrs.size + n * E.size) return FAULT;
+    const msrs = c.msrs();
+    const value = { lo: 0, hi: 0 };
+    for (let i = 0; i < n; i++) {
+      const o = kvm_msrs.size + i * E.size;
+      const index = v.getUint32(o + E.fields.index.offset, true);
+      const d = o + E.fields.data.offset;
+      if (set) {
+        if (!msrs.setMsr(index, v.getUint32(d, true), v.getUint32(d + 4, true))) return i;
+      } else {
+        if (!msrs.getMsr(index, value)) return i;
+        v.setUint32(d, value.lo >>> 0, true);
+        v.setUint32(d + 4, value.hi >>> 0, true);
+      }
+    }
+    return n;
+  };
 }
 
 type VcpuIoctl = (c: VcpuContext, arg: IoctlArg) => number;
@@ -86,6 +164,7 @@ function getSregs(c: VcpuContext, arg: IoctlArg): number {
   const b = structArg(arg, kvm_sregs.size);
   if (b === null) return FAULT;
   b.set(c.vcpu.sregs);
+  if (c.lapic !== null) dv(b).setBigUint64(kvm_sregs.fields.apic_base.offset, c.lapic.readApicBase(), true);
   const bitmap = kvm_sregs.fields.interrupt_bitmap.offset;
   b.fill(0, bitmap, bitmap + kvm_sregs.fields.interrupt_bitmap.size);
   const e = new StructView(kvm_vcpu_events, c.vcpu.events);
@@ -132,7 +211,11 @@ function setSregs(c: VcpuContext, arg: IoctlArg): number {
   const f = kvm_sregs.fields;
   if (!validSregs(c.model, v)) return -EINVAL;
   const physRsvd = ~((1n << BigInt(c.model.maxPhyAddr)) - 1n) & 0xffff_ffff_ffff_ffffn;
-  if (v.getBigUint64(f.apic_base.offset, true) & (physRsvd | APIC_BASE_RSVD)) return -EINVAL;
+  const apicBase = v.getBigUint64(f.apic_base.offset, true);
+  if (apicBase & (physRsvd | APIC_BASE_RSVD)) return -EINVAL;
+  // kvm_set_apic_base() -> kvm_lapic_set_base(): an impossible mode transition is -EINVAL.
+  if (c.lapic !== null && apicBase !== c.lapic.readApicBase() && !c.lapic.writeApicBase(apicBase))
+    return -EINVAL;
   const s = dv(c.vcpu.sregs);
   const oldCr8 = s.getBigUint64(f.cr8.offset, true);
   c.vcpu.sregs.set(b.subarray(0, kvm_sregs.size));
@@ -150,6 +233,12 @@ function setSregs(c: VcpuContext, arg: IoctlArg): number {
   return 0;
 }
 
+/** KVM_GET_TSC_KHZ: the vCPU's TSC frequency, or -EIO when it has none (kvm_arch_vcpu_ioctl). */
+function getTscKhz(c: VcpuContext, arg: IoctlArg): number {
+  if (arg !== undefined && arg !== 0) return -EINVAL;
+  return c.tscKhz > 0 ? c.tscKhz : -EIO;
+}
+
 function getMpState(c: VcpuContext, arg: IoctlArg): number {
   const b = structArg(arg, kvm_mp_state.size);
   if (b === null) return FAULT;
@@ -158,15 +247,38 @@ function getMpState(c: VcpuContext, arg: IoctlArg): number {
 }
 
 /**
- * kvm_arch_vcpu_ioctl_set_mpstate(): RUNNABLE always; UNINITIALIZED, HALTED, INIT_RECEIVED,
- * SIPI_RECEIVED and AP_RESET_HOLD only with an in-kernel LAPIC, which this model does not have yet.
+ * kvm_arch_vcpu_ioctl_set_mpstate(): RUNNABLE always; HALTED, UNINITIALIZED and INIT_RECEIVED only with
+ * an in-kernel LAPIC (KVM_RUN then waits for an interrupt, INIT or SIPI). SIPI_RECEIVED (a pending SIPI
+ * vector carried in the vCPU events) is not modelled: -EINVAL.
  */
 function setMpState(c: VcpuContext, arg: IoctlArg): number {
   const b = structArg(arg, kvm_mp_state.size);
   if (b === null) return FAULT;
   const state = dv(b).getUint32(0, true);
-  if (state !== KVM_MP_STATE_RUNNABLE) return -EINVAL;
+  const withLapic =
+    state === KVM_MP_STATE_HALTED ||
+    state === KVM_MP_STATE_UNINITIALIZED ||
+    state === KVM_MP_STATE_INIT_RECEIVED;
+  if (state !== KVM_MP_STATE_RUNNABLE && !(withLapic && c.lapic !== null)) return -EINVAL;
   c.vcpu.mpState = state;
+  return 0;
+}
+
+/** KVM_GET_LAPIC: the register page; -EINVAL without an in-kernel LAPIC. */
+function getLapic(c: VcpuContext, arg: IoctlArg): number {
+  if (c.lapic === null) return -EINVAL;
+  const b = structArg(arg, kvm_lapic_state.size);
+  if (b === null) return FAULT;
+  writeLapicPage(c.lapic, dv(b));
+  return 0;
+}
+
+/** KVM_SET_LAPIC (kvm_apic_set_state): -EINVAL without an in-kernel LAPIC. */
+function setLapic(c: VcpuContext, arg: IoctlArg): number {
+  if (c.lapic === null) return -EINVAL;
+  const b = structArg(arg, kvm_lapic_state.size);
+  if (b === null) return FAULT;
+  c.lapic.loadState(readLapicPage(c.lapic, dv(b), c.nowNs));
   return 0;
 }
 
@@ -391,4 +503,10 @@ export const VCPU_IOCTLS: ReadonlyMap<number, VcpuIoctl> = new Map<number, VcpuI
   [I.KVM_SET_SREGS, setSregs],
   [I.KVM_GET_MP_STATE, getMpState],
   [I.KVM_SET_MP_STATE, setMpState],
+  [I.KVM_GET_TSC_KHZ, getTscKhz],
+  [I.KVM_GET_LAPIC, getLapic],
+  [I.KVM_GET_MSRS, msrIo(false)],
+  [I.KVM_TRANSLATE, translate],
+  [I.KVM_SET_MSRS, msrIo(true)],
+  [I.KVM_SET_LAPIC, setLapic],
 ]);

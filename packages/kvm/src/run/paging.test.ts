@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as C from '../uapi/constants.js';
 import * as I from '../uapi/ioctls.js';
 import { allocStruct } from '../uapi/layout.js';
-import { kvm_segment, kvm_sregs } from '../uapi/structs.js';
+import { kvm_segment, kvm_sregs, kvm_translation } from '../uapi/structs.js';
 import { realModeGuest } from './guest.test-support.js';
 
 for (const ept of [true, false]) {
@@ -34,6 +34,18 @@ for (const ept of [true, false]) {
       s.set('cr0', 0x80000011);
       expect(g.host.ioctl(g.vcpufd, I.KVM_SET_SREGS, s.bytes)).toBe(0);
       g.setRegs({ rip: 0x400000 });
+      // KVM_TRANSLATE walks the guest's tables before the first KVM_RUN, without setting A/D bits.
+      const tr = allocStruct(kvm_translation);
+      tr.set('linear_address', 0x400123);
+      expect(g.host.ioctl(g.vcpufd, I.KVM_TRANSLATE, tr.bytes)).toBe(0);
+      expect([tr.get('physical_address'), tr.get('valid'), tr.get('writeable'), tr.get('usermode')]).toEqual([
+        0x1123, 1, 1, 0,
+      ]);
+      expect(dv.getUint32(0x5000, true) & 0x20).toBe(0);
+      tr.set('linear_address', 0x800000); // PDE 2 not present
+      expect(g.host.ioctl(g.vcpufd, I.KVM_TRANSLATE, tr.bytes)).toBe(0);
+      expect(tr.get('valid')).toBe(0);
+      expect(tr.getBigInt('physical_address')).toBe(0xffff_ffff_ffff_ffffn);
       expect(g.runOnce()).toBe(0);
       expect(g.run.get('exit_reason')).toBe(C.KVM_EXIT_IO);
       expect(g.map[g.run.get('io.data_offset')]).toBe(0x37);

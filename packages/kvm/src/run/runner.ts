@@ -10,7 +10,7 @@
  * which userspace exit the next KVM_RUN completes (complete_userspace_io).
  */
 import { GuestMemory } from '@typevisor/memory';
-import { EptQual, FaultKind } from '@typevisor/mmu';
+import { AccessKind, EptQual, FaultKind, MMU_FAULT, Privilege } from '@typevisor/mmu';
 import {
   ExitInfo,
   ExitReason,
@@ -40,12 +40,24 @@ import {
   INTERCEPT,
   type MsrValue,
   Seg,
+  type TscSource,
 } from '@typevisor/x86-cpu';
 import type { KvmCpuModel } from '../cpu-model.js';
+import type { HostClock } from '../kernel/context.js';
+import { KernelIrqchip } from '../kernel/irqchip.js';
 import type { Memslots } from '../memslots.js';
 import * as C from '../uapi/constants.js';
 import { EINTR } from '../uapi/errno.js';
-import { kvm_cpuid_entry2, kvm_run, kvm_sregs, kvm_vcpu_events } from '../uapi/structs.js';
+import {
+  kvm_cpuid_entry2,
+  kvm_regs,
+  kvm_run,
+  kvm_segment,
+  kvm_sregs,
+  kvm_vcpu_events,
+} from '../uapi/structs.js';
+import type { LocalApic } from '@typevisor/devices';
+import { IOAPIC_BASE } from '../kernel/irqchip.js';
 import type { VcpuRunnerPort, VcpuState } from '../vcpu-state.js';
 import { type AddressSpace, ShadowPagedMmu, buildAddressSpace, findSlot } from './memory-map.js';
 import { StateViews, loadCpu, saveCpu } from './state-sync.js';
@@ -59,6 +71,10 @@ export interface RunVm {
   readonly tssAddr: number | null;
   /** In-kernel PIO/MMIO handlers (ioeventfds): `write` is true when a write was consumed. */
   readonly ioeventfds: { write(bus: 'mmio' | 'pio', addr: number, len: number, lo: number): boolean };
+  /** The in-kernel irqchip (KVM_CREATE_IRQCHIP), or null. */
+  readonly chip: KernelIrqchip | null;
+  /** KVM_CAP_X86_USER_SPACE_MSR's KVM_MSR_EXIT_REASON_* mask (0: MSR faults stay in the kernel). */
+  readonly userSpaceMsr: number;
 }
 
 /** Options of a host's KVM_RUN (kvm_intel module parameters and the run slice). */
@@ -68,6 +84,15 @@ export interface RunOptions extends VmxOptions {
    * VMM's timer) had arrived; Infinity (the default) runs until an exit needs userspace.
    */
   readonly sliceInstructions: number;
+  /** The guest TSC's time base (a constant rate from the host clock), or null to count instructions. */
+  readonly tsc: (TscSource & { readonly khz: number }) | null;
+  /** The host clock: the LAPIC timer's time base, and what a halted vCPU sleeps on. */
+  readonly clock: HostClock;
+  /**
+   * The longest a KVM_RUN of a halted vCPU (in-kernel irqchip) blocks the host thread waiting for an
+   * interrupt before it returns -EINTR (KVM_EXIT_INTR), in ns.
+   */
+  readonly haltWaitNs: number;
 }
 
 /** What the CPU hooks do right now. */
@@ -75,7 +100,7 @@ const Mode = { Guest: 0, CollectOuts: 1, FeedIns: 2, MmioReplay: 3 } as const;
 type Mode = (typeof Mode)[keyof typeof Mode];
 
 /** The userspace exit the next KVM_RUN completes. */
-const Completion = { None: 0, PioIn: 1, PioOut: 2, PioInString: 3, Mmio: 4 } as const;
+const Completion = { None: 0, PioIn: 1, PioOut: 2, PioInString: 3, Mmio: 4, Msr: 5 } as const;
 type Completion = (typeof Completion)[keyof typeof Completion];
 
 const PIO_OFFSET = C.KVM_PIO_PAGE_OFFSET * 4096;
@@ -86,6 +111,12 @@ const CPUID_E = kvm_cpuid_entry2.fields;
 const EFLAGS_IF = 1 << 9;
 const MAX_MMIO_QUEUE = 64;
 const GUEST_BUDGET = 1 << 20;
+/** With an in-kernel irqchip the LAPIC timer is polled at least every this many guest instructions. */
+const IRQCHIP_BUDGET = 1 << 14;
+const MSR_IA32_APIC_BASE = 0x1b;
+const MSR_IA32_TSC = 0x10;
+const MSR_EFER = 0xc0000080;
+const GP_VECTOR = 13;
 
 /** What a hook saw of the exit it caused. */
 class PendingExit {
@@ -100,6 +131,8 @@ class PendingExit {
   rep = false;
   addr32 = false;
   msr = 0;
+  msrLo = 0;
+  msrHi = 0;
 }
 
 /** Registers saved before an MMIO replay, restored when the replay needs data it does not have. */
@@ -177,6 +210,7 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
   private completionRip = 0;
   private completionSize: 1 | 2 | 4 = 1;
   private completionCount = 0;
+  private completionWrite = false;
   /** OUTS collection / INS feeding: elements done and the limit. */
   private elements = 0;
   private elementLimit = 0;
@@ -243,6 +277,19 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     const rv = this.runView;
     if (this.generation !== this.vm.memslots.generation) this.rebuild();
     const cpu = this.cpu!;
+    const ownLapic = this.vm.chip?.lapic(this.vcpu.id);
+    if (ownLapic !== undefined && !this.acceptApicEvents(ownLapic)) {
+      // UNINITIALIZED / INIT_RECEIVED: blocked until INIT / SIPI (kvm_vcpu_block), at most haltWaitNs.
+      const clock = this.options.clock;
+      if (clock.sleepNs !== undefined && this.options.haltWaitNs > 0) {
+        clock.sleepNs(this.options.haltWaitNs);
+        this.stats.haltWaits++;
+      }
+      if (!this.acceptApicEvents(ownLapic)) {
+        rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_INTR, true);
+        return this.leave(-EINTR);
+      }
+    }
     if (this.needEntryChecks) loadCpu(cpu, this.views);
     this.cpuNewer = true;
     let r = this.completeUserspace(cpu);
@@ -268,12 +315,21 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
       this.needEntryChecks = false;
     }
     const slice = this.options.sliceInstructions;
+    const chip = this.vm.chip;
+    const budget = chip === null ? GUEST_BUDGET : IRQCHIP_BUDGET;
     // Guest time, counted in instructions and VM exits (an exit costs at least an instruction's time).
     const start = cpu.instructions;
     let exits = 0;
     for (;;) {
+      if (chip !== null) {
+        chip.poll(this.vcpu.id);
+        if (this.vcpu.mpState === C.KVM_MP_STATE_HALTED && !this.waitHalted(cpu)) {
+          rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_INTR, true);
+          return this.leave(-EINTR);
+        }
+      }
       const left = slice - (cpu.instructions - start + exits);
-      r = this.enterGuest(cpu, left < GUEST_BUDGET ? Math.max(1, left) : GUEST_BUDGET);
+      r = this.enterGuest(cpu, left < budget ? Math.max(1, left) : budget);
       if (r === 0) break;
       st.kernelExits++;
       exits++;
@@ -290,6 +346,76 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     return this.leave(0);
   }
 
+  /**
+   * kvm_vcpu_block() for a halted vCPU: true once an event wakes it (an interrupt it can take now, an
+   * NMI), after waiting on the host clock up to the next timer deadline (LAPIC, PIT); false (KVM_RUN returns
+   * -EINTR) when nothing woke it within `haltWaitNs`.
+   */
+  private waitHalted(cpu: Cpu): boolean {
+    const lapic = this.vm.chip!.lapic(this.vcpu.id)!;
+    const clock = this.options.clock;
+    let waited = 0;
+    const chip = this.vm.chip!;
+    for (;;) {
+      chip.poll(this.vcpu.id);
+      if (this.hasWakeEvent(cpu, lapic)) {
+        this.vcpu.mpState = C.KVM_MP_STATE_RUNNABLE;
+        return true;
+      }
+      const left = this.options.haltWaitNs - waited;
+      if (left <= 0 || clock.sleepNs === undefined) return false;
+      const deadline = chip.nextDeadlineNs(this.vcpu.id);
+      const now = clock.monotonicNs();
+      const ns = deadline === null ? left : Math.min(left, Math.max(1, deadline - now));
+      clock.sleepNs(ns);
+      waited += ns;
+      this.stats.haltWaits++;
+    }
+  }
+
+  /** An NMI from the LAPIC (LINT1, an IPI, a message) is queued like KVM_NMI (kvm_inject_nmi). */
+  private takeLapicNmi(lapic: LocalApic): void {
+    const e = this.events;
+    if (lapic.takeNmi())
+      e.setUint8(EV['nmi.pending'].offset, Math.min(2, e.getUint8(EV['nmi.pending'].offset) + 1));
+  }
+
+  /** kvm_vcpu_has_events(): an interrupt the guest accepts now (IF set), or an NMI. */
+  private hasWakeEvent(cpu: Cpu, lapic: LocalApic): boolean {
+    this.takeLapicNmi(lapic);
+    if (this.events.getUint8(EV['nmi.pending'].offset) > 0 || cpu.nmiPending) return true;
+    return (cpu.eflags & EFLAGS_IF) !== 0 && lapic.hasInterrupt();
+  }
+
+  /**
+   * kvm_apic_accept_events(): a latched INIT resets the vCPU (kvm_vcpu_reset with init_event: the
+   * APIC base is kept) and its LAPIC, leaving an AP INIT_RECEIVED (the BSP RUNNABLE); a start-up IPI
+   * then starts an INIT_RECEIVED AP in real mode at vector * 0x1000 (kvm_vcpu_deliver_sipi_vector); a
+   * SIPI in any other state is dropped. False while the vCPU waits for them.
+   */
+  private acceptApicEvents(lapic: LocalApic): boolean {
+    const v = this.vcpu;
+    if (lapic.takeInit()) {
+      const bsp = v.id === 0;
+      v.reset(bsp);
+      lapic.initReset();
+      this.views.sregs.setBigUint64(SR.apic_base.offset, lapic.readApicBase(), true);
+      v.mpState = bsp ? C.KVM_MP_STATE_RUNNABLE : C.KVM_MP_STATE_INIT_RECEIVED;
+      this.completion = Completion.None;
+      this.needEntryChecks = true;
+    }
+    const sipi = lapic.takeSipi();
+    if (sipi >= 0 && v.mpState === C.KVM_MP_STATE_INIT_RECEIVED) {
+      const cs = SR.cs.offset;
+      this.views.sregs.setUint16(cs + kvm_segment.fields.selector.offset, sipi << 8, true);
+      this.views.sregs.setBigUint64(cs + kvm_segment.fields.base.offset, BigInt(sipi << 12), true);
+      this.views.regs.setBigUint64(kvm_regs.fields.rip.offset, 0n, true);
+      v.mpState = C.KVM_MP_STATE_RUNNABLE;
+      this.needEntryChecks = true;
+    }
+    return v.mpState !== C.KVM_MP_STATE_UNINITIALIZED && v.mpState !== C.KVM_MP_STATE_INIT_RECEIVED;
+  }
+
   /** post_kvm_run_save(): if_flag, ready_for_interrupt_injection, cr8, apic_base. */
   private leave(r: number): number {
     const cpu = this.cpu!;
@@ -297,6 +423,12 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     rv.setUint8(RF.if_flag.offset, cpu.flags.bits & EFLAGS_IF ? 1 : 0);
     rv.setUint8(RF.ready_for_interrupt_injection.offset, this.readyForInjection(cpu) ? 1 : 0);
     const s = this.views.sregs;
+    const lapic = this.vm.chip?.lapic(this.vcpu.id);
+    if (lapic !== undefined) {
+      const base = lapic.readApicBase();
+      rv.setBigUint64(RF.apic_base.offset, base, true);
+      s.setBigUint64(SR.apic_base.offset, base, true);
+    }
     rv.setUint32(RF.apic_base.offset, s.getUint32(SR.apic_base.offset, true), true);
     rv.setUint32(RF.apic_base.offset + 4, s.getUint32(SR.apic_base.offset + 4, true), true);
     rv.setUint32(RF.cr8.offset, s.getUint32(SR.cr8.offset, true), true);
@@ -322,9 +454,20 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
   /** A new memslot generation: a new CPU and MMU over the new address space (state kept). */
   private rebuild(): void {
     if (this.cpu !== null && this.cpuNewer) saveCpu(this.cpu, this.views);
+    // The TSC carries over to the new CPU; it starts at 0 on the vCPU's first KVM_RUN.
+    const tsc = this.cpu === null ? 0 : this.cpu.tsc;
     const space = buildAddressSpace(this.vm.memslots.all(), this.options.ept);
     this.space = space;
+    const old = this.cpu;
     this.cpu = new Cpu(space.cpuMemory, { hooks: this, mmu: space.mmu });
+    if (old !== null) {
+      // The MSR file and the TSC offset belong to the vCPU, not to the address space.
+      this.cpu.msrs.lo.set(old.msrs.lo);
+      this.cpu.msrs.hi.set(old.msrs.hi);
+      this.cpu.tscOffset = old.tscOffset;
+    }
+    this.cpu.tscSource = this.options.tsc;
+    this.cpu.tscOffset = tsc - this.cpu.tscBase();
     this.cpu.phys.refresh();
     this.generation = this.vm.memslots.generation;
     initVmcs(this.vmcs, this.caps, this.options, this.vmxMemory, this.vpid, space.ept?.eptp ?? 0);
@@ -368,7 +511,105 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
         return 1;
       case Completion.Mmio:
         return this.completeMmio(cpu);
+      case Completion.Msr: {
+        // complete_emulated_rdmsr/wrmsr: msr.error != 0 injects #GP; else the read's data to EDX:EAX.
+        const v = this.runView;
+        if (v.getUint8(RF['msr.error'].offset) !== 0) {
+          this.queueException(GP_VECTOR, 0);
+          return 1;
+        }
+        if (!this.completionWrite) {
+          cpu.regs.r32[0] = v.getUint32(RF['msr.data'].offset, true);
+          cpu.regs.r32[2] = v.getUint32(RF['msr.data'].offset + 4, true);
+        }
+        this.skip(cpu, this.completionLength);
+        return 1;
+      }
     }
+  }
+
+  /** kvm_queue_exception_e(): delivered at the next VM entry. */
+  private queueException(vector: number, code: number): void {
+    const e = this.events;
+    e.setUint8(EV['exception.injected'].offset, 1);
+    e.setUint8(EV['exception.nr'].offset, vector);
+    e.setUint8(EV['exception.has_error_code'].offset, 1);
+    e.setUint32(EV['exception.error_code'].offset, code, true);
+  }
+
+  // ---- KVM_TRANSLATE -----------------------------------------------------------------------------------
+
+  /**
+   * kvm_arch_vcpu_ioctl_translate(): the guest-physical address of `linear` through the guest's page
+   * tables as they are now (no accessed/dirty bits set), or -1 when the walk faults. Pages that only
+   * MMIO backs translate as invalid (the walk ends in an EPT violation / a slot fault).
+   */
+  translate(linear: number): number {
+    const cpu = this.ensureCpu();
+    if (this.needEntryChecks) loadCpu(cpu, this.views);
+    const mmu = cpu.pager.mmu instanceof ShadowPagedMmu ? cpu.pager.mmu.shadow.guest : cpu.pager.mmu;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const r = mmu.probe(linear, AccessKind.Read, Privilege.Supervisor);
+      if (r !== MMU_FAULT) return mmu.walker.guestPhysical;
+      const f = mmu.fault;
+      // The lazily built EPT: map the RAM page the walk needed and walk again.
+      if (f.kind !== FaultKind.EptViolation || !this.mapRam(f.guestPhysical, f.qualification)) return -1;
+    }
+    return -1;
+  }
+
+  // ---- KVM_GET_MSRS / KVM_SET_MSRS (host-initiated) ------------------------------------------------
+
+  /** The CPU over the current memslots (made before the first KVM_RUN when an ioctl needs it). */
+  private ensureCpu(): Cpu {
+    if (this.generation !== this.vm.memslots.generation || this.cpu === null) this.rebuild();
+    return this.cpu!;
+  }
+
+  /** do_get_msr(): false when the vCPU has no such MSR (KVM_GET_MSRS stops there). */
+  getMsr(index: number, out: MsrValue): boolean {
+    const cpu = this.ensureCpu();
+    index >>>= 0;
+    const lapic = index === MSR_IA32_APIC_BASE ? this.vm.chip?.lapic(this.vcpu.id) : undefined;
+    if (lapic !== undefined) {
+      const base = lapic.readApicBase();
+      out.lo = Number(base & 0xffff_ffffn);
+      out.hi = Number(base >> 32n);
+      return true;
+    }
+    if (index === MSR_IA32_TSC) {
+      const t = cpu.tsc;
+      out.lo = t % 2 ** 32;
+      out.hi = Math.floor(t / 2 ** 32);
+      return true;
+    }
+    const slot = cpu.msrs.find(index);
+    if (slot < 0) return false;
+    // EFER: kvm_sregs holds the current value (userspace may have set it since the last entry).
+    const sr = this.views.sregs;
+    out.lo = index === MSR_EFER ? sr.getUint32(SR.efer.offset, true) : cpu.msrs.lo[slot]!;
+    out.hi = index === MSR_EFER ? sr.getUint32(SR.efer.offset + 4, true) : cpu.msrs.hi[slot]!;
+    return true;
+  }
+
+  /** do_set_msr(): false for an unknown MSR or a value the MSR refuses (KVM_SET_MSRS stops there). */
+  setMsr(index: number, lo: number, hi: number): boolean {
+    const cpu = this.ensureCpu();
+    index >>>= 0;
+    const lapic = index === MSR_IA32_APIC_BASE ? this.vm.chip?.lapic(this.vcpu.id) : undefined;
+    if (lapic !== undefined) return lapic.writeApicBase((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+    if (index === MSR_IA32_TSC) {
+      cpu.tscOffset = hi * 2 ** 32 + (lo >>> 0) - cpu.tscBase();
+      return true;
+    }
+    const slot = cpu.msrs.find(index);
+    if (slot < 0 || !cpu.msrs.write(slot, lo >>> 0, hi >>> 0)) return false;
+    // EFER also lives in kvm_sregs (the copy the next entry loads): keep the two in step.
+    if (index === MSR_EFER) {
+      this.views.sregs.setUint32(SR.efer.offset, cpu.msrs.lo[slot]!, true);
+      this.views.sregs.setUint32(SR.efer.offset + 4, cpu.msrs.hi[slot]!, true);
+    }
+    return true;
   }
 
   private linearRip(cpu: Cpu): number {
@@ -387,12 +628,18 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
   private enterGuest(cpu: Cpu, maxBudget: number): number {
     const vmcs = this.vmcs;
     const rv = this.runView;
-    // enable_irq_window when userspace asked for one and cannot inject now.
-    let proc = vmcs.read32(F.ProcBasedControls);
-    const wantWindow = rv.getUint8(RF.request_interrupt_window.offset) !== 0 && !this.readyForInjection(cpu);
-    proc = wantWindow ? proc | ProcBased.InterruptWindowExiting : proc & ~ProcBased.InterruptWindowExiting;
-    vmcs.write32(F.ProcBasedControls, proc >>> 0);
+    // enable_irq_window when userspace asked for one and cannot inject now (judged before this entry's
+    // injection, as userspace saw it), or when the in-kernel LAPIC still has an interrupt after it.
+    const userWindow = rv.getUint8(RF.request_interrupt_window.offset) !== 0 && !this.readyForInjection(cpu);
     if (!this.injectEvents(cpu)) return this.exit(cpu, ExitReason.TripleFault);
+    const lapic = this.vm.chip?.lapic(this.vcpu.id);
+    const chipWindow = lapic?.hasInterrupt() === true && !this.readyForInjection(cpu);
+    let proc = vmcs.read32(F.ProcBasedControls);
+    proc =
+      userWindow || chipWindow
+        ? proc | ProcBased.InterruptWindowExiting
+        : proc & ~ProcBased.InterruptWindowExiting;
+    vmcs.write32(F.ProcBasedControls, proc >>> 0);
     cpu.halted = false;
     // KVM_GUESTDBG_SINGLESTEP: one instruction, then KVM_EXIT_DEBUG (the monitor-trap-flag way).
     const debug = this.guestDebug.getUint32(0, true);
@@ -408,14 +655,17 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
         return this.exit(cpu, ExitReason.InterruptWindow);
       }
       this.pend.reason = -1;
-      const budget = (proc & ProcBased.InterruptWindowExiting) !== 0 ? 1 : maxBudget;
-      const why = this.guestRun(cpu, budget);
+      // The CPU itself stops at the first boundary where the window opens (no single-stepping).
+      cpu.interruptWindowExiting = (proc & ProcBased.InterruptWindowExiting) !== 0;
+      const why = this.guestRun(cpu, maxBudget);
+      cpu.interruptWindowExiting = false;
       switch (why) {
         case CpuExit.Budget:
           if (singleStep) return this.debugExit(cpu);
-          if (budget === 1 && maxBudget > 1) continue;
           // The host's timer tick: an external-interrupt exit, handled in the kernel.
           return this.exit(cpu, ExitReason.ExternalInterrupt);
+        case CpuExit.InterruptWindow:
+          return this.exit(cpu, ExitReason.InterruptWindow);
         case CpuExit.Shutdown:
           return this.exit(cpu, ExitReason.TripleFault);
         case CpuExit.Hlt:
@@ -458,10 +708,32 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
       e.setUint8(EV['exception.pending'].offset, 0);
       if (!this.deliver(cpu, EventKind.Exception, nr, code)) return false;
     }
+    const lapic = this.vm.chip?.lapic(this.vcpu.id);
+    if (lapic !== undefined) this.takeLapicNmi(lapic);
     const nmis = e.getUint8(EV['nmi.pending'].offset);
     if (nmis > 0 && !cpu.nmiBlocked && !cpu.nmiPending) {
       e.setUint8(EV['nmi.pending'].offset, nmis - 1);
-      cpu.raiseNmi();
+      if (cpu.shadow) {
+        // Blocked by the shadow for now: latched in the CPU, taken after the next instruction.
+        cpu.raiseNmi();
+      } else {
+        // vmx_inject_nmi: VM entry delivers it (an EPT violation on the way is fixed and retried).
+        cpu.nmiBlocked = true;
+        cpu.halted = false;
+        if (!this.deliver(cpu, EventKind.External, 2, 0)) return false;
+      }
+    }
+    if (lapic !== undefined) {
+      // kvm_cpu_get_interrupt(): the INTA cycle only when the guest can take the interrupt now.
+      if (
+        e.getUint8(EV['interrupt.injected'].offset) === 0 &&
+        this.readyForInjection(cpu) &&
+        lapic.hasInterrupt()
+      ) {
+        e.setUint8(EV['interrupt.nr'].offset, lapic.acknowledge());
+        e.setUint8(EV['interrupt.injected'].offset, 1);
+        this.stats.irqInjections++;
+      }
     }
     if (e.getUint8(EV['interrupt.injected'].offset)) {
       // vmx_inject_irq: the vector goes to the VM-entry interruption-information field; VM entry
@@ -519,18 +791,39 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
         // handle_triple_fault
         return this.userExit(C.KVM_EXIT_SHUTDOWN);
       case ExitReason.Hlt:
-        // kvm_emulate_halt without an in-kernel LAPIC: skip HLT, exit to userspace.
         this.skip(cpu, p.length);
+        // kvm_emulate_halt: with an in-kernel LAPIC the vCPU blocks in the kernel until an interrupt.
+        if (this.vm.chip !== null) {
+          this.vcpu.mpState = C.KVM_MP_STATE_HALTED;
+          return 1;
+        }
         return this.userExit(C.KVM_EXIT_HLT);
       case ExitReason.Cpuid:
         return this.handleCpuid(cpu);
       case ExitReason.IoInstruction:
         return this.handleIo(cpu);
       case ExitReason.Rdmsr:
-      case ExitReason.Wrmsr:
-        // kvm_emulate_rdmsr/wrmsr: the MSR file of the vCPU answers (#GP for an unknown MSR).
+      case ExitReason.Wrmsr: {
+        // kvm_emulate_rdmsr/wrmsr: the MSR file of the vCPU answers; an unknown MSR goes to userspace
+        // with KVM_MSR_EXIT_REASON_UNKNOWN enabled (kvm_msr_user_space), else #GP.
+        const write = reason === ExitReason.Wrmsr;
+        const known = p.msr === MSR_IA32_TSC || cpu.msrs.find(p.msr) >= 0;
+        if (!known && this.vm.userSpaceMsr & C.KVM_MSR_EXIT_REASON_UNKNOWN) {
+          const rv = this.runView;
+          rv.setUint8(RF['msr.error'].offset, 0);
+          for (let i = 0; i < 7; i++) rv.setUint8(RF['msr.pad'].offset + i, 0);
+          rv.setUint32(RF['msr.reason'].offset, C.KVM_MSR_EXIT_REASON_UNKNOWN, true);
+          rv.setUint32(RF['msr.index'].offset, p.msr, true);
+          rv.setUint32(RF['msr.data'].offset, write ? p.msrLo : 0, true);
+          rv.setUint32(RF['msr.data'].offset + 4, write ? p.msrHi : 0, true);
+          this.completion = Completion.Msr;
+          this.completionLength = p.length;
+          this.completionWrite = write;
+          return this.userExit(write ? C.KVM_EXIT_X86_WRMSR : C.KVM_EXIT_X86_RDMSR);
+        }
         this.allowMsr = true;
         return 1;
+      }
       case ExitReason.CrAccess:
         // handle_cr: kvm_set_cr0/3/4 update the read shadows and the MMU, then the write happens.
         this.allowCr = true;
@@ -599,6 +892,25 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
   private handleIo(cpu: Cpu): number {
     const p = this.pend;
     const rv = this.runView;
+    const chip = this.vm.chip;
+    if (!p.string && chip !== null) {
+      // The in-kernel 8259 pair and ELCR (kvm_io_bus_read/write on KVM_PIO_BUS).
+      if (p.input) {
+        const v = chip.pioRead(p.port, p.size);
+        if (v !== null) {
+          if (p.size === 1) cpu.regs.r8[0] = v;
+          else if (p.size === 2) cpu.regs.r16[0] = v;
+          else cpu.regs.r32[0] = v;
+          this.skip(cpu, p.length);
+          this.stats.kernelIo++;
+          return 1;
+        }
+      } else if (chip.pioWrite(p.port, p.size, p.value)) {
+        this.skip(cpu, p.length);
+        this.stats.kernelIo++;
+        return 1;
+      }
+    }
     if (!p.string) {
       if (!p.input && this.vm.ioeventfds.write('pio', p.port, p.size, p.value)) {
         this.skip(cpu, p.length);
@@ -846,6 +1158,19 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
   }
 
   mmioRead(gpa: number, size: 1 | 2 | 4): number {
+    const chip = this.vm.chip;
+    if (chip !== null) {
+      // The LAPIC and I/O APIC windows are handled in the kernel (vcpu_mmio_read: lapic, then the bus).
+      const lapic = chip.lapicMmio(this.vcpu.id, gpa);
+      if (lapic !== null) {
+        this.stats.kernelMmio++;
+        return lapic.read(gpa - lapic.mmioBase, size);
+      }
+      if (KernelIrqchip.isIoapic(gpa)) {
+        this.stats.kernelMmio++;
+        return chip.ioapic.read(gpa - IOAPIC_BASE, size);
+      }
+    }
     const slot = findSlot(this.space!.ranges, gpa);
     if (slot !== undefined && gpa + size <= slot.end) {
       // A READONLY slot: the data is there (the EPT maps it readable).
@@ -871,6 +1196,20 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
 
   mmioWrite(gpa: number, size: 1 | 2 | 4, value: number): void {
     if (this.mmioNeedRead) return;
+    const chip = this.vm.chip;
+    if (chip !== null) {
+      const lapic = chip.lapicMmio(this.vcpu.id, gpa);
+      if (lapic !== null) {
+        this.stats.kernelMmio++;
+        lapic.write(gpa - lapic.mmioBase, size, value >>> 0);
+        return;
+      }
+      if (KernelIrqchip.isIoapic(gpa)) {
+        this.stats.kernelMmio++;
+        chip.ioapic.write(gpa - IOAPIC_BASE, size, value >>> 0);
+        return;
+      }
+    }
     if (this.mmioWrites >= MAX_MMIO_QUEUE) {
       this.mmioOverflow = true;
       return;
@@ -890,17 +1229,28 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     return INTERCEPT;
   }
 
-  rdmsr(index: number, _value: MsrValue): number {
-    return this.msrHook(index, false);
+  rdmsr(index: number, value: MsrValue): number {
+    return this.msrHook(index, false, value);
   }
 
-  wrmsr(index: number, _value: MsrValue): number {
-    return this.msrHook(index, true);
+  wrmsr(index: number, value: MsrValue): number {
+    return this.msrHook(index, true, value);
   }
 
-  private msrHook(index: number, write: boolean): number {
+  private msrHook(index: number, write: boolean, value: MsrValue): number {
     if (this.allowMsr) {
       this.allowMsr = false;
+      const lapic = index === MSR_IA32_APIC_BASE ? this.vm.chip?.lapic(this.vcpu.id) : undefined;
+      if (lapic !== undefined) {
+        // kvm_get/set_apic_base(): IA32_APIC_BASE is the in-kernel LAPIC's (#GP for a bad transition).
+        if (!write) {
+          const base = lapic.readApicBase();
+          value.lo = Number(base & 0xffff_ffffn);
+          value.hi = Number(base >> 32n);
+          return 0;
+        }
+        return lapic.writeApicBase((BigInt(value.hi >>> 0) << 32n) | BigInt(value.lo >>> 0)) ? 0 : 13;
+      }
       return 0;
     }
     if (!msrExits(this.vmcs, this.vmxMemory, index, write)) return 0;
@@ -908,7 +1258,9 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     p.reason = write ? ExitReason.Wrmsr : ExitReason.Rdmsr;
     p.length = this.instructionLength(this.cpu!);
     p.qualification = 0;
-    p.msr = index;
+    p.msr = index >>> 0;
+    p.msrLo = value.lo >>> 0;
+    p.msrHi = value.hi >>> 0;
     return INTERCEPT;
   }
 

@@ -22,6 +22,14 @@ export class VcpuStats {
   pfFixed = 0;
   /** MMIO accesses emulated (kvm_stat's mmio_exits plus in-kernel ones). */
   mmioEmulated = 0;
+  /** Interrupts the in-kernel LAPIC delivered into the guest (kvm_stat's irq_injections). */
+  irqInjections = 0;
+  /** PIO accesses the in-kernel 8259 pair / ELCR handled. */
+  kernelIo = 0;
+  /** MMIO accesses the in-kernel LAPIC / I/O APIC handled. */
+  kernelMmio = 0;
+  /** Host sleeps of a halted vCPU waiting for its LAPIC timer (halt_wait). */
+  haltWaits = 0;
 
   /** Total VM exits. */
   get totalExits(): number {

@@ -1,5 +1,10 @@
+import { PciHost } from '@typevisor/devices';
 import type { Sregs, Segment } from '@typevisor/kvm';
 import type { MonitorTarget, VmStatus } from '../monitor/hmp.js';
+import { formatExits } from '../monitor/info-exits.js';
+import { formatMtree } from '../monitor/info-mtree.js';
+import { formatPciInfo } from '../monitor/info-pci.js';
+import { formatIrqInfo, formatPicInfo } from '../monitor/info-pic.js';
 import type { CpuSnapshot, SegmentSnapshot } from '../monitor/snapshot.js';
 import type { PcMachine } from './pc.js';
 import type { LoopState, VcpuLoop } from './vcpu-loop.js';
@@ -101,8 +106,18 @@ export interface MonitorHooks {
   powerdown(): void;
 }
 
-/** The HMP monitor's view of a running `pc` machine. */
-export function pcMonitorTarget(machine: PcMachine, loop: VcpuLoop, hooks: MonitorHooks): MonitorTarget {
+/** What the monitor reads of a machine (`pc` or `microvm`). */
+export type MonitoredMachine = Pick<
+  PcMachine,
+  'vcpu' | 'ram' | 'mmio' | 'pio' | 'pic' | 'irqCounts' | 'exitCounts' | 'kvm'
+>;
+
+/** The HMP monitor's view of a running `pc` (or `microvm`) machine. */
+export function pcMonitorTarget(
+  machine: MonitoredMachine,
+  loop: VcpuLoop,
+  hooks: MonitorHooks,
+): MonitorTarget {
   return {
     version: hooks.version,
     kvmEnabled: true,
@@ -130,22 +145,43 @@ export function pcMonitorTarget(machine: PcMachine, loop: VcpuLoop, hooks: Monit
       return out;
     },
     info: {
+      mtree: {
+        help: 'show memory tree',
+        run: () =>
+          formatMtree({
+            ramBytes: machine.ram.length,
+            mmio: machine.mmio.list(),
+            pio: machine.pio.list(),
+          }),
+      },
+      pci: { help: 'show PCI info', run: () => formatPciInfo(findPciHost(machine)) },
       pic: {
         help: 'show PIC state',
-        run: () => {
-          const m = machine.pic.master.getState();
-          const s = machine.pic.slave.getState();
-          return [m, s]
-            .map((p, i) => `pic${i}: irr=${hx(p.irr)} imr=${hx(p.imr)} isr=${hx(p.isr)}`)
-            .join('\n');
-        },
+        run: () => formatPicInfo(machine.pic.master.getState(), machine.pic.slave.getState()),
+      },
+      irq: {
+        help: 'show the interrupts statistics (if available)',
+        run: () => formatIrqInfo('isa-i8259', machine.irqCounts.counts),
       },
       exits: {
-        help: 'show vCPU exits handled by the VMM',
-        run: () => `exits: ${loop.exits}`,
+        help: 'show VM exits by kind (VMM) and by VMX exit reason (KVM facade)',
+        run: () => formatExits(machine.exitCounts, machine.kvm.host.vcpuRunner(machine.vcpu.fd)?.stats),
       },
     },
   };
 }
 
-const hx = (n: number) => n.toString(16).padStart(2, '0');
+/**
+ * The machine's PCI host bridge, wherever the machine keeps it (a field, or a field of its PCI bus
+ * object); undefined on a machine without PCI.
+ */
+function findPciHost(machine: object): PciHost | undefined {
+  for (const v of Object.values(machine)) {
+    if (v instanceof PciHost) return v;
+  }
+  for (const v of Object.values(machine)) {
+    if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) continue;
+    for (const w of Object.values(v)) if (w instanceof PciHost) return w;
+  }
+  return undefined;
+}

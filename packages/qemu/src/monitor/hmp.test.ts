@@ -90,7 +90,8 @@ describe('HMP monitor', () => {
   it('prints what QEMU printed for the same commands on the same memory (golden session)', () => {
     const { target } = fakeTarget(recordedBios());
     const mon = new Monitor(target);
-    const skip = new Set(['info', 'help cont', 'help xp']); // QEMU's full info list is longer than ours
+    // QEMU's full info list is longer than ours; machine-provided info commands: monitor/info.test.ts.
+    const skip = new Set(['info', 'help cont', 'help xp', 'info pic', 'info irq', 'info pci', 'info mtree']);
     let compared = 0;
     for (const [cmd, want] of golden.session) {
       if (skip.has(cmd)) continue;

@@ -63,6 +63,8 @@ export interface VmConfig {
   readonly serial: readonly CharBackend[];
   readonly monitor: CharBackend | undefined;
   readonly nographic: boolean;
+  /** `-vga std|none`; undefined: std unless -nographic or -nodefaults (see machine/vga.ts). */
+  readonly vga: 'std' | 'none' | undefined;
   readonly startPaused: boolean;
   readonly noReboot: boolean;
   readonly noShutdown: boolean;
@@ -77,4 +79,6 @@ export interface VmConfig {
 export type Command =
   | { readonly action: 'run'; readonly config: VmConfig }
   | { readonly action: 'version' }
-  | { readonly action: 'help' };
+  | { readonly action: 'help' }
+  /** `-d help`: list the log items. */
+  | { readonly action: 'log-help' };

@@ -7,7 +7,9 @@ import type {
   NetdevConfig,
   VmConfig,
 } from './config.js';
+import { CPU_MODELS, CpuModelError, checkCpuConfig } from './cpu-model.js';
 import { OptionSyntaxError, parseBool, parseKeyValues, parseSize } from './keyval.js';
+import { planVirtio, VirtioOptionError } from './virtio-plan.js';
 
 /** A bad command line; `message` is QEMU-style: `-m foo: Parameter 'size' expects a size`. */
 export class CommandLineError extends Error {
@@ -39,7 +41,8 @@ export const LOG_ITEMS = [
 const DEFAULTS: VmConfig = {
   machine: 'pc',
   ept: true,
-  cpu: { model: 'qemu32', features: new Map() },
+  // Without -cpu the vCPU gets every feature the KVM facade supports (QEMU's `-cpu host`).
+  cpu: { model: 'host', features: new Map() },
   memoryBytes: 128 * 2 ** 20,
   smp: 1,
   kernel: undefined,
@@ -52,6 +55,7 @@ const DEFAULTS: VmConfig = {
   serial: [],
   monitor: undefined,
   nographic: false,
+  vga: undefined,
   startPaused: false,
   noReboot: false,
   noShutdown: false,
@@ -99,14 +103,31 @@ function parseCpu(cfg: Mutable<VmConfig>, value: string): void {
   const model = parts[0] ?? '';
   if (model === '') throw new OptionSyntaxError('CPU model missing');
   const features = new Map<string, boolean>();
+  const explicit = new Set<string>(); // `feat=on|off` and bare `feat`: QEMU reports these as globals
+  if (!CPU_MODELS.includes(model)) throw new CommandLineError(`unable to find CPU model '${model}'`);
   for (const p of parts.slice(1)) {
     if (p.startsWith('+') || p.startsWith('-')) features.set(p.slice(1), p[0] === '+');
     else if (p.includes('=')) {
       const [k, v] = p.split('=', 2) as [string, string];
-      features.set(k, parseBool(k, v));
-    } else if (p !== '') features.set(p, true);
+      try {
+        features.set(k, parseBool(k, v));
+      } catch (e) {
+        if (!(e instanceof OptionSyntaxError)) throw e;
+        throw new CommandLineError(`can't apply global ${model}-x86_64-cpu.${k}=${v}: ${e.message}`);
+      }
+      explicit.add(k);
+    } else if (p !== '') {
+      features.set(p, true);
+      explicit.add(p);
+    }
   }
   cfg.cpu = { model, features };
+  try {
+    checkCpuConfig(cfg.cpu, explicit);
+  } catch (e) {
+    if (e instanceof CpuModelError) throw new CommandLineError(e.message);
+    throw e;
+  }
 }
 
 function parseMemory(cfg: Mutable<VmConfig>, value: string): void {
@@ -223,7 +244,11 @@ export function parseCharBackend(value: string): CharBackend {
   );
 }
 
-function parseLog(cfg: Mutable<VmConfig>, value: string): void {
+function parseLog(cfg: Mutable<VmConfig>, value: string, cmd: { action: Command['action'] }): void {
+  if (value === 'help' || value === '?') {
+    cmd.action = 'log-help';
+    return;
+  }
   const items = value.split(',');
   for (const item of items) {
     if (!(LOG_ITEMS as readonly string[]).includes(item))
@@ -249,8 +274,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { names: ['enable-kvm'], arg: null, help: 'same as -accel kvm', apply: () => {} },
   {
     names: ['cpu'],
-    arg: 'model[,+feat,-feat]',
-    help: 'CPU model and feature changes',
+    arg: 'model[,+feat,-feat,feat=on|off]',
+    help: `CPU model (${CPU_MODELS.join(', ')}) and feature changes`,
     apply: (c, v) => parseCpu(c, v),
   },
   {
@@ -404,6 +429,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     },
   },
   {
+    names: ['vga'],
+    arg: 'std|none',
+    help: 'the VGA card: std (Bochs VBE, the default with a display) or none',
+    apply: (c, v) => {
+      if (v !== 'std' && v !== 'none')
+        throw new OptionSyntaxError(`VGA type '${v}' is not available (std, none)`);
+      c.vga = v;
+    },
+  },
+  {
     names: ['nodefaults'],
     arg: null,
     help: 'no default devices',
@@ -430,8 +465,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     names: ['d'],
     arg: `item[,...] (${LOG_ITEMS.join(', ')})`,
-    help: 'log items',
-    apply: (c, v) => parseLog(c, v),
+    help: 'log items (-d help lists them)',
+    apply: (c, v, cmd) => parseLog(c, v, cmd),
   },
   {
     names: ['D'],
@@ -499,6 +534,12 @@ export function parseCommandLine(argv: readonly string[]): Command {
     throw new CommandLineError(
       'microvm has no IDE controller: use -drive if=virtio or if=none with -device virtio-blk-device',
     );
+  try {
+    planVirtio(cfg); // every -device/-netdev and virtio -drive must make sense before anything starts
+  } catch (e) {
+    if (e instanceof VirtioOptionError) throw new CommandLineError(e.message);
+    throw e;
+  }
   return { action: 'run', config: cfg };
 }
 

@@ -122,19 +122,21 @@ const rdmsr: Handler = (cpu) => {
   requireCpl0(cpu);
   const index = cpu.regs.u32[1]!;
   const v = cpu.msrScratch;
+  let known = true;
   if (index === Msr.TSC) {
     const t = cpu.tsc;
     v.lo = t % 4294967296;
     v.hi = Math.floor(t / 4294967296);
   } else {
+    // An unknown MSR reaches the hook too (reading 0), so a VMM can intercept it; otherwise #GP.
     const slot = cpu.msrs.find(index);
-    if (slot < 0) raise(Vector.GP, 0);
-    v.lo = cpu.msrs.lo[slot]!;
-    v.hi = cpu.msrs.hi[slot]!;
+    known = slot >= 0;
+    v.lo = slot < 0 ? 0 : cpu.msrs.lo[slot]!;
+    v.hi = slot < 0 ? 0 : cpu.msrs.hi[slot]!;
   }
   const h = cpu.hooks.rdmsr(index, v);
   if (h === INTERCEPT) raiseIntercept();
-  if (h === Vector.GP) raise(Vector.GP, 0);
+  if (h === Vector.GP || !known) raise(Vector.GP, 0);
   cpu.regs.r32[0] = v.lo;
   cpu.regs.r32[2] = v.hi;
 };
@@ -149,7 +151,7 @@ const wrmsr: Handler = (cpu) => {
   if (h === INTERCEPT) raiseIntercept();
   if (h === Vector.GP) raise(Vector.GP, 0);
   if (index === Msr.TSC) {
-    cpu.tscOffset = v.hi * 4294967296 + v.lo - cpu.instructions;
+    cpu.tscOffset = v.hi * 4294967296 + v.lo - cpu.tscBase();
     return;
   }
   const slot = cpu.msrs.find(index);

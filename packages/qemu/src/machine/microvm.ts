@@ -1,0 +1,192 @@
+import { Mc146818, PicPair, Pit8254, pcCmosLayout, SystemControlPortB, Uart16550 } from '@typevisor/devices';
+import { EINTR, Kvm, KVM_RUN, KvmHost, kvm_run, type Vcpu, type Vm } from '@typevisor/kvm';
+import { GuestMemory, type IrqLine, MmioBus, PioBus } from '@typevisor/memory';
+import { MMIO_WINDOW_SIZE, MmioTransport, virtioMmioCmdlines } from '@typevisor/virtio';
+import { pcE820 } from '../loaders/e820.js';
+import { describeLinuxLoadError, type GuestWriter, loadLinux } from '../loaders/linux.js';
+import type { VmConfig } from '../options/config.js';
+import { resolveCpu } from '../options/cpu-model.js';
+import { planVirtio } from '../options/virtio-plan.js';
+import { withTscFrequency } from './cpuid-tsc.js';
+import { applyEntryRegs, applyEntrySregs } from './entry-state.js';
+import { type ExitAction, handleExit } from './exit-dispatch.js';
+import { IrqCounter } from './irq-stats.js';
+import { type MachineIo, PC_IRQ, PC_PORTS, SLICE_INSTRUCTIONS } from './pc.js';
+import { noVirtioIo, VirtioDeviceSet } from './virtio-devices.js';
+
+/** Where virtio-mmio windows start (QEMU's microvm uses the same base), one 4 KiB window each. */
+export const MICROVM_MMIO_BASE = 0xfeb0_0000;
+/**
+ * ISA IRQs given to virtio-mmio devices in order. Without an IOAPIC only the 8259's free lines are
+ * there: not 0-2, 4 (COM1) or 8 (RTC). They are marked level-triggered in the ELCR.
+ */
+export const MICROVM_VIRTIO_IRQS = [5, 9, 10, 11, 12, 14, 15, 3, 6, 7] as const;
+
+/** A virtio-mmio device of the machine and where it sits. */
+export interface MicrovmVirtioSlot {
+  readonly name: string;
+  readonly base: number;
+  readonly irq: number;
+  readonly transport: MmioTransport;
+}
+
+/**
+ * QEMU's `microvm` machine as one composition root: no PCI, no firmware tables, no keyboard
+ * controller; the 8259 pair, the PIT, the RTC and COM1 stay (in userspace, as on `pc`), and the
+ * virtio devices are virtio-mmio windows at {@link MICROVM_MMIO_BASE} described to Linux on its
+ * command line (`virtio_mmio.device=4K@0xfeb00000:5`), as QEMU's `auto-kernel-cmdline` does.
+ * A reset (Linux falls back to a triple fault without a keyboard controller) ends or restarts the VM.
+ */
+export class MicrovmMachine {
+  readonly kvm: Kvm;
+  readonly vm: Vm;
+  readonly vcpu: Vcpu;
+  readonly ram: Uint8Array;
+  readonly memory = new GuestMemory();
+  readonly pio = new PioBus();
+  readonly mmio = new MmioBus();
+  readonly pic: PicPair;
+  readonly pit: Pit8254;
+  readonly rtc: Mc146818;
+  readonly com1: Uart16550;
+  readonly virtio: VirtioDeviceSet;
+  readonly virtioSlots: MicrovmVirtioSlot[] = [];
+  readonly exitCounts = new Map<string, number>();
+  readonly irqCounts = new IrqCounter(16);
+  /** QEMU's warnings for `-cpu` features the facade cannot give. */
+  readonly cpuWarnings: readonly string[];
+
+  constructor(
+    readonly config: VmConfig,
+    readonly io: MachineIo,
+    host?: KvmHost,
+  ) {
+    this.kvm = Kvm.open(
+      host ?? new KvmHost({ vmx: { ept: config.ept }, sliceInstructions: SLICE_INSTRUCTIONS }),
+    );
+    this.vm = this.kvm.createVm();
+    const mapping = this.kvm.host.mmap(config.memoryBytes);
+    if (mapping.addr < 0) throw new Error(`cannot allocate ${config.memoryBytes} bytes of guest RAM`);
+    this.ram = mapping.bytes;
+    this.vm.setUserMemoryRegion({
+      slot: 0,
+      guestPhysAddr: 0,
+      memorySize: config.memoryBytes,
+      userspaceAddr: mapping.addr,
+    });
+    this.memory.addRegion(0, this.ram);
+    this.vcpu = this.vm.createVcpu(0);
+    // CPUID as on `pc`: `-cpu` filtered against the facade (options/cpu-model.ts), plus the TSC leaves.
+    const tscKhz = this.vcpu.getTscKhz();
+    const cpu = resolveCpu(config.cpu, this.kvm.getSupportedCpuid());
+    this.cpuWarnings = cpu.warnings;
+    const named = config.cpu.model !== 'host' && config.cpu.model !== 'max';
+    this.vcpu.setCpuid2(tscKhz === null || named ? cpu.cpuid : withTscFrequency(cpu.cpuid, tscKhz));
+
+    const clock = io.clock;
+    this.pic = new PicPair({ output: { set: () => {} } }); // polled before each KVM_RUN
+    this.pit = new Pit8254({ clock, irq0: this.isaIrq(PC_IRQ.PIT) });
+    this.rtc = new Mc146818({ clock, irq: this.isaIrq(PC_IRQ.RTC) });
+    for (const [index, value] of pcCmosLayout({ ramBelow4G: config.memoryBytes, cpus: config.smp })) {
+      this.rtc.setCmos(index, value);
+    }
+    this.com1 = new Uart16550({
+      irq: this.isaIrq(PC_IRQ.COM1),
+      output: io.serialOut,
+      ...(io.serialIn ? { input: io.serialIn } : {}),
+    });
+    const p = this.pio;
+    p.insert(PC_PORTS.PIC_MASTER, 2, this.pic.master, 'pic-master');
+    p.insert(PC_PORTS.PIC_SLAVE, 2, this.pic.slave, 'pic-slave');
+    p.insert(PC_PORTS.ELCR, 2, this.pic.elcr, 'elcr');
+    p.insert(PC_PORTS.PIT, 4, this.pit, 'pit');
+    p.insert(PC_PORTS.PORT_B, 1, new SystemControlPortB({ timer: this.pit, clock }), 'port61');
+    p.insert(PC_PORTS.RTC, 2, this.rtc, 'rtc');
+    p.insert(PC_PORTS.COM1, 8, this.com1, 'serial0');
+
+    this.virtio = new VirtioDeviceSet(planVirtio(config), io.virtio ?? noVirtioIo());
+    if (this.virtio.devices.length > MICROVM_VIRTIO_IRQS.length) {
+      this.virtio.close();
+      throw new RangeError(
+        `microvm: at most ${MICROVM_VIRTIO_IRQS.length} virtio devices (one free IRQ each)`,
+      );
+    }
+    let elcr = 0;
+    this.virtio.devices.forEach((d, i) => {
+      const base = MICROVM_MMIO_BASE + i * MMIO_WINDOW_SIZE;
+      const irq = MICROVM_VIRTIO_IRQS[i]!;
+      const transport = new MmioTransport(d.device, this.memory, this.isaIrq(irq), d.spec.ring);
+      this.mmio.insert(base, MMIO_WINDOW_SIZE, transport, d.name);
+      this.virtioSlots.push({ name: d.name, base, irq, transport });
+      elcr |= 1 << irq;
+    });
+    // virtio-mmio's interrupt is a level (high while InterruptStatus is non-zero).
+    this.pic.elcr.write(0, 1, elcr & 0xff);
+    this.pic.elcr.write(1, 1, elcr >>> 8);
+  }
+
+  /** ISA IRQ `irq` of the 8259 pair, counted for `info irq`. */
+  isaIrq(irq: number): IrqLine {
+    return this.irqCounts.wrap(irq, this.pic.irqLine(irq));
+  }
+
+  /** The `virtio_mmio.device=` words Linux needs to find the devices. */
+  get kernelCmdline(): string {
+    return virtioMmioCmdlines(this.virtioSlots.map((s) => ({ base: s.base, irq: s.irq })));
+  }
+
+  get guest(): GuestWriter {
+    const ram = this.ram;
+    return {
+      writeBytes(gpa: number, bytes: Uint8Array): boolean {
+        if (gpa < 0 || gpa + bytes.length > ram.length) return false;
+        ram.set(bytes, gpa);
+        return true;
+      },
+    };
+  }
+
+  /** Loads a Linux bzImage with the virtio-mmio devices appended to `cmdline`. */
+  loadLinux(kernel: Uint8Array, initrd: Uint8Array | undefined, cmdline: string): string | undefined {
+    for (const s of this.virtioSlots) s.transport.reset();
+    const extra = this.kernelCmdline;
+    const r = loadLinux(this.guest, {
+      kernel,
+      initrd,
+      cmdline: extra === '' ? cmdline : `${cmdline} ${extra}`.trim(),
+      ramBytes: this.config.memoryBytes,
+      e820: pcE820(this.config.memoryBytes),
+    });
+    if ('kind' in r) return describeLinuxLoadError(r);
+    this.vcpu.setSregs(applyEntrySregs(this.vcpu.getSregs(), r.entry));
+    this.vcpu.setRegs(applyEntryRegs(this.vcpu.getRegs(), r.entry));
+    return undefined;
+  }
+
+  /** As on `pc`: timers, then the 8259's interrupt by KVM_INTERRUPT or an interrupt-window request. */
+  injectInterrupts(): void {
+    this.pit.poll();
+    this.rtc.poll();
+    this.com1.pollInput();
+    const run = this.vcpu.run;
+    const f = kvm_run.fields;
+    const ready = run[f.ready_for_interrupt_injection.offset] === 1;
+    const ifFlag = run[f.if_flag.offset] === 1;
+    if (this.pic.hasInterrupt() && ready && ifFlag) {
+      this.vcpu.interrupt(this.pic.acknowledge());
+      run[f.request_interrupt_window.offset] = 0;
+    } else {
+      run[f.request_interrupt_window.offset] = this.pic.hasInterrupt() ? 1 : 0;
+    }
+  }
+
+  runOnce(): ExitAction {
+    this.injectInterrupts();
+    const rc = this.kvm.host.ioctl(this.vcpu.fd, KVM_RUN);
+    if (rc === -EINTR) return { kind: 'continue' };
+    if (rc < 0) return { kind: 'error', message: `KVM_RUN failed with errno ${-rc}` };
+    const exit = this.vcpu.exit();
+    this.exitCounts.set(exit.kind, (this.exitCounts.get(exit.kind) ?? 0) + 1);
+    return handleExit(exit, { pio: this.pio, mmio: this.mmio });
+  }
+}

@@ -1,0 +1,105 @@
+import { Kvm, KvmHost } from '@typevisor/kvm';
+import type { CpuidEntry } from '@typevisor/kvm';
+import { describe, expect, it } from 'vitest';
+import { CommandLineError, parseCommandLine } from './parse.js';
+import { resolveCpu } from './cpu-model.js';
+
+const supported = (): CpuidEntry[] => Kvm.open(new KvmHost()).getSupportedCpuid();
+
+function cpuOf(args: string) {
+  const cmd = parseCommandLine(['-cpu', args]);
+  if (cmd.action !== 'run') throw new Error('not a run');
+  return cmd.config.cpu;
+}
+
+const leaf = (entries: readonly CpuidEntry[], fn: number) => entries.find((e) => e.function === fn);
+const errorOf = (args: string[]) => {
+  try {
+    parseCommandLine(args);
+  } catch (e) {
+    if (e instanceof CommandLineError) return e.message;
+    throw e;
+  }
+  return undefined;
+};
+
+describe('-cpu models', () => {
+  it('host and max are exactly what KVM_GET_SUPPORTED_CPUID reports, without warnings', () => {
+    for (const model of ['host', 'max']) {
+      const r = resolveCpu(cpuOf(model), supported());
+      expect(r.warnings).toEqual([]);
+      expect(r.cpuid).toEqual(supported());
+    }
+  });
+
+  it("pentium2 is QEMU's model: Intel, family 6 model 5 stepping 2, level 2, its features where supported", () => {
+    const r = resolveCpu(cpuOf('pentium2'), supported());
+    const l0 = leaf(r.cpuid, 0)!;
+    expect(l0.eax).toBe(2);
+    expect(
+      String.fromCharCode(
+        ...[l0.ebx, l0.edx, l0.ecx].flatMap((d) => [d, d >> 8, d >> 16, d >>> 24].map((b) => b & 0xff)),
+      ),
+    ).toBe('GenuineIntel');
+    expect(leaf(r.cpuid, 1)!.eax).toBe(0x652);
+    const edx = leaf(r.cpuid, 1)!.edx;
+    // fpu tsc msr cx8 apic sep mtrr pge cmov pat mmx fxsr: all in the facade's CPU
+    for (const bit of [0, 4, 5, 8, 9, 11, 12, 13, 15, 16, 23, 24]) expect((edx >>> bit) & 1).toBe(1);
+    expect(leaf(r.cpuid, 0x8000_0000)).toBeUndefined(); // xlevel 0
+    // Whatever the facade lacks is dropped with a warning in QEMU's words.
+    for (const w of r.warnings)
+      expect(w).toMatch(/^host doesn't support requested feature: CPUID\.01H:EDX\.\w+ \[bit \d+\]$/);
+    expect((edx & ~leaf(supported(), 1)!.edx) >>> 0).toBe(0);
+  });
+
+  it('warns for each requested feature the facade does not support, as QEMU does with KVM', () => {
+    const r = resolveCpu(cpuOf('qemu32,+sse2,+avx2'), supported());
+    expect(r.warnings).toContain("host doesn't support requested feature: CPUID.01H:EDX.sse2 [bit 26]");
+    expect(r.warnings).toContain("host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]");
+    expect(r.warnings).toContain("host doesn't support requested feature: CPUID.07H:EBX.avx2 [bit 5]");
+    expect((leaf(r.cpuid, 1)!.edx >>> 26) & 1).toBe(0);
+    // qemu32's brand string is QEMU's.
+    const brand = [2, 3, 4]
+      .map((i) => leaf(r.cpuid, 0x8000_0000 + i)!)
+      .flatMap((e) => [e.eax, e.ebx, e.ecx, e.edx])
+      .flatMap((d) => [d, d >> 8, d >> 16, d >>> 24].map((b) => b & 0xff));
+    expect(String.fromCharCode(...brand).replace(/\0+$/, '')).toBe('QEMU Virtual CPU version 2.5+');
+  });
+
+  it('removes features with -feat and feat=off, adds them with +feat and feat=on (aliases too)', () => {
+    const r = resolveCpu(cpuOf('pentium3,-mmx,fxsr=off,+sse3'), supported());
+    const edx = leaf(r.cpuid, 1)!.edx;
+    expect((edx >>> 23) & 1).toBe(0);
+    expect((edx >>> 24) & 1).toBe(0);
+    expect(r.warnings).toContain("host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]");
+    const host = resolveCpu(cpuOf('host,-tsc'), supported());
+    expect((leaf(host.cpuid, 1)!.edx >>> 4) & 1).toBe(0);
+    expect(host.warnings).toEqual([]);
+  });
+
+  it('qemu64 is accepted but long mode is not advertised: the facade does not report LM', () => {
+    const r = resolveCpu(cpuOf('qemu64'), supported());
+    expect(r.warnings).toContain("host doesn't support requested feature: CPUID.80000001H:EDX.lm [bit 29]");
+    expect((leaf(r.cpuid, 0x8000_0001)!.edx >>> 29) & 1).toBe(0);
+    // family 15, model 107, stepping 1: QEMU's qemu64 reset EDX in the golden session (00060fb1)
+    expect(leaf(r.cpuid, 1)!.eax).toBe(0x60fb1);
+  });
+});
+
+describe('-cpu errors (QEMU 7.2 wording)', () => {
+  it('names an unknown model', () => {
+    expect(errorOf(['-cpu', 'foo'])).toBe("unable to find CPU model 'foo'");
+  });
+  it('names an unknown feature in the form QEMU reports it', () => {
+    expect(errorOf(['-cpu', 'qemu32,+foo'])).toBe("Property 'qemu32-x86_64-cpu.foo' not found");
+    expect(errorOf(['-cpu', 'qemu32,foo=on'])).toBe(
+      "can't apply global qemu32-x86_64-cpu.foo=on: Property 'qemu32-x86_64-cpu.foo' not found",
+    );
+    expect(errorOf(['-cpu', 'qemu32,foo'])).toBe(
+      "can't apply global qemu32-x86_64-cpu.foo=on: Property 'qemu32-x86_64-cpu.foo' not found",
+    );
+    expect(errorOf(['-cpu', 'qemu32,sse2=maybe'])).toBe(
+      "can't apply global qemu32-x86_64-cpu.sse2=maybe: Parameter 'sse2' expects 'on' or 'off'",
+    );
+  });
+});

@@ -1,0 +1,326 @@
+/**
+ * `-cpu model[,+feat,-feat,feat=on|off]`: QEMU's x86 CPU models and feature names, and the CPUID a
+ * vCPU gets from them. As QEMU does with KVM, every requested feature the accelerator does not report
+ * in KVM_GET_SUPPORTED_CPUID is dropped with a warning naming the CPUID bit.
+ */
+import type { CpuidEntry } from '@typevisor/kvm';
+import type { CpuConfig } from './config.js';
+
+type Reg = 'eax' | 'ebx' | 'ecx' | 'edx';
+
+/** QEMU's feature words (FeatureWord), in the order it reports them. */
+interface FeatureWord {
+  readonly leaf: number;
+  readonly index: number;
+  readonly reg: Reg;
+  /** Bit names as QEMU spells them (null: no name). */
+  readonly names: readonly (string | null)[];
+}
+
+const W_1_EDX: FeatureWord = {
+  leaf: 1,
+  index: 0,
+  reg: 'edx',
+  // biome-ignore format: a table of 32 bit names, 8 per row
+  names: [
+    'fpu', 'vme', 'de', 'pse', 'tsc', 'msr', 'pae', 'mce',
+    'cx8', 'apic', null, 'sep', 'mtrr', 'pge', 'mca', 'cmov',
+    'pat', 'pse36', 'pn', 'clflush', null, 'ds', 'acpi', 'mmx',
+    'fxsr', 'sse', 'sse2', 'ss', 'ht', 'tm', 'ia64', 'pbe',
+  ],
+};
+const W_1_ECX: FeatureWord = {
+  leaf: 1,
+  index: 0,
+  reg: 'ecx',
+  // biome-ignore format: a table of 32 bit names, 8 per row
+  names: [
+    'pni', 'pclmulqdq', 'dtes64', 'monitor', 'ds-cpl', 'vmx', 'smx', 'est',
+    'tm2', 'ssse3', 'cid', null, 'fma', 'cx16', 'xtpr', 'pdcm',
+    null, 'pcid', 'dca', 'sse4.1', 'sse4.2', 'x2apic', 'movbe', 'popcnt',
+    'tsc-deadline', 'aes', 'xsave', null, 'avx', 'f16c', 'rdrand', 'hypervisor',
+  ],
+};
+const W_7_0_EBX: FeatureWord = {
+  leaf: 7,
+  index: 0,
+  reg: 'ebx',
+  // biome-ignore format: a table of 32 bit names, 8 per row
+  names: [
+    'fsgsbase', 'tsc-adjust', 'sgx', 'bmi1', 'hle', 'avx2', null, 'smep',
+    'bmi2', 'erms', 'invpcid', 'rtm', null, null, 'mpx', null,
+    'avx512f', 'avx512dq', 'rdseed', 'adx', 'smap', 'avx512ifma', 'pcommit', 'clflushopt',
+    'clwb', 'intel-pt', 'avx512pf', 'avx512er', 'avx512cd', 'sha-ni', 'avx512bw', 'avx512vl',
+  ],
+};
+const W_8000_0001_EDX: FeatureWord = {
+  leaf: 0x8000_0001,
+  index: 0,
+  reg: 'edx',
+  // biome-ignore format: a table of 32 bit names, 8 per row
+  names: [
+    null, null, null, null, null, null, null, null,
+    null, null, null, 'syscall', null, null, null, null,
+    null, null, null, null, 'nx', null, 'mmxext', null,
+    null, 'fxsr-opt', 'pdpe1gb', 'rdtscp', null, 'lm', '3dnowext', '3dnow',
+  ],
+};
+const W_8000_0001_ECX: FeatureWord = {
+  leaf: 0x8000_0001,
+  index: 0,
+  reg: 'ecx',
+  // biome-ignore format: a table of 32 bit names, 8 per row
+  names: [
+    'lahf-lm', 'cmp-legacy', 'svm', 'extapic', 'cr8legacy', 'abm', 'sse4a', 'misalignsse',
+    '3dnowprefetch', 'osvw', 'ibs', 'xop', 'skinit', 'wdt', null, 'lwp',
+    'fma4', 'tce', null, 'nodeid-msr', null, 'tbm', 'topoext', 'perfctr-core',
+    'perfctr-nb', null, null, null, null, null, null, null,
+  ],
+};
+
+const WORDS = [W_1_EDX, W_1_ECX, W_7_0_EBX, W_8000_0001_EDX, W_8000_0001_ECX] as const;
+
+/** QEMU's alternative spellings (feature_word_info aliases and the legacy underscore forms). */
+const ALIASES: Readonly<Record<string, string>> = {
+  sse3: 'pni',
+  'sse4-1': 'sse4.1',
+  sse4_1: 'sse4.1',
+  'sse4-2': 'sse4.2',
+  sse4_2: 'sse4.2',
+  xd: 'nx',
+  i64: 'lm',
+  ffxsr: 'fxsr-opt',
+  lahf_lm: 'lahf-lm',
+  tsc_deadline: 'tsc-deadline',
+  ds_cpl: 'ds-cpl',
+  fxsr_opt: 'fxsr-opt',
+};
+
+const FEATURES = new Map<string, { readonly word: number; readonly bit: number }>();
+for (const [w, word] of WORDS.entries()) {
+  for (const [bit, name] of word.names.entries()) if (name !== null) FEATURES.set(name, { word: w, bit });
+}
+
+const bits = (word: FeatureWord, ...names: string[]): number => {
+  let v = 0;
+  for (const n of names) v |= 1 << word.names.indexOf(n);
+  return v >>> 0;
+};
+
+const I486 = ['fpu', 'vme', 'pse'];
+const PENTIUM = [...I486, 'de', 'tsc', 'msr', 'mce', 'cx8', 'mmx', 'apic'];
+const PENTIUM2 = [...PENTIUM, 'pae', 'sep', 'mtrr', 'pge', 'mca', 'cmov', 'pat', 'pse36', 'fxsr'];
+const PENTIUM3 = [...PENTIUM2, 'sse'];
+const PPRO = ['fpu', 'de', 'pse', 'tsc', 'msr', 'mce', 'cx8', 'pge', 'cmov', 'pat', 'fxsr', 'mmx'].concat([
+  'sse',
+  'sse2',
+  'pae',
+  'sep',
+  'apic',
+]);
+
+interface ModelDef {
+  readonly vendor: 'GenuineIntel' | 'AuthenticAMD';
+  readonly level: number;
+  readonly xlevel: number;
+  readonly family: number;
+  readonly model: number;
+  readonly stepping: number;
+  readonly modelId: string;
+  /** One value per entry of WORDS. */
+  readonly words: readonly number[];
+}
+
+const QEMU_MODEL_ID = 'QEMU Virtual CPU version 2.5+';
+
+/** QEMU 7.2's builtin_x86_defs for the models Typevisor offers. */
+const MODELS: Readonly<Record<string, ModelDef>> = {
+  qemu32: {
+    vendor: 'GenuineIntel',
+    level: 4,
+    xlevel: 0x8000_0004,
+    family: 6,
+    model: 6,
+    stepping: 3,
+    modelId: QEMU_MODEL_ID,
+    words: [bits(W_1_EDX, ...PPRO), bits(W_1_ECX, 'pni'), 0, 0, 0],
+  },
+  qemu64: {
+    vendor: 'AuthenticAMD',
+    level: 0xd,
+    xlevel: 0x8000_000a,
+    family: 15,
+    model: 107,
+    stepping: 1,
+    modelId: QEMU_MODEL_ID,
+    words: [
+      bits(W_1_EDX, ...PPRO, 'mtrr', 'clflush', 'mca', 'pse36'),
+      bits(W_1_ECX, 'pni', 'cx16'),
+      0,
+      bits(W_8000_0001_EDX, 'lm', 'syscall', 'nx'),
+      bits(W_8000_0001_ECX, 'lahf-lm', 'svm'),
+    ],
+  },
+  pentium: {
+    vendor: 'GenuineIntel',
+    level: 1,
+    xlevel: 0,
+    family: 5,
+    model: 4,
+    stepping: 3,
+    modelId: '',
+    words: [bits(W_1_EDX, ...PENTIUM), 0, 0, 0, 0],
+  },
+  pentium2: {
+    vendor: 'GenuineIntel',
+    level: 2,
+    xlevel: 0,
+    family: 6,
+    model: 5,
+    stepping: 2,
+    modelId: '',
+    words: [bits(W_1_EDX, ...PENTIUM2), 0, 0, 0, 0],
+  },
+  pentium3: {
+    vendor: 'GenuineIntel',
+    level: 3,
+    xlevel: 0,
+    family: 6,
+    model: 7,
+    stepping: 3,
+    modelId: '',
+    words: [bits(W_1_EDX, ...PENTIUM3), 0, 0, 0, 0],
+  },
+};
+
+/** Every `-cpu` model name Typevisor accepts. */
+export const CPU_MODELS: readonly string[] = [...Object.keys(MODELS), 'host', 'max'];
+
+/** A `-cpu` value that names no model or feature, with QEMU's message. */
+export class CpuModelError extends Error {
+  override readonly name = 'CpuModelError';
+}
+
+/**
+ * Checks a parsed `-cpu` value: the model exists and every feature is one QEMU knows.
+ * `explicit` tells whether the feature came as `feat=on|off` (QEMU reports those as a global).
+ */
+export function checkCpuConfig(cpu: CpuConfig, explicit: ReadonlySet<string> = new Set()): void {
+  if (!CPU_MODELS.includes(cpu.model)) throw new CpuModelError(`unable to find CPU model '${cpu.model}'`);
+  for (const [name, on] of cpu.features) {
+    if (FEATURES.has(ALIASES[name] ?? name)) continue;
+    const prop = `'${cpu.model}-x86_64-cpu.${name}'`;
+    throw new CpuModelError(
+      explicit.has(name)
+        ? `can't apply global ${cpu.model}-x86_64-cpu.${name}=${on ? 'on' : 'off'}: Property ${prop} not found`
+        : `Property ${prop} not found`,
+    );
+  }
+}
+
+/** The CPUID a vCPU gets for `cpu`, and QEMU's warnings for what the accelerator lacks. */
+export interface ResolvedCpu {
+  readonly cpuid: CpuidEntry[];
+  readonly warnings: string[];
+}
+
+const hexLeaf = (leaf: number): string => `${leaf.toString(16).toUpperCase().padStart(2, '0')}H`;
+
+function findEntry(entries: readonly CpuidEntry[], leaf: number, index: number): CpuidEntry | undefined {
+  return entries.find((e) => e.function === leaf && (e.index === index || (e.flags & 1) === 0));
+}
+
+function vendorRegs(vendor: string): { ebx: number; edx: number; ecx: number } {
+  const b = new TextEncoder().encode(vendor);
+  const dw = (i: number) => (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
+  return { ebx: dw(0), edx: dw(4), ecx: dw(8) };
+}
+
+/** CPUID.1:EAX from family/model/stepping, with the extended fields as QEMU encodes them. */
+function signature(family: number, model: number, stepping: number): number {
+  const fam = family > 0x0f ? 0x0f | ((family - 0x0f) << 12) : family;
+  return ((fam << 8) | ((model & 0x0f) << 4) | ((model >> 4) << 16) | (stepping & 0x0f)) >>> 0;
+}
+
+function brandEntries(modelId: string): CpuidEntry[] {
+  const b = new Uint8Array(48);
+  b.set(new TextEncoder().encode(modelId).subarray(0, 47));
+  const dv = new DataView(b.buffer);
+  const out: CpuidEntry[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = (j: number) => dv.getUint32(i * 16 + j * 4, true);
+    out.push({ function: 0x8000_0002 + i, index: 0, flags: 0, eax: r(0), ebx: r(1), ecx: r(2), edx: r(3) });
+  }
+  return out;
+}
+
+/**
+ * Builds the CPUID for `cpu` against `supported` (KVM_GET_SUPPORTED_CPUID). `host` and `max` are the
+ * supported CPUID itself; a named model gets its vendor, levels, signature, brand string and feature
+ * words. `+feat`/`feat=on` add features, `-feat`/`feat=off` remove them; then every feature the
+ * accelerator does not support is removed with QEMU's warning. Call {@link checkCpuConfig} first.
+ */
+export function resolveCpu(cpu: CpuConfig, supported: readonly CpuidEntry[]): ResolvedCpu {
+  const model = MODELS[cpu.model];
+  const supportedWord = (w: FeatureWord): number =>
+    (findEntry(supported, w.leaf, w.index)?.[w.reg] ?? 0) >>> 0;
+  const words = WORDS.map((w, i) => (model === undefined ? supportedWord(w) : model.words[i]!));
+  for (const [name, on] of cpu.features) {
+    const f = FEATURES.get(ALIASES[name] ?? name);
+    if (f === undefined) continue;
+    words[f.word] = on ? (words[f.word]! | (1 << f.bit)) >>> 0 : (words[f.word]! & ~(1 << f.bit)) >>> 0;
+  }
+  const warnings: string[] = [];
+  for (const [i, w] of WORDS.entries()) {
+    const missing = (words[i]! & ~supportedWord(w)) >>> 0;
+    for (let bit = 0; bit < 32; bit++) {
+      if ((missing & (1 << bit)) === 0) continue;
+      const where = `CPUID.${hexLeaf(w.leaf)}:${w.reg.toUpperCase()}`;
+      warnings.push(`host doesn't support requested feature: ${where}.${w.names[bit] ?? ''} [bit ${bit}]`);
+    }
+    words[i] = (words[i]! & ~missing) >>> 0;
+  }
+
+  let entries: CpuidEntry[];
+  if (model === undefined) {
+    entries = supported.map((e) => ({ ...e }));
+  } else {
+    const v = vendorRegs(model.vendor);
+    const leaf1 = findEntry(supported, 1, 0);
+    entries = [{ function: 0, index: 0, flags: 0, eax: model.level, ...v }];
+    for (let leaf = 1; leaf <= model.level; leaf++) {
+      const base = supported.filter((e) => e.function === leaf);
+      if (leaf === 1) {
+        const eax = signature(model.family, model.model, model.stepping);
+        entries.push({ function: 1, index: 0, flags: 0, eax, ebx: leaf1?.ebx ?? 0, ecx: 0, edx: 0 });
+      } else if (base.length > 0 && leaf !== 7) {
+        entries.push(...base.map((e) => ({ ...e })));
+      } else {
+        entries.push({ function: leaf, index: 0, flags: leaf === 7 ? 1 : 0, eax: 0, ebx: 0, ecx: 0, edx: 0 });
+      }
+    }
+    if (model.xlevel >= 0x8000_0000) {
+      entries.push({ function: 0x8000_0000, index: 0, flags: 0, eax: model.xlevel, ...v });
+      entries.push({
+        function: 0x8000_0001,
+        index: 0,
+        flags: 0,
+        eax: signature(model.family, model.model, model.stepping),
+        ebx: 0,
+        ecx: 0,
+        edx: 0,
+      });
+      if (model.xlevel >= 0x8000_0004) entries.push(...brandEntries(model.modelId));
+      for (let leaf = 0x8000_0005; leaf <= model.xlevel; leaf++) {
+        entries.push({ function: leaf, index: 0, flags: 0, eax: 0, ebx: 0, ecx: 0, edx: 0 });
+      }
+    }
+  }
+  // Write the (filtered) feature words into their leaves.
+  for (const [i, w] of WORDS.entries()) {
+    const at = entries.findIndex((e) => e.function === w.leaf && e.index === w.index);
+    // A word whose leaf is above the model's level stays invisible to the guest.
+    if (at >= 0) entries[at] = { ...entries[at]!, [w.reg]: words[i]! };
+  }
+  return { cpuid: entries, warnings };
+}
