@@ -1,17 +1,16 @@
-import { Mc146818, PicPair, Pit8254, pcCmosLayout, SystemControlPortB, Uart16550 } from '@typevisor/devices';
-import { EINTR, Kvm, KVM_RUN, KvmHost, kvm_run, type Vcpu, type Vm } from '@typevisor/kvm';
-import { GuestMemory, type IrqLine, MmioBus, PioBus } from '@typevisor/memory';
+import type { Mc146818, PicPair, Pit8254, Uart16550 } from '@typevisor/devices';
+import { EINTR, type Kvm, KVM_RUN, type KvmHost, type Vcpu, type Vm } from '@typevisor/kvm';
+import { type GuestMemory, type IrqLine, MmioBus, PioBus } from '@typevisor/memory';
 import { MMIO_WINDOW_SIZE, MmioTransport, virtioMmioCmdlines } from '@typevisor/virtio';
 import { pcE820 } from '../loaders/e820.js';
 import { describeLinuxLoadError, type GuestWriter, loadLinux } from '../loaders/linux.js';
 import type { VmConfig } from '../options/config.js';
-import { resolveCpu } from '../options/cpu-model.js';
 import { planVirtio } from '../options/virtio-plan.js';
-import { withTscFrequency } from './cpuid-tsc.js';
 import { applyEntryRegs, applyEntrySregs } from './entry-state.js';
 import { type ExitAction, handleExit } from './exit-dispatch.js';
 import { IrqCounter } from './irq-stats.js';
-import { type MachineIo, PC_IRQ, PC_PORTS, SLICE_INSTRUCTIONS } from './pc.js';
+import { injectIsaInterrupts, type IsaDevices, openVmCore, wireIsaDevices } from './machine-core.js';
+import type { MachineIo } from './pc.js';
 import { noVirtioIo, VirtioDeviceSet } from './virtio-devices.js';
 
 /** Where virtio-mmio windows start (QEMU's microvm uses the same base), one 4 KiB window each. */
@@ -42,7 +41,7 @@ export class MicrovmMachine {
   readonly vm: Vm;
   readonly vcpu: Vcpu;
   readonly ram: Uint8Array;
-  readonly memory = new GuestMemory();
+  readonly memory: GuestMemory;
   readonly pio = new PioBus();
   readonly mmio = new MmioBus();
   readonly pic: PicPair;
@@ -55,54 +54,29 @@ export class MicrovmMachine {
   readonly irqCounts = new IrqCounter(16);
   /** QEMU's warnings for `-cpu` features the facade cannot give. */
   readonly cpuWarnings: readonly string[];
+  /** ISA IRQ `irq` of the 8259 pair, counted for `info irq`. */
+  readonly isaIrq: (irq: number) => IrqLine;
+  private readonly isa: IsaDevices;
 
   constructor(
     readonly config: VmConfig,
     readonly io: MachineIo,
     host?: KvmHost,
   ) {
-    this.kvm = Kvm.open(
-      host ?? new KvmHost({ vmx: { ept: config.ept }, sliceInstructions: SLICE_INSTRUCTIONS }),
-    );
-    this.vm = this.kvm.createVm();
-    const mapping = this.kvm.host.mmap(config.memoryBytes);
-    if (mapping.addr < 0) throw new Error(`cannot allocate ${config.memoryBytes} bytes of guest RAM`);
-    this.ram = mapping.bytes;
-    this.vm.setUserMemoryRegion({
-      slot: 0,
-      guestPhysAddr: 0,
-      memorySize: config.memoryBytes,
-      userspaceAddr: mapping.addr,
-    });
-    this.memory.addRegion(0, this.ram);
-    this.vcpu = this.vm.createVcpu(0);
-    // CPUID as on `pc`: `-cpu` filtered against the facade (options/cpu-model.ts), plus the TSC leaves.
-    const tscKhz = this.vcpu.getTscKhz();
-    const cpu = resolveCpu(config.cpu, this.kvm.getSupportedCpuid());
-    this.cpuWarnings = cpu.warnings;
-    const named = config.cpu.model !== 'host' && config.cpu.model !== 'max';
-    this.vcpu.setCpuid2(tscKhz === null || named ? cpu.cpuid : withTscFrequency(cpu.cpuid, tscKhz));
-
-    const clock = io.clock;
-    this.pic = new PicPair({ output: { set: () => {} } }); // polled before each KVM_RUN
-    this.pit = new Pit8254({ clock, irq0: this.isaIrq(PC_IRQ.PIT) });
-    this.rtc = new Mc146818({ clock, irq: this.isaIrq(PC_IRQ.RTC) });
-    for (const [index, value] of pcCmosLayout({ ramBelow4G: config.memoryBytes, cpus: config.smp })) {
-      this.rtc.setCmos(index, value);
-    }
-    this.com1 = new Uart16550({
-      irq: this.isaIrq(PC_IRQ.COM1),
-      output: io.serialOut,
-      ...(io.serialIn ? { input: io.serialIn } : {}),
-    });
-    const p = this.pio;
-    p.insert(PC_PORTS.PIC_MASTER, 2, this.pic.master, 'pic-master');
-    p.insert(PC_PORTS.PIC_SLAVE, 2, this.pic.slave, 'pic-slave');
-    p.insert(PC_PORTS.ELCR, 2, this.pic.elcr, 'elcr');
-    p.insert(PC_PORTS.PIT, 4, this.pit, 'pit');
-    p.insert(PC_PORTS.PORT_B, 1, new SystemControlPortB({ timer: this.pit, clock }), 'port61');
-    p.insert(PC_PORTS.RTC, 2, this.rtc, 'rtc');
-    p.insert(PC_PORTS.COM1, 8, this.com1, 'serial0');
+    const core = openVmCore(config, host);
+    this.kvm = core.kvm;
+    this.vm = core.vm;
+    this.vcpu = core.vcpu;
+    this.ram = core.ram;
+    this.memory = core.memory;
+    this.cpuWarnings = core.cpuWarnings;
+    const isa = wireIsaDevices(config, io, this.pio, this.irqCounts);
+    this.isa = isa;
+    this.pic = isa.pic;
+    this.pit = isa.pit;
+    this.rtc = isa.rtc;
+    this.com1 = isa.com1;
+    this.isaIrq = isa.isaIrq;
 
     this.virtio = new VirtioDeviceSet(planVirtio(config), io.virtio ?? noVirtioIo());
     if (this.virtio.devices.length > MICROVM_VIRTIO_IRQS.length) {
@@ -123,11 +97,6 @@ export class MicrovmMachine {
     // virtio-mmio's interrupt is a level (high while InterruptStatus is non-zero).
     this.pic.elcr.write(0, 1, elcr & 0xff);
     this.pic.elcr.write(1, 1, elcr >>> 8);
-  }
-
-  /** ISA IRQ `irq` of the 8259 pair, counted for `info irq`. */
-  isaIrq(irq: number): IrqLine {
-    return this.irqCounts.wrap(irq, this.pic.irqLine(irq));
   }
 
   /** The `virtio_mmio.device=` words Linux needs to find the devices. */
@@ -163,21 +132,9 @@ export class MicrovmMachine {
     return undefined;
   }
 
-  /** As on `pc`: timers, then the 8259's interrupt by KVM_INTERRUPT or an interrupt-window request. */
+  /** As on `pc`: timers, typed input, the 8259's interrupt (machine-core.ts). */
   injectInterrupts(): void {
-    this.pit.poll();
-    this.rtc.poll();
-    this.com1.pollInput();
-    const run = this.vcpu.run;
-    const f = kvm_run.fields;
-    const ready = run[f.ready_for_interrupt_injection.offset] === 1;
-    const ifFlag = run[f.if_flag.offset] === 1;
-    if (this.pic.hasInterrupt() && ready && ifFlag) {
-      this.vcpu.interrupt(this.pic.acknowledge());
-      run[f.request_interrupt_window.offset] = 0;
-    } else {
-      run[f.request_interrupt_window.offset] = this.pic.hasInterrupt() ? 1 : 0;
-    }
+    injectIsaInterrupts(this.isa, this.vcpu);
   }
 
   runOnce(): ExitAction {
