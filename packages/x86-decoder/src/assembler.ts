@@ -13,6 +13,7 @@
  */
 import { decodeInto } from './decoder.js';
 import { EncodeError, encode } from './encoder.js';
+import { CMP_PREDICATES } from './formatter.js';
 import { type Bitness, Instruction, OpKind, Prefix, RepPrefix } from './instruction.js';
 import { REGISTER_CLASS, REGISTER_NAMES, REGISTER_SIZE, Register, RegisterClass } from './registers.js';
 import {
@@ -757,41 +758,6 @@ class Candidate extends Instruction {
 
 const check = new Instruction();
 
-/** Encodes one parsed instruction: the shortest candidate whose encoding decodes back to the same Code. */
-const CMP_PREDICATES = [
-  'eq',
-  'lt',
-  'le',
-  'unord',
-  'neq',
-  'nlt',
-  'nle',
-  'ord',
-  'eq_uq',
-  'nge',
-  'ngt',
-  'false',
-  'neq_oq',
-  'ge',
-  'gt',
-  'true',
-  'eq_os',
-  'lt_oq',
-  'le_oq',
-  'unord_s',
-  'neq_us',
-  'nlt_uq',
-  'nle_uq',
-  'ord_s',
-  'eq_us',
-  'nge_uq',
-  'ngt_uq',
-  'false_os',
-  'neq_os',
-  'ge_oq',
-  'gt_oq',
-  'true_us',
-];
 const X87_ST1_MNEMONICS = new Set([
   'faddp',
   'fmulp',
@@ -843,6 +809,7 @@ function rewritePseudoOp(p: ParsedLine): ParsedLine {
   return p;
 }
 
+/** Encodes one parsed instruction: the shortest candidate whose encoding decodes back to the same Code. */
 function encodeLine(line: ParsedLine, ctx: Context): Uint8Array {
   const p = rewritePseudoOp(line);
   const m = ALIASES[p.mnemonic!] ?? p.mnemonic!;

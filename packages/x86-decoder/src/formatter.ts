@@ -98,7 +98,8 @@ const IMUL_3OP = new Set<number>([
   Code.Imul_r64_rm64_imm8,
 ]);
 
-const CMP_PREDICATES = [
+/** The CMPPS/CMPPD/CMPSS/CMPSD predicates by immediate (`cmpltps` = `cmpps x, y, 1`); the assembler reads them too. */
+export const CMP_PREDICATES: readonly string[] = [
   'eq',
   'lt',
   'le',
