@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongFirstSequencer from './vitest.sequencer.js';
 
 // One run over the whole workspace. Workspace packages resolve to their TypeScript sources through
 // the `source` export condition, so no build is needed before testing.
@@ -15,6 +16,7 @@ export default defineConfig({
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 60_000,
     pool: 'forks',
+    sequence: { sequencer: LongFirstSequencer },
     // CI asks for a JSON report too, to print a plain closing line.
     reporters: process.env.VITEST_JSON
       ? ['default', ['json', { outputFile: process.env.VITEST_JSON }]]

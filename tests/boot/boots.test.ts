@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { root, startCliGuest, startDefaultCliGuest } from './cli-guest.js';
+import { root, startDefaultCliGuest } from './cli-guest.js';
 
 // The real-kernel boots, in one file so that they run one after the other on one worker (each keeps a
 // core busy for a while; side by side on a 2-core machine they starve each other). Each guest runs in a
@@ -64,45 +63,6 @@ describe.each([
       g.type('reboot -f\r');
       expect(await g.exited).toBe(0);
       console.log(`full-stack boot (${ept}): GUEST-READY after ${ready.toFixed(1)} s`);
-    } finally {
-      g.kill();
-    }
-  });
-});
-
-// A kernel nobody on the project built: Debian 12's stock i386 kernel (linux-image-686) with a
-// busybox-static initramfs, fetched with `apt-get download` by tools/images/fetch-debian.sh (not
-// committed: about 10 MB). .ci/run fetches it and sets TYPEVISOR_DEBIAN_I386=1, which makes a missing
-// image a failure; elsewhere the test says plainly that it cannot run.
-describe("Debian 12's stock i386 kernel through the full stack", () => {
-  const images = join(root, 'tools/images/debian-i386');
-  it('boots to GUEST-READY and GUEST-DONE and exits with the guest', { timeout: 1_800_000 }, async () => {
-    if (!existsSync(join(images, 'vmlinuz'))) {
-      const why = `cannot run: ${images} is missing (bash tools/images/fetch-debian.sh i386 fetches it)`;
-      if (process.env.TYPEVISOR_DEBIAN_I386 === '1') throw new Error(why);
-      console.warn(why);
-      return;
-    }
-    const t0 = performance.now();
-    const g = startCliGuest([
-      '-m',
-      '256',
-      '-nographic',
-      '-no-reboot',
-      '-kernel',
-      join(images, 'vmlinuz'),
-      '-initrd',
-      join(images, 'initrd.cpio.gz'),
-      '-append',
-      'console=ttyS0 bench=boot',
-    ]);
-    try {
-      await g.waitFor(/GUEST-READY 6\.1\.\d+-\d+-686/, 1_700_000);
-      const ready = (performance.now() - t0) / 1000;
-      expect(g.output()).toContain('tsc: Detected 1000.000 MHz processor');
-      await g.waitFor(/GUEST-DONE/, 120_000);
-      expect(await g.exited).toBe(0);
-      console.log(`Debian 686 kernel: GUEST-READY after ${ready.toFixed(1)} s`);
     } finally {
       g.kill();
     }

@@ -92,6 +92,23 @@ describe('typevisor CLI', () => {
     );
   });
 
+  it('-cpu help, -machine help and -device help print their listings and exit 0', () => {
+    const cpu = runMain(['-cpu', 'help']);
+    expect(cpu.status).toBe(0);
+    expect(cpu.out).toMatch(/^Available CPUs:\nx86 qemu32 /);
+    expect(cpu.out).toContain('\nRecognized CPUID flags:\n  3dnow ');
+    expect(runMain(['-cpu', '?']).out).toBe(cpu.out);
+    const machines = runMain(['-M', 'help']);
+    expect(machines.status).toBe(0);
+    expect(machines.out).toBe(
+      'Supported machines are:\nmicrovm              microvm (i386)\npc                   Standard PC (i440FX + PIIX, 1996)\n',
+    );
+    const devices = runMain(['-device', 'help']);
+    expect(devices.status).toBe(0);
+    expect(devices.out).toContain('name "virtio-blk-pci", bus PCI\n');
+    expect(devices.err).toBe('');
+  });
+
   it('-d help lists the log items as QEMU does (status 1, like QEMU); an unknown item is named', () => {
     const r = runMain(['-d', 'help']);
     expect(r.status).toBe(1);

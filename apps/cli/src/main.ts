@@ -69,6 +69,10 @@ export function main(argv: readonly string[], io: CliIo): number | undefined {
     io.out(`${helpText(PROGRAM)}\n`);
     return 0;
   }
+  if (cmd.action === 'list') {
+    io.out(`${cmd.text}\n`); // -cpu help, -machine help, -device help: status 0, as QEMU
+    return 0;
+  }
   if (cmd.action === 'log-help') {
     io.out(`${logHelpText()}\n`);
     return 1; // as QEMU: `-d help` lists the items and exits with status 1

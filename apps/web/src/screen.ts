@@ -18,9 +18,11 @@ export interface ScreenCanvas {
 export const SCREEN_FPS = 30;
 
 /**
- * Draws a VGA onto a canvas from the worker. A frame is drawn only when the guest changed the card
- * since the last one, and the ImageData wraps the VGA's own reusable buffer, so a still screen costs
- * nothing and a changing text screen allocates nothing per frame.
+ * Draws a VGA onto a canvas from the worker, whatever its mode: text, 16-colour planar (mode 12h),
+ * 256-colour (mode 13h) or a VBE framebuffer, as `PcVga.render()` gives it. A frame is drawn only when
+ * the guest changed the card since the last one, and the ImageData wraps the VGA's own reusable
+ * buffer, so a still screen costs nothing and a changing one allocates nothing per frame while the
+ * mode stays.
  */
 export class Screen {
   private image: ImageData | undefined;

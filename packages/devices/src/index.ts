@@ -135,6 +135,10 @@ export {
   type VgaState,
   type TextScreen,
   type Framebuffer,
+  type RenderedFrame,
+  type RenderTarget,
+  type VgaDisplayKind,
+  type VgaDisplayMode,
   VgaRegs,
 } from './vga/index.js';
 export {

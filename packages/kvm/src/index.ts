@@ -37,6 +37,8 @@ export {
   type Dtable,
   type Fpu,
   type VcpuEvents,
+  type DebugRegs,
+  type Xcr,
 } from './vcpu.js';
 export { type VcpuExit, decodeExit } from './exit.js';
 export { KvmError } from './errors.js';

@@ -116,6 +116,29 @@ describe('Vm and Vcpu', () => {
     expect(() => vcpu.setGuestDebug(1 << 30)).toThrow(expect.objectContaining({ errno: EINVAL }));
   });
 
+  it('moves debug registers, XCRs and the XSAVE area', () => {
+    const kvm = open();
+    const vcpu = kvm.createVm().createVcpu(0);
+    const regs = {
+      db: [0x1000n, 0n, 0n, 0xfffff000n] as [bigint, bigint, bigint, bigint],
+      dr6: 0xffff0ff1n,
+      dr7: 0x403n,
+    };
+    vcpu.setDebugRegs(regs);
+    expect(vcpu.getDebugRegs()).toEqual(regs);
+    expect(() => vcpu.setDebugRegs({ ...regs, dr7: 1n << 32n })).toThrow(
+      expect.objectContaining({ errno: EINVAL }),
+    );
+    expect(vcpu.getXcrs()).toEqual([{ xcr: 0, value: 1n }]);
+    vcpu.setXcrs([{ xcr: 0, value: 1n }]);
+    expect(() => vcpu.setXcrs([{ xcr: 0, value: 3n }])).toThrow(expect.objectContaining({ errno: EINVAL }));
+    const xsave = vcpu.getXsave();
+    expect(new DataView(xsave.buffer).getUint16(0, true)).toBe(0x37f);
+    new DataView(xsave.buffer).setUint16(0, 0x27f, true);
+    vcpu.setXsave(xsave);
+    expect(vcpu.getFpu().get('fcw')).toBe(0x27f);
+  });
+
   it('registers ioeventfds and keeps the clock', () => {
     const kvm = open();
     const vm = kvm.createVm();

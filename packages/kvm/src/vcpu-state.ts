@@ -2,6 +2,7 @@ import { KVM_MAX_CPUID_ENTRIES, KVM_MP_STATE_RUNNABLE } from './uapi/constants.j
 import { StructView } from './uapi/layout.js';
 import {
   kvm_cpuid_entry2,
+  kvm_debugregs,
   kvm_fpu,
   kvm_guest_debug,
   kvm_regs,
@@ -21,11 +22,18 @@ const EVENTS_OFFSET = FPU_OFFSET + kvm_fpu.size;
 const DEBUG_OFFSET = EVENTS_OFFSET + kvm_vcpu_events.size;
 const CPUID_COUNT_OFFSET = DEBUG_OFFSET + kvm_guest_debug.size;
 const CPUID_OFFSET = CPUID_COUNT_OFFSET + 8;
-const STATE_SIZE = CPUID_OFFSET + KVM_MAX_CPUID_ENTRIES * kvm_cpuid_entry2.size;
+const DEBUGREGS_OFFSET = CPUID_OFFSET + KVM_MAX_CPUID_ENTRIES * kvm_cpuid_entry2.size;
+const XCR0_OFFSET = DEBUGREGS_OFFSET + kvm_debugregs.size;
+const STATE_SIZE = XCR0_OFFSET + 8;
 
 /** FCW and MXCSR after FNINIT / reset (SDM Vol. 1 8.1.5, 10.2.3.1). */
 const FCW_DEFAULT = 0x37f;
 const MXCSR_DEFAULT = 0x1f80;
+/** DR6 and DR7 after reset (SDM Vol. 3 Table 10-1). */
+const DR6_RESET = 0xffff0ff0;
+const DR7_RESET = 0x400;
+/** XCR0 after reset: x87 only (SDM Vol. 1 §13.3). */
+export const XCR0_RESET = 1n;
 
 /** What the vCPU ioctls need from the vCPU's KVM_RUN machinery. */
 export interface VcpuRunnerPort {
@@ -70,6 +78,13 @@ export class VcpuState {
   readonly guestDebug: Uint8Array;
   /** The guest CPUID (KVM_SET_CPUID2): `cpuidCount` entries of struct kvm_cpuid_entry2. */
   readonly cpuid: Uint8Array;
+  /**
+   * struct kvm_debugregs bytes: the guest's DR0..DR3, DR6, DR7 (vcpu->arch.db/dr6/dr7), loaded into
+   * the CPU's debug registers at entry and stored back after it ran; flags and reserved stay 0.
+   */
+  readonly debugregs: Uint8Array;
+  /** XCR0 (vcpu->arch.xcr0) as a little-endian u64; KVM_GET/SET_XCRS. */
+  readonly xcr0: BigUint64Array;
   private readonly mp: Uint32Array;
   private readonly nCpuid: Uint32Array;
   /**
@@ -93,6 +108,8 @@ export class VcpuState {
     this.guestDebug = new Uint8Array(state, DEBUG_OFFSET, kvm_guest_debug.size);
     this.nCpuid = new Uint32Array(state, CPUID_COUNT_OFFSET, 1);
     this.cpuid = new Uint8Array(state, CPUID_OFFSET, KVM_MAX_CPUID_ENTRIES * kvm_cpuid_entry2.size);
+    this.debugregs = new Uint8Array(state, DEBUGREGS_OFFSET, kvm_debugregs.size);
+    this.xcr0 = new BigUint64Array(state, XCR0_OFFSET, 1);
   }
 
   /** Number of guest CPUID entries set by KVM_SET_CPUID2. */
@@ -135,6 +152,11 @@ export class VcpuState {
     this.fpu.fill(0);
     this.events.fill(0);
     this.guestDebug.fill(0);
+    this.debugregs.fill(0);
+    const d = new StructView(kvm_debugregs, this.debugregs);
+    d.set('dr6', DR6_RESET);
+    d.set('dr7', DR7_RESET);
+    this.xcr0[0] = XCR0_RESET;
     const f = new StructView(kvm_fpu, this.fpu);
     f.set('fcw', FCW_DEFAULT);
     f.set('mxcsr', MXCSR_DEFAULT);

@@ -8,6 +8,7 @@ import { allocStruct, arrayEntry, type StructView } from './uapi/layout.js';
 import {
   kvm_cpuid_entry2,
   kvm_cpuid2,
+  kvm_debugregs,
   kvm_dtable,
   kvm_fpu,
   kvm_guest_debug,
@@ -17,12 +18,28 @@ import {
   kvm_segment,
   kvm_sregs,
   kvm_vcpu_events,
+  kvm_xcr,
+  kvm_xcrs,
+  kvm_xsave,
 } from './uapi/structs.js';
 
 /** struct kvm_fpu, through its accessors. */
 export type Fpu = StructView<keyof typeof kvm_fpu.fields>;
 /** struct kvm_vcpu_events, through its accessors. */
 export type VcpuEvents = StructView<keyof typeof kvm_vcpu_events.fields>;
+
+/** struct kvm_debugregs: DR0..DR3, DR6, DR7. */
+export interface DebugRegs {
+  db: [bigint, bigint, bigint, bigint];
+  dr6: bigint;
+  dr7: bigint;
+}
+
+/** One entry of struct kvm_xcrs. */
+export interface Xcr {
+  xcr: number;
+  value: bigint;
+}
 
 export type RegName = keyof typeof kvm_regs.fields;
 /** struct kvm_regs, every register exact. */
@@ -219,6 +236,60 @@ export class Vcpu {
   /** KVM_NMI: queue an NMI. */
   nmi(): void {
     check(this.host.ioctl(this.fd, I.KVM_NMI), 'KVM_NMI');
+  }
+
+  /** KVM_GET_XSAVE: the 4096-byte struct kvm_xsave (FXSAVE image + XSAVE header). */
+  getXsave(): Uint8Array {
+    const b = new Uint8Array(kvm_xsave.size);
+    check(this.host.ioctl(this.fd, I.KVM_GET_XSAVE, b), 'KVM_GET_XSAVE');
+    return b;
+  }
+
+  setXsave(xsave: Uint8Array): void {
+    check(this.host.ioctl(this.fd, I.KVM_SET_XSAVE, xsave), 'KVM_SET_XSAVE');
+  }
+
+  /** KVM_GET_XCRS: the extended control registers (XCR0). */
+  getXcrs(): Xcr[] {
+    const v = allocStruct(kvm_xcrs);
+    check(this.host.ioctl(this.fd, I.KVM_GET_XCRS, v.bytes), 'KVM_GET_XCRS');
+    return Array.from({ length: v.get('nr_xcrs') }, (_, i) => {
+      const e = arrayEntry(kvm_xcr, v.bytes, kvm_xcrs.fields.xcrs.offset, i);
+      return { xcr: e.get('xcr'), value: e.getBigInt('value') };
+    });
+  }
+
+  setXcrs(xcrs: readonly Xcr[]): void {
+    const v = allocStruct(kvm_xcrs);
+    v.set('nr_xcrs', xcrs.length);
+    xcrs.slice(0, 16).forEach((x, i) => {
+      const e = arrayEntry(kvm_xcr, v.bytes, kvm_xcrs.fields.xcrs.offset, i);
+      e.set('xcr', x.xcr);
+      e.set('value', BigInt.asUintN(64, x.value));
+    });
+    check(this.host.ioctl(this.fd, I.KVM_SET_XCRS, v.bytes), 'KVM_SET_XCRS');
+  }
+
+  /** KVM_GET_DEBUGREGS: the guest's own debug registers. */
+  getDebugRegs(): DebugRegs {
+    const v = allocStruct(kvm_debugregs);
+    check(this.host.ioctl(this.fd, I.KVM_GET_DEBUGREGS, v.bytes), 'KVM_GET_DEBUGREGS');
+    const d = v.bytesOf('db');
+    const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    const db = (i: number): bigint => dv.getBigUint64(i * 8, true);
+    return { db: [db(0), db(1), db(2), db(3)], dr6: v.getBigInt('dr6'), dr7: v.getBigInt('dr7') };
+  }
+
+  setDebugRegs(regs: DebugRegs): void {
+    const v = allocStruct(kvm_debugregs);
+    const d = v.bytesOf('db');
+    const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    regs.db.forEach((r, i) => {
+      dv.setBigUint64(i * 8, BigInt.asUintN(64, r), true);
+    });
+    v.set('dr6', BigInt.asUintN(64, regs.dr6));
+    v.set('dr7', BigInt.asUintN(64, regs.dr7));
+    check(this.host.ioctl(this.fd, I.KVM_SET_DEBUGREGS, v.bytes), 'KVM_SET_DEBUGREGS');
   }
 
   /** KVM_SET_GUEST_DEBUG: `control` is KVM_GUESTDBG_*; `debugreg` DR0..DR7 (used with USE_HW_BP). */

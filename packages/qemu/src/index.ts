@@ -12,6 +12,8 @@ export {
   CommandLineError,
   helpText,
   LOG_ITEMS,
+  MACHINES,
+  machineHelpText,
   OPTIONS,
   parseCharBackend,
   parseCommandLine,
@@ -76,7 +78,13 @@ export {
   VirtioDeviceSet,
   type VirtioIo,
 } from './machine/virtio-devices.js';
-export { deviceModels, planVirtio, type VirtioSpec, VirtioOptionError } from './options/virtio-plan.js';
+export {
+  deviceHelpText,
+  deviceModels,
+  planVirtio,
+  type VirtioSpec,
+  VirtioOptionError,
+} from './options/virtio-plan.js';
 export { type LoopPolicy, type LoopState, nextState, VcpuLoop } from './machine/vcpu-loop.js';
 export { cpuSnapshot, type MonitorHooks, pcMonitorTarget, segmentFlags } from './machine/monitor-target.js';
 export { ESCAPE, Mux, MUX_HELP, type MuxFocus, type MuxOutput } from './chardev/mux.js';
@@ -87,6 +95,9 @@ export {
   CPU_MODELS,
   CpuModelError,
   checkCpuConfig,
+  cpuFlagNames,
+  cpuHelpText,
+  cpuModelList,
   type ResolvedCpu,
   resolveCpu,
 } from './options/cpu-model.js';

@@ -90,8 +90,26 @@ describe('VirtualMachine', () => {
     expect(t.status).toEqual([0]);
   });
 
-  it('refuses a machine without a kernel, naming what is missing', () => {
-    expect(() => new VirtualMachine(config(['-m', '32']), host().h)).toThrow('no -kernel given');
+  it('without -kernel boots firmware, and names the seabios package when the default BIOS is missing', () => {
+    const t = host();
+    const noBios: VmHost = {
+      ...t.h,
+      readFile: (p) => {
+        if (p === '/usr/share/seabios/bios-256k.bin')
+          throw new VmStartError(`${p}: No such file or directory`);
+        return t.h.readFile(p);
+      },
+    };
+    expect(() => new VirtualMachine(config(['-m', '32']), noBios)).toThrow(
+      'no -kernel given and no firmware at /usr/share/seabios/bios-256k.bin (apt-get install seabios, or give -bios or -kernel)',
+    );
+    expect(() => new VirtualMachine(config(['-M', 'microvm']), t.h)).toThrow(
+      '-machine microvm needs -kernel (it has no firmware)',
+    );
+    const odd: VmHost = { ...t.h, readFile: () => new Uint8Array(1000) };
+    expect(() => new VirtualMachine(config(['-bios', 'odd.bin']), odd)).toThrow(
+      '-bios odd.bin: the image is 1000 bytes, not a whole number of 64 KiB blocks',
+    );
   });
 
   it('names an unreadable kernel file', () => {

@@ -2,6 +2,7 @@ import type { KvmHost } from '@typevisor/kvm';
 import type { ByteSource, Clock } from '@typevisor/memory';
 import { Mux } from './chardev/mux.js';
 import { PcMachine } from './machine/pc.js';
+import { checkBiosImage, cmosBootOrder, DEFAULT_BIOS_PATH } from './machine/firmware.js';
 import { MicrovmMachine } from './machine/microvm.js';
 import { pcMonitorTarget } from './machine/monitor-target.js';
 import { PciBusError } from './machine/pci-bus.js';
@@ -36,6 +37,28 @@ export interface VmHost {
 /** A typed failure to start, with the message the CLI prints. */
 export class VmStartError extends Error {
   override readonly name = 'VmStartError';
+}
+
+/**
+ * The firmware image for a boot without -kernel: `-bios`, else QEMU's default SeaBIOS file. Only `pc`
+ * has firmware; a missing default is a one-line error saying what to install.
+ */
+function readFirmware(config: VmConfig, host: VmHost): Uint8Array {
+  if (config.machine !== 'pc')
+    throw new VmStartError(`-machine ${config.machine} needs -kernel (it has no firmware)`);
+  const path = config.bios ?? DEFAULT_BIOS_PATH;
+  let bytes: Uint8Array;
+  try {
+    bytes = host.readFile(path);
+  } catch (e) {
+    if (config.bios !== undefined) throw e;
+    throw new VmStartError(
+      `no -kernel given and no firmware at ${DEFAULT_BIOS_PATH} (apt-get install seabios, or give -bios or -kernel)`,
+    );
+  }
+  const bad = checkBiosImage(path, bytes.length);
+  if (bad !== undefined) throw new VmStartError(bad);
+  return bytes;
 }
 
 /** Exits per slice before yielding to the host's event loop (console input, timers, the monitor). */
@@ -97,10 +120,13 @@ export class VirtualMachine {
     readonly config: VmConfig,
     private readonly host: VmHost,
   ) {
-    if (config.kernel === undefined)
-      throw new VmStartError('no -kernel given (firmware boot is not available yet)');
-    this.kernel = host.readFile(config.kernel);
+    const bios = config.kernel === undefined ? readFirmware(config, host) : undefined;
+    this.kernel = config.kernel === undefined ? undefined : host.readFile(config.kernel);
     this.initrd = config.initrd === undefined ? undefined : host.readFile(config.initrd);
+    const bootOrder = cmosBootOrder(config.bootOrder ?? 'cad');
+    if (typeof bootOrder === 'string') throw new VmStartError(bootOrder);
+    // SeaBIOS's log (the debug console, port 0x402) goes to the `-d` log with `-d guest_errors`.
+    const debugLog = config.logItems.includes('guest_errors') ? host.log : undefined;
     try {
       this.machine = new (config.machine === 'microvm' ? MicrovmMachine : PcMachine)(
         config,
@@ -109,6 +135,8 @@ export class VirtualMachine {
           serialIn: this.serialIn,
           clock: host.clock,
           ...(host.log ? { log: host.log } : {}),
+          ...(bios ? { bios, bootOrder } : {}),
+          ...(debugLog ? { debugcon: { writeByte: (b: number) => debugLog(String.fromCharCode(b)) } } : {}),
           virtio: {
             backends: host.virtio ?? {},
             readFile: (path) => host.readFile(path),
@@ -143,6 +171,10 @@ export class VirtualMachine {
   }
 
   private loadKernel(): void {
+    if (this.kernel === undefined && 'bootFirmware' in this.machine) {
+      this.machine.bootFirmware();
+      return;
+    }
     const err = this.machine.loadLinux(this.kernel!, this.initrd, this.config.append);
     if (err !== undefined) throw new VmStartError(`-kernel ${this.config.kernel}: ${err}`);
   }
@@ -232,7 +264,8 @@ export class VirtualMachine {
   }
 
   private msUntilNextTimer(): number {
-    const deadlines = [this.machine.pit.nextDeadlineNs(), this.machine.rtc.nextDeadlineNs()].filter(
+    // With kernel_irqchip=on the PIT is the facade's, whose KVM_RUN sleeps until its deadline itself.
+    const deadlines = [this.machine.pit?.nextDeadlineNs() ?? null, this.machine.rtc.nextDeadlineNs()].filter(
       (d): d is number => d !== null,
     );
     if (deadlines.length === 0) return 10;

@@ -217,3 +217,11 @@ export {
   failEntry,
 } from './transitions.js';
 export { TranslationSwitch, eptCapabilitiesOf } from './translation.js';
+export { PreemptionTimer } from './preemption-timer.js';
+export {
+  IA32_FEATURE_CONTROL,
+  VmxUnit,
+  type VmxUnitOptions,
+  exportState,
+  importState,
+} from './vmx-unit.js';

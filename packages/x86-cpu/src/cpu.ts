@@ -398,8 +398,10 @@ export class Cpu {
       // A fault while delivering INT n is a fault of the INT instruction: report it at the INT.
       if (kind === EventKind.Software) this.regs.ip = this.startIp;
       if (second === INTERCEPTED) {
-        // The delivery itself needs the VMM (an EPT violation on the IDT or stack): stop here.
+        // The delivery itself needs the VMM (an EPT violation on the IDT or stack): stop here, at once
+        // (without `stop` the block would go on and re-run the INT until the budget ran out).
         this.exitReason = CpuExit.Intercept;
+        this.stop = true;
         return;
       }
       if (first === Vector.DF) {

@@ -1,7 +1,7 @@
 import { assemble } from '@typevisor/x86-decoder';
 import { describe, expect, it } from 'vitest';
-import { flat32, GDT, runToHlt, Sel, writeDescriptor, writeGate } from '../test/machine.js';
-import { EFLAGS, Vector } from './index.js';
+import { flat32, GDT, real16, runToHlt, Sel, writeDescriptor, writeGate } from '../test/machine.js';
+import { EFLAGS, Seg, Vector } from './index.js';
 
 const TSS = 0x6000;
 
@@ -182,5 +182,18 @@ describe('exceptions raised by instructions', () => {
   it('TF raises #DB after each instruction', () => {
     const { vectors } = vectorsOf('pushfd\nor dword [esp], 0x100\npopfd\nnop\nhlt');
     expect(vectors[0]).toBe(Vector.DB);
+  });
+});
+
+describe('real-mode segment loads', () => {
+  it('a data-segment load in big real mode moves the base the memory fast path uses (SeaBIOS IRQ entry)', () => {
+    // DS keeps a 4 GiB limit from protected mode ("unreal mode"); loading it in real mode changes only
+    // selector and base, and the next access must use the new base, not the old flat base 0.
+    const m = real16('mov ax, 0x100\nmov ds, ax\nmov eax, [0x20]\nhlt');
+    m.cpu.segs.set(Seg.DS, 0, 0, 0xffffffff, 0x93 | 0x8000);
+    m.memory.write32(0x20, 0x11111111);
+    m.memory.write32(0x1020, 0x22222222);
+    runToHlt(m);
+    expect(m.cpu.regs.u32[0]).toBe(0x22222222);
   });
 });

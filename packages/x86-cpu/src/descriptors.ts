@@ -97,6 +97,8 @@ export function loadSegmentReal(cpu: Cpu, seg: number, selector: number): void {
   }
   s.selector[seg] = selector;
   s.base[seg] = selector << 4;
+  // The base changed: the cached "flat" property the memory fast path reads must follow it.
+  s.derive(seg);
 }
 
 /**

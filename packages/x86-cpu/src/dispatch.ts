@@ -17,6 +17,7 @@ import { SHIFT_HANDLERS } from './handlers/shift.js';
 import { STACK_HANDLERS } from './handlers/stack.js';
 import { STRING_HANDLERS } from './handlers/string.js';
 import { SYSTEM_HANDLERS } from './handlers/system.js';
+import { VMX_HANDLERS, VMX_OVERRIDES } from './handlers/vmx.js';
 import { X87_HANDLERS } from './handlers/x87.js';
 
 /** Every family's handler list, in one place. */
@@ -34,6 +35,7 @@ export const HANDLER_FAMILIES: readonly (readonly (readonly [number, Handler])[]
   SYSTEM_HANDLERS,
   X87_HANDLERS,
   MMX_HANDLERS,
+  VMX_HANDLERS,
 ];
 
 function build(): (Handler | undefined)[] {
@@ -43,6 +45,10 @@ function build(): (Handler | undefined)[] {
       if (table[code] !== undefined) throw new CpuError('DuplicateHandler', `Code ${code} has two handlers`);
       table[code] = handler;
     }
+  }
+  for (const [code, wrap] of VMX_OVERRIDES) {
+    const original = table[code];
+    if (original !== undefined) table[code] = wrap(original);
   }
   return table;
 }

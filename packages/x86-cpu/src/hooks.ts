@@ -5,6 +5,8 @@
  * other state at the start of that instruction, and the caller decides what happens next.
  */
 
+import type { VmxPort } from './vmx-port.js';
+
 /** Returned by a hook to stop the CPU before the instruction executes. */
 export const INTERCEPT = -1;
 
@@ -46,6 +48,11 @@ export interface CpuHooks {
   invlpg(linear: number): number;
   /** RDTSC: 0 or INTERCEPT. */
   rdtsc(): number;
+  /**
+   * The VT-x model that executes VMXON ... INVVPID and owns CR4.VMXE (see `vmx-port.ts`); absent on a
+   * CPU without VMX, where those instructions are #UD.
+   */
+  readonly vmx?: VmxPort;
 }
 
 /** Hooks with nothing attached: ports read all-ones, writes vanish, nothing is intercepted. */

@@ -12,10 +12,29 @@ export { EventKind } from './interrupts.js';
 export { type CpuState, loadState, saveState, type SegmentState } from './cpu-state.js';
 export { type CpuModel, type CpuidLeaf, Leaf1Edx, PENTIUM_II } from './cpu-model.js';
 export { CR0, CR4, Mode } from './control.js';
+export {
+  BreakCondition,
+  breakCondition,
+  breakpointEnabled,
+  DR6,
+  DR7,
+  hasInstructionBreakpoints,
+  instructionBreakpointHits,
+} from './debug-registers.js';
 export { EFLAGS } from './flags.js';
 export { Vector } from './exceptions.js';
 export { type CpuHooks, CpuidResult, INTERCEPT, MsrValue, NullHooks } from './hooks.js';
-export { Msr } from './msr.js';
+export { MAX_DEFINED_MSRS, Msr } from './msr.js';
+export { interceptSoftwareEvent, isSoftwareException } from './software-exceptions.js';
+export {
+  CPUID_1_ECX_VMX,
+  CR4_VMXE,
+  currentInstructionBytes,
+  VmxInstruction,
+  VmxOperands,
+  type VmxPort,
+  withVmx,
+} from './vmx-port.js';
 export { AccessKind } from './paging.js';
 export { Gpr, Seg } from './registers.js';
 export { HANDLERS } from './dispatch.js';

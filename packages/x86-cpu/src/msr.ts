@@ -76,10 +76,15 @@ export const MSR_TABLE: readonly MsrRow[] = [
   row(Msr.EFER, 0, 0, Efer.SCE | Efer.LME | Efer.NXE, 0),
 ];
 
+/** Rows a layer above may add to one CPU's file with {@link MsrFile.define}. */
+export const MAX_DEFINED_MSRS = 32;
+
 export class MsrFile {
   private readonly slot = new Map<number, number>();
-  readonly lo = new Uint32Array(MSR_TABLE.length);
-  readonly hi = new Uint32Array(MSR_TABLE.length);
+  /** {@link MSR_TABLE} followed by the rows added with {@link define}. */
+  private readonly rows: MsrRow[] = MSR_TABLE.slice();
+  readonly lo = new Uint32Array(MSR_TABLE.length + MAX_DEFINED_MSRS);
+  readonly hi = new Uint32Array(MSR_TABLE.length + MAX_DEFINED_MSRS);
 
   constructor() {
     MSR_TABLE.forEach((r, i) => {
@@ -88,8 +93,29 @@ export class MsrFile {
     this.reset();
   }
 
+  /**
+   * Adds an MSR to this CPU (a VMX model's IA32_FEATURE_CONTROL and capability MSRs), or redefines one
+   * added before, at its reset value; returns its row. Throws when {@link MAX_DEFINED_MSRS} are used.
+   */
+  define(index: number, resetLo: number, resetHi: number, writeLo: number, writeHi: number): number {
+    const r = row(index >>> 0, resetLo >>> 0, resetHi >>> 0, writeLo >>> 0, writeHi >>> 0);
+    let slot = this.find(index);
+    if (slot >= 0 && slot < MSR_TABLE.length) throw new RangeError(`MSR ${index.toString(16)} is built in`);
+    if (slot < 0) {
+      if (this.rows.length >= this.lo.length) throw new RangeError('too many defined MSRs');
+      slot = this.rows.length;
+      this.rows.push(r);
+      this.slot.set(r.index, slot);
+    } else {
+      this.rows[slot] = r;
+    }
+    this.lo[slot] = r.resetLo;
+    this.hi[slot] = r.resetHi;
+    return slot;
+  }
+
   reset(): void {
-    MSR_TABLE.forEach((r, i) => {
+    this.rows.forEach((r, i) => {
       this.lo[i] = r.resetLo;
       this.hi[i] = r.resetHi;
     });
@@ -107,7 +133,7 @@ export class MsrFile {
 
   /** Writes an MSR; false when reserved bits are set (the caller raises #GP). */
   write(slot: number, lo: number, hi: number): boolean {
-    const r = MSR_TABLE[slot]!;
+    const r = this.rows[slot]!;
     if ((lo & ~r.writeLo) >>> 0 !== (r.resetLo & ~r.writeLo) >>> 0 && (lo & ~r.writeLo & ~r.resetLo) !== 0)
       return false;
     if ((hi & ~r.writeHi) >>> 0 !== 0 && (hi & ~r.writeHi & ~r.resetHi) !== 0) return false;

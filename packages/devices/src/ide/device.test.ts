@@ -224,7 +224,7 @@ describe('IDE disk (ATA)', () => {
     expect(ide.configRead(0, 4)).toBe(0x7010_8086);
     expect(ide.configRead(0x09, 1)).toBe(0x80);
     ide.configWrite(0x20, 4, 0xffff_ffff);
-    expect(ide.configRead(0x20, 4)).toBe(0xfff1);
+    expect(ide.configRead(0x20, 4)).toBe(0xffff_fff1);
   });
 });
 

@@ -266,7 +266,9 @@ export class PciConfigSpace implements PciDevice {
     const off = BAR0 + 4 * i;
     if (bar.kind === 'io') {
       this.put(off, 4, BAR_IO);
-      this.setWritable(off, 4, (0x1_0000 - bar.size) & 0xfffc);
+      // All 32 address bits are writable, as in QEMU (pci_register_bar): sizing reads back
+      // 0xFFFFFFFx, which SeaBIOS's BAR sizing expects (a 16-bit mask reads as a 4-GiB I/O BAR).
+      this.setWritable(off, 4, (2 ** 32 - bar.size) & 0xffff_fffc);
       return;
     }
     const flags = (bar.kind === 'mem64' ? BAR_MEM_TYPE_64 : 0) | (bar.prefetchable ? BAR_MEM_PREFETCH : 0);
@@ -288,9 +290,9 @@ export class PciConfigSpace implements PciDevice {
     const low = this.get(off, 4);
     if (def.kind === 'io') {
       if (!(cmd & COMMAND_IO)) return null;
-      const a = low & 0xfffc;
-      // Unplaced (0) or mid-sizing (all ones in the writable bits) BARs do not decode.
-      return a === 0 || a + def.size > 0x1_0000 || a === ((0x1_0000 - def.size) & 0xfffc) ? null : a;
+      const a = (low & 0xffff_fffc) >>> 0;
+      // Unplaced (0), mid-sizing (all ones in the writable bits) or beyond 64 KiB: no decoding.
+      return a === 0 || a + def.size > 0x1_0000 ? null : a;
     }
     if (!(cmd & COMMAND_MEMORY)) return null;
     let a = (low & 0xffff_fff0) >>> 0;

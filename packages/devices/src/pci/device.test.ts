@@ -87,7 +87,7 @@ describe('PciConfigSpace', () => {
   it('BAR sizing: all-ones reads back the size mask with the type bits', () => {
     const { cfg } = make();
     cfg.configWrite(R.BAR0, 4, 0xffff_ffff);
-    expect(cfg.configRead(R.BAR0, 4)).toBe(0x0000_ffe1);
+    expect(cfg.configRead(R.BAR0, 4)).toBe(0xffff_ffe1); // I/O BARs: all 32 bits writable, as in QEMU
     cfg.configWrite(R.BAR0 + 4, 4, 0xffff_ffff);
     expect(cfg.configRead(R.BAR0 + 4, 4)).toBe(0xffff_f000);
     cfg.configWrite(R.BAR0 + 16, 4, 0xffff_ffff);

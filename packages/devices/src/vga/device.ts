@@ -1,8 +1,15 @@
 import type { AccessSize, MmioDevice, PioDevice } from '@typevisor/memory';
 import { DevicesError, isUint, isUintArray, stateCheck } from '../errors.js';
-import { PciConfigSpace, type PciBarObserver } from '../pci/config-space.js';
+import { PciConfigSpace, type PciBarObserver, type PciConfigSpaceState } from '../pci/config-space.js';
 import { decodeBase64Into, encodeBase64 } from './base64.js';
-import { type RenderedFrame, renderFrame } from './render.js';
+import {
+  displayMode,
+  type RenderedFrame,
+  type RenderTarget,
+  renderFrame,
+  renderInto,
+  type VgaDisplayMode,
+} from './render.js';
 import type { Framebuffer, TextScreen } from './types.js';
 import {
   AR_DATA_READ,
@@ -48,6 +55,11 @@ import {
   MISC_COLOR,
   MISC_READ,
   MISC_WRITE,
+  MMIO_BAR_SIZE,
+  MMIO_DISPI,
+  MMIO_DISPI_LENGTH,
+  MMIO_VGA_PORTS,
+  MMIO_VGA_PORTS_LENGTH,
   MODE3,
   SEQ_DATA,
   SEQ_INDEX,
@@ -80,7 +92,15 @@ export type { Framebuffer, TextScreen } from './types.js';
 export interface VgaOptions {
   /** Video memory in bytes: a power of two from 256 KiB to 64 MiB (default 16 MiB). */
   readonly vramSize?: number;
-  /** Told where the guest places the linear framebuffer (PCI BAR0). */
+  /**
+   * Video memory to use instead of a new buffer (say, a view of a SharedArrayBuffer a renderer in
+   * another thread reads): its length is the VRAM size, and it must start 4-byte aligned.
+   */
+  readonly vram?: Uint8Array;
+  /**
+   * Told where the guest places BAR0 (the linear framebuffer, {@link Vga.lfb}) and BAR2 (the MMIO
+   * registers, {@link Vga.mmio}); {@link Vga.barDevice} gives the device to map for each.
+   */
   readonly barObserver?: PciBarObserver;
 }
 
@@ -108,6 +128,8 @@ export interface VgaState {
   readonly vbe: readonly number[];
   /** Video memory, base64. */
   readonly vram: string;
+  /** The PCI configuration space (BAR placement); absent in snapshots from before the card was PCI. */
+  readonly pci?: PciConfigSpaceState;
 }
 
 const MASK8 = 0xff;
@@ -122,10 +144,14 @@ const expand4 = (v: number): number =>
  * modes 0-3 and read modes 0-1, odd/even and chain-4 addressing, text-mode readout, and a linear
  * framebuffer programmed through the VBE DISPI registers and exposed as PCI BAR0.
  *
+ * As a PCI function it is QEMU's `VGA` device: 1234:1111, class 0300, BAR0 the framebuffer
+ * (prefetchable, the size of video memory) and BAR2 QEMU's 4 KiB "stdvga" MMIO region (the VGA ports
+ * at 0x400-0x41F, the DISPI registers at 0x500-0x515).
+ *
  * Insert `ioPorts` at 0x3B0 (length 0x30), `vbePorts` at 0x1CE (length 3), `legacyMemory` on the MMIO
- * bus at 0xA0000 (length 0x20000), `lfb` wherever the BAR observer reports BAR0, and attach `config` to
- * the PCI host. Rendering is the frontend's job: it reads {@link Vga.textScreen} or
- * {@link Vga.framebuffer}.
+ * bus at 0xA0000 (length 0x20000), {@link Vga.barDevice} of each BAR wherever the BAR observer reports
+ * it, and attach `config` to the PCI host. {@link Vga.renderInto} draws the screen into the caller's
+ * buffer; {@link Vga.textScreen} and {@link Vga.framebuffer} give the raw frame.
  */
 export class Vga {
   readonly vram: Uint8Array;
@@ -134,6 +160,8 @@ export class Vga {
   readonly vbePorts: PioDevice;
   readonly legacyMemory: MmioDevice;
   readonly lfb: MmioDevice;
+  /** BAR2: QEMU's std-VGA MMIO registers (registers.ts MMIO_*). */
+  readonly mmio: MmioDevice;
   readonly config: PciConfigSpace;
   private misc = 0;
   private seqIndex = 0;
@@ -158,15 +186,17 @@ export class Vga {
   private vbe = new Array<number>(VBE_REGISTER_COUNT).fill(0);
 
   constructor(options: VgaOptions = {}) {
-    const size = options.vramSize ?? 16 * 1024 * 1024;
+    const size = options.vram?.length ?? options.vramSize ?? 16 * 1024 * 1024;
     if (!Number.isInteger(Math.log2(size)) || size < 256 * 1024 || size > 64 * 1024 * 1024) {
       throw new DevicesError(
         'InvalidArgument',
         `VGA memory size ${size} is not a power of two in [256 KiB, 64 MiB]`,
       );
     }
-    this.vram = new Uint8Array(size);
-    this.vram32 = new Uint32Array(this.vram.buffer);
+    if (options.vram !== undefined && options.vram.byteOffset % 4 !== 0)
+      throw new DevicesError('InvalidArgument', 'VGA memory must start 4-byte aligned');
+    this.vram = options.vram ?? new Uint8Array(size);
+    this.vram32 = new Uint32Array(this.vram.buffer, this.vram.byteOffset, size >>> 2);
     this.vbe[VbeIndex.Id] = VBE_ID5;
     this.vbe[VbeIndex.VideoMemory64k] = size >>> 16;
     this.config = new PciConfigSpace({
@@ -174,7 +204,7 @@ export class Vga {
       deviceId: VGA_PCI_DEVICE,
       classCode: VGA_PCI_CLASS,
       revision: 2,
-      bars: [{ kind: 'mem32', size, prefetchable: true }],
+      bars: [{ kind: 'mem32', size, prefetchable: true }, undefined, { kind: 'mem32', size: MMIO_BAR_SIZE }],
       ...(options.barObserver ? { barObserver: options.barObserver } : {}),
     });
     this.ioPorts = {
@@ -208,6 +238,16 @@ export class Vga {
         for (let i = 0; i < size; i++) this.vram[offset + i] = Math.floor((value >>> 0) / 256 ** i) & 0xff;
       },
     };
+    this.mmio = {
+      maxAccessSize: 2,
+      read: (offset: number, size: AccessSize) => this.readMmio(offset, size),
+      write: (offset: number, size: AccessSize, value: number) => this.writeMmio(offset, size, value),
+    };
+  }
+
+  /** The device behind BAR `index` (0: framebuffer, 2: MMIO registers), for the VMM to map. */
+  barDevice(index: number): MmioDevice | undefined {
+    return index === 0 ? this.lfb : index === 2 ? this.mmio : undefined;
   }
 
   /** Programs standard mode 03h (80x25 colour text), as a VGA BIOS leaves the card before boot. */
@@ -241,9 +281,38 @@ export class Vga {
     return file[index] ?? 0;
   }
 
-  /** The frame as the monitor would show it (see {@link renderFrame}). */
+  /** The frame as the monitor would show it, in a new buffer (see {@link renderFrame}). */
   render(): RenderedFrame {
     return renderFrame(this);
+  }
+
+  /**
+   * Draws the frame into `target`'s buffer with no allocation; false (nothing drawn, `target.width`
+   * and `target.height` set) when the buffer is too small (see {@link renderInto}).
+   */
+  renderInto(target: RenderTarget): boolean {
+    return renderInto(this, target);
+  }
+
+  /** The display mode the registers select, with its size in pixels. */
+  displayMode(): VgaDisplayMode {
+    return displayMode(this);
+  }
+
+  /** A Bochs VBE DISPI register as the guest reads it through the data port. */
+  vbeReg(index: number): number {
+    if (index === VbeIndex.FbBaseHi) return this.fbBaseHi();
+    return this.vbe[index] ?? 0;
+  }
+
+  /** DAC palette component `i` (entry i / 3: red, green, blue), 6 bits. */
+  paletteComponent(i: number): number {
+    return this.palette[i] ?? 0;
+  }
+
+  /** High 16 bits of the framebuffer address: where BAR0 decodes, 0 while it does not. */
+  private fbBaseHi(): number {
+    return ((this.config.bar(0)?.address ?? 0) / 0x1_0000) & 0xffff;
   }
 
   /** 'vbe' when the DISPI interface is enabled, else 'text' or 'graphics' from GR6 bit 0. */
@@ -354,6 +423,7 @@ export class Vga {
       vbeIndex: this.vbeIndex,
       vbe: [...this.vbe],
       vram: encodeBase64(this.vram),
+      pci: this.config.getState(),
     };
   }
 
@@ -411,6 +481,7 @@ export class Vga {
     this.latch = s.latch;
     this.vbeIndex = s.vbeIndex;
     this.vbe = [...s.vbe];
+    if (s.pci !== undefined) this.config.loadState(s.pci);
   }
 
   // ---- I/O ports --------------------------------------------------------------------------------
@@ -545,6 +616,7 @@ export class Vga {
     if (offset === VBE_INDEX_OFFSET) return this.vbeIndex;
     if (offset !== VBE_DATA_OFFSET) return 0xffff;
     const i = this.vbeIndex;
+    if (i === VbeIndex.FbBaseHi) return this.fbBaseHi();
     if (i >= VBE_REGISTER_COUNT) return 0;
     if (this.vbe[VbeIndex.Enable]! & VBE_GETCAPS) {
       if (i === VbeIndex.XRes) return VBE_MAX_XRES;
@@ -633,6 +705,44 @@ export class Vga {
     const maxY = Math.max(vbe[VbeIndex.VirtHeight]! - vbe[VbeIndex.YRes]!, 0);
     if (vbe[VbeIndex.YOffset]! > maxY) vbe[VbeIndex.YOffset] = maxY;
     if (vbe[VbeIndex.XOffset]! > width - vbe[VbeIndex.XRes]!) vbe[VbeIndex.XOffset] = 0;
+  }
+
+  // ---- BAR2: QEMU's std-VGA MMIO region ---------------------------------------------------------
+
+  private readMmio(offset: number, size: AccessSize): number {
+    if (offset >= MMIO_VGA_PORTS && offset + size <= MMIO_VGA_PORTS + MMIO_VGA_PORTS_LENGTH) {
+      // 0x400 + n is port 0x3C0 + n; a word reads the two ports, low address first.
+      const port = offset - MMIO_VGA_PORTS + AR_INDEX;
+      return size === 1 ? this.readPort(port) : this.readPort(port) | (this.readPort(port + 1) << 8);
+    }
+    if (offset >= MMIO_DISPI && offset + size <= MMIO_DISPI + MMIO_DISPI_LENGTH) {
+      const rel = offset - MMIO_DISPI;
+      this.vbeIndex = rel >> 1;
+      const v = this.readVbePort(VBE_DATA_OFFSET);
+      return size === 2 ? v : (v >> ((rel & 1) * 8)) & 0xff;
+    }
+    return size === 1 ? 0xff : 0xffff;
+  }
+
+  private writeMmio(offset: number, size: AccessSize, value: number): void {
+    if (offset >= MMIO_VGA_PORTS && offset + size <= MMIO_VGA_PORTS + MMIO_VGA_PORTS_LENGTH) {
+      // A word writes the index port then the data port: one access programs an indexed register.
+      const port = offset - MMIO_VGA_PORTS + AR_INDEX;
+      this.writePort(port, value & MASK8);
+      if (size === 2) this.writePort(port + 1, (value >> 8) & MASK8);
+      return;
+    }
+    if (offset >= MMIO_DISPI && offset + size <= MMIO_DISPI + MMIO_DISPI_LENGTH) {
+      const rel = offset - MMIO_DISPI;
+      this.vbeIndex = rel >> 1;
+      let v = value & 0xffff;
+      if (size === 1) {
+        // A byte replaces its half of the 16-bit register.
+        const shift = (rel & 1) * 8;
+        v = (this.readVbePort(VBE_DATA_OFFSET) & ~(0xff << shift)) | ((value & 0xff) << shift);
+      }
+      this.writeVbePort(VBE_DATA_OFFSET, v & 0xffff);
+    }
   }
 
   // ---- legacy memory window ---------------------------------------------------------------------

@@ -1,3 +1,12 @@
 export { Vga, type VgaOptions, type VgaState, type TextScreen, type Framebuffer } from './device.js';
-export { renderFrame, type RenderedFrame, type VgaView } from './render.js';
+export {
+  displayMode,
+  renderFrame,
+  renderInto,
+  type RenderedFrame,
+  type RenderTarget,
+  type VgaDisplayKind,
+  type VgaDisplayMode,
+  type VgaView,
+} from './render.js';
 export * as VgaRegs from './registers.js';

@@ -52,6 +52,10 @@ export const GR_COLOR_DONT_CARE = 7;
 export const GR_BIT_MASK = 8;
 export const GRMODE_READ_MODE_1 = 0x08;
 export const GRMODE_HOST_ODD_EVEN = 0x10;
+/** Shift register interleave (CGA 4-colour modes 04h/05h). */
+export const GRMODE_SHIFT_INTERLEAVE = 0x20;
+/** 256-colour shift mode (mode 13h): each character clock yields 4 bytes, one pixel per byte. */
+export const GRMODE_SHIFT_256 = 0x40;
 export const GRMISC_GRAPHICS = 0x01;
 export const GRMISC_MAP_SHIFT = 2;
 
@@ -106,6 +110,8 @@ export const VbeIndex = {
   XOffset: 8,
   YOffset: 9,
   VideoMemory64k: 10,
+  /** Read-only: high 16 bits of the framebuffer address (BAR0), as VirtualBox and Bochs report it. */
+  FbBaseHi: 11,
 } as const;
 export const VBE_REGISTER_COUNT = 11;
 export const VBE_ID0 = 0xb0c0;
@@ -119,6 +125,60 @@ export const VBE_MAX_XRES = 2560;
 export const VBE_MAX_YRES = 1600;
 export const VBE_MAX_BPP = 32;
 export const VBE_VALID_BPP = [8, 15, 16, 24, 32] as const;
+
+/**
+ * QEMU's std-VGA MMIO BAR (BAR2, docs/specs/standard-vga.txt): the VGA ports 0x3C0-0x3DF at
+ * 0x400-0x41F (a word access writes the index byte then the data byte), and the DISPI registers at
+ * 0x500 + index * 2, 16 bits each, with no index/data pair.
+ */
+export const MMIO_BAR_SIZE = 0x1000;
+export const MMIO_VGA_PORTS = 0x400;
+export const MMIO_VGA_PORTS_LENGTH = 0x20;
+export const MMIO_DISPI = 0x500;
+export const MMIO_DISPI_LENGTH = 0x16;
+
+/**
+ * The register values a VGA BIOS loads for a standard mode (the video parameter table of the IBM VGA
+ * BIOS, as SeaBIOS's vgasrc and the VGA Technical Reference list them): misc output, SR1-SR4, CR0-CR18,
+ * GR0-GR8 and AR0-AR14.
+ */
+export interface VgaModeTable {
+  readonly misc: number;
+  readonly seq: readonly number[];
+  readonly crtc: readonly number[];
+  readonly gr: readonly number[];
+  readonly ar: readonly number[];
+}
+
+/** Mode 12h: 640x480, 16 colours, 4 planes at 0xA0000. */
+export const MODE12: VgaModeTable = {
+  misc: 0xe3,
+  seq: [0x03, 0x01, 0x0f, 0x00, 0x06],
+  crtc: [
+    0x5f, 0x4f, 0x50, 0x82, 0x54, 0x80, 0x0b, 0x3e, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xea,
+    0x8c, 0xdf, 0x28, 0x00, 0xe7, 0x04, 0xe3, 0xff,
+  ],
+  gr: [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x0f, 0xff],
+  ar: [
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x01,
+    0x00, 0x0f, 0x00, 0x00,
+  ],
+};
+
+/** Mode 13h: 320x200, 256 colours, chain-4 at 0xA0000, scan lines doubled. */
+export const MODE13: VgaModeTable = {
+  misc: 0x63,
+  seq: [0x03, 0x01, 0x0f, 0x00, 0x0e],
+  crtc: [
+    0x5f, 0x4f, 0x50, 0x82, 0x54, 0x80, 0xbf, 0x1f, 0x00, 0x41, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x9c,
+    0x8e, 0x8f, 0x28, 0x40, 0x96, 0xb9, 0xa3, 0xff,
+  ],
+  gr: [0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x05, 0x0f, 0xff],
+  ar: [
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x41,
+    0x00, 0x0f, 0x00, 0x00,
+  ],
+};
 
 /** QEMU's standard VGA PCI identity (1234:1111, VGA-compatible display controller). */
 export const VGA_PCI_VENDOR = 0x1234;

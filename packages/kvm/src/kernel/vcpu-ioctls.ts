@@ -46,6 +46,7 @@ import {
   kvm_vcpu_events,
 } from '../uapi/structs.js';
 import { dv, FAULT, type IoctlArg, structArg } from './args.js';
+import { XSTATE_IOCTLS } from './xstate-ioctls.js';
 
 /** What a vCPU ioctl handler sees. */
 export interface VcpuContext {
@@ -509,4 +510,5 @@ export const VCPU_IOCTLS: ReadonlyMap<number, VcpuIoctl> = new Map<number, VcpuI
   [I.KVM_TRANSLATE, translate],
   [I.KVM_SET_MSRS, msrIo(true)],
   [I.KVM_SET_LAPIC, setLapic],
+  ...XSTATE_IOCTLS,
 ]);

@@ -22,6 +22,8 @@ import {
   createVmxCapabilities,
   crAccessQualification,
   CrAccessType,
+  debugExceptionQualification,
+  exceptionExits,
   interruptWindowExits,
   ioQualification,
   makeInterruptionInfo,
@@ -33,11 +35,18 @@ import {
 } from '@typevisor/vmx';
 import {
   Cpu,
+  type CpuEvents,
   CpuExit,
   type CpuHooks,
   type CpuidResult,
+  DR6,
+  EFLAGS,
   EventKind,
+  hasInstructionBreakpoints,
   INTERCEPT,
+  instructionBreakpointHits,
+  interceptSoftwareEvent,
+  isSoftwareException,
   type MsrValue,
   Seg,
   type TscSource,
@@ -117,6 +126,13 @@ const MSR_IA32_APIC_BASE = 0x1b;
 const MSR_IA32_TSC = 0x10;
 const MSR_EFER = 0xc0000080;
 const GP_VECTOR = 13;
+const DB_VECTOR = 1;
+const BP_VECTOR = 3;
+const OF_VECTOR = 4;
+/** The exception-bitmap bits guest debugging adds (update_exception_bitmap). */
+const DEBUG_EXCEPTIONS = (1 << DB_VECTOR) | (1 << BP_VECTOR);
+/** kvm_guest_debug.arch.debugreg[n] */
+const DEBUGREG = 8;
 
 /** What a hook saw of the exit it caused. */
 class PendingExit {
@@ -133,6 +149,8 @@ class PendingExit {
   msr = 0;
   msrLo = 0;
   msrHi = 0;
+  /** The software exception (INT3) an ExceptionOrNmi exit intercepted. */
+  vector = 0;
 }
 
 /** Registers saved before an MMIO replay, restored when the replay needs data it does not have. */
@@ -179,7 +197,7 @@ function allocVpid(): number {
   return lastVpid;
 }
 
-export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
+export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   readonly stats = new VcpuStats();
   readonly caps: VmxCapabilities;
   readonly vmcs: Vmcs;
@@ -232,6 +250,21 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
   private mmioOverflow = false;
   private mmioPendingAddr = 0;
   private mmioPendingSize = 0;
+  /** Guest debugging (KVM_SET_GUEST_DEBUG) as the current entry applies it. */
+  private debugSingleStep = false;
+  private debugHwBp = false;
+  /** kvm_guest_debug.control as the last entry applied it (-1: apply whatever it is). */
+  private debugControl = -1;
+  /** The effective DR0..DR3 (low halves) and DR7 of KVM_GUESTDBG_USE_HW_BP. */
+  private readonly hwDr = new Uint32Array(4);
+  private hwDr7 = 0;
+  /**
+   * The kernel completed an instruction by emulating it (kvm_skip_emulated_instruction and the
+   * emulator): with KVM_GUESTDBG_SINGLESTEP that is a step, reported before the guest runs on.
+   */
+  private stepped = false;
+  /** VM-exit instruction length of the last #BP exit (vcpu->arch.event_exit_inst_len). */
+  private eventExitInstLen = 0;
 
   constructor(
     private readonly vm: RunVm,
@@ -294,6 +327,11 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     this.cpuNewer = true;
     let r = this.completeUserspace(cpu);
     if (r <= 0) return this.leave(r);
+    if (this.stepped && this.singleStepRequested()) {
+      // kvm_vcpu_do_singlestep() after the completed instruction.
+      this.stepped = false;
+      return this.leave(this.singleStepExit(cpu));
+    }
     if (rv.getUint8(RF.immediate_exit.offset) !== 0) {
       rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_INTR, true);
       return this.leave(-EINTR);
@@ -459,7 +497,7 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     const space = buildAddressSpace(this.vm.memslots.all(), this.options.ept);
     this.space = space;
     const old = this.cpu;
-    this.cpu = new Cpu(space.cpuMemory, { hooks: this, mmu: space.mmu });
+    this.cpu = new Cpu(space.cpuMemory, { hooks: this, events: this, mmu: space.mmu });
     if (old !== null) {
       // The MSR file and the TSC offset belong to the vCPU, not to the address space.
       this.cpu.msrs.lo.set(old.msrs.lo);
@@ -471,6 +509,8 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     this.cpu.phys.refresh();
     this.generation = this.vm.memslots.generation;
     initVmcs(this.vmcs, this.caps, this.options, this.vmxMemory, this.vpid, space.ept?.eptp ?? 0);
+    // The exception bitmap was rewritten: apply guest debugging to it again at the next entry.
+    this.debugControl = -1;
     this.needEntryChecks = true;
     loadCpu(this.cpu, this.views);
   }
@@ -508,6 +548,7 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
         this.guestRun(cpu, 1);
         this.mode = Mode.Guest;
         this.pend.reason = -1;
+        this.stepped = true;
         return 1;
       case Completion.Mmio:
         return this.completeMmio(cpu);
@@ -620,6 +661,7 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     const ip = cpu.regs.ip + length;
     cpu.regs.ip = cpu.bitness === 16 ? ip & 0xffff : ip >>> 0;
     cpu.shadow = false;
+    this.stepped = true;
   }
 
   // ---- entering the guest ----------------------------------------------------------------------------
@@ -631,6 +673,11 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     // enable_irq_window when userspace asked for one and cannot inject now (judged before this entry's
     // injection, as userspace saw it), or when the in-kernel LAPIC still has an interrupt after it.
     const userWindow = rv.getUint8(RF.request_interrupt_window.offset) !== 0 && !this.readyForInjection(cpu);
+    if (this.stepped) {
+      // The kernel just completed an instruction (CPUID, in-kernel I/O, MMIO): a step of its own.
+      this.stepped = false;
+      if (this.singleStepRequested()) return this.singleStepExit(cpu);
+    }
     if (!this.injectEvents(cpu)) return this.exit(cpu, ExitReason.TripleFault);
     const lapic = this.vm.chip?.lapic(this.vcpu.id);
     const chipWindow = lapic?.hasInterrupt() === true && !this.readyForInjection(cpu);
@@ -641,18 +688,25 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
         : proc & ~ProcBased.InterruptWindowExiting;
     vmcs.write32(F.ProcBasedControls, proc >>> 0);
     cpu.halted = false;
-    // KVM_GUESTDBG_SINGLESTEP: one instruction, then KVM_EXIT_DEBUG (the monitor-trap-flag way).
-    const debug = this.guestDebug.getUint32(0, true);
-    const singleStep =
-      (debug & (C.KVM_GUESTDBG_ENABLE | C.KVM_GUESTDBG_SINGLESTEP)) ===
-      (C.KVM_GUESTDBG_ENABLE | C.KVM_GUESTDBG_SINGLESTEP);
-    if (singleStep) maxBudget = 1;
+    this.applyGuestDebug();
+    const singleStep = this.debugSingleStep;
+    const hwBp = this.debugHwBp;
+    // KVM_GUESTDBG_SINGLESTEP: one instruction, then KVM_EXIT_DEBUG (the monitor-trap-flag way);
+    // KVM_GUESTDBG_USE_HW_BP: instruction by instruction, each checked against DR0..DR3 first.
+    let steps = maxBudget;
+    if (singleStep || hwBp) maxBudget = 1;
     for (;;) {
       if (
         (proc & ProcBased.InterruptWindowExiting) !== 0 &&
         interruptWindowExits(vmcs, (cpu.eflags & EFLAGS_IF) !== 0, cpu.shadow ? 1 : 0)
       ) {
         return this.exit(cpu, ExitReason.InterruptWindow);
+      }
+      // An instruction breakpoint is a fault: reported before the instruction, unless RFLAGS.RF.
+      const rf = (cpu.flags.bits & EFLAGS.RF) !== 0;
+      if (hwBp && !rf) {
+        const hits = instructionBreakpointHits(this.hwDr7, this.hwDr, this.linearRip(cpu));
+        if (hits !== 0) return this.breakpointExit(cpu, hits);
       }
       this.pend.reason = -1;
       // The CPU itself stops at the first boundary where the window opens (no single-stepping).
@@ -661,7 +715,10 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
       cpu.interruptWindowExiting = false;
       switch (why) {
         case CpuExit.Budget:
-          if (singleStep) return this.debugExit(cpu);
+          // The processor clears RF after an instruction completes (SDM Vol. 3 §18.3.1.1).
+          if (rf) cpu.flags.bits &= ~EFLAGS.RF;
+          if (singleStep) return this.singleStepExit(cpu);
+          if (hwBp && --steps > 0) continue;
           // The host's timer tick: an external-interrupt exit, handled in the kernel.
           return this.exit(cpu, ExitReason.ExternalInterrupt);
         case CpuExit.InterruptWindow:
@@ -706,6 +763,13 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
         : 0;
       e.setUint8(EV['exception.injected'].offset, 0);
       e.setUint8(EV['exception.pending'].offset, 0);
+      if (nr === BP_VECTOR || nr === OF_VECTOR) {
+        // vmx_inject_exception: a soft exception enters with VM_ENTRY_INSTRUCTION_LEN =
+        // event_exit_inst_len, so the guest's handler returns past the INT3 that exited.
+        const ip = cpu.regs.ip + this.eventExitInstLen;
+        cpu.regs.ip = cpu.bitness === 16 ? ip & 0xffff : ip >>> 0;
+        this.eventExitInstLen = 0;
+      }
       if (!this.deliver(cpu, EventKind.Exception, nr, code)) return false;
     }
     const lapic = this.vm.chip?.lapic(this.vcpu.id);
@@ -773,6 +837,9 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     const p = this.pend;
     info.instructionLength = p.length;
     info.qualificationLo = p.qualification;
+    if (reason === ExitReason.ExceptionOrNmi) {
+      info.interruptionInfo = makeInterruptionInfo(p.vector, InterruptionType.SoftwareException);
+    }
     if (reason === ExitReason.EptViolation || reason === ExitReason.EptMisconfiguration) {
       const f = cpu.pager.mmu.fault;
       info.qualificationLo = f.qualification;
@@ -833,23 +900,104 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
         return 1;
       case ExitReason.EptViolation:
         return this.handleEptViolation(cpu);
+      case ExitReason.ExceptionOrNmi:
+        return this.handleException(cpu);
       default:
         return this.internalError(C.KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, reason);
     }
   }
 
-  /** KVM_EXIT_DEBUG after a single step: #DB, DR6.BS, the linear RIP. */
-  private debugExit(cpu: Cpu): number {
-    this.stats.exits[ExitReason.MonitorTrapFlag]!++;
+  // ---- guest debugging (KVM_SET_GUEST_DEBUG) --------------------------------------------------------
+
+  /** Whether KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP is in force. */
+  private singleStepRequested(): boolean {
+    const on = C.KVM_GUESTDBG_ENABLE | C.KVM_GUESTDBG_SINGLESTEP;
+    return (this.guestDebug.getUint32(0, true) & on) === on;
+  }
+
+  /**
+   * kvm_arch_vcpu_ioctl_set_guest_debug's effect at entry: the exception bitmap intercepts #BP with
+   * USE_SW_BP and #DB with SINGLESTEP or USE_HW_BP (update_exception_bitmap); USE_HW_BP's DR0..DR3 and
+   * DR7 are the effective instruction breakpoints.
+   */
+  private applyGuestDebug(): void {
+    const d = this.guestDebug;
+    const control = d.getUint32(0, true);
+    // The common case: no debugging now and none at the last entry (the bitmap has no debug bits).
+    if (control === 0 && this.debugControl === 0) return;
+    this.debugControl = control;
+    const enabled = (control & C.KVM_GUESTDBG_ENABLE) !== 0;
+    const useHw = enabled && (control & C.KVM_GUESTDBG_USE_HW_BP) !== 0;
+    this.debugSingleStep = enabled && (control & C.KVM_GUESTDBG_SINGLESTEP) !== 0;
+    let bitmap = this.vmcs.read32(F.ExceptionBitmap) & ~DEBUG_EXCEPTIONS;
+    if (enabled && control & C.KVM_GUESTDBG_USE_SW_BP) bitmap |= 1 << BP_VECTOR;
+    if (this.debugSingleStep || useHw) bitmap |= 1 << DB_VECTOR;
+    this.vmcs.write32(F.ExceptionBitmap, bitmap >>> 0);
+    this.hwDr7 = useHw ? d.getUint32(DEBUGREG + 7 * 8, true) : 0;
+    for (let i = 0; i < 4; i++) this.hwDr[i] = d.getUint32(DEBUGREG + i * 8, true);
+    this.debugHwBp = useHw && hasInstructionBreakpoints(this.hwDr7);
+  }
+
+  /** kvm_run.debug.arch for a #DB exit (handle_exception_nmi: dr6 | DR6_ACTIVE_LOW, GUEST_DR7, the linear RIP). */
+  private debugExit(cpu: Cpu, exception: number, dr6: number): number {
     const rv = this.runView;
-    rv.setUint32(RF['debug.arch.exception'].offset, 1, true);
-    const pc = (cpu.segs.base[Seg.CS]! + cpu.regs.ip) >>> 0;
-    rv.setUint32(RF['debug.arch.pc'].offset, pc, true);
-    rv.setUint32(RF['debug.arch.pc'].offset + 4, 0, true);
-    rv.setUint32(RF['debug.arch.dr6'].offset, 0xffff4ff0, true);
-    rv.setUint32(RF['debug.arch.dr6'].offset + 4, 0, true);
-    rv.setUint32(RF['debug.arch.dr7'].offset, this.guestDebug.getUint32(8 + 7 * 8, true) || 0x400, true);
-    rv.setUint32(RF['debug.arch.dr7'].offset + 4, 0, true);
+    rv.setUint32(RF['debug.arch.exception'].offset, exception, true);
+    rv.setUint32(RF['debug.arch.pad'].offset, 0, true);
+    rv.setBigUint64(RF['debug.arch.pc'].offset, BigInt(this.linearRip(cpu)), true);
+    rv.setBigUint64(RF['debug.arch.dr6'].offset, BigInt(dr6 >>> 0), true);
+    // GUEST_DR7: the debugger's DR7 with USE_HW_BP, else the guest's own.
+    const dr7 = this.debugHwBp ? this.hwDr7 : cpu.ctrl.dr[7]!;
+    rv.setBigUint64(RF['debug.arch.dr7'].offset, BigInt(dr7 >>> 0), true);
+    return this.userExit(C.KVM_EXIT_DEBUG);
+  }
+
+  /** KVM_EXIT_DEBUG after a single step: #DB with DR6.BS, the RIP of the next instruction. */
+  private singleStepExit(cpu: Cpu): number {
+    this.stats.exits[ExitReason.MonitorTrapFlag]!++;
+    return this.debugExit(cpu, DB_VECTOR, DR6.FIXED1 | DR6.BS);
+  }
+
+  /** An instruction breakpoint of USE_HW_BP: a #DB exit (fault-like: RIP at the instruction) with its B bits. */
+  private breakpointExit(cpu: Cpu, hits: number): number {
+    const info = this.info.reset(ExitReason.ExceptionOrNmi);
+    info.qualificationLo = debugExceptionQualification({ breakpoints: hits });
+    info.interruptionInfo = makeInterruptionInfo(DB_VECTOR, InterruptionType.HardwareException);
+    recordVmExit(this.vmcs, info);
+    this.vmcs.write64(F.GuestRip, cpu.regs.ip, 0);
+    this.stats.exits[ExitReason.ExceptionOrNmi]!++;
+    return this.debugExit(cpu, DB_VECTOR, DR6.FIXED1 | hits);
+  }
+
+  /**
+   * CpuEvents: INT3 (and INTO) are software exceptions, so a set exception-bitmap bit makes them exit
+   * before the guest sees them; the CPU rolls the instruction back and run() returns Intercept.
+   */
+  delivered(kind: EventKind, vector: number, _errorCode: number): void {
+    if (kind !== EventKind.Software || this.mode !== Mode.Guest) return;
+    if (vector !== BP_VECTOR && vector !== OF_VECTOR) return;
+    const cpu = this.cpu!;
+    if (!exceptionExits(this.vmcs, vector) || !isSoftwareException(cpu, vector)) return;
+    const p = this.pend;
+    p.reason = ExitReason.ExceptionOrNmi;
+    p.length = this.instructionLength(cpu);
+    p.qualification = 0;
+    p.vector = vector;
+    interceptSoftwareEvent();
+  }
+
+  /**
+   * handle_exception_nmi() for an intercepted #BP: KVM_EXIT_DEBUG with the exception and the linear
+   * RIP of the INT3 (debug.arch.dr6/dr7 are not written, as in Linux); the instruction length is kept
+   * for a #BP userspace re-injects (KVM_GUESTDBG_INJECT_BP).
+   */
+  private handleException(cpu: Cpu): number {
+    const p = this.pend;
+    if (p.vector !== BP_VECTOR) return this.internalError(C.KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, 0);
+    this.eventExitInstLen = p.length;
+    const rv = this.runView;
+    rv.setUint32(RF['debug.arch.exception'].offset, BP_VECTOR, true);
+    rv.setUint32(RF['debug.arch.pad'].offset, 0, true);
+    rv.setBigUint64(RF['debug.arch.pc'].offset, BigInt(this.linearRip(cpu)), true);
     return this.userExit(C.KVM_EXIT_DEBUG);
   }
 
@@ -950,6 +1098,7 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
     const done = this.elements;
     p.reason = -1;
     if (done === 0) return 1; // the source faulted: the guest takes the exception
+    this.stepped = true;
     this.fillIo(false, p.size, p.port, done);
     return this.userExit(C.KVM_EXIT_IO);
   }
@@ -1036,6 +1185,7 @@ export class VcpuRunner implements CpuHooks, VcpuRunnerPort {
       this.pend.reason = -1;
     }
     if (this.mmioOverflow) return this.internalError(C.KVM_INTERNAL_ERROR_EMULATION, ExitReason.EptViolation);
+    if (why === CpuExit.Budget) this.stepped = true;
     return this.sendMmioWrite();
   }
 

@@ -1,15 +1,26 @@
 /**
  * Moving the architectural state between the vCPU's shared KVM-format buffers (kvm_regs, kvm_sregs,
- * kvm_fpu's control words) and the software CPU's register file, as vmx_vcpu_load/vmx_get_segment do
- * between vcpu->arch and the VMCS. Plain DataView accesses on preallocated views: no allocation.
+ * kvm_fpu's x87 part, kvm_debugregs) and the software CPU's register file, as vmx_vcpu_load /
+ * vmx_get_segment do between vcpu->arch and the VMCS and the FPU switch does with the guest fpstate.
+ * Plain DataView accesses on preallocated views: no allocation.
  */
-import { CR0, type Cpu, Mode, Msr, Seg } from '@typevisor/x86-cpu';
-import { kvm_regs, kvm_segment, kvm_sregs } from '../uapi/structs.js';
+import { CR0, type Cpu, FXSAVE_SIZE, fxrstor, fxsave, Mode, Msr, Seg } from '@typevisor/x86-cpu';
+import { kvm_debugregs, kvm_fpu, kvm_regs, kvm_segment, kvm_sregs } from '../uapi/structs.js';
 import type { VcpuState } from '../vcpu-state.js';
 
 const R = kvm_regs.fields;
 const S = kvm_sregs.fields;
 const G = kvm_segment.fields;
+const FP = kvm_fpu.fields;
+const DB = kvm_debugregs.fields;
+/** FXSAVE image offsets (SDM Vol. 1 Table 10-2) of what kvm_fpu holds apart: FIP+FCS and FDP+FDS as u64s. */
+const FX_FCW = 0;
+const FX_FSW = 2;
+const FX_FTW = 4;
+const FX_FOP = 6;
+const FX_FIP = 8;
+const FX_FDP = 16;
+const FX_ST0 = 32;
 
 /** kvm_regs order (rax rbx rcx rdx rsi rdi rsp rbp) to the CPU's GPR numbers (eax ecx edx ebx esp ebp esi edi). */
 const GPR_OFFSETS: readonly [number, number][] = [
@@ -45,10 +56,55 @@ const set64 = (v: DataView, o: number, value: number): void => {
 export class StateViews {
   readonly regs: DataView;
   readonly sregs: DataView;
+  readonly fpu: DataView;
+  readonly debugregs: DataView;
+  /** Scratch FXSAVE image between kvm_fpu and the CPU's x87 unit. */
+  readonly image = new Uint8Array(FXSAVE_SIZE);
+  private readonly imageView = new DataView(this.image.buffer);
 
   constructor(readonly state: VcpuState) {
-    this.regs = new DataView(state.regs.buffer, state.regs.byteOffset, state.regs.byteLength);
-    this.sregs = new DataView(state.sregs.buffer, state.sregs.byteOffset, state.sregs.byteLength);
+    const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+    this.regs = view(state.regs);
+    this.sregs = view(state.sregs);
+    this.fpu = view(state.fpu);
+    this.debugregs = view(state.debugregs);
+  }
+
+  /**
+   * kvm_fpu -> x87 unit. kvm_fpu keeps the FXSAVE image's pointers as u64s (last_ip = FIP | FCS << 32,
+   * last_dp = FDP | FDS << 32, as the kernel copies fxregs_state.rip/rdp); XMM and MXCSR stay in the
+   * buffer (the CPU has no SSE state).
+   */
+  loadFpu(cpu: Cpu): void {
+    const f = this.fpu;
+    const x = this.imageView;
+    x.setUint16(FX_FCW, f.getUint16(FP.fcw.offset, true), true);
+    x.setUint16(FX_FSW, f.getUint16(FP.fsw.offset, true), true);
+    x.setUint8(FX_FTW, f.getUint8(FP.ftwx.offset));
+    x.setUint16(FX_FOP, f.getUint16(FP.last_opcode.offset, true), true);
+    x.setBigUint64(FX_FIP, f.getBigUint64(FP.last_ip.offset, true), true);
+    x.setBigUint64(FX_FDP, f.getBigUint64(FP.last_dp.offset, true), true);
+    this.image.set(this.state.fpu.subarray(FP.fpr.offset, FP.fpr.offset + 128), FX_ST0);
+    fxrstor(cpu.fpu, this.image, 0, false);
+  }
+
+  /** x87 unit -> kvm_fpu (the 6 reserved bytes of each ST slot read 0). */
+  saveFpu(cpu: Cpu): void {
+    const f = this.fpu;
+    const x = this.imageView;
+    fxsave(cpu.fpu, this.image, 0, false);
+    f.setUint16(FP.fcw.offset, x.getUint16(FX_FCW, true), true);
+    f.setUint16(FP.fsw.offset, x.getUint16(FX_FSW, true), true);
+    f.setUint8(FP.ftwx.offset, x.getUint8(FX_FTW));
+    f.setUint16(FP.last_opcode.offset, x.getUint16(FX_FOP, true), true);
+    f.setBigUint64(FP.last_ip.offset, x.getBigUint64(FX_FIP, true), true);
+    f.setBigUint64(FP.last_dp.offset, x.getBigUint64(FX_FDP, true), true);
+    const fpr = this.state.fpu;
+    for (let i = 0; i < 8; i++) {
+      const o = FP.fpr.offset + 16 * i;
+      fpr.set(this.image.subarray(FX_ST0 + 16 * i, FX_ST0 + 16 * i + 10), o);
+      fpr.fill(0, o + 10, o + 16);
+    }
   }
 
   get rip(): number {
@@ -121,6 +177,12 @@ export function loadCpu(cpu: Cpu, v: StateViews): void {
   cpu.pager.mmu.loadContext(c.cr0, c.cr3, c.cr4, efer, 0);
   cpu.pager.flush();
   cpu.halted = false;
+  // Debug registers: the model's linear addresses are 32 bits, so DR0..DR3 keep their low halves.
+  const d = v.debugregs;
+  for (let i = 0; i < 4; i++) c.dr[i] = lo64(d, DB.db.offset + 8 * i);
+  c.dr[6] = lo64(d, DB.dr6.offset);
+  c.dr[7] = lo64(d, DB.dr7.offset);
+  v.loadFpu(cpu);
 }
 
 /** The guest ran: stores the CPU's registers into the buffers (what KVM_GET_REGS/SREGS then read). */
@@ -152,7 +214,10 @@ export function saveCpu(cpu: Cpu, v: StateViews): void {
     s.setUint8(o + G.avl.offset, (ar >>> 12) & 1);
     s.setUint8(o + G.l.offset, (ar >>> 13) & 1);
     s.setUint8(o + G.db.offset, (ar >>> 14) & 1);
-    s.setUint8(o + G.g.offset, (ar >>> 15) & 1);
+    // A limit above 1 MiB is page-granular in the descriptor cache; the CPU model's real-mode CS load
+    // keeps such a limit (SeaBIOS leaves big real mode with CS.limit 4 GiB) but drops G, which VM
+    // entry rejects (SDM 26.3.1.2: limit bits 31:20 set require G=1), e.g. after a memslot change.
+    s.setUint8(o + G.g.offset, (ar >>> 15) & 1 || segs.limit[seg]! > 0xf_ffff ? 1 : 0);
     s.setUint8(o + G.unusable.offset, (ar & 0x80) === 0 ? 1 : 0);
   }
   set64(s, S.gdt.offset, c.gdtr.base);
@@ -161,4 +226,9 @@ export function saveCpu(cpu: Cpu, v: StateViews): void {
   s.setUint16(S.idt.offset + 8, c.idtr.limit, true);
   const slot = cpu.msrs.find(Msr.EFER);
   if (slot >= 0) set64(s, S.efer.offset, cpu.msrs.lo[slot]!);
+  const d = v.debugregs;
+  for (let i = 0; i < 4; i++) set64(d, DB.db.offset + 8 * i, c.dr[i]!);
+  set64(d, DB.dr6.offset, c.dr[6]!);
+  set64(d, DB.dr7.offset, c.dr[7]!);
+  v.saveFpu(cpu);
 }

@@ -1,23 +1,32 @@
 /**
  * The parts every machine builder (`pc`, `microvm`) starts from: the facade opened with guest RAM in
- * slot 0 and vCPU 0 with its CPUID, and the ISA devices both keep in userspace (8259 pair, 8254 with
- * port 0x61, MC146818 with the PC CMOS layout, COM1). Each builder stays the one composition root
- * that decides what else is wired and where.
+ * slot 0 and vCPU 0 with its CPUID, the ISA devices both have (8259 pair, 8254 with port 0x61,
+ * MC146818 with the PC CMOS layout, COM1; with `kernel_irqchip=on` the 8259s and the 8254 are the
+ * facade's), the run step (inject, KVM_RUN, dispatch the exit) and the `-d` log around it. Each
+ * builder stays the one composition root that decides what else is wired and where.
  */
 import { Mc146818, PicPair, Pit8254, pcCmosLayout, SystemControlPortB, Uart16550 } from '@typevisor/devices';
-import { Kvm, KvmHost, kvm_run, type Vcpu, type Vm } from '@typevisor/kvm';
+import { EINTR, Kvm, KVM_RUN, KvmHost, kvm_run, type Vcpu, type Vm } from '@typevisor/kvm';
 import {
   type ByteSink,
   type ByteSource,
   type Clock,
   GuestMemory,
   type IrqLine,
+  type MmioBus,
   type PioBus,
+  type PioDevice,
 } from '@typevisor/memory';
+import type { PicView } from '../monitor/info-pic.js';
+import { formatRegisters } from '../monitor/registers.js';
 import type { VmConfig } from '../options/config.js';
 import { resolveCpu } from '../options/cpu-model.js';
 import { withTscFrequency } from './cpuid-tsc.js';
+import { type ExitAction, handleExit } from './exit-dispatch.js';
+import { GuestLog } from './guest-log.js';
 import type { IrqCounter } from './irq-stats.js';
+import { KernelPitSpeaker, kernelElcr, kernelIrqLine, kernelPicViews } from './kernel-irqchip.js';
+import { cpuSnapshot } from './monitor-target.js';
 
 /**
  * Guest instructions per KVM_RUN before it returns -EINTR to let the VMM poll its devices: a few
@@ -48,6 +57,8 @@ export interface VmCore {
   readonly vcpu: Vcpu;
   /** Guest RAM (slot 0, from guest physical address 0). */
   readonly ram: Uint8Array;
+  /** The host address of {@link VmCore.ram} (its mmap), for further memory slots over it. */
+  readonly ramAddr: number;
   /** The same RAM as bounds-checked guest memory (what DMA-capable devices see). */
   readonly memory: GuestMemory;
   /** QEMU's warnings for `-cpu` features the facade does not support (dropped from CPUID). */
@@ -59,7 +70,8 @@ export interface VmCore {
  * returning -EINTR after {@link SLICE_INSTRUCTIONS}, as a VMM's timer signal would), maps guest RAM and
  * creates vCPU 0 with the CPUID of `-cpu`: a named model filtered against KVM_GET_SUPPORTED_CPUID with
  * QEMU's warnings; host/max (the default) the supported CPUID plus the TSC rate in leaves 15H/16H
- * (cpuid-tsc.ts), so the guest need not calibrate its TSC against the PIT.
+ * (cpuid-tsc.ts), so the guest need not calibrate its TSC against the PIT. With `kernel_irqchip=on`
+ * the in-kernel irqchip and PIT2 are created first (KVM_CREATE_IRQCHIP must come before any vCPU).
  */
 export function openVmCore(config: VmConfig, host?: KvmHost): VmCore {
   const kvm = Kvm.open(
@@ -76,23 +88,41 @@ export function openVmCore(config: VmConfig, host?: KvmHost): VmCore {
   });
   const memory = new GuestMemory();
   memory.addRegion(0, mapping.bytes);
+  if (config.kernelIrqchip) {
+    vm.createIrqChip();
+    vm.createPit2();
+  }
   const vcpu = vm.createVcpu(0);
   // Without KVM_SET_CPUID2 a vCPU reports no features at all (no FPU, family 4).
   const tscKhz = vcpu.getTscKhz();
   const cpu = resolveCpu(config.cpu, kvm.getSupportedCpuid());
   const named = config.cpu.model !== 'host' && config.cpu.model !== 'max';
   vcpu.setCpuid2(tscKhz === null || named ? cpu.cpuid : withTscFrequency(cpu.cpuid, tscKhz));
-  return { kvm, vm, vcpu, ram: mapping.bytes, memory, cpuWarnings: cpu.warnings };
+  return { kvm, vm, vcpu, ram: mapping.bytes, ramAddr: mapping.addr, memory, cpuWarnings: cpu.warnings };
 }
 
 /** The ISA devices `pc` and `microvm` share. */
 export interface IsaDevices {
-  readonly pic: PicPair;
-  readonly pit: Pit8254;
+  /** The VMM's 8259 pair, or null with `kernel_irqchip=on` (the facade's then). */
+  readonly pic: PicPair | null;
+  /** The VMM's 8254, or null with `kernel_irqchip=on` (KVM_CREATE_PIT2's then). */
+  readonly pit: Pit8254 | null;
   readonly rtc: Mc146818;
   readonly com1: Uart16550;
-  /** ISA IRQ `irq` of the 8259 pair, counted for `info irq`. */
+  /** ISA IRQ `irq` (GSI `irq` with the in-kernel irqchip), counted for `info irq`. */
   isaIrq(irq: number): IrqLine;
+  /** The ELCR pair (ports 0x4D0/0x4D1) where the VMM marks level-triggered IRQs, as firmware would. */
+  readonly elcr: PioDevice;
+  /** The 8259s' registers for `info pic` (KVM_GET_IRQCHIP with the in-kernel irqchip). */
+  picViews(): { readonly master: PicView; readonly slave: PicView };
+  /** `info irq`'s controller name: QEMU's isa-i8259, or kvm-i8259 for the in-kernel pair. */
+  readonly controllerName: string;
+}
+
+/** Marks the ISA IRQs of `mask` level-triggered in the ELCR (PCI INTx, virtio-mmio). */
+export function setLevelTriggered(isa: Pick<IsaDevices, 'elcr'>, mask: number): void {
+  isa.elcr.write(0, 1, mask & 0xff);
+  isa.elcr.write(1, 1, (mask >>> 8) & 0xff);
 }
 
 /** What the shared ISA devices need from the machine's surroundings. */
@@ -105,12 +135,21 @@ export interface IsaIo {
 /**
  * Builds the 8259 pair (polled by the VMM before each KVM_RUN, so its output goes nowhere), the 8254
  * and port 0x61, the RTC with the PC CMOS layout and COM1, and wires them on `pio` at the PC ports.
+ * With `kernel_irqchip=on` (`core.vm` has the in-kernel irqchip and PIT) there is no userspace 8259
+ * or 8254: the lines are KVM_IRQ_LINE, and port 0x61 reads counter 2 with KVM_GET_PIT2.
  */
-export function wireIsaDevices(config: VmConfig, io: IsaIo, pio: PioBus, irqCounts: IrqCounter): IsaDevices {
-  const pic = new PicPair({ output: { set: () => {} } });
-  const isaIrq = (irq: number): IrqLine => irqCounts.wrap(irq, pic.irqLine(irq));
+export function wireIsaDevices(
+  config: VmConfig,
+  io: IsaIo,
+  pio: PioBus,
+  irqCounts: IrqCounter,
+  core: Pick<VmCore, 'kvm' | 'vm'>,
+): IsaDevices {
   const clock = io.clock;
-  const pit = new Pit8254({ clock, irq0: isaIrq(PC_IRQ.PIT) });
+  const pic = config.kernelIrqchip ? null : new PicPair({ output: { set: () => {} } });
+  const isaIrq = (irq: number): IrqLine =>
+    irqCounts.wrap(irq, pic === null ? kernelIrqLine(core.vm, irq) : pic.irqLine(irq));
+  const pit = pic === null ? null : new Pit8254({ clock, irq0: isaIrq(PC_IRQ.PIT) });
   const rtc = new Mc146818({ clock, irq: isaIrq(PC_IRQ.RTC) });
   for (const [index, value] of pcCmosLayout({ ramBelow4G: config.memoryBytes, cpus: config.smp })) {
     rtc.setCmos(index, value);
@@ -120,14 +159,39 @@ export function wireIsaDevices(config: VmConfig, io: IsaIo, pio: PioBus, irqCoun
     output: io.serialOut,
     ...(io.serialIn ? { input: io.serialIn } : {}),
   });
-  pio.insert(PC_PORTS.PIC_MASTER, 2, pic.master, 'pic-master');
-  pio.insert(PC_PORTS.PIC_SLAVE, 2, pic.slave, 'pic-slave');
-  pio.insert(PC_PORTS.ELCR, 2, pic.elcr, 'elcr');
-  pio.insert(PC_PORTS.PIT, 4, pit, 'pit');
-  pio.insert(PC_PORTS.PORT_B, 1, new SystemControlPortB({ timer: pit, clock }), 'port61');
+  if (pic !== null && pit !== null) {
+    pio.insert(PC_PORTS.PIC_MASTER, 2, pic.master, 'pic-master');
+    pio.insert(PC_PORTS.PIC_SLAVE, 2, pic.slave, 'pic-slave');
+    pio.insert(PC_PORTS.ELCR, 2, pic.elcr, 'elcr');
+    pio.insert(PC_PORTS.PIT, 4, pit, 'pit');
+  }
+  // Port 0x61 stays in userspace with the in-kernel PIT too (QEMU's pcspk over kvm-pit).
+  const timer = pit ?? new KernelPitSpeaker(core.kvm, core.vm);
+  pio.insert(PC_PORTS.PORT_B, 1, new SystemControlPortB({ timer, clock }), 'port61');
   pio.insert(PC_PORTS.RTC, 2, rtc, 'rtc');
   pio.insert(PC_PORTS.COM1, 8, com1, 'serial0');
-  return { pic, pit, rtc, com1, isaIrq };
+  if (pic === null) {
+    return {
+      pic,
+      pit,
+      rtc,
+      com1,
+      isaIrq,
+      elcr: kernelElcr(core.kvm, core.vm),
+      picViews: () => kernelPicViews(core.kvm, core.vm),
+      controllerName: 'kvm-i8259',
+    };
+  }
+  return {
+    pic,
+    pit,
+    rtc,
+    com1,
+    isaIrq,
+    elcr: pic.elcr,
+    picViews: () => ({ master: pic.master.getState(), slave: pic.slave.getState() }),
+    controllerName: 'isa-i8259',
+  };
 }
 
 /**
@@ -136,9 +200,11 @@ export function wireIsaDevices(config: VmConfig, io: IsaIo, pio: PioBus, irqCoun
  * interrupt-window exit (as QEMU does with kernel_irqchip=off). Returns the vector injected, or -1.
  */
 export function injectIsaInterrupts(isa: IsaDevices, vcpu: Vcpu): number {
-  isa.pit.poll();
+  isa.pit?.poll();
   isa.rtc.poll();
   isa.com1.pollInput();
+  // With the in-kernel irqchip the facade injects (and raises the interrupt window) itself.
+  if (isa.pic === null) return -1;
   const run = vcpu.run;
   const f = kvm_run.fields;
   const pending = isa.pic.hasInterrupt();
@@ -150,4 +216,54 @@ export function injectIsaInterrupts(isa: IsaDevices, vcpu: Vcpu): number {
   }
   run[f.request_interrupt_window.offset] = pending ? 1 : 0;
   return -1;
+}
+
+/** `-d` for a machine: the log, and `guest_errors` on both buses' unassigned accesses. */
+export function openGuestLog(
+  config: VmConfig,
+  log: ((text: string) => void) | undefined,
+  pio: PioBus,
+  mmio: MmioBus,
+): GuestLog {
+  const guestLog = new GuestLog(config.logItems, log);
+  if (guestLog.guestErrors) {
+    pio.onUnassigned = (a, size, w, v) => guestLog.unassigned('I/O', a, size, w, v);
+    mmio.onUnassigned = (a, size, w, v) => guestLog.unassigned('memory', a, size, w, v);
+  }
+  return guestLog;
+}
+
+/** `-d cpu_reset`: the register dump of vCPU 0 before it is given its (new) entry state. */
+export function logCpuReset(guestLog: GuestLog, vcpu: Vcpu): void {
+  guestLog.reset(0, () => formatRegisters(cpuSnapshot(0, vcpu.getRegs(), vcpu.getSregs(), false)));
+}
+
+/** What one run step of a machine touches. */
+export interface RunnableMachine {
+  readonly kvm: Kvm;
+  readonly vcpu: Vcpu;
+  readonly pio: PioBus;
+  readonly mmio: MmioBus;
+  readonly exitCounts: Map<string, number>;
+  readonly guestLog: GuestLog;
+}
+
+/**
+ * One run step, the same on every machine: the ISA interrupt (machine-core's injection, logged by
+ * `-d int`), one KVM_RUN, the exit counted and dispatched to the buses, and `-d` told of triple
+ * faults, exceptions and unhandled exits.
+ */
+export function runVcpuOnce(m: RunnableMachine, isa: IsaDevices): ExitAction {
+  const vector = injectIsaInterrupts(isa, m.vcpu);
+  if (vector >= 0) m.guestLog.hardwareInterrupt(vector);
+  const rc = m.kvm.host.ioctl(m.vcpu.fd, KVM_RUN);
+  if (rc === -EINTR) return { kind: 'continue' }; // the slice ended (KVM_EXIT_INTR)
+  if (rc < 0) return { kind: 'error', message: `KVM_RUN failed with errno ${-rc}` };
+  const exit = m.vcpu.exit();
+  m.exitCounts.set(exit.kind, (m.exitCounts.get(exit.kind) ?? 0) + 1);
+  const action = handleExit(exit, { pio: m.pio, mmio: m.mmio });
+  if (exit.kind === 'Shutdown') m.guestLog.tripleFault();
+  else if (exit.kind === 'Exception') m.guestLog.exception(exit.exception);
+  if (action.kind === 'error') m.guestLog.unimplemented(action.message);
+  return action;
 }

@@ -1,5 +1,5 @@
 import type { Mc146818, PicPair, Pit8254, Uart16550 } from '@typevisor/devices';
-import { EINTR, type Kvm, KVM_RUN, type KvmHost, type Vcpu, type Vm } from '@typevisor/kvm';
+import type { Kvm, KvmHost, Vcpu, Vm } from '@typevisor/kvm';
 import { type GuestMemory, type IrqLine, MmioBus, PioBus } from '@typevisor/memory';
 import { MMIO_WINDOW_SIZE, MmioTransport, virtioMmioCmdlines } from '@typevisor/virtio';
 import { pcE820 } from '../loaders/e820.js';
@@ -7,9 +7,19 @@ import { describeLinuxLoadError, type GuestWriter, loadLinux } from '../loaders/
 import type { VmConfig } from '../options/config.js';
 import { planVirtio } from '../options/virtio-plan.js';
 import { applyEntryRegs, applyEntrySregs } from './entry-state.js';
-import { type ExitAction, handleExit } from './exit-dispatch.js';
+import type { ExitAction } from './exit-dispatch.js';
+import type { GuestLog } from './guest-log.js';
 import { IrqCounter } from './irq-stats.js';
-import { injectIsaInterrupts, type IsaDevices, openVmCore, wireIsaDevices } from './machine-core.js';
+import {
+  injectIsaInterrupts,
+  type IsaDevices,
+  logCpuReset,
+  openGuestLog,
+  openVmCore,
+  runVcpuOnce,
+  setLevelTriggered,
+  wireIsaDevices,
+} from './machine-core.js';
 import type { MachineIo } from './pc.js';
 import { noVirtioIo, VirtioDeviceSet } from './virtio-devices.js';
 
@@ -31,7 +41,8 @@ export interface MicrovmVirtioSlot {
 
 /**
  * QEMU's `microvm` machine as one composition root: no PCI, no firmware tables, no keyboard
- * controller; the 8259 pair, the PIT, the RTC and COM1 stay (in userspace, as on `pc`), and the
+ * controller; the 8259 pair, the PIT, the RTC and COM1 stay (as on `pc`: in userspace, or in the
+ * facade with `kernel_irqchip=on`), `-cpu` and `-d` work as on `pc` (machine-core.ts), and the
  * virtio devices are virtio-mmio windows at {@link MICROVM_MMIO_BASE} described to Linux on its
  * command line (`virtio_mmio.device=4K@0xfeb00000:5`), as QEMU's `auto-kernel-cmdline` does.
  * A reset (Linux falls back to a triple fault without a keyboard controller) ends or restarts the VM.
@@ -44,8 +55,10 @@ export class MicrovmMachine {
   readonly memory: GuestMemory;
   readonly pio = new PioBus();
   readonly mmio = new MmioBus();
-  readonly pic: PicPair;
-  readonly pit: Pit8254;
+  /** The userspace 8259 pair, or null with `kernel_irqchip=on`. */
+  readonly pic: PicPair | null;
+  /** The userspace 8254, or null with `kernel_irqchip=on`. */
+  readonly pit: Pit8254 | null;
   readonly rtc: Mc146818;
   readonly com1: Uart16550;
   readonly virtio: VirtioDeviceSet;
@@ -54,9 +67,12 @@ export class MicrovmMachine {
   readonly irqCounts = new IrqCounter(16);
   /** QEMU's warnings for `-cpu` features the facade cannot give. */
   readonly cpuWarnings: readonly string[];
+  /** `-d int,cpu_reset,guest_errors,unimp` (guest-log.ts). */
+  readonly guestLog: GuestLog;
   /** ISA IRQ `irq` of the 8259 pair, counted for `info irq`. */
   readonly isaIrq: (irq: number) => IrqLine;
-  private readonly isa: IsaDevices;
+  /** The ISA devices and interrupt controller (machine-core.ts), for `info pic` and `info irq`. */
+  readonly isa: IsaDevices;
 
   constructor(
     readonly config: VmConfig,
@@ -70,7 +86,8 @@ export class MicrovmMachine {
     this.ram = core.ram;
     this.memory = core.memory;
     this.cpuWarnings = core.cpuWarnings;
-    const isa = wireIsaDevices(config, io, this.pio, this.irqCounts);
+    this.guestLog = openGuestLog(config, io.log, this.pio, this.mmio);
+    const isa = wireIsaDevices(config, io, this.pio, this.irqCounts, core);
     this.isa = isa;
     this.pic = isa.pic;
     this.pit = isa.pit;
@@ -95,8 +112,7 @@ export class MicrovmMachine {
       elcr |= 1 << irq;
     });
     // virtio-mmio's interrupt is a level (high while InterruptStatus is non-zero).
-    this.pic.elcr.write(0, 1, elcr & 0xff);
-    this.pic.elcr.write(1, 1, elcr >>> 8);
+    setLevelTriggered(isa, elcr);
   }
 
   /** The `virtio_mmio.device=` words Linux needs to find the devices. */
@@ -127,6 +143,7 @@ export class MicrovmMachine {
       e820: pcE820(this.config.memoryBytes),
     });
     if ('kind' in r) return describeLinuxLoadError(r);
+    logCpuReset(this.guestLog, this.vcpu);
     this.vcpu.setSregs(applyEntrySregs(this.vcpu.getSregs(), r.entry));
     this.vcpu.setRegs(applyEntryRegs(this.vcpu.getRegs(), r.entry));
     return undefined;
@@ -134,16 +151,12 @@ export class MicrovmMachine {
 
   /** As on `pc`: timers, typed input, the 8259's interrupt (machine-core.ts). */
   injectInterrupts(): void {
-    injectIsaInterrupts(this.isa, this.vcpu);
+    const vector = injectIsaInterrupts(this.isa, this.vcpu);
+    if (vector >= 0) this.guestLog.hardwareInterrupt(vector);
   }
 
+  /** One KVM_RUN and the handling of its exit, as on `pc` (machine-core.ts). */
   runOnce(): ExitAction {
-    this.injectInterrupts();
-    const rc = this.kvm.host.ioctl(this.vcpu.fd, KVM_RUN);
-    if (rc === -EINTR) return { kind: 'continue' };
-    if (rc < 0) return { kind: 'error', message: `KVM_RUN failed with errno ${-rc}` };
-    const exit = this.vcpu.exit();
-    this.exitCounts.set(exit.kind, (this.exitCounts.get(exit.kind) ?? 0) + 1);
-    return handleExit(exit, { pio: this.pio, mmio: this.mmio });
+    return runVcpuOnce(this, this.isa);
   }
 }

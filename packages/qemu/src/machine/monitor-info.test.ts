@@ -40,7 +40,7 @@ describe('info commands on the pc machine', () => {
     // The PIT's counter 0 (mode 3, count 65536 at reset) raises IRQ0 every 54.9 ms.
     for (let ms = 0; ms < 550; ms += 5) {
       clock.advanceNs(5e6);
-      m.pit.poll();
+      m.pit!.poll();
     }
     expect(mon.execute('info irq').split('\n')[1]).toBe(' 0: 10');
     m.isaIrq(PC_IRQ.COM1).set(true);

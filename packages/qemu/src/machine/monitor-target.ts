@@ -109,7 +109,7 @@ export interface MonitorHooks {
 /** What the monitor reads of a machine (`pc` or `microvm`). */
 export type MonitoredMachine = Pick<
   PcMachine,
-  'vcpu' | 'ram' | 'mmio' | 'pio' | 'pic' | 'irqCounts' | 'exitCounts' | 'kvm'
+  'vcpu' | 'ram' | 'mmio' | 'pio' | 'isa' | 'irqCounts' | 'exitCounts' | 'kvm'
 >;
 
 /** The HMP monitor's view of a running `pc` (or `microvm`) machine. */
@@ -157,11 +157,15 @@ export function pcMonitorTarget(
       pci: { help: 'show PCI info', run: () => formatPciInfo(findPciHost(machine)) },
       pic: {
         help: 'show PIC state',
-        run: () => formatPicInfo(machine.pic.master.getState(), machine.pic.slave.getState()),
+        // With kernel_irqchip=on the registers come from KVM_GET_IRQCHIP, as QEMU's kvm_pic_get.
+        run: () => {
+          const { master, slave } = machine.isa.picViews();
+          return formatPicInfo(master, slave);
+        },
       },
       irq: {
         help: 'show the interrupts statistics (if available)',
-        run: () => formatIrqInfo('isa-i8259', machine.irqCounts.counts),
+        run: () => formatIrqInfo(machine.isa.controllerName, machine.irqCounts.counts),
       },
       exits: {
         help: 'show VM exits by kind (VMM) and by VMX exit reason (KVM facade)',

@@ -6,7 +6,7 @@ import {
   SystemControlPortA,
   type Uart16550,
 } from '@typevisor/devices';
-import { EINTR, type Kvm, KVM_RUN, type KvmHost, type Vcpu, type Vm } from '@typevisor/kvm';
+import type { Kvm, KvmHost, Vcpu, Vm } from '@typevisor/kvm';
 import {
   type ByteSink,
   type ByteSource,
@@ -20,10 +20,12 @@ import { pcE820 } from '../loaders/e820.js';
 import { describeLinuxLoadError, type GuestWriter, loadLinux } from '../loaders/linux.js';
 import type { VmConfig } from '../options/config.js';
 import { applyEntryRegs, applyEntrySregs } from './entry-state.js';
-import { type ExitAction, handleExit } from './exit-dispatch.js';
+import type { ExitAction } from './exit-dispatch.js';
 import { PcVga, vgaEnabled } from './vga.js';
+import { PcFirmware } from './firmware.js';
+import type { RtcRegs } from '@typevisor/devices';
 import { formatRegisters } from '../monitor/registers.js';
-import { GuestLog } from './guest-log.js';
+import type { GuestLog } from './guest-log.js';
 import { ideDrivePositions, PcIde } from './ide.js';
 import { IrqCounter } from './irq-stats.js';
 import { cpuSnapshot } from './monitor-target.js';
@@ -43,15 +45,23 @@ export interface MachineIo {
   readonly virtio?: VirtioIo;
   /** Where `-d` log lines go (the `-D` file or stderr); without it nothing is logged. */
   readonly log?: (text: string) => void;
+  /** A BIOS image: boot through firmware (firmware.ts) instead of loading Linux. */
+  readonly bios?: Uint8Array;
+  /** CMOS boot order for the firmware (`-boot order=`; QEMU's default "cad": disk, then CD-ROM). */
+  readonly bootOrder?: readonly RtcRegs.BootDevice[];
+  /** The debug console port 0x402 (SeaBIOS's log). */
+  readonly debugcon?: ByteSink;
 }
 
 export { PC_IRQ, PC_PORTS, SLICE_INSTRUCTIONS } from './machine-core.js';
 import {
   injectIsaInterrupts,
   type IsaDevices,
+  openGuestLog,
   openVmCore,
   PC_IRQ,
   PC_PORTS,
+  runVcpuOnce,
   wireIsaDevices,
 } from './machine-core.js';
 
@@ -59,7 +69,8 @@ import {
  * The `pc` machine (i440FX-era PC with the legacy devices) as one composition root, in the manner of
  * Firecracker's builder: it opens the KVM facade, maps guest RAM into a memory slot, creates the vCPU,
  * and wires each device to the port bus and its IRQ line. Devices never register themselves.
- * Interrupts go through a userspace 8259 pair injected with KVM_INTERRUPT (no in-kernel irqchip).
+ * Interrupts go through a userspace 8259 pair injected with KVM_INTERRUPT, or with
+ * `-machine kernel_irqchip=on` through the facade's in-kernel irqchip (KVM_IRQ_LINE; machine-core.ts).
  */
 export class PcMachine {
   readonly kvm: Kvm;
@@ -68,8 +79,10 @@ export class PcMachine {
   readonly ram: Uint8Array;
   readonly pio = new PioBus();
   readonly mmio = new MmioBus();
-  readonly pic: PicPair;
-  readonly pit: Pit8254;
+  /** The userspace 8259 pair, or null with `kernel_irqchip=on` (the facade's then). */
+  readonly pic: PicPair | null;
+  /** The userspace 8254, or null with `kernel_irqchip=on` (KVM_CREATE_PIT2's then). */
+  readonly pit: Pit8254 | null;
   readonly rtc: Mc146818;
   readonly com1: Uart16550;
   readonly i8042: I8042;
@@ -93,7 +106,10 @@ export class PcMachine {
   readonly cpuWarnings: readonly string[];
   /** `-d int,cpu_reset,guest_errors,unimp` (guest-log.ts). */
   readonly guestLog: GuestLog;
-  private readonly isa: IsaDevices;
+  /** Firmware boot's memory map, fw_cfg and reset state (firmware.ts), when `io.bios` is given. */
+  readonly firmware: PcFirmware | undefined;
+  /** The ISA devices and interrupt controller (machine-core.ts), for `info pic` and `info irq`. */
+  readonly isa: IsaDevices;
 
   constructor(
     readonly config: VmConfig,
@@ -107,12 +123,8 @@ export class PcMachine {
     this.ram = core.ram;
     this.memory = core.memory;
     this.cpuWarnings = core.cpuWarnings;
-    this.guestLog = new GuestLog(config.logItems, io.log);
-    if (this.guestLog.guestErrors) {
-      this.pio.onUnassigned = (a, size, w, v) => this.guestLog.unassigned('I/O', a, size, w, v);
-      this.mmio.onUnassigned = (a, size, w, v) => this.guestLog.unassigned('memory', a, size, w, v);
-    }
-    const isa = wireIsaDevices(config, io, this.pio, this.irqCounts);
+    this.guestLog = openGuestLog(config, io.log, this.pio, this.mmio);
+    const isa = wireIsaDevices(config, io, this.pio, this.irqCounts, core);
     this.isa = isa;
     this.pic = isa.pic;
     this.pit = isa.pit;
@@ -129,9 +141,41 @@ export class PcMachine {
     p.insert(PC_PORTS.PORT_A, 1, new SystemControlPortA({ reset }), 'port92');
     p.insert(PC_PORTS.I8042_DATA, 1, this.i8042.dataPort, 'i8042-data');
     p.insert(PC_PORTS.I8042_CMD, 1, this.i8042.commandPort, 'i8042-cmd');
-    this.vga = vgaEnabled(config) ? new PcVga(this) : null;
 
-    this.pci = new PcPciBus(this.pio, this.mmio, this.pic, (irq) => this.isaIrq(irq), reset.requestReset);
+    const pam = { pamChanged: (i: number, v: number) => this.firmware?.memory.pamChanged(i, v) };
+    this.pci = new PcPciBus(
+      this.pio,
+      this.mmio,
+      this.isa,
+      (irq) => this.isaIrq(irq),
+      reset.requestReset,
+      pam,
+    );
+    // `-vga std`: the card is PCI function 00:02.0, before any -device (vga.ts).
+    this.vga = vgaEnabled(config) ? new PcVga(this) : null;
+    this.firmware =
+      io.bios === undefined
+        ? undefined
+        : new PcFirmware(
+            {
+              vm: this.vm,
+              vcpu: this.vcpu,
+              mmap: (n) => this.kvm.host.mmap(n),
+              ram: { addr: core.ramAddr, size: config.memoryBytes },
+              memory: this.memory,
+              pio: this.pio,
+              rtc: this.rtc,
+              hostBridge: this.pci.hostBridge,
+              cpus: config.smp,
+              nographic: config.nographic,
+              bootOrder: io.bootOrder ?? [],
+              ...(io.debugcon ? { debugcon: io.debugcon } : {}),
+            },
+            io.bios,
+          );
+    // Without firmware RAM is one memory slot: cut the VGA's graphics window at 0xA0000 out of it.
+    if (this.firmware === undefined)
+      this.vga?.decodeGraphicsWindow(this.vm, { addr: core.ramAddr, size: config.memoryBytes });
     this.virtio = new VirtioDeviceSet(planVirtio(config), io.virtio ?? noVirtioIo());
     attachVirtioPci(this.pci, this.virtio, this.memory);
     // `-drive if=ide`, `-hda`, `-hdb`, `-cdrom` (ide.ts): the controller exists when a drive asks for it.
@@ -185,24 +229,23 @@ export class PcMachine {
     return undefined;
   }
 
+  /** Starts (or restarts) the firmware: PAM cleared, the vCPU at the reset vector F000:FFF0. */
+  bootFirmware(): void {
+    this.guestLog.reset(0, () =>
+      formatRegisters(cpuSnapshot(0, this.vcpu.getRegs(), this.vcpu.getSregs(), false)),
+    );
+    this.firmware?.reset();
+  }
+
   /** Before each KVM_RUN: timers, typed input, the 8259's interrupt (machine-core.ts). */
   injectInterrupts(): void {
     const vector = injectIsaInterrupts(this.isa, this.vcpu);
     if (vector >= 0) this.guestLog.hardwareInterrupt(vector);
   }
 
-  /** One KVM_RUN and the handling of its exit. */
+  /** One KVM_RUN and the handling of its exit (machine-core.ts), then a reset the guest asked for. */
   runOnce(): ExitAction {
-    this.injectInterrupts();
-    const rc = this.kvm.host.ioctl(this.vcpu.fd, KVM_RUN);
-    if (rc === -EINTR) return { kind: 'continue' }; // the slice ended (KVM_EXIT_INTR)
-    if (rc < 0) return { kind: 'error', message: `KVM_RUN failed with errno ${-rc}` };
-    const exit = this.vcpu.exit();
-    this.exitCounts.set(exit.kind, (this.exitCounts.get(exit.kind) ?? 0) + 1);
-    const action = handleExit(exit, { pio: this.pio, mmio: this.mmio });
-    if (exit.kind === 'Shutdown') this.guestLog.tripleFault();
-    else if (exit.kind === 'Exception') this.guestLog.exception(exit.exception);
-    if (action.kind === 'error') this.guestLog.unimplemented(action.message);
+    const action = runVcpuOnce(this, this.isa);
     if (this.resetRequested) {
       this.resetRequested = false;
       return { kind: 'reset', reason: 'guest reset request' };

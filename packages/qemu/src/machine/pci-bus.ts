@@ -1,13 +1,21 @@
 /**
  * The `pc` machine's PCI side: configuration mechanism #1 at 0xCF8/0xCFC with the i440FX host bridge
- * at 00:00.0 and the PIIX3 PCI-to-ISA bridge at 00:01.0, virtio-pci functions from slot 2 up, and
+ * at 00:00.0 and the PIIX3 PCI-to-ISA bridge at 00:01.0, the std VGA at 00:02.0 when there is one
+ * (vga.ts), virtio-pci functions in the next free slots, and
  * INTx through PIIX3's PIRQ routing into the userspace 8259 pair. With `-kernel` there is no firmware,
  * so this module does what SeaBIOS's pciinit would: route PIRQA-D, mark those IRQs level-triggered in
  * the ELCR, place each function's BARs in the 32-bit PCI hole, enable memory decoding and fill in the
  * Interrupt Line register (which Linux reads when there is no IRQ routing table).
  */
-import { I440fxHostBridge, type PicPair, PciHost, PciRegs, Piix3IsaBridge } from '@typevisor/devices';
-import type { GuestMemory, IrqLine, MmioBus, PioBus } from '@typevisor/memory';
+import {
+  I440fxHostBridge,
+  type PamObserver,
+  type PciDevice,
+  PciHost,
+  PciRegs,
+  Piix3IsaBridge,
+} from '@typevisor/devices';
+import type { GuestMemory, IrqLine, MmioBus, PioBus, PioDevice } from '@typevisor/memory';
 import { type RingOptions, type VirtioDevice, VirtioPciDevice } from '@typevisor/virtio';
 import type { VirtioDeviceSet } from './virtio-devices.js';
 
@@ -32,7 +40,7 @@ export class PciBusError extends Error {
 
 export class PcPciBus {
   readonly host: PciHost;
-  readonly hostBridge = new I440fxHostBridge();
+  readonly hostBridge: I440fxHostBridge;
   readonly isaBridge: Piix3IsaBridge;
   readonly functions: { readonly slot: number; readonly name: string; readonly device: VirtioPciDevice }[] =
     [];
@@ -41,10 +49,14 @@ export class PcPciBus {
   constructor(
     pio: PioBus,
     private readonly mmio: MmioBus,
-    pic: PicPair,
+    /** Where the ELCR is (the userspace 8259 pair's, or the in-kernel irqchip's). */
+    irqchip: { readonly elcr: PioDevice },
     isaIrq: (irq: number) => IrqLine,
     requestReset: () => void,
+    /** Told when the guest reprograms the PAM registers (firmware.ts maps the segments). */
+    pam?: PamObserver,
   ) {
+    this.hostBridge = new I440fxHostBridge(pam);
     this.host = new PciHost({ reset: { requestReset } });
     this.isaBridge = new Piix3IsaBridge({ isaIrq });
     this.host.attach(0, 0, this.hostBridge);
@@ -56,8 +68,8 @@ export class PcPciBus {
       this.isaBridge.configWrite(0x60 + pirq, 1, irq);
       elcr |= 1 << irq;
     });
-    pic.elcr.write(0, 1, elcr & 0xff);
-    pic.elcr.write(1, 1, elcr >>> 8);
+    irqchip.elcr.write(0, 1, elcr & 0xff);
+    irqchip.elcr.write(1, 1, elcr >>> 8);
   }
 
   /** The lowest free slot from {@link FIRST_DEVICE_SLOT}, or the one asked for. */
@@ -69,6 +81,21 @@ export class PcPciBus {
     }
     for (let s = FIRST_DEVICE_SLOT; s < 32; s++) if (this.host.function(s, 0) === undefined) return s;
     throw new PciBusError(`${option}: no free PCI slot (bus 0 has 32)`);
+  }
+
+  /** Puts a function other than virtio (the VGA) on the bus at `slot` or the lowest free one; returns the slot. */
+  attachFunction(device: PciDevice, slot: number | undefined, option: string): number {
+    const s = this.takeSlot(slot, option);
+    this.host.attach(s, 0, device);
+    return s;
+  }
+
+  /** A naturally aligned address for a memory BAR of `size` bytes in the PCI window, as firmware picks one. */
+  allocateMmio(size: number, option: string): number {
+    const addr = Math.ceil(this.nextMmio / size) * size;
+    if (addr + size > PCI_MMIO_END) throw new PciBusError(`${option}: the PCI memory window is full`);
+    this.nextMmio = addr + size;
+    return addr;
   }
 
   /**
@@ -111,10 +138,7 @@ export class PcPciBus {
     for (const bar of [1, 4]) {
       const size = fn.config.bar(bar)?.size ?? 0;
       if (size === 0) continue;
-      const addr = Math.ceil(this.nextMmio / size) * size;
-      if (addr + size > PCI_MMIO_END)
-        throw new PciBusError(`${options.option}: the PCI memory window is full`);
-      this.nextMmio = addr + size;
+      const addr = this.allocateMmio(size, options.option);
       fn.configWrite(PciRegs.BAR0 + 4 * bar, 4, addr);
       if (bar === 4) fn.configWrite(PciRegs.BAR0 + 4 * bar + 4, 4, 0);
     }

@@ -1,9 +1,9 @@
 import { KvmHost } from '@typevisor/kvm';
 import { CollectingSink, ManualClock } from '@typevisor/memory/testing';
 import { describe, expect, it } from 'vitest';
+import { runFlatGuest } from '../../test/flat-guest.js';
 import { LAYOUT } from '../loaders/linux.js';
 import { parseCommandLine } from '../options/parse.js';
-import { flatSegment } from './entry-state.js';
 import { PcMachine } from './pc.js';
 import { VBE_LFB_BASE, vgaEnabled, vgaFont8x16 } from './vga.js';
 
@@ -17,20 +17,7 @@ function machine(args: string[]) {
   );
 }
 
-/** Runs 32-bit flat code at 0x1000 until it halts. */
-function runGuest(m: PcMachine, code: number[]): void {
-  m.ram.set(code, 0x1000);
-  const s = m.vcpu.getSregs();
-  const data = flatSegment(0x18, false);
-  m.vcpu.setSregs({ ...s, cs: flatSegment(0x10, true), ds: data, es: data, ss: data, cr0: s.cr0 | 1n });
-  m.vcpu.setRegs({ ...m.vcpu.getRegs(), rip: 0x1000n, rflags: 2n });
-  for (let i = 0; i < 20; i++) {
-    const a = m.runOnce();
-    if (a.kind === 'wait-for-interrupt') return;
-    if (a.kind !== 'continue') throw new Error(`guest stopped: ${JSON.stringify(a)}`);
-  }
-  throw new Error('the guest did not halt');
-}
+const runGuest = runFlatGuest;
 
 const pixel = (f: { width: number; rgba: Uint8ClampedArray }, x: number, y: number) =>
   Array.from(f.rgba.subarray((y * f.width + x) * 4, (y * f.width + x) * 4 + 4));

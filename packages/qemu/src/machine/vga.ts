@@ -1,16 +1,19 @@
-import { Vga } from '@typevisor/devices';
+import { type PciBarMapping, PciRegs, type RenderTarget, Vga, VgaRegs } from '@typevisor/devices';
+import type { Vm } from '@typevisor/kvm';
 import type { AccessSize, MmioBus, MmioDevice, PioBus, PioDevice } from '@typevisor/memory';
 import { LAYOUT } from '../loaders/linux.js';
 import type { VmConfig } from '../options/config.js';
+import type { PcPciBus } from './pci-bus.js';
 
 /**
  * The `pc` machine's display: QEMU's `-vga std`, the VGA with the Bochs VBE extension of
- * @typevisor/devices. Its registers sit at the VGA ports (0x3B0-0x3DF) and the VBE DISPI ports
- * (0x1CE/0x1CF) and the linear framebuffer where firmware puts QEMU's std-VGA BAR0
- * ({@link VBE_LFB_BASE}; the card is not a PCI function yet). The text window at 0xB8000 stays guest
- * RAM, read by the renderer (the way v86 keeps text mode cheap): a guest writing its screen makes no
- * VM exits. The planar window at 0xA0000 is not decoded, so the legacy graphics modes (12h, 13h) see
- * RAM; VBE modes draw through the framebuffer.
+ * @typevisor/devices, as the PCI function 00:02.0 (1234:1111, class 0300). Its registers sit at the
+ * VGA ports (0x3B0-0x3DF), the VBE DISPI ports (0x1CE/0x1CF) and BAR2 (QEMU's std-VGA MMIO region);
+ * the linear framebuffer is BAR0, placed where SeaBIOS puts it ({@link VBE_LFB_BASE}) and moved
+ * wherever the guest reprograms it. The legacy window decodes 0xA0000-0xAFFFF (the graphics modes
+ * 0Dh-13h draw there, through the planar write modes); the text window at 0xB8000 stays guest RAM,
+ * read by the renderer (the way v86 keeps text mode cheap): a guest writing its screen makes no VM
+ * exits.
  *
  * With no VGA BIOS, {@link PcVga.bootScreen} does what one leaves behind before a kernel starts:
  * mode 03h, the 8x16 font in plane 2, a cleared screen with a banner, and the kernel's screen_info
@@ -23,6 +26,12 @@ export const VBE_LFB_BASE = 0xfd00_0000;
 export const VGA_VRAM_BYTES = 16 * 2 ** 20;
 /** The colour text window (GR6 memory map 11b). */
 export const TEXT_WINDOW = { BASE: 0xb_8000, SIZE: 0x8000 } as const;
+/** The graphics window (GR6 memory map 01b) that {@link PcVga.decodeGraphicsWindow} takes from RAM. */
+export const GRAPHICS_WINDOW = { BASE: 0xa_0000, SIZE: 0x1_0000 } as const;
+/** QEMU's slot for the default VGA of the `pc` machine (00:02.0). */
+export const VGA_PCI_SLOT = 2;
+/** Memory slots of guest RAM around {@link GRAPHICS_WINDOW} once it is decoded. */
+export const VGA_RAM_SLOTS = { LOW: 0, HIGH: 1 } as const;
 
 /** Whether the machine gets a VGA: `-vga std|none`, else std unless -nographic or -nodefaults. */
 export function vgaEnabled(config: Pick<VmConfig, 'vga' | 'nographic' | 'noDefaults'>): boolean {
@@ -36,6 +45,8 @@ export interface VgaMachine {
   readonly mmio: MmioBus;
   /** Guest RAM, which holds the text window. */
   readonly ram: Uint8Array;
+  /** The PCI bus the card is a function of. */
+  readonly pci: PcPciBus;
 }
 
 /** A frame in RGBA: the buffer is the VGA's own and is reused from frame to frame. */
@@ -65,7 +76,13 @@ const ATTR_NORMAL = 0x07;
 
 /** The VGA machine's display adapter: the device, its wiring, the boot screen and a text renderer. */
 export class PcVga {
-  readonly device = new Vga({ vramSize: VGA_VRAM_BYTES });
+  readonly device: Vga;
+  /** The card's PCI slot (device number on bus 0). */
+  readonly slot: number;
+  private readonly mmio: MmioBus;
+  /** Where each BAR is on the MMIO bus now. */
+  private readonly barAt = new Map<number, number>();
+  private readonly target: RenderTarget = { pixels: new Uint32Array(0), width: 0, height: 0 };
   private writes = 0;
   private readonly ram: Uint8Array;
   /** The text window as last rendered, to notice the guest's screen writes (they make no exits). */
@@ -81,10 +98,64 @@ export class PcVga {
     if (machine.ram.length < TEXT_WINDOW.BASE + TEXT_WINDOW.SIZE)
       throw new RangeError('the VGA text window needs at least 1 MiB of RAM');
     this.ram = machine.ram;
+    this.mmio = machine.mmio;
+    this.device = new Vga({
+      vramSize: VGA_VRAM_BYTES,
+      barObserver: { barChanged: (m) => this.barChanged(m) },
+    });
     const d = this.device;
     machine.pio.insert(VGA_PORTS.VGA, VGA_PORTS.VGA_LENGTH, this.counted(d.ioPorts), 'vga');
     machine.pio.insert(VGA_PORTS.VBE, VGA_PORTS.VBE_LENGTH, this.counted(d.vbePorts), 'vbe');
-    machine.mmio.insert(VBE_LFB_BASE, VGA_VRAM_BYTES, this.counted(d.lfb), 'vga.vram');
+    machine.mmio.insert(
+      VgaRegs.LEGACY_BASE,
+      VgaRegs.LEGACY_LENGTH,
+      this.counted(d.legacyMemory),
+      'vga-lowmem',
+    );
+    this.slot = machine.pci.attachFunction(d.config, VGA_PCI_SLOT, '-vga std');
+    // As firmware leaves the card: BAR0 where SeaBIOS puts it, BAR2 in the PCI window, decoding on.
+    d.config.configWrite(PciRegs.BAR0, 4, VBE_LFB_BASE);
+    d.config.configWrite(PciRegs.BAR0 + 8, 4, machine.pci.allocateMmio(VgaRegs.MMIO_BAR_SIZE, '-vga std'));
+    d.config.configWrite(PciRegs.COMMAND, 2, PciRegs.COMMAND_IO | PciRegs.COMMAND_MEMORY);
+  }
+
+  /** Follows the guest moving a BAR: the framebuffer (BAR0) or the MMIO registers (BAR2). */
+  private barChanged(m: PciBarMapping): void {
+    const old = this.barAt.get(m.index);
+    if (old !== undefined) {
+      this.mmio.remove(old);
+      this.barAt.delete(m.index);
+    }
+    const dev = this.device.barDevice(m.index);
+    if (m.address === null || dev === undefined) return;
+    try {
+      this.mmio.insert(m.address, m.size, this.counted(dev), m.index === 0 ? 'vga.vram' : 'vga.mmio');
+      this.barAt.set(m.index, m.address);
+    } catch {
+      // Placed over another device: the BAR does not decode until moved, as a conflicting BAR loses.
+    }
+  }
+
+  /**
+   * Takes {@link GRAPHICS_WINDOW} out of guest RAM so the guest's accesses there reach the card
+   * (QEMU's "vga-lowmem"): memory slot 0, all of RAM, becomes RAM below 0xA0000 and RAM from 0xB0000,
+   * at the same host pages. For a machine whose RAM is still the one slot (no firmware memory map).
+   */
+  decodeGraphicsWindow(vm: Pick<Vm, 'setUserMemoryRegion'>, ram: { addr: number; size: number }): void {
+    const high = GRAPHICS_WINDOW.BASE + GRAPHICS_WINDOW.SIZE;
+    vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0, memorySize: 0, userspaceAddr: 0 });
+    vm.setUserMemoryRegion({
+      slot: VGA_RAM_SLOTS.LOW,
+      guestPhysAddr: 0,
+      memorySize: GRAPHICS_WINDOW.BASE,
+      userspaceAddr: ram.addr,
+    });
+    vm.setUserMemoryRegion({
+      slot: VGA_RAM_SLOTS.HIGH,
+      guestPhysAddr: high,
+      memorySize: ram.size - high,
+      userspaceAddr: ram.addr + high,
+    });
   }
 
   /**
@@ -179,15 +250,24 @@ export class PcVga {
   }
 
   /**
-   * The frame as the monitor would show it. Text modes are drawn here into a buffer reused from
-   * frame to frame: characters and attributes from the text window, glyphs from plane 2, colours
-   * through the attribute controller and the DAC. VBE and graphics modes use the device's renderer.
+   * The frame as the monitor would show it, in a buffer reused from frame to frame. Text modes are
+   * drawn here: characters and attributes from the text window, glyphs from plane 2, colours through
+   * the attribute controller and the DAC. Graphics modes (planar 16-colour, 256-colour, VBE) are the
+   * device's {@link Vga.renderInto}.
    */
   render(): VgaFrame {
     const d = this.device;
     this.shownWrites = this.writes;
     this.frames++;
-    if (d.mode !== 'text') return d.render();
+    if (d.mode !== 'text') {
+      const t = this.target;
+      if (!d.renderInto(t)) {
+        this.ensureFrame(t.width, t.height);
+        t.pixels = new Uint32Array(this.rgba.buffer);
+        d.renderInto(t);
+      }
+      return { width: t.width, height: t.height, rgba: this.rgba.subarray(0, t.width * t.height * 4) };
+    }
     this.shownText.set(this.ram.subarray(TEXT_WINDOW.BASE, TEXT_WINDOW.BASE + TEXT_WINDOW.SIZE));
     const reg = (kind: 'seq' | 'gr' | 'crtc' | 'ar', i: number) => d.reg(kind, i);
     const cols = Math.min(reg('crtc', 0x01) + 1, 256);
@@ -241,7 +321,10 @@ export class PcVga {
     if (width === this.frameWidth && height === this.frameHeight) return;
     this.frameWidth = width;
     this.frameHeight = height;
-    if (this.rgba.length < width * height * 4) this.rgba = new Uint8ClampedArray(width * height * 4);
+    if (this.rgba.length < width * height * 4) {
+      this.rgba = new Uint8ClampedArray(width * height * 4);
+      this.target.pixels = new Uint32Array(this.rgba.buffer);
+    }
   }
 
   /** The 16 text colours through the attribute palette (AR0-AR15, AR10, AR14) and the DAC, as ABGR words. */

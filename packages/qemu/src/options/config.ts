@@ -50,6 +50,12 @@ export interface VmConfig {
   readonly machine: MachineType;
   /** `ept=off` selects shadow paging. */
   readonly ept: boolean;
+  /**
+   * `-machine kernel_irqchip=on`: the 8259s, I/O APIC, LAPIC and PIT are the KVM facade's
+   * (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2) and devices raise their lines with KVM_IRQ_LINE; off: the
+   * VMM's own 8259 pair and 8254, injected with KVM_INTERRUPT.
+   */
+  readonly kernelIrqchip: boolean;
   readonly cpu: CpuConfig;
   readonly memoryBytes: number;
   readonly smp: number;
@@ -57,6 +63,10 @@ export interface VmConfig {
   readonly initrd: string | undefined;
   readonly append: string;
   readonly bios: string | undefined;
+  /** `-boot order=` (or `once=`): drive letters a/b floppy, c disk, d CD-ROM, n network; undefined: QEMU's "cad". */
+  readonly bootOrder: string | undefined;
+  /** `-boot menu=on|off`. */
+  readonly bootMenu: boolean;
   readonly drives: readonly DriveConfig[];
   readonly devices: readonly DeviceConfig[];
   readonly netdevs: readonly NetdevConfig[];
@@ -81,4 +91,6 @@ export type Command =
   | { readonly action: 'version' }
   | { readonly action: 'help' }
   /** `-d help`: list the log items. */
-  | { readonly action: 'log-help' };
+  | { readonly action: 'log-help' }
+  /** `-cpu help`, `-machine help`, `-device help`: a listing to print, then exit 0 (as QEMU). */
+  | { readonly action: 'list'; readonly text: string };

@@ -2,7 +2,7 @@ import { Kvm, KvmHost } from '@typevisor/kvm';
 import type { CpuidEntry } from '@typevisor/kvm';
 import { describe, expect, it } from 'vitest';
 import { CommandLineError, parseCommandLine } from './parse.js';
-import { resolveCpu } from './cpu-model.js';
+import { CPU_MODELS, cpuFlagNames, resolveCpu } from './cpu-model.js';
 
 const supported = (): CpuidEntry[] => Kvm.open(new KvmHost()).getSupportedCpuid();
 
@@ -101,5 +101,39 @@ describe('-cpu errors (QEMU 7.2 wording)', () => {
     expect(errorOf(['-cpu', 'qemu32,sse2=maybe'])).toBe(
       "can't apply global qemu32-x86_64-cpu.sse2=maybe: Parameter 'sse2' expects 'on' or 'off'",
     );
+  });
+});
+
+describe('-cpu help', () => {
+  const listing = (arg: string): string => {
+    const cmd = parseCommandLine(['-cpu', arg]);
+    if (cmd.action !== 'list') throw new Error('not a listing');
+    return cmd.text;
+  };
+
+  it("lists every model the parser accepts with its description, in QEMU's layout", () => {
+    const lines = listing('help').split('\n');
+    expect(lines[0]).toBe('Available CPUs:');
+    const models = lines.slice(1, lines.indexOf(''));
+    expect(models.map((l) => l.split(/\s+/)[1])).toEqual([...CPU_MODELS]);
+    expect(models).toContain('x86 pentium3              Intel Pentium III');
+    expect(models).toContain('x86 qemu64                QEMU Virtual CPU version 2.5+');
+    expect(models).toContain('x86 host                  KVM processor with all supported host features');
+    expect(listing('?')).toBe(listing('help'));
+  });
+
+  it('lists the CPUID flags the parser accepts, sorted, wrapped before column 75', () => {
+    const text = listing('help');
+    const flags = text.slice(text.indexOf('Recognized CPUID flags:\n') + 24).split('\n');
+    for (const line of flags) {
+      expect(line.startsWith('  ')).toBe(true);
+      expect(line.length).toBeLessThan(76);
+    }
+    const names = flags.join(' ').trim().split(/\s+/);
+    expect(names).toEqual(cpuFlagNames());
+    expect(names).toEqual([...names].sort());
+    for (const n of ['sse', 'sse4.1', 'lahf-lm', 'avx2']) expect(names).toContain(n);
+    // Every listed flag is one -cpu accepts.
+    for (const n of names) expect(() => parseCommandLine(['-cpu', `pentium,+${n}`])).not.toThrow();
   });
 });

@@ -127,6 +127,8 @@ interface ModelDef {
   readonly model: number;
   readonly stepping: number;
   readonly modelId: string;
+  /** What `-cpu help` says of the model (QEMU's model_id, or its description when that is empty). */
+  readonly description: string;
   /** One value per entry of WORDS. */
   readonly words: readonly number[];
 }
@@ -143,6 +145,7 @@ const MODELS: Readonly<Record<string, ModelDef>> = {
     model: 6,
     stepping: 3,
     modelId: QEMU_MODEL_ID,
+    description: QEMU_MODEL_ID,
     words: [bits(W_1_EDX, ...PPRO), bits(W_1_ECX, 'pni'), 0, 0, 0],
   },
   qemu64: {
@@ -153,6 +156,7 @@ const MODELS: Readonly<Record<string, ModelDef>> = {
     model: 107,
     stepping: 1,
     modelId: QEMU_MODEL_ID,
+    description: QEMU_MODEL_ID,
     words: [
       bits(W_1_EDX, ...PPRO, 'mtrr', 'clflush', 'mca', 'pse36'),
       bits(W_1_ECX, 'pni', 'cx16'),
@@ -169,6 +173,7 @@ const MODELS: Readonly<Record<string, ModelDef>> = {
     model: 4,
     stepping: 3,
     modelId: '',
+    description: 'Intel Pentium',
     words: [bits(W_1_EDX, ...PENTIUM), 0, 0, 0, 0],
   },
   pentium2: {
@@ -179,6 +184,7 @@ const MODELS: Readonly<Record<string, ModelDef>> = {
     model: 5,
     stepping: 2,
     modelId: '',
+    description: 'Intel Pentium II',
     words: [bits(W_1_EDX, ...PENTIUM2), 0, 0, 0, 0],
   },
   pentium3: {
@@ -189,12 +195,48 @@ const MODELS: Readonly<Record<string, ModelDef>> = {
     model: 7,
     stepping: 3,
     modelId: '',
+    description: 'Intel Pentium III',
     words: [bits(W_1_EDX, ...PENTIUM3), 0, 0, 0, 0],
   },
 };
 
 /** Every `-cpu` model name Typevisor accepts. */
 export const CPU_MODELS: readonly string[] = [...Object.keys(MODELS), 'host', 'max'];
+
+/** The `-cpu` models with what `-cpu help` says of each (host and max in QEMU's words for KVM). */
+export function cpuModelList(): readonly { readonly name: string; readonly description: string }[] {
+  return [
+    ...Object.entries(MODELS).map(([name, m]) => ({ name, description: m.description })),
+    { name: 'host', description: 'KVM processor with all supported host features' },
+    { name: 'max', description: 'Enables all features supported by the accelerator in the current host' },
+  ];
+}
+
+/** The feature names `-cpu model,+feat` accepts (QEMU's names; the aliases are accepted too), sorted. */
+export function cpuFlagNames(): readonly string[] {
+  return [...FEATURES.keys()].sort();
+}
+
+/**
+ * `-cpu help` as qemu-system-x86_64 prints it (x86_cpu_list): "Available CPUs:", one `x86 <name>`
+ * line per model, then "Recognized CPUID flags:" with the names wrapped before column 75.
+ */
+export function cpuHelpText(): string {
+  const lines = ['Available CPUs:'];
+  for (const m of cpuModelList()) lines.push(`x86 ${m.name.padEnd(20)}  ${m.description}`.trimEnd());
+  lines.push('', 'Recognized CPUID flags:');
+  let line = '';
+  for (const name of cpuFlagNames()) {
+    // listflags(): a new line when the name would reach column 75 (`line` holds its 2-space indent).
+    if (line !== '' && line.length - 1 + name.length + 1 >= 75) {
+      lines.push(line);
+      line = '';
+    }
+    line += `${line === '' ? '  ' : ' '}${name}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines.join('\n');
+}
 
 /** A `-cpu` value that names no model or feature, with QEMU's message. */
 export class CpuModelError extends Error {

@@ -96,6 +96,44 @@ describe('parseCommandLine', () => {
     expect(helpText('typevisor')).toContain('-kernel file');
   });
 
+  it('-machine help and -M ? list pc and microvm as QEMU does, without running', () => {
+    for (const args of [
+      ['-machine', 'help'],
+      ['-M', '?'],
+      ['-machine', 'type=help'],
+    ]) {
+      const cmd = parseCommandLine(args);
+      if (cmd.action !== 'list') throw new Error(`${args.join(' ')}: not a listing`);
+      expect(cmd.text).toBe(
+        'Supported machines are:\nmicrovm              microvm (i386)\npc                   Standard PC (i440FX + PIIX, 1996)',
+      );
+    }
+  });
+
+  it('-device help lists the models the chosen machine accepts, grouped by QEMU category', () => {
+    const pc = parseCommandLine(['-device', 'help']);
+    const micro = parseCommandLine(['-M', 'microvm', '-device', '?']);
+    if (pc.action !== 'list' || micro.action !== 'list') throw new Error('not a listing');
+    expect(pc.text).toContain('Storage devices:\nname "virtio-blk-pci", bus PCI');
+    expect(pc.text).toContain('Network devices:\nname "virtio-net-pci", bus PCI');
+    expect(pc.text).not.toContain('virtio-blk-device');
+    expect(micro.text).toContain('Storage devices:\nname "virtio-blk-device", bus virtio-bus');
+    expect(micro.text).toContain('name "virtconsole", bus virtio-serial-bus');
+  });
+
+  it('-machine kernel_irqchip=on|off sets the irqchip; split is refused naming the facade', () => {
+    expect(run('').kernelIrqchip).toBe(false);
+    expect(run('-machine kernel_irqchip=on').kernelIrqchip).toBe(true);
+    expect(run('-machine pc,accel=kvm,kernel_irqchip=on').kernelIrqchip).toBe(true);
+    expect(run('-machine pc,kernel_irqchip=off').kernelIrqchip).toBe(false);
+    expect(error(['-machine', 'kernel_irqchip=split'])).toBe(
+      '-machine kernel_irqchip=split: kernel_irqchip=split is not available: the KVM facade has no split irqchip (use on or off)',
+    );
+    expect(error(['-machine', 'kernel_irqchip=maybe'])).toBe(
+      "-machine kernel_irqchip=maybe: Parameter 'kernel_irqchip' expects 'on' or 'off'",
+    );
+  });
+
   it('names an unknown option', () => {
     expect(error(['-frobnicate'])).toBe('-frobnicate: invalid option');
   });

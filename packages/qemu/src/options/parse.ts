@@ -7,9 +7,9 @@ import type {
   NetdevConfig,
   VmConfig,
 } from './config.js';
-import { CPU_MODELS, CpuModelError, checkCpuConfig } from './cpu-model.js';
+import { CPU_MODELS, CpuModelError, checkCpuConfig, cpuHelpText } from './cpu-model.js';
 import { OptionSyntaxError, parseBool, parseKeyValues, parseSize } from './keyval.js';
-import { planVirtio, VirtioOptionError } from './virtio-plan.js';
+import { deviceHelpText, planVirtio, VirtioOptionError } from './virtio-plan.js';
 
 /** A bad command line; `message` is QEMU-style: `-m foo: Parameter 'size' expects a size`. */
 export class CommandLineError extends Error {
@@ -23,8 +23,29 @@ interface OptionSpec {
   readonly names: readonly string[];
   readonly arg: string | null;
   readonly help: string;
-  readonly apply: (cfg: Mutable<VmConfig>, value: string, cmd: { action: Command['action'] }) => void;
+  readonly apply: (cfg: Mutable<VmConfig>, value: string, cmd: CommandSoFar) => void;
 }
+
+/** What the options decided besides the config: the action, and for `list` which listing. */
+interface CommandSoFar {
+  action: Command['action'];
+  list?: 'cpu' | 'machine' | 'device';
+}
+
+/** The machines of `-machine help`, with QEMU's descriptions. */
+export const MACHINES: readonly { readonly name: MachineType; readonly description: string }[] = [
+  { name: 'microvm', description: 'microvm (i386)' },
+  { name: 'pc', description: 'Standard PC (i440FX + PIIX, 1996)' },
+];
+
+/** `-machine help` as QEMU prints it: "Supported machines are:", then `%-20s %s` per machine. */
+export function machineHelpText(): string {
+  return ['Supported machines are:', ...MACHINES.map((m) => `${m.name.padEnd(20)} ${m.description}`)].join(
+    '\n',
+  );
+}
+
+const isHelp = (v: string | undefined): boolean => v === 'help' || v === '?';
 
 export const LOG_ITEMS = [
   'int',
@@ -41,6 +62,7 @@ export const LOG_ITEMS = [
 const DEFAULTS: VmConfig = {
   machine: 'pc',
   ept: true,
+  kernelIrqchip: false,
   // Without -cpu the vCPU gets every feature the KVM facade supports (QEMU's `-cpu host`).
   cpu: { model: 'host', features: new Map() },
   memoryBytes: 128 * 2 ** 20,
@@ -49,6 +71,8 @@ const DEFAULTS: VmConfig = {
   initrd: undefined,
   append: '',
   bios: undefined,
+  bootOrder: undefined,
+  bootMenu: false,
   drives: [],
   devices: [],
   netdevs: [],
@@ -73,13 +97,16 @@ function onlyKeys(what: string, kv: Map<string, string>, allowed: readonly strin
   }
 }
 
-function parseMachine(cfg: Mutable<VmConfig>, value: string): void {
+function parseMachine(cfg: Mutable<VmConfig>, value: string, cmd: CommandSoFar): void {
   const kv = parseKeyValues(value, 'type');
-  onlyKeys('', kv, ['type', 'accel']);
+  onlyKeys('', kv, ['type', 'accel', 'kernel_irqchip']);
   const type = kv.get('type');
   if (type !== undefined) {
-    if (type === 'help' || type === '?')
-      throw new OptionSyntaxError("Supported machines are: pc, microvm ('type=help')");
+    if (isHelp(type)) {
+      cmd.action = 'list';
+      cmd.list = 'machine';
+      return;
+    }
     if (type !== 'pc' && type !== 'microvm')
       throw new OptionSyntaxError(`unsupported machine type '${type}' (use -machine help)`);
     cfg.machine = type as MachineType;
@@ -87,6 +114,12 @@ function parseMachine(cfg: Mutable<VmConfig>, value: string): void {
   const accel = kv.get('accel');
   if (accel !== undefined && accel !== 'kvm')
     throw new OptionSyntaxError(`invalid accelerator ${accel} (only kvm)`);
+  const irqchip = kv.get('kernel_irqchip');
+  if (irqchip === 'split')
+    throw new OptionSyntaxError(
+      'kernel_irqchip=split is not available: the KVM facade has no split irqchip (use on or off)',
+    );
+  if (irqchip !== undefined) cfg.kernelIrqchip = parseBool('kernel_irqchip', irqchip);
 }
 
 function parseAccel(cfg: Mutable<VmConfig>, value: string): void {
@@ -98,10 +131,15 @@ function parseAccel(cfg: Mutable<VmConfig>, value: string): void {
   if (ept !== undefined) cfg.ept = parseBool('ept', ept);
 }
 
-function parseCpu(cfg: Mutable<VmConfig>, value: string): void {
+function parseCpu(cfg: Mutable<VmConfig>, value: string, cmd: CommandSoFar): void {
   const parts = value.split(',');
   const model = parts[0] ?? '';
   if (model === '') throw new OptionSyntaxError('CPU model missing');
+  if (isHelp(model)) {
+    cmd.action = 'list';
+    cmd.list = 'cpu';
+    return;
+  }
   const features = new Map<string, boolean>();
   const explicit = new Set<string>(); // `feat=on|off` and bare `feat`: QEMU reports these as globals
   if (!CPU_MODELS.includes(model)) throw new CommandLineError(`unable to find CPU model '${model}'`);
@@ -138,6 +176,21 @@ function parseMemory(cfg: Mutable<VmConfig>, value: string): void {
   if (bytes % 4096 !== 0) throw new OptionSyntaxError('memory size must be a multiple of 4 KiB');
   if (bytes > 3.5 * 2 ** 30) throw new OptionSyntaxError('memory size above 3.5G is not supported yet');
   cfg.memoryBytes = bytes;
+}
+
+/** `-boot`: the order letters are checked as QEMU's pc does (at most 3 of a, b, c, d, n). */
+function parseBoot(cfg: Mutable<VmConfig>, value: string): void {
+  const kv = parseKeyValues(value, 'order');
+  onlyKeys('', kv, ['order', 'once', 'menu', 'strict', 'splash', 'splash-time', 'reboot-timeout']);
+  const order = kv.get('once') ?? kv.get('order');
+  if (order !== undefined) {
+    const bad = [...order].find((ch) => !'abcdn'.includes(ch));
+    if (bad !== undefined) throw new OptionSyntaxError(`Invalid boot device for PC: '${bad}'`);
+    if (order.length > 3) throw new OptionSyntaxError('Too many boot devices for PC');
+    cfg.bootOrder = order;
+  }
+  const menu = kv.get('menu');
+  if (menu !== undefined) cfg.bootMenu = parseBool('menu', menu);
 }
 
 function parseSmp(cfg: Mutable<VmConfig>, value: string): void {
@@ -244,7 +297,7 @@ export function parseCharBackend(value: string): CharBackend {
   );
 }
 
-function parseLog(cfg: Mutable<VmConfig>, value: string, cmd: { action: Command['action'] }): void {
+function parseLog(cfg: Mutable<VmConfig>, value: string, cmd: CommandSoFar): void {
   if (value === 'help' || value === '?') {
     cmd.action = 'log-help';
     return;
@@ -261,9 +314,9 @@ function parseLog(cfg: Mutable<VmConfig>, value: string, cmd: { action: Command[
 export const OPTIONS: readonly OptionSpec[] = [
   {
     names: ['machine', 'M'],
-    arg: 'type[,accel=kvm]',
-    help: 'machine: pc (i440FX, PCI) or microvm',
-    apply: (c, v) => parseMachine(c, v),
+    arg: 'type[,accel=kvm][,kernel_irqchip=on|off]',
+    help: 'machine: pc (i440FX, PCI) or microvm (-machine help lists them)',
+    apply: (c, v, cmd) => parseMachine(c, v, cmd),
   },
   {
     names: ['accel'],
@@ -275,8 +328,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     names: ['cpu'],
     arg: 'model[,+feat,-feat,feat=on|off]',
-    help: `CPU model (${CPU_MODELS.join(', ')}) and feature changes`,
-    apply: (c, v) => parseCpu(c, v),
+    help: `CPU model (${CPU_MODELS.join(', ')}) and feature changes (-cpu help lists them)`,
+    apply: (c, v, cmd) => parseCpu(c, v, cmd),
   },
   {
     names: ['m'],
@@ -323,6 +376,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     },
   },
   {
+    names: ['boot'],
+    arg: '[order=]drives[,once=drives][,menu=on|off]',
+    help: 'firmware boot order: c disk, d CD-ROM (QEMU: -boot d boots the CD first)',
+    apply: (c, v) => parseBoot(c, v),
+  },
+  {
     names: ['drive'],
     arg: 'file=,if=ide|virtio|none,format=raw,readonly=on,id=',
     help: 'a drive',
@@ -359,8 +418,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     names: ['device'],
     arg: 'driver[,prop=value...]',
-    help: 'a device, e.g. virtio-blk-pci,drive=d0',
-    apply: (c, v) => {
+    help: 'a device, e.g. virtio-blk-pci,drive=d0 (-device help lists them)',
+    apply: (c, v, cmd) => {
+      if (isHelp(v.split(',')[0])) {
+        cmd.action = 'list';
+        cmd.list = 'device';
+        return;
+      }
       c.devices.push(parseDevice(v));
     },
   },
@@ -503,7 +567,7 @@ const BY_NAME = new Map<string, OptionSpec>(OPTIONS.flatMap((o) => o.names.map((
 export function parseCommandLine(argv: readonly string[]): Command {
   const cfg = structuredClone(DEFAULTS) as Mutable<VmConfig>;
   cfg.cpu = { model: DEFAULTS.cpu.model, features: new Map() };
-  const cmd: { action: Command['action'] } = { action: 'run' };
+  const cmd: CommandSoFar = { action: 'run' };
   for (let i = 0; i < argv.length; i++) {
     const raw = argv[i]!;
     if (!raw.startsWith('-') || raw === '-')
@@ -524,6 +588,15 @@ export function parseCommandLine(argv: readonly string[]): Command {
       if (e instanceof OptionSyntaxError) throw new CommandLineError(`${raw} ${value}: ${e.message}`);
       throw e;
     }
+  }
+  if (cmd.action === 'list') {
+    const text =
+      cmd.list === 'cpu'
+        ? cpuHelpText()
+        : cmd.list === 'machine'
+          ? machineHelpText()
+          : deviceHelpText(cfg.machine);
+    return { action: 'list', text };
   }
   if (cmd.action !== 'run') return { action: cmd.action };
   if (cfg.initrd !== undefined && cfg.kernel === undefined)

@@ -63,6 +63,34 @@ export function deviceModels(machine: MachineType): readonly string[] {
   return Object.keys(MODELS[machine]);
 }
 
+/** QEMU's device categories (`-device help` headings) and the bus each model plugs into. */
+const DEVICE_CATEGORY = {
+  blk: 'Storage devices',
+  net: 'Network devices',
+  serial: 'Input devices',
+  console: 'Input devices',
+  rng: 'Misc devices',
+} as const;
+
+/**
+ * `-device help` as QEMU prints it: per category (in QEMU's order), `name "<model>", bus <bus>`, for
+ * the models `machine` accepts.
+ */
+export function deviceHelpText(machine: MachineType): string {
+  const lines: string[] = [];
+  for (const category of ['Input devices', 'Misc devices', 'Network devices', 'Storage devices']) {
+    const models = Object.entries(MODELS[machine]).filter(([, kind]) => DEVICE_CATEGORY[kind] === category);
+    if (models.length === 0) continue;
+    if (lines.length > 0) lines.push('');
+    lines.push(`${category}:`);
+    for (const [name, kind] of models) {
+      const bus = kind === 'console' ? 'virtio-serial-bus' : machine === 'pc' ? 'PCI' : 'virtio-bus';
+      lines.push(`name "${name}", bus ${bus}`);
+    }
+  }
+  return lines.join('\n');
+}
+
 const COMMON_PROPS = ['id', 'bus', 'addr', 'packed', 'event_idx', 'indirect_desc'];
 const PROPS: Record<string, readonly string[]> = {
   blk: ['drive', 'serial', 'queue-size', 'discard'],

@@ -1,0 +1,207 @@
+/** KVM_GET/SET_XSAVE, KVM_GET_XSAVE2, KVM_GET/SET_XCRS, KVM_GET/SET_DEBUGREGS on the stored vCPU state. */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { EFAULT, EINVAL } from '../uapi/errno.js';
+import * as I from '../uapi/ioctls.js';
+import { allocStruct } from '../uapi/layout.js';
+import { kvm_debugregs, kvm_fpu, kvm_xcr, kvm_xcrs, kvm_xsave } from '../uapi/structs.js';
+import { KvmHost } from './host.js';
+import { XSAVE } from './xstate-ioctls.js';
+
+let host: KvmHost;
+let vcpu: number;
+
+beforeEach(() => {
+  host = new KvmHost();
+  const vm = host.ioctl(host.open('/dev/kvm'), I.KVM_CREATE_VM, 0);
+  vcpu = host.ioctl(vm, I.KVM_CREATE_VCPU, 0);
+});
+
+const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+const getXsave = (): Uint8Array => {
+  const b = new Uint8Array(kvm_xsave.size).fill(0xee);
+  expect(host.ioctl(vcpu, I.KVM_GET_XSAVE, b)).toBe(0);
+  return b;
+};
+
+describe('KVM_GET_XSAVE / KVM_SET_XSAVE', () => {
+  it('gives the reset FPU as an FXSAVE image with XSTATE_BV x87|SSE and zeroes the rest', () => {
+    const b = getXsave();
+    const x = view(b);
+    expect(x.getUint16(XSAVE.FCW, true)).toBe(0x37f);
+    expect(x.getUint16(XSAVE.FSW, true)).toBe(0);
+    expect(x.getUint32(XSAVE.MXCSR, true)).toBe(0x1f80);
+    expect(x.getUint32(XSAVE.MXCSR_MASK, true)).toBe(0xffbf);
+    expect(x.getBigUint64(XSAVE.XSTATE_BV, true)).toBe(3n);
+    expect(x.getBigUint64(XSAVE.XCOMP_BV, true)).toBe(0n);
+    expect(b.subarray(XSAVE.HEADER_END).every((v) => v === 0)).toBe(true);
+    expect(b.subarray(XSAVE.ST0, XSAVE.ST0 + 128).every((v) => v === 0)).toBe(true);
+  });
+
+  it('round-trips the legacy region and shows it through KVM_GET_FPU', () => {
+    const b = new Uint8Array(kvm_xsave.size);
+    const x = view(b);
+    x.setUint16(XSAVE.FCW, 0x027f, true);
+    x.setUint16(XSAVE.FSW, 0x3800, true); // TOP = 7
+    x.setUint8(XSAVE.FTW, 0x80); // ST(0) = physical register 7 valid
+    x.setUint16(XSAVE.FOP, 0x1e8, true);
+    x.setBigUint64(XSAVE.FIP, 0x0008_0000_1234n, true); // FIP 0x1234, FCS 8
+    x.setBigUint64(XSAVE.FDP, 0x0010_0000_5678n, true); // FDP 0x5678, FDS 0x10
+    x.setUint32(XSAVE.MXCSR, 0x1f80, true);
+    // ST(7) slot: 1.0 as an 80-bit extended real (exponent 0x3fff, explicit integer bit).
+    x.setBigUint64(XSAVE.ST0 + 16 * 7, 0x8000_0000_0000_0000n, true);
+    x.setUint16(XSAVE.ST0 + 16 * 7 + 8, 0x3fff, true);
+    b.fill(0x5a, XSAVE.XMM0 + 16 * 15, XSAVE.XMM0 + 16 * 16);
+    x.setBigUint64(XSAVE.XSTATE_BV, 1n, true);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(0);
+    const back = getXsave();
+    expect(back.subarray(0, 512)).toEqual(
+      (() => {
+        const e = b.slice(0, 512);
+        view(e).setUint32(XSAVE.MXCSR_MASK, 0xffbf, true);
+        return e;
+      })(),
+    );
+    const f = allocStruct(kvm_fpu);
+    expect(host.ioctl(vcpu, I.KVM_GET_FPU, f.bytes)).toBe(0);
+    expect(f.get('fcw')).toBe(0x027f);
+    expect(f.get('ftwx')).toBe(0x80);
+    expect(f.get('last_opcode')).toBe(0x1e8);
+    expect(f.getBigInt('last_ip')).toBe(0x0008_0000_1234n);
+    expect(f.getBigInt('last_dp')).toBe(0x0010_0000_5678n);
+    expect(f.bytesOf('fpr')[7 * 16 + 9]).toBe(0x3f);
+    expect(f.bytesOf('xmm')[15 * 16]).toBe(0x5a);
+  });
+
+  it('refuses XSTATE_BV beyond x87|SSE and reserved MXCSR bits with -EINVAL, changing nothing', () => {
+    const b = getXsave();
+    const x = view(b);
+    x.setUint16(XSAVE.FCW, 0x0040, true);
+    x.setBigUint64(XSAVE.XSTATE_BV, 7n, true); // + AVX
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(-EINVAL);
+    x.setBigUint64(XSAVE.XSTATE_BV, 3n, true);
+    x.setUint32(XSAVE.MXCSR, 0x1f80 | 0x40, true); // DAZ: not in mxcsr_feature_mask
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(-EINVAL);
+    x.setUint32(XSAVE.MXCSR, 0x1_1f80, true);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(-EINVAL);
+    expect(view(getXsave()).getUint16(XSAVE.FCW, true)).toBe(0x37f);
+  });
+
+  it('gives -EFAULT for a missing or short buffer', () => {
+    expect(host.ioctl(vcpu, I.KVM_GET_XSAVE, 0)).toBe(-EFAULT);
+    expect(host.ioctl(vcpu, I.KVM_GET_XSAVE, new Uint8Array(512))).toBe(-EFAULT);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, new Uint8Array(4095))).toBe(-EFAULT);
+  });
+
+  it('KVM_GET_XSAVE2 fills the KVM_CAP_XSAVE2-sized buffer like KVM_GET_XSAVE', () => {
+    const b = new Uint8Array(4096);
+    expect(host.ioctl(vcpu, I.KVM_GET_XSAVE2, b)).toBe(0);
+    expect(b).toEqual(getXsave());
+    expect(host.ioctl(vcpu, I.KVM_GET_XSAVE2, new Uint8Array(1024))).toBe(-EFAULT);
+  });
+});
+
+describe('KVM_GET_XCRS / KVM_SET_XCRS', () => {
+  const xcrs = (entries: readonly [number, bigint][], flags = 0) => {
+    const s = allocStruct(kvm_xcrs);
+    s.set('nr_xcrs', entries.length);
+    s.set('flags', flags);
+    entries.forEach(([xcr, value], i) => {
+      const e = allocStruct(kvm_xcr);
+      e.set('xcr', xcr);
+      e.set('value', value);
+      s.bytesOf('xcrs').set(e.bytes, i * kvm_xcr.size);
+    });
+    return s;
+  };
+  const xcr0 = (): bigint => {
+    const s = allocStruct(kvm_xcrs);
+    s.bytes.fill(0xee);
+    expect(host.ioctl(vcpu, I.KVM_GET_XCRS, s.bytes)).toBe(0);
+    expect(s.get('nr_xcrs')).toBe(1);
+    expect(s.get('flags')).toBe(0);
+    expect(s.bytes.subarray(8 + kvm_xcr.size).every((v) => v === 0)).toBe(true);
+    const e = allocStruct(kvm_xcr);
+    e.bytes.set(s.bytesOf('xcrs').subarray(0, kvm_xcr.size));
+    expect(e.get('xcr')).toBe(0);
+    return e.getBigInt('value');
+  };
+
+  it('reports XCR0 = x87 (1) and accepts exactly that value', () => {
+    expect(xcr0()).toBe(1n);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 1n]]).bytes)).toBe(0);
+    // Entries for other XCRs are skipped; no entry at all changes nothing.
+    expect(
+      host.ioctl(
+        vcpu,
+        I.KVM_SET_XCRS,
+        xcrs([
+          [1, 0xffn],
+          [0, 1n],
+        ]).bytes,
+      ),
+    ).toBe(0);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([]).bytes)).toBe(0);
+    expect(xcr0()).toBe(1n);
+  });
+
+  it('refuses XCR0 without x87, with features the vCPU lacks, flags or too many entries (-EINVAL)', () => {
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 0n]]).bytes)).toBe(-EINVAL);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 3n]]).bytes)).toBe(-EINVAL);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 7n]]).bytes)).toBe(-EINVAL);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 1n]], 1).bytes)).toBe(-EINVAL);
+    const many = xcrs([[0, 1n]]);
+    many.set('nr_xcrs', 17);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, many.bytes)).toBe(-EINVAL);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, new Uint8Array(8))).toBe(-EFAULT);
+    expect(xcr0()).toBe(1n);
+  });
+});
+
+describe('KVM_GET_DEBUGREGS / KVM_SET_DEBUGREGS', () => {
+  it('reads the reset values DR6 0xffff0ff0 and DR7 0x400', () => {
+    const d = allocStruct(kvm_debugregs);
+    d.bytes.fill(0xee);
+    expect(host.ioctl(vcpu, I.KVM_GET_DEBUGREGS, d.bytes)).toBe(0);
+    expect(d.bytesOf('db').every((v) => v === 0)).toBe(true);
+    expect(d.get('dr6')).toBe(0xffff0ff0);
+    expect(d.get('dr7')).toBe(0x400);
+    expect(d.getBigInt('flags')).toBe(0n);
+    expect(d.bytesOf('reserved').every((v) => v === 0)).toBe(true);
+  });
+
+  it('round-trips DR0..DR3, DR6 and DR7 (the reserved words are not kept)', () => {
+    const d = allocStruct(kvm_debugregs);
+    const db = view(d.bytesOf('db'));
+    for (const [i, v] of [0x1000n, 0x2000n, 0xffff_fff0n, 0x1234_5678_9abcn].entries())
+      db.setBigUint64(i * 8, v, true);
+    d.set('dr6', 0xffff4ff1);
+    d.set('dr7', 0x0001_0403);
+    d.bytesOf('reserved').fill(0x77);
+    expect(host.ioctl(vcpu, I.KVM_SET_DEBUGREGS, d.bytes)).toBe(0);
+    const back = allocStruct(kvm_debugregs);
+    expect(host.ioctl(vcpu, I.KVM_GET_DEBUGREGS, back.bytes)).toBe(0);
+    expect(back.bytesOf('db')).toEqual(d.bytesOf('db'));
+    expect(back.get('dr6')).toBe(0xffff4ff1);
+    expect(back.get('dr7')).toBe(0x0001_0403);
+    expect(back.bytesOf('reserved').every((v) => v === 0)).toBe(true);
+  });
+
+  it('refuses flags and DR6/DR7 bits above 31 with -EINVAL, changing nothing', () => {
+    const d = allocStruct(kvm_debugregs);
+    d.set('dr6', 0xffff0ff0);
+    d.set('dr7', 0x401);
+    d.set('flags', 1);
+    expect(host.ioctl(vcpu, I.KVM_SET_DEBUGREGS, d.bytes)).toBe(-EINVAL);
+    d.set('flags', 0);
+    d.set('dr6', 0x1_ffff_0ff0n);
+    expect(host.ioctl(vcpu, I.KVM_SET_DEBUGREGS, d.bytes)).toBe(-EINVAL);
+    d.set('dr6', 0xffff0ff0);
+    d.set('dr7', 0x1_0000_0401n);
+    expect(host.ioctl(vcpu, I.KVM_SET_DEBUGREGS, d.bytes)).toBe(-EINVAL);
+    expect(host.ioctl(vcpu, I.KVM_SET_DEBUGREGS, new Uint8Array(64))).toBe(-EFAULT);
+    const back = allocStruct(kvm_debugregs);
+    host.ioctl(vcpu, I.KVM_GET_DEBUGREGS, back.bytes);
+    expect(back.get('dr7')).toBe(0x400);
+  });
+});

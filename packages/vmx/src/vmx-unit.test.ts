@@ -1,0 +1,761 @@
+/**
+ * A hypervisor written in guest code, on the bare CPU with a {@link VmxUnit}: it enables VMX, reads the
+ * capability MSRs, programs a VMCS with VMWRITE, launches a nested 32-bit guest and handles its exits
+ * with VMREAD / VMWRITE / VMRESUME. Plus the VMfail conventions, #UD / #GP, and the preemption timer.
+ */
+import { GuestMemory } from '@typevisor/memory';
+import {
+  CR0,
+  Cpu,
+  CpuExit,
+  type CpuEvents,
+  EFLAGS,
+  EventKind,
+  PENTIUM_II,
+  Seg,
+  withVmx,
+} from '@typevisor/x86-cpu';
+import { assemble } from '@typevisor/x86-decoder';
+import { describe, expect, it } from 'vitest';
+import { ExitReason, VmInstructionError, VmxAbort } from './exit-reasons.js';
+import { readAbortIndicator } from './vmcs.js';
+import { ioQualification } from './exit-info.js';
+import { VmcsField as F } from './fields.js';
+import { IA32_FEATURE_CONTROL, VmxUnit } from './vmx-unit.js';
+
+const GDT = 0x500;
+const TSS = 0x6000;
+const HOST_CODE = 0x1000;
+const GUEST_CODE = 0x8000;
+const HOST_STACK = 0x7000;
+const GUEST_STACK = 0xa000;
+const PAGE_DIR = 0x10000;
+const VMXON_REGION = 0x20000;
+const VMCS_A = 0x21000;
+const VMCS_B = 0x22000;
+/** Results area: [LOG] count, then 16-byte records (reason, qualification, length, guest EAX). */
+const LOG = 0x30000;
+const POINTERS = 0x30100;
+const SCRATCH = 0x30200;
+const RESULT = 0x30300;
+const GUEST_OUT = 0xb000;
+
+const CODE32_AR = 0xc09b;
+const DATA32_AR = 0xc093;
+const TSS_BUSY_AR = 0x8b;
+
+interface Machine {
+  readonly memory: GuestMemory;
+  readonly cpu: Cpu;
+  readonly unit: VmxUnit;
+  readonly events: { kind: number; vector: number }[];
+}
+
+/** 32-bit flat protected mode at CPL 0 with a GDT (code 08, data 10, code DPL3 2B, data DPL3 33, TSS 38). */
+function machine(source: string, vmx = true): Machine {
+  const memory = GuestMemory.create(4 << 20);
+  const events: { kind: number; vector: number }[] = [];
+  const observer: CpuEvents = { delivered: (kind, vector) => events.push({ kind, vector }) };
+  const unit = new VmxUnit(memory);
+  const cpu = vmx
+    ? new Cpu(memory, { hooks: unit, model: withVmx(PENTIUM_II), events: observer })
+    : new Cpu(memory, { events: observer });
+  if (vmx) unit.attach(cpu);
+  const bytes = memory.regions()[0]!.bytes;
+  bytes.set(assemble(source, { bitness: 32, origin: HOST_CODE }), HOST_CODE);
+  const gdt: [number, number][] = [
+    [0, 0],
+    [0x0000ffff, 0x00cf9a00],
+    [0x0000ffff, 0x00cf9200],
+    [0, 0],
+    [0, 0],
+    [0x0000ffff, 0x00cffa00],
+    [0x0000ffff, 0x00cff200],
+    [(TSS << 16) | 0x67, 0x00008b00],
+  ];
+  gdt.forEach(([lo, hi], i) => {
+    memory.write32(GDT + i * 8, lo);
+    memory.write32(GDT + i * 8 + 4, hi);
+  });
+  // One 4-MiB identity page: VMX operation needs CR0.PG (IA32_VMX_CR0_FIXED0).
+  memory.write32(PAGE_DIR, 0x87);
+  cpu.ctrl.gdtr.base = GDT;
+  cpu.ctrl.gdtr.limit = gdt.length * 8 - 1;
+  cpu.setControlRegisters(CR0.PE | CR0.ET, 0, 0);
+  cpu.segs.set(Seg.CS, 0x08, 0, 0xffffffff, CODE32_AR);
+  for (const s of [Seg.SS, Seg.DS, Seg.ES, Seg.FS, Seg.GS]) cpu.segs.set(s, 0x10, 0, 0xffffffff, DATA32_AR);
+  cpu.segs.set(Seg.TR, 0x38, TSS, 0x67, TSS_BUSY_AR);
+  cpu.regs.ip = HOST_CODE;
+  cpu.regs.r32[4] = HOST_STACK;
+  cpu.eflags = EFLAGS.FIXED1;
+  return { memory, cpu, unit, events };
+}
+
+/** VMWRITE of an immediate to a field. */
+const w = (field: number, value: number | string): string => `
+    mov ebx, ${field}
+    mov eax, ${value}
+    vmwrite ebx, eax`;
+
+/** VMWRITE of a control field: `desired` adjusted by the capability MSR (allowed-0 OR, allowed-1 AND). */
+const ctl = (field: number, msr: number, desired: number): string => `
+    mov ecx, ${msr}
+    rdmsr
+    or eax, ${desired}
+    and eax, edx
+    mov ebx, ${field}
+    vmwrite ebx, eax`;
+
+/** Paging, IA32_FEATURE_CONTROL (lock + VMX outside SMX), CR4.VMXE, revision ids, VMXON. */
+const ENABLE_VMX = `
+    mov eax, ${PAGE_DIR}
+    mov cr3, eax
+    mov eax, cr4
+    or eax, 0x10
+    mov cr4, eax
+    mov eax, cr0
+    or eax, 0x80000020
+    mov cr0, eax
+    mov ecx, ${IA32_FEATURE_CONTROL}
+    rdmsr
+    or eax, 5
+    wrmsr
+    mov eax, cr4
+    or eax, 0x2000
+    mov cr4, eax
+    mov ecx, 0x480
+    rdmsr
+    mov [${VMXON_REGION}], eax
+    mov [${VMCS_A}], eax
+    mov [${VMCS_B}], eax
+    mov dword [${POINTERS}], ${VMXON_REGION}
+    mov dword [${POINTERS + 4}], 0
+    mov dword [${POINTERS + 8}], ${VMCS_A}
+    mov dword [${POINTERS + 12}], 0
+    mov dword [${POINTERS + 16}], ${VMCS_B}
+    mov dword [${POINTERS + 20}], 0
+    vmxon [${POINTERS}]`;
+
+/** Host state, guest state (flat 32-bit protected mode with paging) and controls. */
+function programVmcs(guestRip: number, pin: number, proc: number, exit: number): string {
+  return `
+    ${ctl(F.PinBasedControls, 0x481, pin)}
+    ${ctl(F.ProcBasedControls, 0x482, proc)}
+    ${ctl(F.ExitControls, 0x483, exit)}
+    ${ctl(F.EntryControls, 0x484, 0)}
+    ${w(F.HostCr0, 0x80000031)}
+    ${w(F.HostCr3, PAGE_DIR)}
+    ${w(F.HostCr4, 0x2010)}
+    ${w(F.HostCsSelector, 0x08)}
+    ${w(F.HostSsSelector, 0x10)}
+    ${w(F.HostDsSelector, 0x10)}
+    ${w(F.HostEsSelector, 0x10)}
+    ${w(F.HostFsSelector, 0x10)}
+    ${w(F.HostGsSelector, 0x10)}
+    ${w(F.HostTrSelector, 0x38)}
+    ${w(F.HostTrBase, TSS)}
+    ${w(F.HostGdtrBase, GDT)}
+    ${w(F.HostRsp, HOST_STACK)}
+    ${w(F.HostRip, 'exit_handler')}
+    ${w(F.GuestCr0, 0x80000031)}
+    ${w(F.GuestCr3, PAGE_DIR)}
+    ${w(F.GuestCr4, 0x2010)}
+    ${w(F.GuestDr7, 0x400)}
+    ${w(F.GuestRsp, GUEST_STACK)}
+    ${w(F.GuestRip, guestRip)}
+    ${w(F.GuestRflags, 2)}
+    ${w(F.GuestCsSelector, 0x08)}
+    ${w(F.GuestCsLimit, 0xffffffff)}
+    ${w(F.GuestCsAccessRights, CODE32_AR)}
+    ${[F.GuestSsSelector, F.GuestDsSelector, F.GuestEsSelector, F.GuestFsSelector, F.GuestGsSelector]
+      .map((f) => w(f, 0x10))
+      .join('')}
+    ${[F.GuestSsLimit, F.GuestDsLimit, F.GuestEsLimit, F.GuestFsLimit, F.GuestGsLimit]
+      .map((f) => w(f, 0xffffffff))
+      .join('')}
+    ${[
+      F.GuestSsAccessRights,
+      F.GuestDsAccessRights,
+      F.GuestEsAccessRights,
+      F.GuestFsAccessRights,
+      F.GuestGsAccessRights,
+    ]
+      .map((f) => w(f, DATA32_AR))
+      .join('')}
+    ${w(F.GuestLdtrAccessRights, 0x10000)}
+    ${w(F.GuestTrSelector, 0x38)}
+    ${w(F.GuestTrBase, TSS)}
+    ${w(F.GuestTrLimit, 0x67)}
+    ${w(F.GuestTrAccessRights, TSS_BUSY_AR)}
+    ${w(F.GuestGdtrBase, GDT)}
+    ${w(F.GuestGdtrLimit, 0x3f)}
+    ${w(F.VmcsLinkPointer, 0xffffffff)}
+    ${w(F.VmcsLinkPointer + 1, 0xffffffff)}`;
+}
+
+/** Stores RFLAGS and the VM-instruction error of the instruction just executed at `at`, `at + 4`. */
+const record = (at: number): string => `
+    pushfd
+    pop eax
+    mov [${at}], eax
+    mov ebx, ${F.VmInstructionError}
+    vmread eax, ebx
+    mov [${at + 4}], eax`;
+
+const HLT_EXITING = 1 << 7;
+const UNCONDITIONAL_IO = 1 << 24;
+const PREEMPTION_TIMER = 1 << 6;
+const SAVE_PREEMPTION_TIMER = 1 << 22;
+const EXTERNAL_INTERRUPT_EXITING = 1 << 0;
+const ACK_INTERRUPT_ON_EXIT = 1 << 15;
+const ACTIVATE_SECONDARY = 1 << 31;
+const ENABLE_EPT = 1 << 1;
+const USE_MSR_BITMAPS = 1 << 28;
+const USE_TSC_OFFSETTING = 1 << 3;
+
+/** The exit handler: logs reason, qualification, length and the guest's EAX; emulates CPUID; resumes. */
+const EXIT_HANDLER = `
+  exit_handler:
+    mov [${SCRATCH}], eax
+    mov esi, [${LOG}]
+    shl esi, 4
+    mov ebx, ${F.ExitReason}
+    vmread eax, ebx
+    mov [${LOG + 16}+esi], eax
+    mov ecx, eax
+    mov ebx, ${F.ExitQualification}
+    vmread eax, ebx
+    mov [${LOG + 20}+esi], eax
+    mov ebx, ${F.ExitInstructionLength}
+    vmread eax, ebx
+    mov [${LOG + 24}+esi], eax
+    mov eax, [${SCRATCH}]
+    mov [${LOG + 28}+esi], eax
+    inc dword [${LOG}]
+    cmp ecx, ${ExitReason.Vmcall}
+    je done
+    cmp ecx, ${ExitReason.PreemptionTimerExpired}
+    je done
+    cmp ecx, ${ExitReason.TripleFault}
+    je done
+    cmp ecx, ${ExitReason.ExternalInterrupt}
+    je done
+    cmp ecx, ${ExitReason.Cpuid}
+    jne advance
+    mov dword [${SCRATCH + 8}], 0x4c31
+  advance:
+    mov ebx, ${F.GuestRip}
+    vmread eax, ebx
+    mov edx, ${F.ExitInstructionLength}
+    vmread edx, edx
+    add eax, edx
+    vmwrite ebx, eax
+    mov ebx, [${SCRATCH + 8}]
+    mov eax, [${SCRATCH}]
+    vmresume
+    mov dword [${RESULT}], 0xbad2
+    hlt
+  done:
+    mov ebx, ${F.PreemptionTimerValue}
+    vmread eax, ebx
+    mov [${RESULT + 8}], eax
+    vmxoff
+    mov dword [${RESULT + 4}], 1
+    hlt`;
+
+function exitLog(m: Machine): { reason: number; qualification: number; length: number; eax: number }[] {
+  const n = m.memory.read32(LOG);
+  return Array.from({ length: n }, (_, i) => ({
+    reason: m.memory.read32(LOG + 16 + i * 16),
+    qualification: m.memory.read32(LOG + 20 + i * 16),
+    length: m.memory.read32(LOG + 24 + i * 16),
+    eax: m.memory.read32(LOG + 28 + i * 16),
+  }));
+}
+
+function runHypervisor(host: string, guest: string): Machine {
+  const m = machine(host);
+  m.memory.regions()[0]!.bytes.set(assemble(guest, { bitness: 32, origin: GUEST_CODE }), GUEST_CODE);
+  return m;
+}
+
+describe('a hypervisor in guest code', () => {
+  const host = `
+    ${ENABLE_VMX}
+    vmclear [${POINTERS + 8}]
+    vmptrld [${POINTERS + 8}]
+    ${programVmcs(GUEST_CODE, 0, HLT_EXITING | UNCONDITIONAL_IO, 0)}
+    vmlaunch
+    mov dword [${RESULT}], 0xbad1
+    ${record(RESULT + 16)}
+    hlt
+    ${EXIT_HANDLER}`;
+  const guest = `
+    xor eax, eax
+    cpuid
+    mov [${GUEST_OUT}], ebx
+    mov al, 0x42
+    out 0x80, al
+    mov dx, 0x3f8
+    out dx, al
+    hlt
+    vmcall`;
+
+  it('launches a nested guest and handles its CPUID, OUT, HLT and VMCALL exits', () => {
+    const m = runHypervisor(host, guest);
+    const why = m.unit.run(100_000);
+    expect(m.memory.read32(RESULT)).toBe(0);
+    expect(why).toBe(CpuExit.Hlt);
+    expect(m.memory.read32(RESULT + 4)).toBe(1);
+    expect(exitLog(m)).toEqual([
+      { reason: ExitReason.Cpuid, qualification: 0, length: 2, eax: 0 },
+      {
+        reason: ExitReason.IoInstruction,
+        qualification: ioQualification({ port: 0x80, size: 1, direction: 'out', immediate: true }),
+        length: 2,
+        eax: 0x42,
+      },
+      {
+        reason: ExitReason.IoInstruction,
+        qualification: ioQualification({ port: 0x3f8, size: 1, direction: 'out' }),
+        length: 1,
+        eax: 0x42,
+      },
+      { reason: ExitReason.Hlt, qualification: 0, length: 1, eax: 0x42 },
+      { reason: ExitReason.Vmcall, qualification: 0, length: 3, eax: 0x42 },
+    ]);
+    // The nested guest saw the CPUID answer its hypervisor emulated.
+    expect(m.memory.read32(GUEST_OUT)).toBe(0x4c31);
+    expect(m.unit.state.inVmxOperation).toBe(false);
+    expect(m.unit.exitCounts[ExitReason.IoInstruction]).toBe(2);
+  });
+
+  it('saves the guest state to the VMCS and loads the host state on a VM exit (SDM 28.3, 28.5)', () => {
+    const m = runHypervisor(host.replace('vmxoff', 'hlt'), guest);
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    const vmcs = m.unit.state.vmcs;
+    // The guest RIP saved by the VMCALL exit is the VMCALL's own address.
+    const vmcallAt =
+      GUEST_CODE +
+      assemble(guest.slice(0, guest.indexOf('vmcall')), { bitness: 32, origin: GUEST_CODE }).length;
+    expect(vmcs.read32(F.GuestRip)).toBe(vmcallAt);
+    expect(vmcs.read32(F.GuestRsp)).toBe(GUEST_STACK);
+    expect(vmcs.read32(F.GuestCsSelector)).toBe(0x08);
+    expect(m.cpu.regs.r32[4]).toBe(HOST_STACK);
+    expect(m.cpu.segs.selector[Seg.TR]).toBe(0x38);
+    expect(m.unit.state.nonRoot).toBe(false);
+  });
+});
+
+describe('VMfail conventions', () => {
+  const flagsOf = (m: Machine, at: number): { cf: boolean; zf: boolean; error: number } => {
+    const f = m.memory.read32(at);
+    return { cf: (f & 1) !== 0, zf: (f & 0x40) !== 0, error: m.memory.read32(at + 4) };
+  };
+
+  it('reports VMfailInvalid without a current VMCS and VMfailValid with the SDM error numbers', () => {
+    const m = machine(`
+      ${ENABLE_VMX}
+      ${record(RESULT)}
+      mov ebx, ${F.GuestRip}
+      vmread eax, ebx
+      pushfd
+      pop eax
+      mov [${RESULT + 8}], eax
+      vmclear [${POINTERS + 8}]
+      vmptrld [${POINTERS + 8}]
+      vmresume
+      ${record(RESULT + 16)}
+      vmlaunch
+      ${record(RESULT + 24)}
+      ${programVmcs(0x8000, 0, 0, 0)}
+      ${w(F.HostCr0, 0x31)}
+      vmlaunch
+      ${record(RESULT + 32)}
+      vmxon [${POINTERS}]
+      ${record(RESULT + 40)}
+      mov dword [${VMCS_B}], 0x1234
+      vmptrld [${POINTERS + 16}]
+      ${record(RESULT + 48)}
+      vmcall
+      ${record(RESULT + 56)}
+      hlt
+    exit_handler:
+      hlt`);
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    // VMXON succeeded: CF = ZF = 0.
+    expect(flagsOf(m, RESULT).cf).toBe(false);
+    expect(flagsOf(m, RESULT).zf).toBe(false);
+    // VMREAD with no current VMCS: VMfailInvalid (CF = 1).
+    expect(m.memory.read32(RESULT + 8) & 0x41).toBe(1);
+    // VMRESUME of a clear VMCS: error 5.
+    expect(flagsOf(m, RESULT + 16)).toEqual({
+      cf: false,
+      zf: true,
+      error: VmInstructionError.VmresumeNonLaunchedVmcs,
+    });
+    // VMLAUNCH with all-zero controls: error 7 (invalid control fields).
+    expect(flagsOf(m, RESULT + 24)).toEqual({
+      cf: false,
+      zf: true,
+      error: VmInstructionError.EntryInvalidControlFields,
+    });
+    // Valid controls, host CR0 without PG/NE: error 8 (invalid host-state fields).
+    expect(flagsOf(m, RESULT + 32)).toEqual({
+      cf: false,
+      zf: true,
+      error: VmInstructionError.EntryInvalidHostStateFields,
+    });
+    expect(flagsOf(m, RESULT + 40).error).toBe(VmInstructionError.VmxonInRoot);
+    expect(flagsOf(m, RESULT + 48).error).toBe(VmInstructionError.VmptrldIncorrectRevisionId);
+    expect(flagsOf(m, RESULT + 56).error).toBe(VmInstructionError.VmcallInRoot);
+  });
+
+  it('fails VMLAUNCH of a launched VMCS with error 4', () => {
+    const m = runHypervisor(
+      `
+      ${ENABLE_VMX}
+      vmclear [${POINTERS + 8}]
+      vmptrld [${POINTERS + 8}]
+      ${programVmcs(GUEST_CODE, 0, 0, 0)}
+      vmlaunch
+      hlt
+    exit_handler:
+      vmlaunch
+      ${record(RESULT)}
+      hlt`,
+      'vmcall',
+    );
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(m.memory.read32(RESULT) & 0x41).toBe(0x40);
+    expect(m.memory.read32(RESULT + 4)).toBe(VmInstructionError.VmlaunchNonClearVmcs);
+  });
+});
+
+describe('#UD and #GP', () => {
+  /** Runs until the first delivered event and returns its vector (-1: none). */
+  function firstFault(m: Machine): number {
+    if (m.cpu.hooks === m.unit) m.unit.run(10_000);
+    else m.cpu.run(10_000);
+    return m.events[0]?.kind === EventKind.Exception ? m.events[0].vector : -1;
+  }
+
+  it('VMXON is #UD with CR4.VMXE = 0', () => {
+    const m = machine(`vmxon [${POINTERS}]`);
+    expect(firstFault(m)).toBe(6);
+  });
+
+  it('VMXON is #UD in real mode even with CR4.VMXE = 1', () => {
+    const m = machine('hlt');
+    m.memory
+      .regions()[0]!
+      .bytes.set(assemble('vmxon [0x3000]', { bitness: 16, origin: HOST_CODE }), HOST_CODE);
+    m.cpu.setControlRegisters(CR0.ET, 0, 0x2000);
+    for (const s of [Seg.CS, Seg.SS, Seg.DS, Seg.ES, Seg.FS, Seg.GS]) m.cpu.segs.set(s, 0, 0, 0xffff, 0x93);
+    expect(firstFault(m)).toBe(6);
+  });
+
+  it('VMREAD, VMLAUNCH and VMCALL are #UD outside VMX operation', () => {
+    for (const ins of ['vmread eax, ebx', 'vmlaunch', 'vmcall', 'vmxoff']) {
+      expect(firstFault(machine(ins))).toBe(6);
+    }
+  });
+
+  it('every VMX instruction is #UD on a CPU without a VMX unit, and CR4.VMXE cannot be set', () => {
+    expect(firstFault(machine(`vmxon [${POINTERS}]`, false))).toBe(6);
+    const m = machine('mov eax, 0x2000\nmov cr4, eax', false);
+    m.cpu.run(10);
+    expect(m.events[0]?.vector).toBe(13);
+  });
+
+  it('VMXON is #GP(0) while IA32_FEATURE_CONTROL is unlocked or has VMX disabled', () => {
+    const unlocked = machine(ENABLE_VMX.replace('or eax, 5', 'or eax, 4'));
+    expect(firstFault(unlocked)).toBe(13);
+    const disabled = machine(ENABLE_VMX.replace('or eax, 5', 'or eax, 1'));
+    expect(firstFault(disabled)).toBe(13);
+  });
+
+  it('a locked IA32_FEATURE_CONTROL is read-only (#GP on WRMSR)', () => {
+    const m = machine(`
+      mov ecx, ${IA32_FEATURE_CONTROL}
+      mov eax, 5
+      xor edx, edx
+      wrmsr
+      mov eax, 1
+      wrmsr`);
+    expect(firstFault(m)).toBe(13);
+    expect(m.cpu.msrs.getLo(IA32_FEATURE_CONTROL)).toBe(5);
+  });
+
+  it('VMXON at CPL 3 is #GP(0); clearing CR4.VMXE in VMX operation is #GP(0)', () => {
+    const user = machine(`
+      ${ENABLE_VMX.replace(`vmxon [${POINTERS}]`, '')}
+      push 0x33
+      push ${HOST_STACK - 0x100}
+      push 2
+      push 0x2b
+      push user
+      iretd
+    user:
+      vmxon [${POINTERS}]`);
+    expect(firstFault(user)).toBe(13);
+    const clear = machine(`
+      ${ENABLE_VMX}
+      mov eax, cr4
+      and eax, 0xffffdfff
+      mov cr4, eax`);
+    expect(firstFault(clear)).toBe(13);
+    expect(clear.cpu.ctrl.cr4 & 0x2000).toBe(0x2000);
+  });
+});
+
+describe('the VMX-preemption timer', () => {
+  it('exits with reason 52 after value * 2^rate TSC ticks and saves the count 0', () => {
+    const ticks = 40;
+    const m = runHypervisor(
+      `
+      ${ENABLE_VMX}
+      vmclear [${POINTERS + 8}]
+      vmptrld [${POINTERS + 8}]
+      ${programVmcs(GUEST_CODE, PREEMPTION_TIMER, 0, SAVE_PREEMPTION_TIMER)}
+      ${w(F.PreemptionTimerValue, ticks)}
+      vmlaunch
+      mov dword [${RESULT}], 0xbad1
+      hlt
+      ${EXIT_HANDLER}`,
+      'xor edi, edi\nspin:\ninc edi\njmp spin',
+    );
+    const why = m.unit.run(1_000_000);
+    expect(why).toBe(CpuExit.Hlt);
+    const log = exitLog(m);
+    expect(log.map((e) => e.reason)).toEqual([ExitReason.PreemptionTimerExpired]);
+    expect(m.memory.read32(RESULT + 8)).toBe(0);
+    // The guest ran for the timer's span: between (value - 1) and value periods of 2^5 instructions
+    // (the TSC counts instructions; each loop iteration is two).
+    const iterations = m.cpu.regs.u32[7]!;
+    expect(iterations).toBeGreaterThanOrEqual(((ticks - 1) * 32) / 2 - 2);
+    expect(iterations).toBeLessThanOrEqual((ticks * 32) / 2);
+  });
+
+  it('saves the remaining count on another exit when "save VMX-preemption timer value" is 1', () => {
+    const m = runHypervisor(
+      `
+      ${ENABLE_VMX}
+      vmclear [${POINTERS + 8}]
+      vmptrld [${POINTERS + 8}]
+      ${programVmcs(GUEST_CODE, PREEMPTION_TIMER, 0, SAVE_PREEMPTION_TIMER)}
+      ${w(F.PreemptionTimerValue, 1000)}
+      vmlaunch
+      hlt
+      ${EXIT_HANDLER}`,
+      'vmcall',
+    );
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(exitLog(m).map((e) => e.reason)).toEqual([ExitReason.Vmcall]);
+    const saved = m.memory.read32(RESULT + 8);
+    expect(saved).toBeGreaterThanOrEqual(999);
+    expect(saved).toBeLessThanOrEqual(1000);
+  });
+
+  it('a count of 0 exits before the guest executes an instruction', () => {
+    const m = runHypervisor(
+      `
+      ${ENABLE_VMX}
+      vmclear [${POINTERS + 8}]
+      vmptrld [${POINTERS + 8}]
+      ${programVmcs(GUEST_CODE, PREEMPTION_TIMER, 0, 0)}
+      ${w(F.PreemptionTimerValue, 0)}
+      vmlaunch
+      hlt
+      ${EXIT_HANDLER}`,
+      'mov dword [0xb000], 1\nvmcall',
+    );
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(exitLog(m).map((e) => e.reason)).toEqual([ExitReason.PreemptionTimerExpired]);
+    expect(m.memory.read32(GUEST_OUT)).toBe(0);
+  });
+});
+
+describe('triple fault and CR access in non-root operation', () => {
+  it('a triple fault in the nested guest is a VM exit with reason 2', () => {
+    const m = runHypervisor(
+      `
+      ${ENABLE_VMX}
+      vmclear [${POINTERS + 8}]
+      vmptrld [${POINTERS + 8}]
+      ${programVmcs(GUEST_CODE, 0, 0, 0)}
+      ${w(F.GuestIdtrLimit, 0)}
+      vmlaunch
+      hlt
+      ${EXIT_HANDLER}`,
+      'ud2',
+    );
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    const log = exitLog(m);
+    expect(log[0]?.reason).toBe(ExitReason.TripleFault);
+  });
+
+  it('MOV to CR4 of a host-owned bit that differs from the read shadow exits; reads see the shadow', () => {
+    const m = runHypervisor(
+      `
+      ${ENABLE_VMX}
+      vmclear [${POINTERS + 8}]
+      vmptrld [${POINTERS + 8}]
+      ${programVmcs(GUEST_CODE, 0, 0, 0)}
+      ${w(F.Cr4GuestHostMask, 0x2000)}
+      ${w(F.Cr4ReadShadow, 0)}
+      vmlaunch
+      hlt
+      ${EXIT_HANDLER}`,
+      `
+      mov eax, cr4
+      mov [${GUEST_OUT}], eax
+      mov ecx, eax
+      or ecx, 0x2000
+      mov cr4, ecx
+      vmcall`,
+    );
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    // The guest reads CR4 with VMXE from the shadow (0).
+    expect(m.memory.read32(GUEST_OUT)).toBe(0x10);
+    const log = exitLog(m);
+    expect(log.map((e) => e.reason)).toEqual([ExitReason.CrAccess, ExitReason.Vmcall]);
+    // MOV to CR4 from ECX: CR number 4, access type 0, register 1.
+    expect(log[0]?.qualification).toBe(4 | (1 << 8));
+  });
+});
+
+describe('external interrupts in non-root operation', () => {
+  it('exit with reason 1 when "external-interrupt exiting" is 1, acknowledged on exit when asked', () => {
+    const m = runHypervisor(
+      `
+      ${ENABLE_VMX}
+      vmclear [${POINTERS + 8}]
+      vmptrld [${POINTERS + 8}]
+      ${programVmcs(GUEST_CODE, EXTERNAL_INTERRUPT_EXITING, 0, ACK_INTERRUPT_ON_EXIT)}
+      vmlaunch
+      hlt
+      ${EXIT_HANDLER}`,
+      'spin:\njmp spin',
+    );
+    let acks = 0;
+    const controller = {
+      acknowledge: () => {
+        acks++;
+        return 0x31;
+      },
+    };
+    m.cpu.interruptController = controller;
+    // The host runs with IF = 0: the line stays pending until the guest runs.
+    m.cpu.setIntr(true);
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(exitLog(m).map((e) => e.reason)).toEqual([ExitReason.ExternalInterrupt]);
+    expect(acks).toBe(1);
+    expect(m.unit.state.vmcs.read32(F.ExitInterruptionInfo)).toBe(0x8000_0031);
+    // The guest never took it through its own IDT.
+    expect(m.events).toEqual([]);
+    // The VM exit handed the host its interrupt controller back.
+    expect(m.cpu.interruptController).toBe(controller);
+  });
+});
+
+describe('EPT in non-root operation', () => {
+  it('a guest access to a guest-physical address the EPT does not map is an EPT violation (reason 48)', () => {
+    const EPT = 0x40000;
+    const m = runHypervisor(
+      `
+      ${ENABLE_VMX}
+      vmclear [${POINTERS + 8}]
+      vmptrld [${POINTERS + 8}]
+      ${programVmcs(GUEST_CODE, 0, ACTIVATE_SECONDARY, 0)}
+      ${ctl(F.SecondaryProcBasedControls, 0x48b, ENABLE_EPT)}
+      ${w(F.EptPointer, EPT | 6 | (3 << 3))}
+      ${w(F.EptPointer + 1, 0)}
+      vmlaunch
+      mov dword [${RESULT}], 0xbad1
+      hlt
+      ${EXIT_HANDLER.replace(`cmp ecx, ${ExitReason.Vmcall}`, `cmp ecx, ${ExitReason.EptViolation}\n    je done\n    cmp ecx, ${ExitReason.Vmcall}`)}`,
+      `
+      mov dword [0x2000], 7
+      mov eax, [0x300010]
+      vmcall`,
+    );
+    // EPT: PML4[0] -> PDPT[0] -> PD[0], one 2-MiB page at guest-physical 0 (read/write/execute, WB).
+    m.memory.write32(EPT, (EPT + 0x1000) | 7);
+    m.memory.write32(EPT + 0x1000, (EPT + 0x2000) | 7);
+    m.memory.write32(EPT + 0x2000, 0x87 | (6 << 3));
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(m.memory.read32(RESULT)).toBe(0);
+    // The store inside the mapped 2 MiB went through; the load at 3 MiB exited.
+    expect(m.memory.read32(0x2000)).toBe(7);
+    expect(exitLog(m).map((e) => e.reason)).toEqual([ExitReason.EptViolation]);
+    const vmcs = m.unit.state.vmcs;
+    expect(vmcs.read32(F.GuestPhysicalAddress)).toBe(0x300010);
+    expect(vmcs.read32(F.GuestLinearAddress)).toBe(0x300010);
+    // A data read (bit 0); the guest-linear address is valid (bit 7) and translated (bit 8).
+    expect(vmcs.read32(F.ExitQualification) & 0x187).toBe(0x181);
+    expect(vmcs.read32(F.GuestRip)).toBe(GUEST_CODE + 10);
+  });
+});
+
+describe('VM-exit MSR areas', () => {
+  it('stores the guest MSRs the VM-exit MSR-store area names; an MSR it cannot read is a VMX abort', () => {
+    const AREA = 0x31000;
+    const host = (count: number): string => `
+      ${ENABLE_VMX}
+      vmclear [${POINTERS + 8}]
+      vmptrld [${POINTERS + 8}]
+      ${programVmcs(GUEST_CODE, 0, 0, 0)}
+      ${w(F.ExitMsrStoreAddress, AREA)}
+      ${w(F.ExitMsrStoreCount, count)}
+      ${w(F.GuestIa32SysenterCs, 0x23)}
+      vmlaunch
+      hlt
+      ${EXIT_HANDLER}`;
+    const good = runHypervisor(host(1), 'vmcall');
+    good.memory.write32(AREA, 0x174); // IA32_SYSENTER_CS
+    expect(good.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(exitLog(good).map((e) => e.reason)).toEqual([ExitReason.Vmcall]);
+    expect(good.memory.read32(AREA + 8)).toBe(0x23);
+
+    const bad = runHypervisor(host(1), 'vmcall');
+    bad.memory.write32(AREA, 0x1234_5678); // no such MSR
+    expect(bad.unit.run(100_000)).toBe(CpuExit.Shutdown);
+    expect(exitLog(bad)).toEqual([]);
+    expect(readAbortIndicator(bad.memory, VMCS_A)).toBe(VmxAbort.SavingGuestMsrs);
+  });
+});
+
+describe('MSR bitmaps and TSC offsetting', () => {
+  it('RDMSR exits only for MSRs whose read bit is set; RDTSC returns the TSC plus the offset', () => {
+    const BITMAP = 0x32000;
+    const m = runHypervisor(
+      `
+      ${ENABLE_VMX}
+      vmclear [${POINTERS + 8}]
+      vmptrld [${POINTERS + 8}]
+      ${programVmcs(GUEST_CODE, 0, USE_MSR_BITMAPS | USE_TSC_OFFSETTING, 0)}
+      ${w(F.MsrBitmap, BITMAP)}
+      ${w(F.TscOffset, 0)}
+      ${w(F.TscOffset + 1, 0x100)}
+      vmlaunch
+      hlt
+      ${EXIT_HANDLER}`,
+      `
+      mov ecx, 0x175
+      rdmsr
+      mov ecx, 0x174
+      rdmsr
+      rdtsc
+      mov [${GUEST_OUT}], edx
+      vmcall`,
+    );
+    // Read bitmap for MSRs 0-1FFFH: bit 0x174 set.
+    m.memory.write32(BITMAP + (0x174 >>> 5) * 4, 1 << (0x174 & 31));
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(exitLog(m).map((e) => e.reason)).toEqual([ExitReason.Rdmsr, ExitReason.Vmcall]);
+    // The guest's TSC is the host's plus 0x100_00000000; the host's own TSC is unchanged after the exit.
+    expect(m.memory.read32(GUEST_OUT)).toBe(0x100);
+    expect(m.cpu.tscOffset).toBe(0);
+  });
+});

@@ -1,0 +1,835 @@
+/**
+ * The VMX unit of a software CPU: VT-x for software running on `@typevisor/x86-cpu`, so a hypervisor
+ * written in guest code can use VMXON ... INVVPID and run its own guests in VMX non-root operation.
+ *
+ * The unit is the CPU's hooks (`CpuHooks`, passing everything it does not decide to the platform's
+ * hooks) and its VMX port (`CpuHooks.vmx`). It is a thin adapter over this package's parts:
+ * - VMX instructions: the CPU decodes them and reads operands; {@link VmxState} and the functions of
+ *   `instructions.ts` decide; VM entry loads guest state with `enterGuest`, a failed entry host state
+ *   with `failEntry`, and `TranslationSwitch` moves the MMU to the guest's EPT/VPID and back.
+ * - Non-root operation: the hook points decide exits with `exit-conditions.ts` (CPUID, HLT, RDTSC,
+ *   INVLPG, I/O through unconditional exiting or the I/O bitmaps, RDMSR/WRMSR through the MSR bitmaps,
+ *   MOV to CR0/CR3/CR4 and LMSW through the masks and CR3-load exiting, every VMX instruction and
+ *   VMCALL) and note the exit; {@link VmxUnit.run} performs it at the instruction boundary where the CPU
+ *   stopped (`exitToHost`: exit information, guest state saved, host state loaded, SDM 28.5).
+ * - {@link VmxUnit.run} also performs the exits that are not instructions: the VMX-preemption timer
+ *   (the CPU runs exactly to its expiry when the TSC counts instructions), external interrupts with
+ *   "external-interrupt exiting", triple fault, EPT violations and misconfigurations.
+ *
+ * Not modelled here (see DESIGN.md): exceptions through the exception bitmap and NMI exiting (the CPU
+ * delivers exceptions without a hook), interrupt/NMI-window exiting, MOV DR, descriptor-table exiting,
+ * VMX instructions' instruction-information field, IDT-vectoring information, VMCS shadowing.
+ */
+import type { GuestMemory } from '@typevisor/memory';
+import { FaultKind } from '@typevisor/mmu';
+import {
+  CR4_VMXE,
+  type Cpu,
+  CpuExit,
+  type CpuHooks,
+  type CpuidResult,
+  EventKind,
+  type InterruptController,
+  Mode,
+  Msr,
+  type MsrValue,
+  NullHooks,
+  Seg,
+  VmxInstruction,
+  type VmxOperands,
+  type VmxPort,
+  currentInstructionBytes,
+} from '@typevisor/x86-cpu';
+import {
+  FeatureControl,
+  type VmxCapabilities,
+  VmxMsr,
+  createVmxCapabilities,
+  readVmxMsr,
+} from './capabilities.js';
+import { PinBased, ProcBased } from './controls.js';
+import {
+  ExitInfo,
+  externalInterruptExitInfo,
+  guestCrRead,
+  guestCrWrite,
+  instructionAction,
+  InstructionAction,
+  ioExits,
+  lmswExits,
+  movToCr3Exits,
+  movToCrExits,
+  msrExits,
+  type SensitiveInstruction,
+} from './exit-conditions.js';
+import { crAccessQualification, CrAccessType, ioQualification, lmswQualification } from './exit-info.js';
+import { ExitReason, InterruptionType } from './exit-reasons.js';
+import { VmcsField as F } from './fields.js';
+import {
+  VMX_INSTRUCTION_EXIT_REASON,
+  type VmxCpu,
+  VmxOutcome,
+  VmxState,
+  invept,
+  invvpid,
+  vmcall,
+  vmclear,
+  vmentry,
+  vmptrld,
+  vmptrst,
+  vmread,
+  vmwrite,
+  vmxoff,
+  vmxon,
+} from './instructions.js';
+import { PreemptionTimer } from './preemption-timer.js';
+import type { ProcessorState, SegmentState } from './processor-state.js';
+import {
+  EntryResult,
+  type TransitionPort,
+  Transitions,
+  enterGuest,
+  exitToHost,
+  failEntry,
+} from './transitions.js';
+import { TranslationSwitch } from './translation.js';
+
+/** IA32_FEATURE_CONTROL. */
+export const IA32_FEATURE_CONTROL = 0x3a;
+
+const EFLAGS_CF = 1 << 0;
+const EFLAGS_PF = 1 << 2;
+const EFLAGS_AF = 1 << 4;
+const EFLAGS_ZF = 1 << 6;
+const EFLAGS_SF = 1 << 7;
+const EFLAGS_OF = 1 << 11;
+const ARITH_FLAGS = EFLAGS_CF | EFLAGS_PF | EFLAGS_AF | EFLAGS_ZF | EFLAGS_SF | EFLAGS_OF;
+const CR0_PE = 1;
+const UD = 6;
+const GP = 13;
+const INTERCEPT = -1;
+/** Unusable bit of the VMCS access-rights format. */
+const AR_UNUSABLE = 1 << 16;
+/** Cache VALID bit of `SegmentCaches.access`. */
+const ACCESS_VALID = 4;
+/** With a time-based TSC the preemption timer is checked at least every this many instructions. */
+const TIMER_POLL_INSTRUCTIONS = 1024;
+
+type SegmentName = 'es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs' | 'ldtr' | 'tr';
+const SEGMENTS: readonly [SegmentName, number][] = [
+  ['es', Seg.ES],
+  ['cs', Seg.CS],
+  ['ss', Seg.SS],
+  ['ds', Seg.DS],
+  ['fs', Seg.FS],
+  ['gs', Seg.GS],
+  ['ldtr', Seg.LDTR],
+  ['tr', Seg.TR],
+];
+
+const INSTRUCTION_NAMES: readonly (keyof typeof VMX_INSTRUCTION_EXIT_REASON)[] = [
+  'vmxon',
+  'vmxoff',
+  'vmclear',
+  'vmptrld',
+  'vmptrst',
+  'vmread',
+  'vmwrite',
+  'vmlaunch',
+  'vmresume',
+  'vmcall',
+  'invept',
+  'invvpid',
+];
+
+export interface VmxUnitOptions {
+  /** The capability model (default: `createVmxCapabilities()`). */
+  readonly caps?: VmxCapabilities;
+  /** The platform's hooks (ports, MMIO): everything the unit does not turn into a VM exit goes there. */
+  readonly hooks?: CpuHooks;
+}
+
+/** Stands between the CPU and the platform's interrupt controller while "external-interrupt exiting" is 1. */
+class InterruptGate implements InterruptController {
+  /** An interrupt was requested while the guest ran: the unit exits at the next boundary. */
+  requested = false;
+  constructor(private readonly unit: VmxUnit) {}
+  acknowledge(): number {
+    this.requested = true;
+    this.unit.attachedCpu().requestStop();
+    return -1;
+  }
+}
+
+export class VmxUnit implements CpuHooks, VmxPort {
+  readonly caps: VmxCapabilities;
+  readonly state: VmxState;
+  readonly transitions: Transitions;
+  readonly timer: PreemptionTimer;
+  /** The exit the last hook decided (valid while {@link exitPending}). */
+  readonly exit = new ExitInfo();
+  exitPending = false;
+  crValue = 0;
+  /** VM exits performed, by basic exit reason (observability). */
+  readonly exitCounts = new Uint32Array(80);
+
+  private readonly platform: CpuHooks;
+  private cpu: Cpu | null = null;
+  private translation: TranslationSwitch | null = null;
+  private readonly vcpu: VmxCpu;
+  private readonly port: TransitionPort;
+  private readonly scratch = new Uint32Array(4);
+  private readonly bytes = new Uint8Array(16);
+  private readonly gate = new InterruptGate(this);
+  private hostController: InterruptController | null = null;
+  private hostTscOffset = 0;
+  /** The CR (0 or 4) whose write the MOV-CR wrapper decided: the CPU's own hook call for it passes through. */
+  private crDecided = -1;
+  /** A VM entry completed inside `cpu.run`: {@link run} regains control to slice for the timer. */
+  private entered = false;
+  /** The last VM exit ended in a VMX abort. */
+  private aborted = false;
+
+  constructor(
+    readonly memory: GuestMemory,
+    options: VmxUnitOptions = {},
+  ) {
+    this.caps = options.caps ?? createVmxCapabilities();
+    this.platform = options.hooks ?? new NullHooks();
+    this.state = new VmxState(this.caps);
+    this.transitions = new Transitions(this.state);
+    this.timer = new PreemptionTimer(this.caps.preemptionTimerRate);
+    this.vcpu = this.makeVmxCpu();
+    this.port = this.makeTransitionPort();
+  }
+
+  get vmx(): VmxPort {
+    return this;
+  }
+
+  /**
+   * Connects the unit to the CPU it is the hooks of (`new Cpu(memory, { hooks: unit, model:
+   * withVmx(...) })`): adds IA32_FEATURE_CONTROL (0, unlocked, as firmware leaves it before locking)
+   * and the read-only IA32_VMX_* capability MSRs to the CPU's MSR file.
+   */
+  attach(cpu: Cpu): void {
+    if (cpu.hooks !== this)
+      throw new Error('VmxUnit.attach: the CPU was not created with this unit as its hooks');
+    this.cpu = cpu;
+    this.translation = new TranslationSwitch(cpu.pager.mmu, this.memory, this.caps);
+    cpu.msrs.define(IA32_FEATURE_CONTROL, 0, 0, FeatureControl.Lock | 0x6, 0);
+    const v = this.scratch;
+    for (let index = VmxMsr.Basic; index <= VmxMsr.VmFunc; index++) {
+      if (readVmxMsr(this.caps, index, v)) cpu.msrs.define(index, v[0]!, v[1]!, 0, 0);
+    }
+  }
+
+  /** The CPU given to {@link attach}. */
+  attachedCpu(): Cpu {
+    if (this.cpu === null) throw new Error('VmxUnit: attach(cpu) first');
+    return this.cpu;
+  }
+
+  // ---- running ------------------------------------------------------------------------------------
+
+  /**
+   * Runs the CPU for up to `maxInstructions`, performing VM exits as they happen, and returns what
+   * `Cpu.run` would return for everything else (HLT in root operation, the budget, a platform
+   * intercept, shutdown in root operation).
+   */
+  run(maxInstructions: number): CpuExit {
+    const cpu = this.attachedCpu();
+    const end = cpu.instructions + maxInstructions;
+    for (;;) {
+      if (this.aborted) {
+        // A VMX abort (28.7) shut the logical processor down.
+        this.aborted = false;
+        return CpuExit.Shutdown;
+      }
+      if (this.state.nonRoot && this.boundaryExit(cpu)) continue;
+      const left = end - cpu.instructions;
+      if (left <= 0) return CpuExit.Budget;
+      let slice = left;
+      if (this.state.nonRoot && this.timer.armed) {
+        const ticks =
+          cpu.tscSource === null ? this.timer.ticksUntilExpiry(cpu.tscBase()) : TIMER_POLL_INSTRUCTIONS;
+        slice = Math.max(1, Math.min(slice, ticks));
+      }
+      this.exitPending = false;
+      this.entered = false;
+      this.crDecided = -1;
+      this.gate.requested = false;
+      if (this.state.nonRoot) cpu.pager.mmu.fault.clear();
+      const why = cpu.run(slice);
+      if (this.entered && why === CpuExit.Stopped) continue;
+      if (!this.state.nonRoot) {
+        if (why === CpuExit.Budget) continue;
+        return why;
+      }
+      switch (why) {
+        case CpuExit.Budget:
+          continue;
+        case CpuExit.Intercept:
+          if (this.exitPending) {
+            this.performExit(cpu);
+            continue;
+          }
+          if (this.eptExit(cpu)) continue;
+          return why;
+        case CpuExit.Shutdown:
+          // The shutdown halted the CPU; the guest state records the faulting instruction, active.
+          cpu.halted = false;
+          this.exit.reset(ExitReason.TripleFault);
+          this.performExit(cpu);
+          continue;
+        case CpuExit.Stopped:
+          if (this.gate.requested) continue;
+          return why;
+        case CpuExit.Hlt:
+          if (this.extIntPending(cpu)) continue;
+          return why;
+        default:
+          return why;
+      }
+    }
+  }
+
+  /** Exits decided between instructions: the preemption timer, then a pending external interrupt. */
+  private boundaryExit(cpu: Cpu): boolean {
+    if (this.timer.expired(cpu.tscBase())) {
+      this.exit.reset(ExitReason.PreemptionTimerExpired);
+      this.performExit(cpu);
+      return true;
+    }
+    if (this.extIntPending(cpu)) {
+      const info = this.exit.reset(ExitReason.ExternalInterrupt);
+      const vmcs = this.state.vmcs;
+      const controller = this.hostController;
+      const ack = externalInterruptExitInfo(vmcs, 0) !== 0 && controller !== null;
+      const vector = ack ? controller.acknowledge() : -1;
+      if (vector >= 0) info.interruptionInfo = externalInterruptExitInfo(vmcs, vector & 0xff);
+      this.performExit(cpu);
+      return true;
+    }
+    return false;
+  }
+
+  private extIntPending(cpu: Cpu): boolean {
+    return (
+      this.state.nonRoot &&
+      cpu.intr &&
+      (this.state.vmcs.read32(F.PinBasedControls) & PinBased.ExternalInterruptExiting) !== 0
+    );
+  }
+
+  /** An EPT violation or misconfiguration stopped the guest. */
+  private eptExit(cpu: Cpu): boolean {
+    const f = cpu.pager.mmu.fault;
+    if (f.kind !== FaultKind.EptViolation && f.kind !== FaultKind.EptMisconfig) return false;
+    const info = this.exit.reset(
+      f.kind === FaultKind.EptViolation ? ExitReason.EptViolation : ExitReason.EptMisconfiguration,
+    );
+    info.qualificationLo = f.qualification;
+    info.guestPhysicalLo = f.guestPhysical % 2 ** 32;
+    info.guestPhysicalHi = Math.floor(f.guestPhysical / 2 ** 32);
+    info.guestLinearLo = f.address >>> 0;
+    this.performExit(cpu);
+    return true;
+  }
+
+  /** VM exit with {@link exit}: SDM 28.2-28.5 through `exitToHost`, then the MMU back to the host. */
+  private performExit(cpu: Cpu): void {
+    const t = this.transitions;
+    const timerValue = this.timer.valueAt(cpu.tscBase());
+    this.timer.disarm();
+    this.leaveGuestContext(cpu);
+    this.exitCounts[this.exit.reason & 0xffff] = (this.exitCounts[this.exit.reason & 0xffff] ?? 0) + 1;
+    const ok = exitToHost(t, this.port, this.exit, timerValue);
+    this.exitPending = false;
+    if (!ok) {
+      this.aborted = true;
+      return;
+    }
+    this.translation!.exitToHost(t.cpuState);
+    cpu.halted = false;
+    cpu.exitReason = -1;
+  }
+
+  /** Undoes what VM entry changed outside the register image: interrupt controller, TSC offset. */
+  private leaveGuestContext(cpu: Cpu): void {
+    if (cpu.interruptController === this.gate) cpu.interruptController = this.hostController;
+    cpu.tscOffset = this.hostTscOffset;
+  }
+
+  // ---- the VMX port -------------------------------------------------------------------------------
+
+  execute(op: VmxInstruction, o: VmxOperands): number {
+    const s = this.state;
+    const c = this.vcpu;
+    const early = this.precheck(op);
+    if (early !== 0) return early;
+    const p = this.scratch;
+    let outcome: VmxOutcome;
+    switch (op) {
+      case VmxInstruction.Vmxon:
+        o.readMemory64(p);
+        outcome = vmxon(s, c, p[0]!, p[1]!);
+        break;
+      case VmxInstruction.Vmxoff:
+        outcome = vmxoff(s, c);
+        break;
+      case VmxInstruction.Vmclear:
+        o.readMemory64(p);
+        outcome = vmclear(s, c, p[0]!, p[1]!);
+        break;
+      case VmxInstruction.Vmptrld:
+        o.readMemory64(p);
+        outcome = vmptrld(s, c, p[0]!, p[1]!);
+        break;
+      case VmxInstruction.Vmptrst:
+        outcome = vmptrst(s, c);
+        if (outcome === VmxOutcome.Succeed) o.writeMemory64(s.out[0]!, s.out[1]!);
+        break;
+      case VmxInstruction.Vmread:
+        outcome = vmread(s, c, o.register, 0);
+        if (outcome === VmxOutcome.Succeed) o.writeRm(s.out[0]!);
+        break;
+      case VmxInstruction.Vmwrite:
+        outcome = vmwrite(s, c, o.register, 0, o.readRm(), 0);
+        break;
+      case VmxInstruction.Vmlaunch:
+      case VmxInstruction.Vmresume:
+        outcome = vmentry(s, c, op === VmxInstruction.Vmlaunch);
+        break;
+      case VmxInstruction.Vmcall:
+        outcome = vmcall(s, c);
+        break;
+      case VmxInstruction.Invept:
+        o.readMemory128(p);
+        outcome = invept(s, c, o.register, 0, p);
+        break;
+      default:
+        o.readMemory128(p);
+        outcome = invvpid(s, c, o.register, 0, p);
+        break;
+    }
+    switch (outcome) {
+      case VmxOutcome.InvalidOpcode:
+        return UD;
+      case VmxOutcome.GeneralProtection:
+        return GP;
+      case VmxOutcome.VmExit:
+        return this.noteExit(VMX_INSTRUCTION_EXIT_REASON[INSTRUCTION_NAMES[op]!]!, 0);
+      case VmxOutcome.Enter:
+        this.enter(op === VmxInstruction.Vmlaunch);
+        return 0;
+      case VmxOutcome.EntryFailed:
+        failEntry(this.transitions, this.port);
+        this.translation!.exitToHost(this.transitions.cpuState);
+        return 0;
+      default:
+        return 0;
+    }
+  }
+
+  /**
+   * The checks that come before a memory operand is read (SDM order: #UD, VM exit in non-root
+   * operation, #GP(0) at CPL > 0). The instruction functions repeat them; this keeps a fault on the
+   * operand from overtaking them.
+   */
+  private precheck(op: VmxInstruction): number {
+    const s = this.state;
+    const c = this.vcpu;
+    const protectedMode = (c.cr0() & CR0_PE) !== 0 && !c.v86();
+    if (op === VmxInstruction.Vmxon) {
+      if (!protectedMode || (c.cr4() & CR4_VMXE) === 0) return UD;
+    } else if (!s.inVmxOperation || (!protectedMode && op !== VmxInstruction.Vmcall)) {
+      return UD;
+    }
+    if (s.inVmxOperation && s.nonRoot) {
+      // INVEPT/INVVPID without the capability are #UD even in non-root operation: the functions decide.
+      if (op === VmxInstruction.Invept || op === VmxInstruction.Invvpid) return 0;
+      return this.noteExit(VMX_INSTRUCTION_EXIT_REASON[INSTRUCTION_NAMES[op]!], 0);
+    }
+    if (c.cpl() > 0) return GP;
+    return 0;
+  }
+
+  private enter(launch: boolean): void {
+    const cpu = this.attachedCpu();
+    const t = this.transitions;
+    this.hostTscOffset = cpu.tscOffset;
+    if (enterGuest(t, this.port, launch) !== EntryResult.Entered) {
+      this.translation!.exitToHost(t.cpuState);
+      return;
+    }
+    const vmcs = this.state.vmcs;
+    this.translation!.enterGuest(vmcs, t.cpuState);
+    if ((vmcs.read32(F.ProcBasedControls) & ProcBased.UseTscOffsetting) !== 0) {
+      cpu.tscOffset = this.hostTscOffset + vmcs.readHi(F.TscOffset) * 2 ** 32 + vmcs.readLo(F.TscOffset);
+      if (vmcs.readHi(F.TscOffset) >= 0x8000_0000) cpu.tscOffset -= 2 ** 64;
+    }
+    if ((vmcs.read32(F.PinBasedControls) & PinBased.ExternalInterruptExiting) !== 0) {
+      this.hostController = cpu.interruptController;
+      cpu.interruptController = this.gate;
+    }
+    this.timer.arm(vmcs, cpu.tscBase());
+    // Hand control back to run() so it can slice the guest's run for the preemption timer (an
+    // injection that ends in a triple fault replaces this with the shutdown).
+    this.entered = true;
+    cpu.requestStop();
+    if (t.injected) this.inject(cpu);
+  }
+
+  /** Delivers the event of the VM-entry interruption-information field through the guest's IDT. */
+  private inject(cpu: Cpu): void {
+    const e = this.transitions.injection;
+    switch (e.type) {
+      case InterruptionType.ExternalInterrupt:
+      case InterruptionType.Nmi:
+        cpu.halted = false;
+        cpu.deliver(EventKind.External, e.vector, 0);
+        return;
+      case InterruptionType.HardwareException:
+        cpu.deliver(EventKind.Exception, e.vector, e.hasErrorCode ? e.errorCode : 0);
+        return;
+      default:
+        // Software interrupts and exceptions push RIP + the VM-entry instruction length.
+        cpu.regs.ip = (cpu.regs.ip + e.instructionLength) >>> 0;
+        cpu.deliver(EventKind.Software, e.vector, 0);
+    }
+  }
+
+  writeCr(cr: 0 | 4, value: number): number {
+    const s = this.state;
+    const cpu = this.attachedCpu();
+    this.crDecided = -1;
+    let next = value >>> 0;
+    if (s.inVmxOperation) {
+      if (s.nonRoot) {
+        const vmcs = s.vmcs;
+        if (movToCrExits(vmcs, cr, value, 0)) {
+          return this.noteExit(
+            ExitReason.CrAccess,
+            crAccessQualification(cr, CrAccessType.MovToCr, this.crGpr(cpu)),
+          );
+        }
+        next = guestCrWrite(vmcs, cr, value, cr === 0 ? cpu.ctrl.cr0 : cpu.ctrl.cr4);
+      }
+      const fixed0 = cr === 0 ? this.caps.cr0Fixed0 : this.caps.cr4Fixed0;
+      const fixed1 = cr === 0 ? this.caps.cr0Fixed1 : this.caps.cr4Fixed1;
+      if ((~next & fixed0) !== 0 || (next & ~fixed1) !== 0) return GP;
+    }
+    this.crValue = next;
+    this.crDecided = cr;
+    return 0;
+  }
+
+  readCr(cr: 0 | 4, actual: number): number {
+    return this.state.nonRoot ? guestCrRead(this.state.vmcs, cr, actual) : actual;
+  }
+
+  // ---- CPU hooks ----------------------------------------------------------------------------------
+
+  portIn(port: number, size: 1 | 2 | 4): number {
+    if (this.state.nonRoot && ioExits(this.state.vmcs, this.memory, port, size))
+      return this.ioExit(port, size, true);
+    return this.platform.portIn(port, size);
+  }
+
+  portOut(port: number, size: 1 | 2 | 4, value: number): number {
+    if (this.state.nonRoot && ioExits(this.state.vmcs, this.memory, port, size))
+      return this.ioExit(port, size, false);
+    return this.platform.portOut(port, size, value);
+  }
+
+  mmioRead(gpa: number, size: 1 | 2 | 4): number {
+    return this.platform.mmioRead(gpa, size);
+  }
+
+  mmioWrite(gpa: number, size: 1 | 2 | 4, value: number): void {
+    this.platform.mmioWrite(gpa, size, value);
+  }
+
+  cpuid(leaf: number, subleaf: number, out: CpuidResult): number {
+    if (this.state.nonRoot) return this.noteExit(ExitReason.Cpuid, 0);
+    return this.platform.cpuid(leaf, subleaf, out);
+  }
+
+  rdmsr(index: number, value: MsrValue): number {
+    if (this.state.nonRoot && msrExits(this.state.vmcs, this.memory, index, false)) {
+      return this.noteExit(ExitReason.Rdmsr, 0);
+    }
+    return this.platform.rdmsr(index, value);
+  }
+
+  wrmsr(index: number, value: MsrValue): number {
+    if (this.state.nonRoot && msrExits(this.state.vmcs, this.memory, index, true)) {
+      return this.noteExit(ExitReason.Wrmsr, 0);
+    }
+    const cpu = this.attachedCpu();
+    // A locked IA32_FEATURE_CONTROL and the capability MSRs are read-only.
+    if (index === IA32_FEATURE_CONTROL && (cpu.msrs.getLo(IA32_FEATURE_CONTROL) & FeatureControl.Lock) !== 0)
+      return GP;
+    if (index >= VmxMsr.Basic && index <= VmxMsr.VmFunc) return GP;
+    return this.platform.wrmsr(index, value);
+  }
+
+  movToCr(cr: number, value: number): number {
+    const decided = this.crDecided === cr;
+    this.crDecided = -1;
+    if (decided) return this.platform.movToCr(cr, value);
+    if (this.state.nonRoot) {
+      const vmcs = this.state.vmcs;
+      const cpu = this.attachedCpu();
+      if (cr === 3 && movToCr3Exits(vmcs, value, 0)) {
+        return this.noteExit(
+          ExitReason.CrAccess,
+          crAccessQualification(3, CrAccessType.MovToCr, this.crGpr(cpu)),
+        );
+      }
+      // CR0 without the MOV-CR wrapper's decision: LMSW.
+      if (cr === 0 && lmswExits(vmcs, value & 0xf)) {
+        return this.noteExit(ExitReason.CrAccess, lmswQualification(value, false));
+      }
+    }
+    return this.platform.movToCr(cr, value);
+  }
+
+  hlt(): number {
+    return this.sensitive('hlt', 0) ?? this.platform.hlt();
+  }
+
+  invlpg(linear: number): number {
+    return this.sensitive('invlpg', linear) ?? this.platform.invlpg(linear);
+  }
+
+  rdtsc(): number {
+    return this.sensitive('rdtsc', 0) ?? this.platform.rdtsc();
+  }
+
+  // ---- exits decided by hooks ---------------------------------------------------------------------
+
+  private sensitive(instruction: SensitiveInstruction, qualification: number): number | undefined {
+    if (!this.state.nonRoot) return undefined;
+    const action = instructionAction(this.state.vmcs, instruction);
+    if (action === InstructionAction.Execute) return undefined;
+    if (action === InstructionAction.InvalidOpcode) return UD;
+    return this.noteExit(instructionActionReason(instruction), qualification);
+  }
+
+  /** Notes the exit of the instruction being executed; `run` performs it once the CPU has stopped. */
+  private noteExit(reason: number, qualification: number): number {
+    const cpu = this.attachedCpu();
+    const info = this.exit.reset(reason);
+    info.qualificationLo = qualification >>> 0;
+    const wrap = cpu.bitness === 16 ? 0xffff : 0xffff_ffff;
+    info.instructionLength = ((cpu.regs.ip - cpu.startIp) & wrap) >>> 0;
+    this.exitPending = true;
+    return INTERCEPT;
+  }
+
+  private ioExit(port: number, size: 1 | 2 | 4, input: boolean): number {
+    const cpu = this.attachedCpu();
+    const n = currentInstructionBytes(cpu, this.bytes);
+    let rep = false;
+    let i = 0;
+    while (i < n && isPrefix(this.bytes[i]!)) {
+      if (this.bytes[i] === 0xf3 || this.bytes[i] === 0xf2) rep = true;
+      i++;
+    }
+    const opcode = this.bytes[i] ?? 0;
+    const string = opcode >= 0x6c && opcode <= 0x6f;
+    const immediate = opcode >= 0xe4 && opcode <= 0xe7;
+    return this.noteExit(
+      ExitReason.IoInstruction,
+      ioQualification({ port, size, direction: input ? 'in' : 'out', string, rep: string && rep, immediate }),
+    );
+  }
+
+  /** The general-purpose register of the MOV CR being executed (ModRM.rm of 0F 20/22). */
+  private crGpr(cpu: Cpu): number {
+    const n = currentInstructionBytes(cpu, this.bytes);
+    let i = 0;
+    while (i < n && isPrefix(this.bytes[i]!)) i++;
+    return this.bytes[i] === 0x0f && i + 2 < n + 1 ? (this.bytes[i + 2] ?? 0) & 7 : 0;
+  }
+
+  // ---- ports to this package's state machines ------------------------------------------------------
+
+  private makeVmxCpu(): VmxCpu {
+    const cpu = (): Cpu => this.attachedCpu();
+    return {
+      cpl: () => {
+        const c = cpu().ctrl;
+        return c.mode === Mode.Real ? 0 : c.mode === Mode.V86 ? 3 : c.cpl;
+      },
+      cr0: () => cpu().ctrl.cr0,
+      cr4: () => cpu().ctrl.cr4,
+      v86: () => cpu().ctrl.mode === Mode.V86,
+      // This CPU has no IA-32e mode.
+      ia32e: () => false,
+      mode64: () => false,
+      featureControl: () => cpu().msrs.getLo(IA32_FEATURE_CONTROL),
+      blockedByMovSs: () => false,
+      setVmxFlags: (cf, zf) => {
+        const c = cpu();
+        c.eflags = ((c.eflags & ~ARITH_FLAGS) | (cf ? EFLAGS_CF : 0) | (zf ? EFLAGS_ZF : 0)) >>> 0;
+      },
+      memory: this.memory,
+      invalidateEpt: () => this.translation?.invept(),
+      invalidateVpid: (type, vpid, lo, hi) => this.translation?.invvpid(type, vpid, lo, hi),
+    };
+  }
+
+  private makeTransitionPort(): TransitionPort {
+    return {
+      memory: this.memory,
+      exportState: (s) => exportState(this.attachedCpu(), s),
+      importState: (s) => importState(this.attachedCpu(), s),
+      shutdown: () => this.attachedCpu().shutdown(),
+      rdmsr: (index, out) => {
+        const c = this.attachedCpu();
+        if (index === Msr.TSC) {
+          const t = c.tsc;
+          out[0] = t % 2 ** 32;
+          out[1] = Math.floor(t / 2 ** 32);
+          return true;
+        }
+        const slot = c.msrs.find(index);
+        if (slot < 0) return false;
+        out[0] = c.msrs.lo[slot]!;
+        out[1] = c.msrs.hi[slot]!;
+        return true;
+      },
+      wrmsr: (index, lo, hi) => {
+        const c = this.attachedCpu();
+        if (index === Msr.TSC) {
+          c.tscOffset = (hi >>> 0) * 2 ** 32 + (lo >>> 0) - c.tscBase();
+          return true;
+        }
+        const slot = c.msrs.find(index);
+        return slot >= 0 && c.msrs.write(slot, lo >>> 0, hi >>> 0);
+      },
+    };
+  }
+}
+
+/** The exit reason of a conditionally exiting instruction. */
+function instructionActionReason(instruction: SensitiveInstruction): number {
+  switch (instruction) {
+    case 'hlt':
+      return ExitReason.Hlt;
+    case 'invlpg':
+      return ExitReason.Invlpg;
+    case 'rdtsc':
+      return ExitReason.Rdtsc;
+    default:
+      return ExitReason.Cpuid;
+  }
+}
+
+function isPrefix(b: number): boolean {
+  return (
+    b === 0x66 ||
+    b === 0x67 ||
+    b === 0xf2 ||
+    b === 0xf3 ||
+    b === 0xf0 ||
+    b === 0x26 ||
+    b === 0x2e ||
+    b === 0x36 ||
+    b === 0x3e ||
+    b === 0x64 ||
+    b === 0x65
+  );
+}
+
+const msrLo = (cpu: Cpu, index: number): number => {
+  const slot = cpu.msrs.find(index);
+  return slot < 0 ? 0 : cpu.msrs.lo[slot]!;
+};
+const msrHi = (cpu: Cpu, index: number): number => {
+  const slot = cpu.msrs.find(index);
+  return slot < 0 ? 0 : cpu.msrs.hi[slot]!;
+};
+
+/** Copies the CPU's registers into the VMCS-format image. */
+export function exportState(cpu: Cpu, s: ProcessorState): void {
+  const c = cpu.ctrl;
+  s.cr0 = c.cr0;
+  s.cr3Lo = c.cr3;
+  s.cr3Hi = 0;
+  s.cr4 = c.cr4;
+  s.dr7 = c.dr[7]!;
+  s.debugctlLo = 0;
+  s.debugctlHi = 0;
+  s.rspLo = cpu.regs.u32[4]!;
+  s.rspHi = 0;
+  s.ripLo = cpu.regs.ip >>> 0;
+  s.ripHi = 0;
+  s.rflags = cpu.eflags >>> 0;
+  const segs = cpu.segs;
+  for (const [name, seg] of SEGMENTS) {
+    const d: SegmentState = s[name];
+    d.selector = segs.selector[seg]!;
+    d.baseLo = segs.base[seg]!;
+    d.baseHi = 0;
+    d.limit = segs.limit[seg]!;
+    d.ar = (segs.access[seg]! & ACCESS_VALID) === 0 ? AR_UNUSABLE : segs.attr[seg]! & 0xf0ff;
+  }
+  s.gdtrBaseLo = c.gdtr.base;
+  s.gdtrBaseHi = 0;
+  s.gdtrLimit = c.gdtr.limit;
+  s.idtrBaseLo = c.idtr.base;
+  s.idtrBaseHi = 0;
+  s.idtrLimit = c.idtr.limit;
+  s.sysenterCs = msrLo(cpu, Msr.SYSENTER_CS);
+  s.sysenterEspLo = msrLo(cpu, Msr.SYSENTER_ESP);
+  s.sysenterEspHi = 0;
+  s.sysenterEipLo = msrLo(cpu, Msr.SYSENTER_EIP);
+  s.sysenterEipHi = 0;
+  s.efer = msrLo(cpu, Msr.EFER);
+  s.patLo = msrLo(cpu, Msr.PAT);
+  s.patHi = msrHi(cpu, Msr.PAT);
+  s.pdptesLoaded = false;
+  s.activityState = cpu.halted ? 1 : 0;
+  s.interruptibility = (cpu.shadow ? 1 : 0) | (cpu.nmiBlocked ? 1 << 3 : 0);
+  s.pendingDebugExceptions = 0;
+}
+
+/** Loads the VMCS-format image into the CPU's registers. */
+export function importState(cpu: Cpu, s: ProcessorState): void {
+  cpu.setControlRegisters(s.cr0, s.cr3Lo, s.cr4, s.efer);
+  cpu.ctrl.dr[7] = s.dr7;
+  cpu.regs.r32[4] = s.rspLo;
+  cpu.regs.ip = s.ripLo >>> 0;
+  const segs = cpu.segs;
+  for (const [name, seg] of SEGMENTS) {
+    const d: SegmentState = s[name];
+    if ((d.ar & AR_UNUSABLE) !== 0) segs.setNull(seg, d.selector);
+    else segs.set(seg, d.selector, d.baseLo, d.limit, d.ar & 0xf0ff);
+  }
+  cpu.ctrl.gdtr.base = s.gdtrBaseLo >>> 0;
+  cpu.ctrl.gdtr.limit = s.gdtrLimit;
+  cpu.ctrl.idtr.base = s.idtrBaseLo >>> 0;
+  cpu.ctrl.idtr.limit = s.idtrLimit;
+  setMsr(cpu, Msr.SYSENTER_CS, s.sysenterCs, 0);
+  setMsr(cpu, Msr.SYSENTER_ESP, s.sysenterEspLo, 0);
+  setMsr(cpu, Msr.SYSENTER_EIP, s.sysenterEipLo, 0);
+  setMsr(cpu, Msr.EFER, s.efer, 0);
+  setMsr(cpu, Msr.PAT, s.patLo, s.patHi);
+  cpu.eflags = s.rflags >>> 0;
+  const mode = cpu.ctrl.mode;
+  cpu.ctrl.cpl = mode === Mode.Real ? 0 : mode === Mode.V86 ? 3 : (s.ss.ar >>> 5) & 3;
+  cpu.halted = s.activityState === 1;
+  cpu.shadow = (s.interruptibility & 3) !== 0;
+  cpu.nmiBlocked = (s.interruptibility & (1 << 3)) !== 0;
+}
+
+function setMsr(cpu: Cpu, index: number, lo: number, hi: number): void {
+  const slot = cpu.msrs.find(index);
+  if (slot < 0) return;
+  cpu.msrs.lo[slot] = lo >>> 0;
+  cpu.msrs.hi[slot] = hi >>> 0;
+}
