@@ -90,7 +90,7 @@ describe('the VM worker session', () => {
     expect(of(b.posted, 'error')[0]?.message).toBe('typevisor: -kernel vmlinuz: No such file or directory');
   });
 
-  it('says plainly that an ISO alone needs firmware boot', () => {
+  it('says plainly that an ISO alone needs a firmware image (or -bios, or -kernel)', () => {
     const { env, posted } = manualEnv();
     new VmSession(env).handle({
       type: 'boot',
@@ -98,7 +98,7 @@ describe('the VM worker session', () => {
       files: { 'd.iso': new Uint8Array(2048) },
     });
     expect(of(posted, 'error')[0]?.message).toBe(
-      'typevisor: no -kernel given (firmware boot is not available yet)',
+      'typevisor: no -kernel given and no firmware at /usr/share/seabios/bios-256k.bin (apt-get install seabios, or give -bios or -kernel)',
     );
   });
 
