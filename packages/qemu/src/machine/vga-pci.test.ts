@@ -60,7 +60,7 @@ describe('pc machine std VGA as a PCI function (-vga std)', () => {
       return mask;
     });
     expect(bars[0]).toBe(((2 ** 32 - VGA_VRAM_BYTES) | 0x8) >>> 0); // bit 3: prefetchable
-    expect(bars[1]).toBe(0); // not implemented
+    expect(bars[1]).toBe(0); // BAR1 is unused, as on QEMU's stdvga (framebuffer BAR0, MMIO BAR2)
     expect(bars[2]).toBe(0xffff_f000);
     expect(cfgRead(m, SLOT, 0x10)).toBe((VBE_LFB_BASE | 0x8) >>> 0);
     expect(m.mmio.lookup(VBE_LFB_BASE)?.name).toBe('vga.vram');
