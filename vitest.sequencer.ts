@@ -1,13 +1,12 @@
 /**
  * Test-file order for the whole-workspace run: the long guest boots first, longest first, so that the
  * two workers of a 2-core machine stay busy to the end (vitest's default puts unknown files in size
- * order on a clean clone, which could leave the 12-minute Debian boot to start last).
+ * order on a clean clone, which could leave a one-minute guest boot to start last).
  */
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /** Known long files, longest first (minutes on a 2-core machine); everything else follows. */
 const LONG_FIRST = [
-  'tests/boot/debian.test.ts',
   'tests/boot/boots.test.ts',
   'tests/virtio/',
   'tests/boot/',

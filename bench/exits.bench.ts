@@ -5,6 +5,13 @@
  * Prints nanoseconds per exit.
  *
  *   node_modules/.bin/tsx --conditions=source bench/exits.bench.ts [iterations]
+ *
+ * Figures of 2026-11-26 on a loaded 2-core machine, 300,000 iterations, ns per exit (OUT ept=on / CPUID
+ * ept=on / OUT ept=off / CPUID ept=off): 4180 / 3554 / 3985 / 3971 while an intercepted instruction
+ * unwound with a throw (`raiseIntercept`: 18.8% of the profile's self time), 1240 / 1480 / 1301 / 1178
+ * since the common exits return from their handler (`interceptInstruction`). What is left is spread over
+ * the exit path: vcpu_enter_guest 9.5%, the CPUID handler 7.4%, recording the VM exit 6.8%, the two
+ * `performance.now()` per entry 5.7%.
  */
 import {
   KVM_CREATE_VCPU,

@@ -6,49 +6,14 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assemble } from '@typevisor/x86-decoder';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeBootIso } from '../../tools/images/iso9660.js';
+import { bootSector, bootSectorWith } from '../support/boot-sector.js';
 import { startCliGuest } from './cli-guest.js';
 
 const BIOS = '/usr/share/seabios/bios-256k.bin';
 const dir = mkdtempSync(join(tmpdir(), 'typevisor-firmware-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A real-mode boot sector at 0000:7C00 that writes `message` to COM1 (polling LSR.THRE), then `cli; hlt`. */
-function bootSector(message: string): Uint8Array {
-  const code = assemble(
-    `
-      cli
-      xor ax, ax
-      mov ds, ax
-      mov si, msg
-    next:
-      mov dx, 0x3fd
-    poll:
-      in al, dx
-      test al, 0x20
-      jz poll
-      lodsb
-      test al, al
-      jz done
-      mov dx, 0x3f8
-      out dx, al
-      jmp next
-    done:
-      cli
-      hlt
-      jmp done
-    msg: db '${message}', 13, 10, 0
-    `,
-    { bitness: 16, origin: 0x7c00 },
-  );
-  const sector = new Uint8Array(512);
-  sector.set(code);
-  sector[510] = 0x55;
-  sector[511] = 0xaa;
-  return sector;
-}
 
 /** True when SeaBIOS is installed; otherwise fails under CI and warns elsewhere. */
 function haveSeabios(): boolean {
@@ -86,6 +51,57 @@ describe('firmware boot (SeaBIOS) on pc', () => {
     writeFileSync(file, makeBootIso({ bootImage: bootSector('TYPEVISOR-CD-BOOTED') }));
     // No -bios: the default firmware file is used, as QEMU does.
     await bootAndExpect(['-cdrom', file, '-boot', 'd'], /TYPEVISOR-CD-BOOTED\r?\n/);
+  });
+
+  it('runs the VGA BIOS with -vga std: INT 10h sets text mode 3 and writes to the screen', {
+    timeout: 300_000,
+  }, async () => {
+    if (!haveSeabios()) return;
+    // Mode 3 (which clears the screen), teletype output, then the mode INT 10h reports and the first
+    // characters of text memory at B800:0000 are sent to COM1: without a VGA BIOS, SeaBIOS's INT 10h
+    // does nothing and the screen stays empty.
+    const sector = bootSectorWith(
+      `
+        mov ax, 0x0003
+        int 0x10
+        mov si, text
+      tty:
+        lodsb
+        test al, al
+        jz shown
+        mov ah, 0x0e
+        xor bx, bx
+        int 0x10
+        jmp tty
+      shown:
+        mov ah, 0x0f
+        int 0x10
+        add al, '0'
+        mov [report + 5], al
+        mov ax, 0xb800
+        mov es, ax
+        xor di, di
+        mov bx, report + 7
+      copy:
+        mov al, es:[di]
+        mov [bx], al
+        add di, 2
+        inc bx
+        cmp di, 12
+        jb copy`,
+      `text: db 'VGA-OK', 0
+      report: db 'MODE=? ______', 13, 10, 0`,
+    );
+    const file = join(dir, 'vga.iso');
+    writeFileSync(file, makeBootIso({ bootImage: sector }));
+    const g = startCliGuest(['-m', '32', '-display', 'none', '-no-reboot', '-cdrom', file, '-boot', 'd']);
+    try {
+      await g.waitFor(/MODE=\d [^\r\n]*\r?\n/, 240_000);
+      expect(g.output()).toMatch(/MODE=3 VGA-OK\r?\n/);
+    } finally {
+      g.kill();
+      await g.exited;
+    }
   });
 
   it('rejects a missing -bios file and a BIOS image of a bad size with one line', async () => {

@@ -896,6 +896,7 @@ ${back}_dump:
     call puthex32
     call space
     mov eax, [intstack_top-28]
+    and eax, ~0x10000            ; RF: a fault pushes 1 (SDM 17.3.1.1), QEMU TCG 0 (see README)
     call puthex32
     call space
     mov eax, [intstack_top-32]

@@ -13,6 +13,7 @@ import {
   CHROMIUM,
   consoleText,
   launchChromium,
+  litPixels,
   type Page,
   type ServedApp,
   serveDev,
@@ -54,27 +55,6 @@ describe('apps/web in headless Chromium', () => {
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(app!.url);
     return { page, errors };
-  }
-
-  /**
-   * Screenshots the VGA canvas to `path` and counts its bright pixels, decoding the PNG in the page
-   * (the canvas itself belongs to the worker, so the page cannot read it back).
-   */
-  async function litPixels(
-    page: Page,
-    path: string,
-  ): Promise<{ width: number; height: number; lit: number }> {
-    const png = await page.locator('#vga').screenshot({ path });
-    return page.evaluate(async (b64) => {
-      const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${b64}`)).blob());
-      const c = new OffscreenCanvas(bitmap.width, bitmap.height);
-      const ctx = c.getContext('2d')!;
-      ctx.drawImage(bitmap, 0, 0);
-      const d = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-      let lit = 0;
-      for (let i = 0; i < d.length; i += 4) if (d[i]! + d[i + 1]! + d[i + 2]! > 300) lit++;
-      return { width: bitmap.width, height: bitmap.height, lit };
-    }, png.toString('base64'));
   }
 
   /** The page's run state line ("prelaunch", "running", "ended (exit status 1)", ...). */

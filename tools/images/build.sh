@@ -14,7 +14,7 @@ WORK=${WORK:-/tmp/typevisor-images}
 JOBS=${JOBS:-$(nproc)}
 mkdir -p "$WORK" "$OUT"
 
-need=(linux-source-6.1 build-essential bc bison flex libelf-dev libssl-dev cpio gzip kmod xz-utils)
+need=(linux-source-6.1 build-essential bc bison flex libelf-dev libssl-dev cpio gzip kmod xz-utils lz4)
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,6 +145,32 @@ describe('typevisor CLI', () => {
     expect(r.err).toBe('');
     expect(readFileSync(file, 'utf8')).toMatch(/^CPU Reset \(CPU 0\)\nEAX=00000000 .*\nEIP=0000fff0 /s);
     rmSync(dir, { recursive: true });
+  });
+
+  it('-serial names a socket it cannot connect to, as QEMU does, and exits 1 before the guest runs', async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    let err = '';
+    const exits: number[] = [];
+    const status = main(
+      ['-m', '64', '-kernel', join(images, 'bzImage'), '-serial', `tcp:127.0.0.1:${port}`],
+      {
+        out: () => {},
+        err: (s) => {
+          err += s;
+        },
+        exit: (s) => exits.push(s),
+        stdin: null,
+      },
+    );
+    expect(status).toBeUndefined();
+    for (let i = 0; i < 200 && exits.length === 0; i++) await new Promise((w) => setTimeout(w, 5));
+    expect(exits).toEqual([1]);
+    expect(err).toBe(
+      `typevisor: -serial tcp:127.0.0.1:${port}: Failed to connect to '127.0.0.1:${port}': Connection refused\n`,
+    );
   });
 
   it('names a missing IDE image before starting', () => {

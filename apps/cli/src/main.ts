@@ -15,7 +15,7 @@ import {
   type VmHost,
   VmStartError,
 } from '@typevisor/qemu';
-import { nodeVirtioBackends, serveMonitor } from '@typevisor/qemu/node';
+import { nodeOpenChardev, nodeVirtioBackends, serveMonitor } from '@typevisor/qemu/node';
 
 const PROGRAM = 'typevisor';
 
@@ -126,6 +126,7 @@ export function main(argv: readonly string[], io: CliIo): number | undefined {
     defer: (fn) => setImmediate(fn),
     setTimer: (fn, ms) => setTimeout(fn, ms),
     virtio: nodeVirtioBackends(),
+    openChardev: nodeOpenChardev,
     ...(log ? { log } : {}),
   };
   let vm: VirtualMachine;
@@ -145,21 +146,21 @@ export function main(argv: readonly string[], io: CliIo): number | undefined {
     stdin.on('data', (chunk: Buffer) => vm.input(chunk));
   }
   const monitor = config.monitor;
-  if (monitor !== undefined && (monitor.kind === 'tcp' || monitor.kind === 'unix')) {
-    // QEMU listens before the guest starts; with `wait` it would also wait for a client.
-    serveMonitor(monitor, vm.monitor, VERSION).then(
-      (server) => {
-        closers.push(() => server.close());
-        vm.start();
-      },
-      (e: Error) => {
-        io.err(`${PROGRAM}: ${e.message}\n`);
-        vm.end(1);
-      },
-    );
-    return undefined;
-  }
-  vm.start();
+  // QEMU opens every backend before the guest starts: the monitor's socket listens, a `-serial` socket
+  // server with `wait` has its client, a `-serial` client is connected.
+  const monitorReady =
+    monitor !== undefined && (monitor.kind === 'tcp' || monitor.kind === 'unix')
+      ? serveMonitor(monitor, vm.monitor, VERSION).then((server) => {
+          closers.push(() => server.close());
+        })
+      : Promise.resolve();
+  Promise.all([monitorReady, vm.ready]).then(
+    () => vm.start(),
+    (e: Error) => {
+      io.err(`${PROGRAM}: ${e.message}\n`);
+      vm.end(1);
+    },
+  );
   return undefined;
 }
 

@@ -25,11 +25,11 @@ function viteEnv(): NodeJS.ProcessEnv {
 }
 
 /** Runs the Vite CLI in the app's folder; resolves with its output, rejects with it on failure. */
-function vite(args: string[]): Promise<string> {
+function vite(args: string[], env: Readonly<Record<string, string>>): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [VITE, ...args], {
       cwd: APP_DIR,
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...env },
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -61,30 +61,43 @@ export interface ServedApp {
   close(): Promise<void>;
 }
 
-/** `vite build` into a fresh folder, then `vite preview` of it on a free localhost port. */
-export async function buildAndServe(): Promise<ServedApp> {
+/**
+ * `vite build` into a fresh folder, then `vite preview` of it on a free localhost port. `env` is added
+ * to Vite's environment (vite.config.ts reads TYPEVISOR_SEABIOS).
+ */
+export async function buildAndServe(env: Readonly<Record<string, string>> = {}): Promise<ServedApp> {
   const outDir = mkdtempSync(join(tmpdir(), 'typevisor-web-'));
   try {
-    await vite(['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn']);
+    await vite(['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], env);
   } catch (e) {
     rmSync(outDir, { recursive: true, force: true });
     throw e;
   }
-  return serve(['preview', '--outDir', outDir], () => rmSync(outDir, { recursive: true, force: true }));
+  return serve(['preview', '--outDir', outDir], env, () => rmSync(outDir, { recursive: true, force: true }));
 }
 
-/** The Vite dev server (`vite`) on a free localhost port. */
-export function serveDev(): Promise<ServedApp> {
-  return serve([], () => {});
+/**
+ * The Vite dev server (`vite`) on a free localhost port, with `env` added to its environment and a
+ * dependency cache of its own (tests that run at the same time each start one).
+ */
+export function serveDev(env: Readonly<Record<string, string>> = {}): Promise<ServedApp> {
+  const cacheDir = mkdtempSync(join(tmpdir(), 'typevisor-vite-cache-'));
+  return serve([], { TYPEVISOR_VITE_CACHE_DIR: cacheDir, ...env }, () =>
+    rmSync(cacheDir, { recursive: true, force: true }),
+  );
 }
 
-async function serve(args: string[], cleanUp: () => void): Promise<ServedApp> {
+async function serve(
+  args: string[],
+  env: Readonly<Record<string, string>>,
+  cleanUp: () => void,
+): Promise<ServedApp> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/`;
   const child: ChildProcess = spawn(
     process.execPath,
     [VITE, ...args, '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
-    { cwd: APP_DIR, stdio: 'ignore', env: viteEnv() },
+    { cwd: APP_DIR, stdio: 'ignore', env: { ...viteEnv(), ...env } },
   );
   const close = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -161,4 +174,25 @@ export async function waitForConsole(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms; ${name} shows:\n${text}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * Screenshots the VGA canvas to `path` and counts its bright pixels, decoding the PNG in the page
+ * (the canvas itself belongs to the worker, so the page cannot read it back).
+ */
+export async function litPixels(
+  page: Page,
+  path: string,
+): Promise<{ width: number; height: number; lit: number }> {
+  const png = await page.locator('#vga').screenshot({ path });
+  return page.evaluate(async (b64) => {
+    const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${b64}`)).blob());
+    const c = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = c.getContext('2d')!;
+    ctx.drawImage(bitmap, 0, 0);
+    const d = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    let lit = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i]! + d[i + 1]! + d[i + 2]! > 300) lit++;
+    return { width: bitmap.width, height: bitmap.height, lit };
+  }, png.toString('base64'));
 }

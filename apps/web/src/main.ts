@@ -4,15 +4,18 @@
  * in a Web Worker (vm.worker.ts); this file only moves bytes and messages.
  */
 import '@xterm/xterm/css/xterm.css';
-import { Mux, VERSION } from '@typevisor/qemu';
+import { DEFAULT_VGA_ROM_PATH, Mux, VERSION } from '@typevisor/qemu';
 import { Terminal } from '@xterm/xterm';
 import {
   type BootOptions,
   bootArgs,
   DEFAULT_APPEND,
+  FILE_ROLES,
+  type FileRole,
   MEMORY_CHOICES,
+  planBoot,
+  type ServedFile,
   shellLine,
-  uniqueNames,
 } from './boot-options.js';
 import {
   drawChart,
@@ -22,14 +25,25 @@ import {
   silentSeconds,
   stackLayers,
 } from './figures.js';
+import {
+  fetchServedBios,
+  fetchServedVgaRom,
+  MissingBiosError,
+  SERVED_BIOS_PATH,
+  SERVED_VGA_ROM_PATH,
+} from './firmware.js';
 import { type ConsoleName, consoleForKey } from './keys.js';
 import { fetchWithProgress, formatProgress, type Progress, readWithProgress } from './progress.js';
 import { FIGURES_MS, type PageMessage, type RunState, type WorkerMessage } from './protocol.js';
 
-/** The default guest (tools/images/default-i386), served at /default-guest/ by vite.config.ts. */
-const DEFAULT_GUEST = {
-  kernel: { name: 'bzImage', url: new URL('default-guest/bzImage', document.baseURI).href },
-  initrd: { name: 'initrd.cpio.gz', url: new URL('default-guest/initrd.cpio.gz', document.baseURI).href },
+/**
+ * What the page serves itself (vite.config.ts): the default guest (tools/images/default-i386) at
+ * /default-guest/, and SeaBIOS at /seabios/ when the build machine had it.
+ */
+const SERVED_URLS: Readonly<Record<ServedFile, string>> = {
+  kernel: new URL('default-guest/bzImage', document.baseURI).href,
+  initrd: new URL('default-guest/initrd.cpio.gz', document.baseURI).href,
+  bios: new URL(SERVED_BIOS_PATH, document.baseURI).href,
 };
 
 function el<T extends HTMLElement>(id: string): T {
@@ -49,6 +63,7 @@ const ui = {
   initrd: el<HTMLInputElement>('initrd'),
   cdrom: el<HTMLInputElement>('cdrom'),
   disk: el<HTMLInputElement>('disk'),
+  bios: el<HTMLInputElement>('bios'),
   clearFiles: el<HTMLButtonElement>('clear-files'),
   boot: el<HTMLButtonElement>('boot'),
   pause: el<HTMLButtonElement>('pause'),
@@ -245,57 +260,58 @@ function renderFigures(totalExits: number): void {
 
 interface Chosen {
   readonly name: string;
-  readonly load: (onProgress: (p: Progress) => void) => Promise<Uint8Array>;
+  /** The bytes, or undefined for an optional file the page does not have (the VGA BIOS). */
+  readonly load: (onProgress: (p: Progress) => void) => Promise<Uint8Array | undefined>;
 }
 
-function fromFile(file: File, name: string): Chosen {
-  return { name, load: (p) => readWithProgress(file.stream(), name, file.size, p) };
-}
+const pickers: Readonly<Record<FileRole, HTMLInputElement>> = {
+  bios: ui.bios,
+  kernel: ui.kernel,
+  initrd: ui.initrd,
+  cdrom: ui.cdrom,
+  disk: ui.disk,
+};
 
-/** The files to load and the options to boot with, from the controls. */
-function plan(): { options: BootOptions; files: Chosen[] } {
-  const picked = {
-    kernel: ui.kernel.files?.[0],
-    initrd: ui.initrd.files?.[0],
-    cdrom: ui.cdrom.files?.[0],
-    disk: ui.disk.files?.[0],
-  };
-  const base = {
+/** The files to load and the options to boot with, from the controls; or why they cannot boot. */
+function plan(): { options: BootOptions; files: Chosen[] } | { error: string } {
+  const picked: Partial<Record<FileRole, File>> = {};
+  const names: Partial<Record<FileRole, string>> = {};
+  for (const role of FILE_ROLES) {
+    const file = pickers[role].files?.[0];
+    if (file === undefined) continue;
+    picked[role] = file;
+    names[role] = file.name;
+  }
+  const p = planBoot(names, {
     memoryMiB: Number(ui.memory.value),
     ept: ui.ept.checked,
     startPaused: ui.startPaused.checked,
     append: ui.append.value,
-  };
-  const local = Object.entries(picked).filter((e): e is [keyof typeof picked, File] => e[1] !== undefined);
-  if (picked.kernel === undefined && picked.cdrom === undefined && picked.disk === undefined) {
-    // The default guest (an initrd chosen alone still goes with the default kernel).
-    const initrd = picked.initrd;
-    const k = DEFAULT_GUEST.kernel;
-    const files: Chosen[] = [{ name: k.name, load: (p) => fetchWithProgress(k.url, k.name, p) }];
-    let initrdName: string = DEFAULT_GUEST.initrd.name;
-    if (initrd !== undefined) {
-      initrdName = uniqueNames([k.name, initrd.name])[1]!;
-      files.push(fromFile(initrd, initrdName));
-    } else {
-      const i = DEFAULT_GUEST.initrd;
-      files.push({ name: i.name, load: (p) => fetchWithProgress(i.url, i.name, p) });
-    }
-    return { options: { ...base, kernel: k.name, initrd: initrdName }, files };
-  }
-  const names = uniqueNames(local.map(([, f]) => f.name));
-  const chosen: Partial<Record<keyof typeof picked, string>> = {};
-  const files = local.map(([role, f], i) => {
-    chosen[role] = names[i]!;
-    return fromFile(f, names[i]!);
   });
-  const options: BootOptions = {
-    ...base,
-    ...(chosen.kernel !== undefined ? { kernel: chosen.kernel } : {}),
-    ...(chosen.initrd !== undefined ? { initrd: chosen.initrd } : {}),
-    ...(chosen.cdrom !== undefined ? { cdrom: chosen.cdrom } : {}),
-    ...(chosen.disk !== undefined ? { disk: chosen.disk } : {}),
-  };
-  return { options, files };
+  if ('error' in p) return p;
+  const files = p.files.map((f): Chosen => {
+    if (f.source === 'local') {
+      const file = picked[f.role]!;
+      // Read into memory; the worker's drives are byte arrays (the CD-ROM read-only, as -cdrom is).
+      return { name: f.name, load: (cb) => readWithProgress(file.stream(), f.name, file.size, cb) };
+    }
+    const url = SERVED_URLS[f.role];
+    return {
+      name: f.name,
+      load: (cb) =>
+        f.role === 'bios' ? fetchServedBios(url, f.name, cb) : fetchWithProgress(url, f.name, cb),
+    };
+  });
+  // A firmware boot also gets SeaBIOS's VGA BIOS when the page serves it, under the path the VM looks
+  // it up by (as the CLI finds it next to Debian's SeaBIOS), so the VGA shows what the BIOS draws.
+  if (p.files.some((f) => f.role === 'bios')) {
+    const url = new URL(SERVED_VGA_ROM_PATH, document.baseURI).href;
+    files.push({
+      name: DEFAULT_VGA_ROM_PATH,
+      load: (cb) => fetchServedVgaRom(url, 'vgabios-stdvga.bin', cb),
+    });
+  }
+  return { options: p.options, files };
 }
 
 function showProgress(done: number, total: number, p: Progress | undefined): void {
@@ -313,11 +329,17 @@ async function boot(): Promise<void> {
     );
     return;
   }
+  // Files that cannot boot together leave a running machine alone.
+  const planned = plan();
+  if ('error' in planned) {
+    showError(planned.error);
+    return;
+  }
+  const { options, files } = planned;
   stopWorker();
   serial.reset();
   series = new FigureSeries();
   renderFigures(0);
-  const { options, files } = plan();
   const args = bootArgs(options);
   ui.cmdline.textContent = `typevisor ${shellLine(args)}`;
   ui.boot.disabled = true;
@@ -325,11 +347,17 @@ async function boot(): Promise<void> {
   const bytes: Record<string, Uint8Array> = {};
   try {
     for (const [i, f] of files.entries()) {
-      bytes[f.name] = await f.load((p) => showProgress(i, files.length, p));
+      const b = await f.load((p) => showProgress(i, files.length, p));
+      if (b !== undefined) bytes[f.name] = b;
     }
     showProgress(files.length, files.length, undefined);
   } catch (e) {
-    showError(`Could not load the images: ${e instanceof Error ? e.message : String(e)}`);
+    ui.progressBox.hidden = true;
+    showError(
+      e instanceof MissingBiosError
+        ? e.message
+        : `Could not load the images: ${e instanceof Error ? e.message : String(e)}`,
+    );
     setState('none');
     return;
   } finally {
@@ -368,7 +396,7 @@ ui.form.addEventListener('submit', (e) => {
   void boot();
 });
 ui.clearFiles.addEventListener('click', () => {
-  for (const input of [ui.kernel, ui.initrd, ui.cdrom, ui.disk]) input.value = '';
+  for (const input of Object.values(pickers)) input.value = '';
 });
 ui.pause.addEventListener('click', () =>
   sendMonitor(ui.pause.textContent === 'Resume' ? 'cont' : 'stop', false),

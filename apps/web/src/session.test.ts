@@ -102,6 +102,30 @@ describe('the VM worker session', () => {
     );
   });
 
+  it('names a -bios file the page did not send, and refuses a BIOS image of a bad size, starting nothing', () => {
+    const a = manualEnv();
+    const iso = new Uint8Array(2048);
+    new VmSession(a.env).handle({
+      type: 'boot',
+      args: ['-cdrom', 'd.iso', '-bios', 'bios-256k.bin', '-boot', 'order=d'],
+      files: { 'd.iso': iso },
+    });
+    expect(of(a.posted, 'error').map((m) => m.message)).toEqual([
+      'typevisor: -bios bios-256k.bin: No such file or directory',
+    ]);
+    const b = manualEnv();
+    const s = new VmSession(b.env);
+    s.handle({
+      type: 'boot',
+      args: ['-cdrom', 'd.iso', '-bios', 'odd.bin'],
+      files: { 'd.iso': iso, 'odd.bin': new Uint8Array(65536 + 512) },
+    });
+    expect(of(b.posted, 'error')[0]?.message).toBe(
+      'typevisor: -bios odd.bin: the image is 66048 bytes, not a whole number of 64 KiB blocks',
+    );
+    expect(s.vm).toBeUndefined();
+  });
+
   it('answers the monitor before a machine exists', () => {
     const { env, posted } = manualEnv();
     new VmSession(env).handle({ type: 'monitor', id: 1, line: 'info status' });

@@ -168,6 +168,7 @@ export class VmSession {
     const c = cmd.config;
     if (c.kernel !== undefined) names.set(c.kernel, '-kernel');
     if (c.initrd !== undefined) names.set(c.initrd, '-initrd');
+    if (c.kernel === undefined && c.bios !== undefined) names.set(c.bios, '-bios');
     for (const d of c.drives) names.set(d.file, d.media === 'cdrom' ? '-cdrom' : '-drive');
     for (const [name, what] of names) {
       if (files[name] === undefined) {

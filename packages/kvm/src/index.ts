@@ -47,3 +47,14 @@ export { KvmError } from './errors.js';
 export { VcpuRunner, type RunOptions, type RunVm } from './run/runner.js';
 export { VcpuStats } from './run/stats.js';
 export { type VmxOptions, DEFAULT_VMX_OPTIONS } from './run/vmcs-setup.js';
+
+// vCPUs in worker threads: the VMM-thread side and the worker side (Node glue: `@typevisor/kvm/node`).
+export { VcpuWorker, type VcpuWorkerPort } from './worker/vcpu-worker.js';
+export { serveVcpuThread, vcpuThreadHandler, type VcpuThreadScope } from './worker/vcpu-thread.js';
+export type {
+  ToVcpuThread,
+  FromVcpuThread,
+  SlotImage,
+  VmImage,
+  WorkerRunOptions,
+} from './worker/protocol.js';

@@ -41,6 +41,12 @@ export interface VcpuRunnerPort {
   flush(): void;
   /** The buffers changed: load them into the CPU before the next entry. */
   invalidate(): void;
+  /**
+   * Present when KVM_RUN runs in a worker thread (`VcpuWorker`): the VMM thread has no CPU of this
+   * vCPU, so its own KVM_RUN and the ioctls that need the CPU (MSRs, KVM_TRANSLATE) are refused, and
+   * every ioctl is refused while the worker is inside KVM_RUN (`running`).
+   */
+  readonly remote?: { readonly running: boolean };
 }
 
 /** The buffers of a vCPU that cross threads (postMessage this to a vCPU worker). */

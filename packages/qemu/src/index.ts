@@ -87,7 +87,14 @@ export {
 } from './options/virtio-plan.js';
 export { type LoopPolicy, type LoopState, nextState, VcpuLoop } from './machine/vcpu-loop.js';
 export { cpuSnapshot, type MonitorHooks, pcMonitorTarget, segmentFlags } from './machine/monitor-target.js';
+export {
+  type Chardev,
+  describeBackend,
+  type OpenChardev,
+  type OpenedChardev,
+} from './chardev/backend.js';
 export { ESCAPE, Mux, MUX_HELP, type MuxFocus, type MuxOutput } from './chardev/mux.js';
+export { DEFAULT_BIOS_PATH, DEFAULT_VGA_ROM_PATH } from './machine/firmware.js';
 export { VirtualMachine, type VmHost, VmStartError } from './vm.js';
 export { GuestLog, LOG_ITEM_HELP, logHelpText } from './machine/guest-log.js';
 export { IrqCounter } from './machine/irq-stats.js';

@@ -123,4 +123,64 @@ describe('VirtualMachine', () => {
       /-kernel .*initrd.cpio.gz: not a Linux bzImage/,
     );
   });
+
+  it('puts each -serial on its port and -debugcon on 0xE9, through the host backends', () => {
+    const t = host();
+    const written = new Map<string, string>();
+    const inputs = new Map<string, (b: Uint8Array) => void>();
+    const closed: string[] = [];
+    const h: VmHost = {
+      ...t.h,
+      openChardev: (backend, onInput) => {
+        const name = backend.kind === 'file' ? backend.path : backend.kind;
+        written.set(name, '');
+        inputs.set(name, onInput);
+        return {
+          chardev: {
+            write: (b) => written.set(name, written.get(name)! + String.fromCharCode(...b)),
+            close: () => closed.push(name),
+          },
+          ready: Promise.resolve(),
+        };
+      },
+    };
+    const vm = new VirtualMachine(
+      config([...kernelArgs, '-S', '-serial', 'file:com1', '-serial', 'file:com2', '-debugcon', 'file:dbg']),
+      h,
+    );
+    const pio = vm.machine.pio;
+    for (const c of 'one') pio.write(0x3f8, 1, c.charCodeAt(0));
+    for (const c of 'two') pio.write(0x2f8, 1, c.charCodeAt(0));
+    for (const c of 'dbg') pio.write(0xe9, 1, c.charCodeAt(0));
+    expect(pio.read(0xe9, 1)).toBe(0xe9); // how guests detect the debug console
+    expect(Object.fromEntries(written)).toEqual({ com1: 'one', com2: 'two', dbg: 'dbg' });
+    expect(t.out()).toBe(''); // nothing of the serial ports reaches the terminal
+    // Bytes from COM2's backend reach COM2's receiver; typed terminal input does not go to COM1.
+    inputs.get('com2')!(new Uint8Array([0x41]));
+    vm.input([0x42]);
+    expect(pio.read(0x2f8 + 5, 1) & 1).toBe(1);
+    expect(pio.read(0x2f8, 1)).toBe(0x41);
+    expect(pio.read(0x3f8 + 5, 1) & 1).toBe(0);
+    vm.end(0);
+    expect(closed.sort()).toEqual(['com1', 'com2', 'dbg']);
+  });
+
+  it('refuses stdio for two character devices and a backend the host cannot open', () => {
+    const t = host();
+    expect(
+      () => new VirtualMachine(config([...kernelArgs, '-serial', 'stdio', '-debugcon', 'stdio']), t.h),
+    ).toThrow('cannot use stdio by multiple character devices');
+    expect(() => new VirtualMachine(config([...kernelArgs, '-serial', 'file:x']), t.h)).toThrow(
+      '-serial file:x: this host has no such backend',
+    );
+    const failing: VmHost = {
+      ...t.h,
+      openChardev: () => {
+        throw new Error("Could not open 'x': Permission denied");
+      },
+    };
+    expect(() => new VirtualMachine(config([...kernelArgs, '-debugcon', 'file:x']), failing)).toThrow(
+      "-debugcon file:x: Could not open 'x': Permission denied",
+    );
+  });
 });

@@ -1,15 +1,23 @@
 import type { KvmHost } from '@typevisor/kvm';
 import type { ByteSource, Clock } from '@typevisor/memory';
+import { type Chardev, describeBackend, isDiscard, isTerminal, type OpenChardev } from './chardev/backend.js';
 import { Mux } from './chardev/mux.js';
 import { PcMachine } from './machine/pc.js';
-import { checkBiosImage, cmosBootOrder, DEFAULT_BIOS_PATH } from './machine/firmware.js';
+import {
+  checkBiosImage,
+  cmosBootOrder,
+  DEFAULT_BIOS_PATH,
+  DEFAULT_VGA_ROM_PATH,
+} from './machine/firmware.js';
+import { vgaEnabled } from './machine/vga.js';
 import { MicrovmMachine } from './machine/microvm.js';
 import { pcMonitorTarget } from './machine/monitor-target.js';
 import { PciBusError } from './machine/pci-bus.js';
 import { type VirtioBackends, VirtioBackendError } from './machine/virtio-devices.js';
 import { type LoopState, VcpuLoop } from './machine/vcpu-loop.js';
 import { Monitor } from './monitor/hmp.js';
-import type { VmConfig } from './options/config.js';
+import type { CharBackend, VmConfig } from './options/config.js';
+import type { SerialPortIo } from './machine/machine-core.js';
 import { VERSION } from './version.js';
 
 /** What a VM needs from the program that hosts it (the CLI in Node, a page in a browser). */
@@ -32,6 +40,11 @@ export interface VmHost {
   readonly log?: (text: string) => void;
   /** Disk images, sockets and randomness for virtio devices (`nodeVirtioBackends()` in Node). */
   readonly virtio?: VirtioBackends;
+  /**
+   * Files and sockets for `-serial file:|tcp:|unix:` and `-debugcon` (`nodeOpenChardev` in Node); a host
+   * without it accepts only stdio, null and none.
+   */
+  readonly openChardev?: OpenChardev;
 }
 
 /** A typed failure to start, with the message the CLI prints. */
@@ -59,6 +72,15 @@ function readFirmware(config: VmConfig, host: VmHost): Uint8Array {
   const bad = checkBiosImage(path, bytes.length);
   if (bad !== undefined) throw new VmStartError(bad);
   return bytes;
+}
+
+/** A file the VM can do without (an option ROM): its bytes, or undefined when the host cannot read it. */
+function readOptional(host: VmHost, path: string): Uint8Array | undefined {
+  try {
+    return host.readFile(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Exits per slice before yielding to the host's event loop (console input, timers, the monitor). */
@@ -112,7 +134,15 @@ export class VirtualMachine {
   readonly mux = new Mux();
   /** Terminal input waiting for COM1 (see {@link SerialInputQueue}). */
   readonly serialIn = new SerialInputQueue();
+  /**
+   * Settles when every character backend can run (a `server,wait` socket has its client); rejects with
+   * a message naming the backend that could not be opened. `start()` may be called before it settles.
+   */
+  readonly ready: Promise<void>;
   private ended = false;
+  /** Whether COM1 is on the terminal (no `-serial`, or `-serial stdio|mon:stdio`). */
+  private readonly serialOnTerminal: boolean;
+  private readonly chardevs: Chardev[] = [];
   private readonly kernel: Uint8Array | undefined;
   private readonly initrd: Uint8Array | undefined;
 
@@ -121,21 +151,38 @@ export class VirtualMachine {
     private readonly host: VmHost,
   ) {
     const bios = config.kernel === undefined ? readFirmware(config, host) : undefined;
+    // As QEMU: the VGA BIOS is looked up in the firmware directory; without it the VGA stays unset.
+    const vgaRom =
+      bios !== undefined && vgaEnabled(config) ? readOptional(host, DEFAULT_VGA_ROM_PATH) : undefined;
     this.kernel = config.kernel === undefined ? undefined : host.readFile(config.kernel);
     this.initrd = config.initrd === undefined ? undefined : host.readFile(config.initrd);
     const bootOrder = cmosBootOrder(config.bootOrder ?? 'cad');
     if (typeof bootOrder === 'string') throw new VmStartError(bootOrder);
     // SeaBIOS's log (the debug console, port 0x402) goes to the `-d` log with `-d guest_errors`.
     const debugLog = config.logItems.includes('guest_errors') ? host.log : undefined;
+    const terminals = [...config.serial, ...(config.debugcon ? [config.debugcon] : [])].filter(isTerminal);
+    if (terminals.length > 1) throw new VmStartError('cannot use stdio by multiple character devices');
+    this.serialOnTerminal = config.serial[0] === undefined || isTerminal(config.serial[0]);
+    const ready: Promise<void>[] = [];
+    const moreSerial = config.serial.slice(1).map((b, i) => this.serialPort(b, '-serial', i + 1, ready));
+    const com1: SerialPortIo = this.serialOnTerminal
+      ? { output: { writeByte: (b) => host.write(String.fromCharCode(b)) }, input: this.serialIn }
+      : this.serialPort(config.serial[0]!, '-serial', 0, ready);
+    const debugConsole = config.debugcon && this.serialPort(config.debugcon, '-debugcon', -1, ready).output;
+    this.ready = Promise.all(ready).then(() => {});
+    this.ready.catch(() => {}); // the host reports it (an unobserved rejection must not end the process)
     try {
       this.machine = new (config.machine === 'microvm' ? MicrovmMachine : PcMachine)(
         config,
         {
-          serialOut: { writeByte: (b) => host.write(String.fromCharCode(b)) },
-          serialIn: this.serialIn,
+          serialOut: com1.output,
+          ...(com1.input ? { serialIn: com1.input } : {}),
+          ...(moreSerial.length > 0 ? { moreSerial } : {}),
+          ...(debugConsole ? { debugConsole } : {}),
           clock: host.clock,
           ...(host.log ? { log: host.log } : {}),
           ...(bios ? { bios, bootOrder } : {}),
+          ...(vgaRom ? { vgaRom } : {}),
           ...(debugLog ? { debugcon: { writeByte: (b: number) => debugLog(String.fromCharCode(b)) } } : {}),
           virtio: {
             backends: host.virtio ?? {},
@@ -168,6 +215,53 @@ export class VirtualMachine {
         powerdown: () => this.end(0),
       }),
     );
+  }
+
+  /**
+   * One serial port (index 0 = COM1) or the debug console (-1) on `backend`: the terminal, nothing, or
+   * a backend the host opens (its input is queued for the UART, which pulls it when its FIFO has room).
+   */
+  private serialPort(
+    backend: CharBackend,
+    option: string,
+    index: number,
+    ready: Promise<void>[],
+  ): SerialPortIo {
+    const host = this.host;
+    if (isTerminal(backend)) return { output: { writeByte: (b) => host.write(String.fromCharCode(b)) } };
+    if (isDiscard(backend)) return { output: { writeByte: () => {} } };
+    const name = `${option} ${describeBackend(backend)}`;
+    if (host.openChardev === undefined) throw new VmStartError(`${name}: this host has no such backend`);
+    const queue = new SerialInputQueue();
+    let opened: ReturnType<OpenChardev>;
+    try {
+      opened = host.openChardev(backend, (bytes) => {
+        if (index < 0 || this.ended) return; // the debug console is output only
+        queue.push(bytes);
+        // The machine exists once the first byte can arrive (sockets deliver on a later turn).
+        this.machine.isa.serialPorts[index]?.pollInput();
+        this.kick();
+      });
+    } catch (e) {
+      throw new VmStartError(`${name}: ${(e as Error).message}`);
+    }
+    this.chardevs.push(opened.chardev);
+    ready.push(
+      opened.ready.catch((e: Error) => {
+        throw new VmStartError(`${name}: ${e.message}`);
+      }),
+    );
+    const chardev = opened.chardev;
+    const one = new Uint8Array(1);
+    return {
+      output: {
+        writeByte: (b) => {
+          one[0] = b;
+          chardev.write(one);
+        },
+      },
+      input: queue,
+    };
   }
 
   private loadKernel(): void {
@@ -208,7 +302,7 @@ export class VirtualMachine {
     const out = this.mux.feed(bytes);
     if (out.echo !== '') this.host.write(out.echo);
     if (out.serial.length > 0) {
-      this.serialIn.push(out.serial);
+      if (this.serialOnTerminal) this.serialIn.push(out.serial);
       this.machine.com1.pollInput();
       // A virtconsole shares the terminal with the serial port (whichever the guest's shell reads).
       this.machine.virtio.console?.input(Uint8Array.from(out.serial));
@@ -277,6 +371,7 @@ export class VirtualMachine {
     if (this.ended) return;
     this.ended = true;
     this.machine.virtio.close();
+    for (const c of this.chardevs) c.close();
     if ('ide' in this.machine) this.machine.ide?.close();
     this.host.exit(status);
   }

@@ -142,3 +142,18 @@ describe('controlsValid', () => {
     expect(controlsValid(0x8000_0016 | 0, { allowed0: 0x16, allowed1: 0x8000_007f })).toBe(true);
   });
 });
+
+describe('the instruction-exiting controls the unit performs', () => {
+  it('RDPMC, MWAIT, MONITOR, PAUSE exiting (primary) and WBINVD exiting (secondary) are allowed-1, not default-1', () => {
+    const primary =
+      ProcBased.RdpmcExiting | ProcBased.MwaitExiting | ProcBased.MonitorExiting | ProcBased.PauseExiting;
+    for (const index of [VmxMsr.ProcBasedCtls, VmxMsr.TrueProcBasedCtls]) {
+      const [allowed0, allowed1] = msr(index);
+      expect((allowed1 & primary) >>> 0).toBe(primary >>> 0);
+      expect(allowed0 & primary).toBe(0);
+    }
+    const [allowed0, allowed1] = msr(VmxMsr.ProcBasedCtls2);
+    expect(allowed1 & ProcBased2.WbinvdExiting).toBe(ProcBased2.WbinvdExiting);
+    expect(allowed0 & ProcBased2.WbinvdExiting).toBe(0);
+  });
+});

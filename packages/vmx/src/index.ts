@@ -190,6 +190,19 @@ export {
   xsavesAction,
 } from './exit-conditions.js';
 export {
+  type DecodedInstruction,
+  type DescriptorTableOperation,
+  type PlainSensitiveOperation,
+  type SensitiveOperation,
+  descriptorTableExitInfo,
+  displacementQualification,
+  exceptionInterruptionInfo,
+  exceptionQualification,
+  movDrExitQualification,
+  sensitiveExitReason,
+  vmxInstructionInfo,
+} from './event-exits.js';
+export {
   CR0_KEEP_BITS,
   HostSegmentAr,
   ProcessorState,

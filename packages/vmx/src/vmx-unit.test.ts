@@ -7,15 +7,19 @@ import { GuestMemory } from '@typevisor/memory';
 import {
   CR0,
   Cpu,
+  type CpuModel,
   CpuExit,
   type CpuEvents,
+  type CpuHooks,
+  NullHooks,
   EFLAGS,
   EventKind,
   PENTIUM_II,
   Seg,
   withVmx,
 } from '@typevisor/x86-cpu';
-import { assemble } from '@typevisor/x86-decoder';
+import { assemble, CpuidFeature } from '@typevisor/x86-decoder';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExitReason, VmInstructionError, VmxAbort } from './exit-reasons.js';
 import { readAbortIndicator } from './vmcs.js';
@@ -52,13 +56,18 @@ interface Machine {
 }
 
 /** 32-bit flat protected mode at CPL 0 with a GDT (code 08, data 10, code DPL3 2B, data DPL3 33, TSS 38). */
-function machine(source: string, vmx = true): Machine {
+function machine(
+  source: string,
+  vmx = true,
+  hooks: CpuHooks = new NullHooks(),
+  model: CpuModel = withVmx(PENTIUM_II),
+): Machine {
   const memory = GuestMemory.create(4 << 20);
   const events: { kind: number; vector: number }[] = [];
   const observer: CpuEvents = { delivered: (kind, vector) => events.push({ kind, vector }) };
-  const unit = new VmxUnit(memory);
+  const unit = new VmxUnit(memory, { hooks });
   const cpu = vmx
-    ? new Cpu(memory, { hooks: unit, model: withVmx(PENTIUM_II), events: observer })
+    ? new Cpu(memory, { hooks: unit, model, events: observer })
     : new Cpu(memory, { events: observer });
   if (vmx) unit.attach(cpu);
   const bytes = memory.regions()[0]!.bytes;
@@ -273,8 +282,8 @@ function exitLog(m: Machine): { reason: number; qualification: number; length: n
   }));
 }
 
-function runHypervisor(host: string, guest: string): Machine {
-  const m = machine(host);
+function runHypervisor(host: string, guest: string, hooks?: CpuHooks, model?: CpuModel): Machine {
+  const m = machine(host, true, hooks, model);
   m.memory.regions()[0]!.bytes.set(assemble(guest, { bitness: 32, origin: GUEST_CODE }), GUEST_CODE);
   return m;
 }
@@ -757,5 +766,648 @@ describe('MSR bitmaps and TSC offsetting', () => {
     // The guest's TSC is the host's plus 0x100_00000000; the host's own TSC is unchanged after the exit.
     expect(m.memory.read32(GUEST_OUT)).toBe(0x100);
     expect(m.cpu.tscOffset).toBe(0);
+  });
+});
+
+// ---- event-related exits: exception bitmap, NMI, IDT vectoring, windows, MOV DR, descriptor tables ----
+
+const RECORDS = 0x34000;
+/** What the recording handler stores per exit (4 bytes each, 64-byte records after a count at RECORDS). */
+const RECORDED = [
+  F.ExitReason,
+  F.ExitQualification,
+  F.ExitInstructionLength,
+  F.ExitInstructionInfo,
+  F.ExitInterruptionInfo,
+  F.ExitInterruptionErrorCode,
+  F.IdtVectoringInfo,
+  F.IdtVectoringErrorCode,
+  F.GuestRip,
+  F.GuestInterruptibilityState,
+] as const;
+
+interface Recorded {
+  reason: number;
+  qualification: number;
+  length: number;
+  instructionInfo: number;
+  interruptionInfo: number;
+  interruptionErrorCode: number;
+  idtVectoringInfo: number;
+  idtVectoringErrorCode: number;
+  guestRip: number;
+  interruptibility: number;
+}
+
+/**
+ * An exit handler that records {@link RECORDED} for every exit, resumes after the instruction for the
+ * exit reasons in `resume`, and stops (HLT in root operation) on any other.
+ */
+function recordingHandler(resume: readonly number[]): string {
+  return `
+  exit_handler:
+    mov esi, [${RECORDS}]
+    shl esi, 6
+    ${RECORDED.map((f, i) => `mov ebx, ${f}\n    vmread eax, ebx\n    mov [${RECORDS + 16 + i * 4}+esi], eax`).join('\n    ')}
+    inc dword [${RECORDS}]
+    mov ebx, ${F.ExitReason}
+    vmread ecx, ebx
+    ${resume.map((r) => `cmp ecx, ${r}\n    je advance`).join('\n    ')}
+    hlt
+  advance:
+    mov ebx, ${F.GuestRip}
+    vmread eax, ebx
+    mov edx, ${F.ExitInstructionLength}
+    vmread edx, edx
+    add eax, edx
+    vmwrite ebx, eax
+    vmresume
+    hlt`;
+}
+
+function records(m: Machine): Recorded[] {
+  const n = m.memory.read32(RECORDS);
+  return Array.from({ length: n }, (_, i) => {
+    const at = (k: number): number => m.memory.read32(RECORDS + 16 + i * 64 + k * 4);
+    return {
+      reason: at(0),
+      qualification: at(1),
+      length: at(2),
+      instructionInfo: at(3),
+      interruptionInfo: at(4),
+      interruptionErrorCode: at(5),
+      idtVectoringInfo: at(6),
+      idtVectoringErrorCode: at(7),
+      guestRip: at(8),
+      interruptibility: at(9),
+    };
+  });
+}
+
+/** A hypervisor that launches GUEST_CODE with the given controls plus `extra` VMCS writes. */
+function eventHypervisor(
+  guest: string,
+  controls: {
+    pin?: number;
+    proc?: number;
+    proc2?: number;
+    extra?: string;
+    resume?: readonly number[];
+    model?: CpuModel;
+  },
+  hooks?: CpuHooks,
+): Machine {
+  const proc2 = controls.proc2 ?? 0;
+  return runHypervisor(
+    `
+    ${ENABLE_VMX}
+    vmclear [${POINTERS + 8}]
+    vmptrld [${POINTERS + 8}]
+    ${programVmcs(GUEST_CODE, controls.pin ?? 0, (controls.proc ?? 0) | (proc2 !== 0 ? ACTIVATE_SECONDARY : 0), 0)}
+    ${proc2 !== 0 ? ctl(F.SecondaryProcBasedControls, 0x48b, proc2) : ''}
+    ${controls.extra ?? ''}
+    vmlaunch
+    mov dword [${RESULT}], 0xbad1
+    ${record(RESULT + 16)}
+    hlt
+    ${recordingHandler(controls.resume ?? [])}`,
+    guest,
+    hooks,
+    controls.model,
+  );
+}
+
+/** Address of the guest instruction that follows `prefix` (assembled at GUEST_CODE). */
+const guestAt = (prefix: string): number =>
+  GUEST_CODE + assemble(prefix, { bitness: 32, origin: GUEST_CODE }).length;
+
+const NMI_EXITING = 1 << 3;
+const VIRTUAL_NMIS = 1 << 5;
+const INTERRUPT_WINDOW_EXITING = 1 << 2;
+const NMI_WINDOW_EXITING = 1 << 22;
+const MOV_DR_EXITING = 1 << 23;
+const DESCRIPTOR_TABLE_EXITING = 1 << 2;
+/** An interruption-information value with the valid bit (bit 31). */
+const valid = (bits: number): number => (0x8000_0000 | bits) >>> 0;
+const ERROR_CODE_VALID = 1 << 11;
+
+describe('exceptions through the exception bitmap (exit reason 0)', () => {
+  it('#UD whose bitmap bit is set exits with a hardware-exception interruption information, not through the guest IDT', () => {
+    const m = eventHypervisor('nop\nud2', { extra: w(F.ExceptionBitmap, 1 << 6) });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(m.memory.read32(RESULT)).toBe(0);
+    const [r] = records(m);
+    expect(r).toMatchObject({
+      reason: ExitReason.ExceptionOrNmi,
+      qualification: 0,
+      interruptionInfo: valid((3 << 8) | 6),
+      idtVectoringInfo: 0,
+      guestRip: guestAt('nop'),
+    });
+    expect(m.events.filter((e) => e.kind === EventKind.Exception)).toEqual([]);
+  });
+
+  it('a #PF exits by the error-code mask/match rule with CR2 as the qualification and the error code', () => {
+    // Bitmap bit 14 clear, mask = W, match = 0: a write fault does not match, so the bit is inverted.
+    const m = eventHypervisor('mov eax, 1\nmov [0x800010], eax', {
+      extra: `${w(F.PageFaultErrorCodeMask, 2)}${w(F.PageFaultErrorCodeMatch, 0)}`,
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    const [r] = records(m);
+    expect(r).toMatchObject({
+      reason: ExitReason.ExceptionOrNmi,
+      qualification: 0x800010,
+      interruptionInfo: valid(ERROR_CODE_VALID | (3 << 8) | 14),
+      interruptionErrorCode: 2,
+      guestRip: guestAt('mov eax, 1'),
+    });
+  });
+
+  it('INT3 is a software exception: type 6, instruction length 1, RIP at the INT3', () => {
+    const m = eventHypervisor('nop\nint3\nvmcall', {
+      extra: w(F.ExceptionBitmap, 1 << 3),
+      resume: [ExitReason.ExceptionOrNmi],
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    const [bp, call] = records(m);
+    expect(bp).toMatchObject({
+      reason: ExitReason.ExceptionOrNmi,
+      interruptionInfo: valid((6 << 8) | 3),
+      length: 1,
+      guestRip: guestAt('nop'),
+    });
+    // Resumed after the INT3 (RIP + length), the guest reached its VMCALL.
+    expect(call?.reason).toBe(ExitReason.Vmcall);
+  });
+
+  it('a single-step #DB trap exits after the instruction with BS (DR6 bit 14) as the qualification', () => {
+    const m = eventHypervisor('pushfd\nor dword [esp], 0x100\npopfd\nnop\nnop', {
+      extra: w(F.ExceptionBitmap, 1 << 1),
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    const [r] = records(m);
+    expect(r).toMatchObject({
+      reason: ExitReason.ExceptionOrNmi,
+      qualification: 1 << 14,
+      interruptionInfo: valid((3 << 8) | 1),
+      guestRip: guestAt('pushfd\nor dword [esp], 0x100\npopfd\nnop'),
+    });
+  });
+});
+
+describe('NMI exiting', () => {
+  it('an NMI exits with type 2 and the guest unblocked; NMIs are blocked after the exit', () => {
+    let cpu: Cpu | null = null;
+    class Platform extends NullHooks {
+      override portOut(): number {
+        cpu?.raiseNmi();
+        return 0;
+      }
+    }
+    // The NMI arrives during the OUT and is taken at the next block boundary, the spinning JMP.
+    const m = eventHypervisor('out 0x80, al\nspin:\njmp spin', { pin: NMI_EXITING }, new Platform());
+    cpu = m.cpu;
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    const [r] = records(m);
+    expect(r).toMatchObject({
+      reason: ExitReason.ExceptionOrNmi,
+      interruptionInfo: valid((2 << 8) | 2),
+      guestRip: guestAt('out 0x80, al'),
+      interruptibility: 0,
+    });
+    expect(m.cpu.nmiBlocked).toBe(true);
+    expect(m.events).toEqual([]);
+  });
+});
+
+describe('IDT-vectoring information', () => {
+  it('a #PF while delivering an injected interrupt exits with the interrupt as IDT-vectoring information', () => {
+    // The guest IDT lies on an unmapped page: reading gate 0x20 faults.
+    const m = eventHypervisor('nop', {
+      // Injecting an external interrupt needs RFLAGS.IF = 1 (SDM 27.3.1.5).
+      extra: `${w(F.GuestRflags, 0x202)}${w(F.GuestIdtrBase, 0x800000)}${w(F.GuestIdtrLimit, 0x7ff)}${w(F.ExceptionBitmap, 1 << 14)}${w(
+        F.EntryInterruptionInfo,
+        valid(0x20),
+      )}`,
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(m.memory.read32(RESULT)).toBe(0);
+    const [r] = records(m);
+    expect(r).toMatchObject({
+      reason: ExitReason.ExceptionOrNmi,
+      qualification: 0x800000 + 0x20 * 8,
+      interruptionInfo: valid(ERROR_CODE_VALID | (3 << 8) | 14),
+      interruptionErrorCode: 0,
+      idtVectoringInfo: valid(0x20),
+      guestRip: GUEST_CODE,
+    });
+  });
+
+  it('a #GP while delivering an injected software interrupt reports it with its instruction length', () => {
+    const m = eventHypervisor('nop', {
+      extra: `${w(F.GuestIdtrLimit, 0)}${w(F.ExceptionBitmap, 1 << 13)}${w(
+        F.EntryInterruptionInfo,
+        valid((4 << 8) | 0x30),
+      )}${w(F.EntryInstructionLength, 2)}`,
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    const [r] = records(m);
+    expect(r).toMatchObject({
+      reason: ExitReason.ExceptionOrNmi,
+      interruptionInfo: valid(ERROR_CODE_VALID | (3 << 8) | 13),
+      // Gate 0x30 outside the IDT: selector index 0x30, IDT bit; INT n is not external (EXT = 0).
+      interruptionErrorCode: (0x30 << 3) | 2,
+      idtVectoringInfo: valid((4 << 8) | 0x30),
+      length: 2,
+      guestRip: GUEST_CODE,
+    });
+  });
+
+  it('an EPT violation on the guest IDT while delivering an injected NMI carries the NMI as IDT-vectoring information', () => {
+    const EPT = 0x40000;
+    const m = eventHypervisor('nop', {
+      pin: NMI_EXITING | VIRTUAL_NMIS,
+      proc2: ENABLE_EPT,
+      extra: `${w(F.EptPointer, EPT | 6 | (3 << 3))}${w(F.EptPointer + 1, 0)}${w(F.GuestIdtrBase, 0x300000)}${w(
+        F.GuestIdtrLimit,
+        0x7ff,
+      )}${w(F.EntryInterruptionInfo, valid((2 << 8) | 2))}`,
+    });
+    m.memory.write32(EPT, (EPT + 0x1000) | 7);
+    m.memory.write32(EPT + 0x1000, (EPT + 0x2000) | 7);
+    m.memory.write32(EPT + 0x2000, 0x87 | (6 << 3));
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(m.memory.read32(RESULT)).toBe(0);
+    const [r] = records(m);
+    expect(r).toMatchObject({
+      reason: ExitReason.EptViolation,
+      idtVectoringInfo: valid((2 << 8) | 2),
+      guestRip: GUEST_CODE,
+      // The NMI was not delivered: no (virtual-)NMI blocking is saved.
+      interruptibility: 0,
+    });
+    expect(m.unit.state.vmcs.read32(F.GuestPhysicalAddress)).toBe(0x300000 + 2 * 8);
+  });
+});
+
+describe('interrupt-window and NMI-window exiting', () => {
+  it('exits with reason 7 at the first boundary with IF = 1 after the STI shadow', () => {
+    const m = eventHypervisor('nop\nsti\nnop\nvmcall', { proc: INTERRUPT_WINDOW_EXITING });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([
+      { reason: ExitReason.InterruptWindow, guestRip: guestAt('nop\nsti\nnop') },
+    ]);
+    // The host's own setting is back after the exit.
+    expect(m.cpu.interruptWindowExiting).toBe(false);
+  });
+
+  it('exits with reason 8 right after the IRET that ends virtual-NMI blocking', () => {
+    const frame = 'push 2\npush 0x08\npush 0x8010\niretd';
+    // The IRET target, GUEST_CODE + 10H, follows six NOPs of padding (the frame is 10 bytes).
+    const guest = `${frame}${'\nnop'.repeat(7)}`;
+    const m = eventHypervisor(guest, {
+      pin: NMI_EXITING | VIRTUAL_NMIS,
+      proc: NMI_WINDOW_EXITING,
+      extra: w(F.GuestInterruptibilityState, 8),
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([
+      { reason: ExitReason.NmiWindow, guestRip: GUEST_CODE + 0x10, interruptibility: 0 },
+    ]);
+  });
+
+  it('exits with reason 8 before the first guest instruction when nothing blocks NMIs', () => {
+    const m = eventHypervisor('mov dword [0xb000], 1', {
+      pin: NMI_EXITING | VIRTUAL_NMIS,
+      proc: NMI_WINDOW_EXITING,
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([{ reason: ExitReason.NmiWindow, guestRip: GUEST_CODE }]);
+    expect(m.memory.read32(GUEST_OUT)).toBe(0);
+  });
+
+  it('a fault in an IRET that would unblock virtual NMIs reports "NMI unblocking due to IRET"', () => {
+    // IRET to a non-canonical... here: to a null CS selector, #GP(0).
+    const m = eventHypervisor('push 2\npush 0\npush 0\niretd', {
+      pin: NMI_EXITING | VIRTUAL_NMIS,
+      extra: `${w(F.GuestInterruptibilityState, 8)}${w(F.ExceptionBitmap, 1 << 13)}`,
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([
+      {
+        reason: ExitReason.ExceptionOrNmi,
+        interruptionInfo: valid((1 << 12) | ERROR_CODE_VALID | (3 << 8) | 13),
+        interruptionErrorCode: 0,
+        guestRip: guestAt('push 2\npush 0\npush 0'),
+        interruptibility: 0,
+      },
+    ]);
+  });
+});
+
+describe('MOV-DR exiting (exit reason 29)', () => {
+  it('reports the debug register, the direction and the general-purpose register', () => {
+    const m = eventHypervisor('mov ecx, 0x400\nmov dr7, ecx\nmov eax, dr6\nvmcall', {
+      proc: MOV_DR_EXITING,
+      resume: [ExitReason.MovDr],
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m).map((r) => [r.reason, r.qualification, r.length])).toEqual([
+      [ExitReason.MovDr, 7 | (0 << 4) | (1 << 8), 3],
+      [ExitReason.MovDr, 6 | (1 << 4) | (0 << 8), 3],
+      [ExitReason.Vmcall, 0, 3],
+    ]);
+  });
+});
+
+describe('descriptor-table exiting (exit reasons 46 and 47)', () => {
+  it('reports instruction information (Tables 28-10, 28-11) and the displacement as qualification', () => {
+    const m = eventHypervisor(
+      `
+      mov ebx, 0x3000
+      sgdt [ebx+0x10]
+      lidt [0x3100]
+      str eax
+      sldt [ecx+esi*4-8]
+      vmcall`,
+      { proc2: DESCRIPTOR_TABLE_EXITING, resume: [ExitReason.GdtrIdtrAccess, ExitReason.LdtrTrAccess] },
+    );
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    const addr32 = 1 << 7;
+    const ds = 3 << 15;
+    const noIndex = 1 << 22;
+    const noBase = 1 << 27;
+    expect(records(m).map((r) => [r.reason, r.qualification, r.instructionInfo])).toEqual([
+      // SGDT [EBX+10H]: 32-bit operand size (bit 11), base EBX, no index, instruction 0.
+      [ExitReason.GdtrIdtrAccess, 0x10, addr32 | (1 << 11) | ds | noIndex | (3 << 23) | (0 << 28)],
+      // LIDT [3100H]: no base, no index, instruction 3.
+      [ExitReason.GdtrIdtrAccess, 0x3100, addr32 | (1 << 11) | ds | noIndex | noBase | (3 << 28)],
+      // STR EAX: register operand (bit 10), reg1 = 0, instruction 1.
+      [ExitReason.LdtrTrAccess, 0, (1 << 10) | (1 << 28)],
+      // SLDT [ECX+ESI*4-8]: scale 2, index ESI, base ECX, displacement sign-extended.
+      [ExitReason.LdtrTrAccess, 0xffff_fff8, 2 | addr32 | ds | (6 << 18) | (1 << 23) | (0 << 28)],
+      [ExitReason.Vmcall, 0, 0],
+    ]);
+  });
+});
+
+describe('VM-exit instruction information of VMX instructions', () => {
+  it('VMPTRST, VMREAD, VMWRITE, INVEPT and INVVPID in non-root operation report their operands (Tables 28-9, 28-13, 28-14)', () => {
+    const m = eventHypervisor(
+      `
+      mov ebx, 0x3000
+      vmptrst [ebx+4]
+      vmread [ecx], edx
+      vmwrite eax, esi
+      invept edx, [ebx+esi*8+0x20]
+      invvpid ecx, [ebx-0x10]
+      vmcall`,
+      {
+        resume: [
+          ExitReason.Vmptrst,
+          ExitReason.Vmread,
+          ExitReason.Vmwrite,
+          ExitReason.Invept,
+          ExitReason.Invvpid,
+        ],
+      },
+    );
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    const mem32 = (1 << 7) | (3 << 15) | (1 << 22);
+    expect(records(m).map((r) => [r.reason, r.qualification, r.instructionInfo])).toEqual([
+      [ExitReason.Vmptrst, 4, mem32 | (3 << 23)],
+      [ExitReason.Vmread, 0, mem32 | (1 << 23) | (2 << 28)],
+      [ExitReason.Vmwrite, 0, (6 << 3) | (1 << 10) | (0 << 28)],
+      // Scale 8 (3), index ESI, base EBX, Reg2 = EDX (the INVEPT type).
+      [ExitReason.Invept, 0x20, 3 | (1 << 7) | (3 << 15) | (6 << 18) | (3 << 23) | (2 << 28)],
+      [ExitReason.Invvpid, 0xffff_fff0, mem32 | (3 << 23) | (1 << 28)],
+      [ExitReason.Vmcall, 0, 0],
+    ]);
+  });
+});
+
+const RDPMC_EXITING = 1 << 11;
+const MWAIT_EXITING = 1 << 10;
+const MONITOR_EXITING = 1 << 29;
+const PAUSE_EXITING = 1 << 30;
+const WBINVD_EXITING = 1 << 6;
+/** A VMX CPU model that has MONITOR/MWAIT (the default Pentium II has not: they are #UD there). */
+const WITH_MONITOR: CpuModel = {
+  ...withVmx(PENTIUM_II),
+  features: [...withVmx(PENTIUM_II).features, CpuidFeature.MONITOR],
+};
+/** Guest state at CPL 3: code 2B, data 33 (DPL 3), with guest CR4 = `cr4`. */
+const cpl3Guest = (cr4: number): string => `
+    ${w(F.GuestCr4, cr4)}
+    ${w(F.GuestCsSelector, 0x2b)}
+    ${w(F.GuestCsAccessRights, 0xc0fb)}
+    ${[F.GuestSsSelector, F.GuestDsSelector, F.GuestEsSelector, F.GuestFsSelector, F.GuestGsSelector]
+      .map((f) => w(f, 0x33))
+      .join('')}
+    ${[
+      F.GuestSsAccessRights,
+      F.GuestDsAccessRights,
+      F.GuestEsAccessRights,
+      F.GuestFsAccessRights,
+      F.GuestGsAccessRights,
+    ]
+      .map((f) => w(f, 0xc0f3))
+      .join('')}`;
+const GP_EXCEPTION_INFO = valid(ERROR_CODE_VALID | (3 << 8) | 13);
+
+describe('RDPMC, PAUSE, WBINVD, INVD, MONITOR and MWAIT exits', () => {
+  it('RDPMC exiting: reason 15, length 2, taken before the #GP of an invalid counter number', () => {
+    const m = eventHypervisor('mov ecx, 7\nrdpmc\nvmcall', {
+      proc: RDPMC_EXITING,
+      resume: [ExitReason.Rdpmc],
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m).map((r) => [r.reason, r.qualification, r.length, r.guestRip])).toEqual([
+      [ExitReason.Rdpmc, 0, 2, guestAt('mov ecx, 7')],
+      [ExitReason.Vmcall, 0, 3, guestAt('mov ecx, 7\nrdpmc')],
+    ]);
+  });
+
+  it('RDPMC at CPL 3 is #GP(0) before RDPMC exiting unless CR4.PCE; with PCE it exits', () => {
+    const guest = 'xor ecx, ecx\nrdpmc\nvmcall';
+    const noPce = eventHypervisor(guest, {
+      proc: RDPMC_EXITING,
+      extra: `${cpl3Guest(0x2010)}${w(F.ExceptionBitmap, 1 << 13)}`,
+    });
+    expect(noPce.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(noPce.memory.read32(RESULT)).toBe(0);
+    expect(records(noPce)).toMatchObject([
+      {
+        reason: ExitReason.ExceptionOrNmi,
+        interruptionInfo: GP_EXCEPTION_INFO,
+        guestRip: guestAt('xor ecx, ecx'),
+      },
+    ]);
+    const pce = eventHypervisor(guest, {
+      proc: RDPMC_EXITING,
+      extra: `${cpl3Guest(0x2110)}${w(F.ExceptionBitmap, 1 << 13)}`,
+    });
+    expect(pce.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(pce)).toMatchObject([{ reason: ExitReason.Rdpmc, length: 2 }]);
+  });
+
+  it('PAUSE exiting: reason 40, length 2 (F3 90)', () => {
+    const m = eventHypervisor('pause\nvmcall', { proc: PAUSE_EXITING, resume: [ExitReason.Pause] });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m).map((r) => [r.reason, r.qualification, r.length])).toEqual([
+      [ExitReason.Pause, 0, 2],
+      [ExitReason.Vmcall, 0, 3],
+    ]);
+  });
+
+  it('WBINVD exiting (secondary bit 6): reason 54; INVD exits unconditionally with reason 13', () => {
+    const m = eventHypervisor('wbinvd\ninvd\nvmcall', {
+      proc2: WBINVD_EXITING,
+      resume: [ExitReason.Wbinvd, ExitReason.Invd],
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m).map((r) => [r.reason, r.qualification, r.length, r.guestRip])).toEqual([
+      [ExitReason.Wbinvd, 0, 2, GUEST_CODE],
+      [ExitReason.Invd, 0, 2, GUEST_CODE + 2],
+      [ExitReason.Vmcall, 0, 3, GUEST_CODE + 4],
+    ]);
+  });
+
+  it('without the controls RDPMC reads 0 (#GP for counter 2), PAUSE and WBINVD do nothing, INVD still exits', () => {
+    const m = eventHypervisor(
+      `
+      mov eax, 0x1234
+      mov edx, 0x5678
+      mov ecx, 1
+      rdpmc
+      mov [${GUEST_OUT}], eax
+      mov [${GUEST_OUT + 4}], edx
+      pause
+      wbinvd
+      mov dword [${GUEST_OUT + 8}], 0x600d
+      invd
+      mov ecx, 2
+      rdpmc
+      vmcall`,
+      { extra: w(F.ExceptionBitmap, 1 << 13), resume: [ExitReason.Invd] },
+    );
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect([
+      m.memory.read32(GUEST_OUT),
+      m.memory.read32(GUEST_OUT + 4),
+      m.memory.read32(GUEST_OUT + 8),
+    ]).toEqual([0, 0, 0x600d]);
+    const rs = records(m);
+    expect(rs.map((r) => r.reason)).toEqual([ExitReason.Invd, ExitReason.ExceptionOrNmi]);
+    expect(rs[1]).toMatchObject({ interruptionInfo: GP_EXCEPTION_INFO, interruptionErrorCode: 0 });
+  });
+
+  it('MONITOR exiting (reason 39) and MWAIT exiting (reason 36), length 3, on a model with MONITOR', () => {
+    const m = eventHypervisor('mov eax, 0x3000\nxor ecx, ecx\nxor edx, edx\nmonitor\nmwait\nvmcall', {
+      proc: MONITOR_EXITING | MWAIT_EXITING,
+      resume: [ExitReason.Monitor, ExitReason.Mwait],
+      model: WITH_MONITOR,
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m).map((r) => [r.reason, r.qualification, r.length])).toEqual([
+      [ExitReason.Monitor, 0, 3],
+      // The MONITOR exited, so the monitoring hardware is not armed (SDM 28.2.1).
+      [ExitReason.Mwait, 0, 3],
+      [ExitReason.Vmcall, 0, 3],
+    ]);
+  });
+
+  it('MWAIT after a MONITOR that did not exit reports the armed monitor (qualification 1)', () => {
+    const m = eventHypervisor('mov eax, 0x3000\nxor ecx, ecx\nxor edx, edx\nmonitor\nmwait\nmwait\nvmcall', {
+      proc: MWAIT_EXITING,
+      resume: [ExitReason.Mwait],
+      model: WITH_MONITOR,
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m).map((r) => [r.reason, r.qualification])).toEqual([
+      [ExitReason.Mwait, 1],
+      [ExitReason.Mwait, 0],
+      [ExitReason.Vmcall, 0],
+    ]);
+  });
+
+  it('MONITOR and MWAIT without exiting controls execute (nonzero ECX is #GP); without the MONITOR feature they are #UD', () => {
+    const ok = eventHypervisor(
+      `mov eax, 0x3000\nxor ecx, ecx\nxor edx, edx\nmonitor\nmwait\nmov dword [${GUEST_OUT}], 0x600d\ninc ecx\nmwait`,
+      { extra: w(F.ExceptionBitmap, 1 << 13), model: WITH_MONITOR },
+    );
+    expect(ok.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(ok.memory.read32(GUEST_OUT)).toBe(0x600d);
+    expect(records(ok)).toMatchObject([
+      { reason: ExitReason.ExceptionOrNmi, interruptionInfo: GP_EXCEPTION_INFO },
+    ]);
+    const ud = eventHypervisor('monitor', {
+      proc: MONITOR_EXITING,
+      extra: w(F.ExceptionBitmap, 1 << 6),
+    });
+    expect(ud.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(ud)).toMatchObject([
+      { reason: ExitReason.ExceptionOrNmi, interruptionInfo: valid((3 << 8) | 6) },
+    ]);
+  });
+});
+
+describe('INS/OUTS instruction information (Table 28-8)', () => {
+  it('reports the address size and, for OUTS, the segment register; IN/OUT leave it 0', () => {
+    const m = eventHypervisor(
+      `
+      mov dx, 0x80
+      mov edi, 0x3000
+      mov esi, 0x3000
+      insb
+      outsd
+      db 0x64, 0x6f
+      db 0x67, 0x26, 0x6e
+      db 0x2e, 0x67, 0x6c
+      out dx, al
+      vmcall`,
+      { proc: UNCONDITIONAL_IO, resume: [ExitReason.IoInstruction] },
+    );
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    const a16 = 0 << 7;
+    const a32 = 1 << 7;
+    const seg = (n: number): number => n << 15;
+    expect(records(m).map((r) => [r.reason, r.length, r.instructionInfo])).toEqual([
+      [ExitReason.IoInstruction, 1, a32 | seg(0)], // INSB: ES
+      [ExitReason.IoInstruction, 1, a32 | seg(3)], // OUTSD: DS
+      [ExitReason.IoInstruction, 2, a32 | seg(4)], // FS: OUTSD
+      [ExitReason.IoInstruction, 3, a16 | seg(0)], // a16 ES: OUTSB
+      [ExitReason.IoInstruction, 3, a16 | seg(0)], // CS: a16 INSB still writes ES
+      [ExitReason.IoInstruction, 1, 0],
+      [ExitReason.Vmcall, 3, 0],
+    ]);
+  });
+
+  it('any prefix mix: address size flipped by 67, the last segment override for OUTS, ES for INS (property)', () => {
+    const SEG: Record<number, number> = { 38: 0, 46: 1, 54: 2, 62: 3, 100: 4, 101: 5 };
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x67, 0xf3), { maxLength: 4 }),
+        fc.integer({ min: 0x6c, max: 0x6f }),
+        (prefixes, opcode) => {
+          const m = eventHypervisor(
+            `mov ecx, 1\nmov dx, 0x80\nmov esi, 0x3000\nmov edi, 0x3000\ndb ${[...prefixes, opcode].join(', ')}\nvmcall`,
+            { proc: UNCONDITIONAL_IO, resume: [ExitReason.IoInstruction] },
+          );
+          expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+          const segs = prefixes.filter((p) => p in SEG);
+          const outs = opcode >= 0x6e;
+          const segment = outs ? (segs.length > 0 ? SEG[segs[segs.length - 1]!]! : 3) : 0;
+          const a16 = prefixes.includes(0x67);
+          const [r] = records(m);
+          expect(r).toMatchObject({
+            reason: ExitReason.IoInstruction,
+            length: prefixes.length + 1,
+            instructionInfo: ((a16 ? 0 : 1) << 7) | (segment << 15),
+          });
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });

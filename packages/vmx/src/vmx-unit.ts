@@ -16,9 +16,16 @@
  *   (the CPU runs exactly to its expiry when the TSC counts instructions), external interrupts with
  *   "external-interrupt exiting", triple fault, EPT violations and misconfigurations.
  *
- * Not modelled here (see DESIGN.md): exceptions through the exception bitmap and NMI exiting (the CPU
- * delivers exceptions without a hook), interrupt/NMI-window exiting, MOV DR, descriptor-table exiting,
- * VMX instructions' instruction-information field, IDT-vectoring information, VMCS shadowing.
+ * - Events: the CPU asks {@link VmxUnit.event} before it delivers an exception, NMI or INT3/INTO in
+ *   non-root operation (exception bitmap with the #PF error-code mask/match, NMI exiting: reason 0),
+ *   and again for a fault while delivering one (the exit then carries IDT-vectoring information);
+ *   interrupt-window exiting (the CPU's `interruptWindowExiting`) and NMI-window exiting (polled
+ *   instruction by instruction while NMIs are blocked) exit at instruction boundaries.
+ * - MOV DR and the descriptor-table instructions ask {@link VmxUnit.instruction} ("MOV-DR exiting",
+ *   "descriptor-table exiting"), with the exit qualification and instruction information of SDM
+ *   28.2; VMX instructions that exit report their instruction information too.
+ *
+ * Not modelled here (see DESIGN.md): VMCS shadowing, INS/OUTS instruction information.
  */
 import type { GuestMemory } from '@typevisor/memory';
 import { FaultKind } from '@typevisor/mmu';
@@ -36,6 +43,7 @@ import {
   NullHooks,
   Seg,
   VmxInstruction,
+  isSoftwareException,
   type VmxOperands,
   type VmxPort,
   currentInstructionBytes,
@@ -47,12 +55,25 @@ import {
   createVmxCapabilities,
   readVmxMsr,
 } from './capabilities.js';
-import { PinBased, ProcBased } from './controls.js';
+import { PinBased, ProcBased, ProcBased2 } from './controls.js';
+import {
+  type DecodedInstruction,
+  type SensitiveOperation,
+  descriptorTableExitInfo,
+  displacementQualification,
+  exceptionInterruptionInfo,
+  exceptionQualification,
+  movDrExitQualification,
+  sensitiveExitReason,
+  vmxInstructionInfo,
+} from './event-exits.js';
 import {
   ExitInfo,
+  exceptionExits,
   externalInterruptExitInfo,
   guestCrRead,
   guestCrWrite,
+  INSTRUCTION_RULES,
   instructionAction,
   InstructionAction,
   ioExits,
@@ -60,10 +81,20 @@ import {
   movToCr3Exits,
   movToCrExits,
   msrExits,
+  nmiExits,
   type SensitiveInstruction,
 } from './exit-conditions.js';
-import { crAccessQualification, CrAccessType, ioQualification, lmswQualification } from './exit-info.js';
-import { ExitReason, InterruptionType } from './exit-reasons.js';
+import {
+  type AddressSize,
+  crAccessQualification,
+  CrAccessType,
+  insOutsInstructionInfo,
+  ioQualification,
+  lmswQualification,
+  SegmentReg,
+} from './exit-info.js';
+import { EptViolationBits } from './exit-info.js';
+import { ExitReason, InterruptionType, exceptionHasErrorCode, makeInterruptionInfo } from './exit-reasons.js';
 import { VmcsField as F } from './fields.js';
 import {
   VMX_INSTRUCTION_EXIT_REASON,
@@ -105,6 +136,7 @@ const EFLAGS_SF = 1 << 7;
 const EFLAGS_OF = 1 << 11;
 const ARITH_FLAGS = EFLAGS_CF | EFLAGS_PF | EFLAGS_AF | EFLAGS_ZF | EFLAGS_SF | EFLAGS_OF;
 const CR0_PE = 1;
+const IRET_OPCODE = 0xcf;
 const UD = 6;
 const GP = 13;
 const INTERCEPT = -1;
@@ -189,6 +221,27 @@ export class VmxUnit implements CpuHooks, VmxPort {
   private entered = false;
   /** The last VM exit ended in a VMX abort. */
   private aborted = false;
+  /** The event being delivered through the guest IDT, for IDT-vectoring information (28.2.4). */
+  private deliveringInfo = 0;
+  private deliveringErrorCode = 0;
+  /** Its instruction length (software interrupts and exceptions). */
+  private deliveringLength = 0;
+  /** The exit being decided happened while delivering that event. */
+  private vectoring = false;
+  /** The injected event is being delivered: the exception bitmap does not apply to it. */
+  private injecting = false;
+  /** The exit being decided is an NMI's: NMIs are blocked after it. */
+  private nmiExit = false;
+  /** The platform's `interruptWindowExiting`, kept while a guest runs with the VMCS's. */
+  private hostWindow = false;
+  /** "NMI-window exiting" of the running guest. */
+  private nmiWindow = false;
+  private readonly displacement = new Uint32Array(2);
+  /**
+   * A MONITOR executed in non-root operation without exiting armed the (unmodelled) monitoring
+   * hardware; the next MWAIT disarms it. MWAIT's exit qualification is 1 while armed (SDM 28.2.1).
+   */
+  private monitorArmed = false;
 
   constructor(
     readonly memory: GuestMemory,
@@ -255,7 +308,11 @@ export class VmxUnit implements CpuHooks, VmxPort {
           cpu.tscSource === null ? this.timer.ticksUntilExpiry(cpu.tscBase()) : TIMER_POLL_INSTRUCTIONS;
         slice = Math.max(1, Math.min(slice, ticks));
       }
+      // NMI-window exiting: the window opens at an IRET, so the guest runs one instruction at a time.
+      if (this.state.nonRoot && this.nmiWindow) slice = 1;
       this.exitPending = false;
+      this.vectoring = false;
+      this.nmiExit = false;
       this.entered = false;
       this.crDecided = -1;
       this.gate.requested = false;
@@ -268,6 +325,10 @@ export class VmxUnit implements CpuHooks, VmxPort {
       }
       switch (why) {
         case CpuExit.Budget:
+          continue;
+        case CpuExit.InterruptWindow:
+          this.exit.reset(ExitReason.InterruptWindow);
+          this.performExit(cpu);
           continue;
         case CpuExit.Intercept:
           if (this.exitPending) {
@@ -294,10 +355,19 @@ export class VmxUnit implements CpuHooks, VmxPort {
     }
   }
 
-  /** Exits decided between instructions: the preemption timer, then a pending external interrupt. */
+  /**
+   * Exits decided between instructions: the preemption timer, an open NMI window (no NMI blocking;
+   * this CPU's one interrupt shadow stands for STI blocking, which does not close it), then a pending
+   * external interrupt. The interrupt window is the CPU's own (`CpuExit.InterruptWindow`).
+   */
   private boundaryExit(cpu: Cpu): boolean {
     if (this.timer.expired(cpu.tscBase())) {
       this.exit.reset(ExitReason.PreemptionTimerExpired);
+      this.performExit(cpu);
+      return true;
+    }
+    if (this.nmiWindow && !cpu.nmiBlocked) {
+      this.exit.reset(ExitReason.NmiWindow);
       this.performExit(cpu);
       return true;
     }
@@ -333,6 +403,8 @@ export class VmxUnit implements CpuHooks, VmxPort {
     info.guestPhysicalLo = f.guestPhysical % 2 ** 32;
     info.guestPhysicalHi = Math.floor(f.guestPhysical / 2 ** 32);
     info.guestLinearLo = f.address >>> 0;
+    if (!this.vectoring && this.iretUnblocksNmi(cpu))
+      info.qualificationLo |= EptViolationBits.NmiUnblockingDueToIret;
     this.performExit(cpu);
     return true;
   }
@@ -343,13 +415,18 @@ export class VmxUnit implements CpuHooks, VmxPort {
     const timerValue = this.timer.valueAt(cpu.tscBase());
     this.timer.disarm();
     this.leaveGuestContext(cpu);
+    if (this.vectoring) this.recordVectoring(cpu);
     this.exitCounts[this.exit.reason & 0xffff] = (this.exitCounts[this.exit.reason & 0xffff] ?? 0) + 1;
     const ok = exitToHost(t, this.port, this.exit, timerValue);
     this.exitPending = false;
+    this.vectoring = false;
     if (!ok) {
       this.aborted = true;
       return;
     }
+    // VM exits caused by NMIs block NMIs; other exits leave the blocking as it is (28.5.5 / 27.5.5).
+    if (this.nmiExit) cpu.nmiBlocked = true;
+    this.nmiExit = false;
     this.translation!.exitToHost(t.cpuState);
     cpu.halted = false;
     cpu.exitReason = -1;
@@ -359,6 +436,185 @@ export class VmxUnit implements CpuHooks, VmxPort {
   private leaveGuestContext(cpu: Cpu): void {
     if (cpu.interruptController === this.gate) cpu.interruptController = this.hostController;
     cpu.tscOffset = this.hostTscOffset;
+    cpu.interruptWindowExiting = this.hostWindow;
+    this.nmiWindow = false;
+  }
+
+  /**
+   * IDT-vectoring information (28.2.4): the exit happened while delivering the event last seen by
+   * {@link event} (or injected). Software events report their instruction length; an NMI being
+   * delivered was not delivered, so the guest's state shows no NMI blocking.
+   */
+  private recordVectoring(cpu: Cpu): void {
+    const e = this.exit;
+    e.idtVectoringInfo = this.deliveringInfo;
+    e.idtVectoringErrorCode = this.deliveringErrorCode;
+    const type = (this.deliveringInfo >>> 8) & 7;
+    if (
+      type === InterruptionType.SoftwareInterrupt ||
+      type === InterruptionType.PrivilegedSoftwareException ||
+      type === InterruptionType.SoftwareException
+    ) {
+      e.instructionLength = this.deliveringLength;
+    }
+    if (type === InterruptionType.Nmi) cpu.nmiBlocked = false;
+  }
+
+  /**
+   * "NMI unblocking due to IRET" (28.2.2, 28.2.3): the exit is a fault or EPT violation in an IRET
+   * executed with NMIs (or, with "virtual NMIs", virtual NMIs) blocked; the blocking is cleared
+   * before the exit and the bit tells the VMM. Not with "NMI exiting" = 1 and "virtual NMIs" = 0.
+   */
+  private iretUnblocksNmi(cpu: Cpu): boolean {
+    if (!cpu.nmiBlocked) return false;
+    const pin = this.state.vmcs.read32(F.PinBasedControls);
+    if ((pin & PinBased.NmiExiting) !== 0 && (pin & PinBased.VirtualNmis) === 0) return false;
+    const n = currentInstructionBytes(cpu, this.bytes);
+    let i = 0;
+    while (i < n && isPrefix(this.bytes[i]!)) i++;
+    if (i >= n || this.bytes[i] !== IRET_OPCODE) return false;
+    cpu.nmiBlocked = false;
+    return true;
+  }
+
+  // ---- events in non-root operation ---------------------------------------------------------------
+
+  /** True in VMX non-root operation: the CPU asks {@link event} and {@link instruction} only then. */
+  get nonRoot(): boolean {
+    return this.state.nonRoot;
+  }
+
+  /**
+   * An event about to be delivered through the guest's IDT (see `VmxPort.event`): exception bitmap
+   * (hardware exceptions, INT3/INTO as software exceptions; #PF through the error-code mask/match)
+   * and NMI exiting decide a VM exit with reason 0 (26.2). Remembers the event for IDT-vectoring
+   * information; `nested` is a fault while delivering it.
+   */
+  event(kind: EventKind, vector: number, errorCode: number, nested: boolean): number {
+    const cpu = this.attachedCpu();
+    const vmcs = this.state.vmcs;
+    const pe = (cpu.ctrl.cr0 & CR0_PE) !== 0;
+    if (nested) {
+      // vector -1: an EPT violation or misconfiguration stopped the delivery.
+      if (vector < 0) {
+        this.vectoring = true;
+        return INTERCEPT;
+      }
+      if (!exceptionExits(vmcs, vector, errorCode)) {
+        // A #DF the two faults make is delivered next: a fault in it is a fault delivering #DF.
+        if (vector === 8) this.remember(exceptionInterruptionInfo(8, pe), 0, 0);
+        return 0;
+      }
+      this.exceptionExit(cpu, vector, errorCode, pe, false);
+      this.vectoring = true;
+      return INTERCEPT;
+    }
+    if (this.injecting) return 0;
+    if (kind === EventKind.Software) {
+      const software = isSoftwareException(cpu, vector);
+      const length = ((cpu.regs.ip - cpu.startIp) & (cpu.bitness === 16 ? 0xffff : 0xffff_ffff)) >>> 0;
+      const type = software ? InterruptionType.SoftwareException : InterruptionType.SoftwareInterrupt;
+      this.remember(makeInterruptionInfo(vector, type), 0, length);
+      if (!software || !exceptionExits(vmcs, vector)) return 0;
+      const info = this.exit.reset(ExitReason.ExceptionOrNmi);
+      info.interruptionInfo = makeInterruptionInfo(vector, type);
+      info.instructionLength = length;
+      this.exitPending = true;
+      return INTERCEPT;
+    }
+    if (kind === EventKind.External) {
+      const nmi = vector === 2;
+      this.remember(
+        makeInterruptionInfo(vector, nmi ? InterruptionType.Nmi : InterruptionType.ExternalInterrupt),
+        0,
+        0,
+      );
+      if (!nmi || !nmiExits(vmcs)) return 0;
+      // The CPU blocked NMIs for the handler it was about to run; the guest's state has no blocking.
+      cpu.nmiBlocked = false;
+      this.exit.reset(ExitReason.ExceptionOrNmi).interruptionInfo = makeInterruptionInfo(
+        2,
+        InterruptionType.Nmi,
+      );
+      this.nmiExit = true;
+      this.exitPending = true;
+      return INTERCEPT;
+    }
+    const hasErrorCode = pe && exceptionHasErrorCode(vector);
+    this.remember(exceptionInterruptionInfo(vector, pe), hasErrorCode ? errorCode : 0, 0);
+    if (!exceptionExits(vmcs, vector, errorCode)) return 0;
+    this.exceptionExit(cpu, vector, errorCode, pe, true);
+    return INTERCEPT;
+  }
+
+  private remember(info: number, errorCode: number, length: number): void {
+    this.deliveringInfo = info >>> 0;
+    this.deliveringErrorCode = errorCode >>> 0;
+    this.deliveringLength = length;
+  }
+
+  /** Notes an exit for hardware exception `vector` (28.2.1 qualification, 28.2.2 interruption information). */
+  private exceptionExit(cpu: Cpu, vector: number, errorCode: number, pe: boolean, iret: boolean): void {
+    const unblocked = iret && this.iretUnblocksNmi(cpu);
+    const info = this.exit.reset(ExitReason.ExceptionOrNmi);
+    info.interruptionInfo = exceptionInterruptionInfo(vector, pe, unblocked);
+    if (pe && exceptionHasErrorCode(vector)) info.interruptionErrorCode = errorCode >>> 0;
+    info.qualificationLo = exceptionQualification(vector, cpu.ctrl.cr2, cpu.ctrl.dr[6]!);
+    this.exitPending = true;
+  }
+
+  /**
+   * MOV DR with "MOV-DR exiting", LGDT ... STR with "descriptor-table exiting", RDPMC, PAUSE,
+   * MONITOR, MWAIT, WBINVD with their controls and INVD always (26.1.2, 26.1.3): the exit with its
+   * qualification and instruction information (28.2.1, 28.2.5).
+   */
+  instruction(op: SensitiveOperation, ins: DecodedInstruction): number {
+    switch (op) {
+      case 'rdpmc':
+      case 'pause':
+      case 'wbinvd':
+      case 'invd':
+        return this.sensitive(op, 0) ?? 0;
+      case 'monitor': {
+        const exit = this.sensitive(op, 0);
+        // A MONITOR that goes on to #GP (nonzero ECX, checked by the CPU after this call) arms nothing.
+        if (exit === undefined && this.attachedCpu().regs.u32[1] === 0) this.monitorArmed = true;
+        return exit ?? 0;
+      }
+      case 'mwait': {
+        const armed = this.monitorArmed;
+        this.monitorArmed = false;
+        return this.sensitive(op, armed ? 1 : 0) ?? 0;
+      }
+    }
+    const vmcs = this.state.vmcs;
+    const proc = vmcs.read32(F.ProcBasedControls);
+    if (op === 'movToDr' || op === 'movFromDr') {
+      if ((proc & ProcBased.MovDrExiting) === 0) return 0;
+      return this.noteExit(ExitReason.MovDr, movDrExitQualification(op, ins));
+    }
+    const proc2 =
+      (proc & ProcBased.ActivateSecondaryControls) !== 0 ? vmcs.read32(F.SecondaryProcBasedControls) : 0;
+    if ((proc2 & ProcBased2.DescriptorTableExiting) === 0) return 0;
+    this.noteExit(sensitiveExitReason(op), 0);
+    this.exit.instructionInfo = descriptorTableExitInfo(op, ins);
+    this.setDisplacement(ins);
+    return INTERCEPT;
+  }
+
+  private setDisplacement(ins: DecodedInstruction): void {
+    displacementQualification(ins, this.displacement);
+    this.exit.qualificationLo = this.displacement[0]!;
+    this.exit.qualificationHi = this.displacement[1]!;
+  }
+
+  /** Instruction information and displacement of a VMX instruction that exits. */
+  private vmxInstructionExit(op: VmxInstruction, o: VmxOperands): number {
+    const name = INSTRUCTION_NAMES[op]!;
+    this.noteExit(VMX_INSTRUCTION_EXIT_REASON[name], 0);
+    this.exit.instructionInfo = vmxInstructionInfo(name, o.ins);
+    if (this.exit.instructionInfo !== 0) this.setDisplacement(o.ins);
+    return INTERCEPT;
   }
 
   // ---- the VMX port -------------------------------------------------------------------------------
@@ -366,7 +622,7 @@ export class VmxUnit implements CpuHooks, VmxPort {
   execute(op: VmxInstruction, o: VmxOperands): number {
     const s = this.state;
     const c = this.vcpu;
-    const early = this.precheck(op);
+    const early = this.precheck(op, o);
     if (early !== 0) return early;
     const p = this.scratch;
     let outcome: VmxOutcome;
@@ -419,7 +675,7 @@ export class VmxUnit implements CpuHooks, VmxPort {
       case VmxOutcome.GeneralProtection:
         return GP;
       case VmxOutcome.VmExit:
-        return this.noteExit(VMX_INSTRUCTION_EXIT_REASON[INSTRUCTION_NAMES[op]!]!, 0);
+        return this.vmxInstructionExit(op, o);
       case VmxOutcome.Enter:
         this.enter(op === VmxInstruction.Vmlaunch);
         return 0;
@@ -437,7 +693,7 @@ export class VmxUnit implements CpuHooks, VmxPort {
    * operation, #GP(0) at CPL > 0). The instruction functions repeat them; this keeps a fault on the
    * operand from overtaking them.
    */
-  private precheck(op: VmxInstruction): number {
+  private precheck(op: VmxInstruction, o: VmxOperands): number {
     const s = this.state;
     const c = this.vcpu;
     const protectedMode = (c.cr0() & CR0_PE) !== 0 && !c.v86();
@@ -449,7 +705,7 @@ export class VmxUnit implements CpuHooks, VmxPort {
     if (s.inVmxOperation && s.nonRoot) {
       // INVEPT/INVVPID without the capability are #UD even in non-root operation: the functions decide.
       if (op === VmxInstruction.Invept || op === VmxInstruction.Invvpid) return 0;
-      return this.noteExit(VMX_INSTRUCTION_EXIT_REASON[INSTRUCTION_NAMES[op]!], 0);
+      return this.vmxInstructionExit(op, o);
     }
     if (c.cpl() > 0) return GP;
     return 0;
@@ -473,6 +729,10 @@ export class VmxUnit implements CpuHooks, VmxPort {
       this.hostController = cpu.interruptController;
       cpu.interruptController = this.gate;
     }
+    const proc = vmcs.read32(F.ProcBasedControls);
+    this.hostWindow = cpu.interruptWindowExiting;
+    cpu.interruptWindowExiting = (proc & ProcBased.InterruptWindowExiting) !== 0;
+    this.nmiWindow = (proc & ProcBased.NmiWindowExiting) !== 0;
     this.timer.arm(vmcs, cpu.tscBase());
     // Hand control back to run() so it can slice the guest's run for the preemption timer (an
     // injection that ends in a triple fault replaces this with the shutdown).
@@ -483,6 +743,17 @@ export class VmxUnit implements CpuHooks, VmxPort {
 
   /** Delivers the event of the VM-entry interruption-information field through the guest's IDT. */
   private inject(cpu: Cpu): void {
+    const e = this.transitions.injection;
+    // A fault while delivering it exits with the injected event as IDT-vectoring information, at the
+    // guest's RIP (the CPU reports a faulting software event at `startIp`).
+    this.remember(makeInterruptionInfo(e.vector, e.type, e.hasErrorCode), e.errorCode, e.instructionLength);
+    cpu.startIp = cpu.regs.ip;
+    this.injecting = true;
+    this.deliverInjected(cpu);
+    this.injecting = false;
+  }
+
+  private deliverInjected(cpu: Cpu): void {
     const e = this.transitions.injection;
     switch (e.type) {
       case InterruptionType.ExternalInterrupt:
@@ -615,7 +886,7 @@ export class VmxUnit implements CpuHooks, VmxPort {
     const action = instructionAction(this.state.vmcs, instruction);
     if (action === InstructionAction.Execute) return undefined;
     if (action === InstructionAction.InvalidOpcode) return UD;
-    return this.noteExit(instructionActionReason(instruction), qualification);
+    return this.noteExit(INSTRUCTION_RULES[instruction].reason, qualification);
   }
 
   /** Notes the exit of the instruction being executed; `run` performs it once the CPU has stopped. */
@@ -633,18 +904,29 @@ export class VmxUnit implements CpuHooks, VmxPort {
     const cpu = this.attachedCpu();
     const n = currentInstructionBytes(cpu, this.bytes);
     let rep = false;
+    let addressOverride = false;
+    let segment: SegmentReg = SegmentReg.DS;
     let i = 0;
     while (i < n && isPrefix(this.bytes[i]!)) {
-      if (this.bytes[i] === 0xf3 || this.bytes[i] === 0xf2) rep = true;
+      const b = this.bytes[i]!;
+      if (b === 0xf3 || b === 0xf2) rep = true;
+      else if (b === 0x67) addressOverride = true;
+      else segment = SEGMENT_PREFIX[b] ?? segment;
       i++;
     }
     const opcode = this.bytes[i] ?? 0;
     const string = opcode >= 0x6c && opcode <= 0x6f;
     const immediate = opcode >= 0xe4 && opcode <= 0xe7;
-    return this.noteExit(
+    const exit = this.noteExit(
       ExitReason.IoInstruction,
       ioQualification({ port, size, direction: input ? 'in' : 'out', string, rep: string && rep, immediate }),
     );
+    if (string) {
+      // Table 28-8: the address size, and the source segment of OUTS (INS always writes ES:[eDI]).
+      const addressSize: AddressSize = (cpu.bitness === 16) !== addressOverride ? 16 : 32;
+      this.exit.instructionInfo = insOutsInstructionInfo(addressSize, input ? SegmentReg.ES : segment);
+    }
+    return exit;
   }
 
   /** The general-purpose register of the MOV CR being executed (ModRM.rm of 0F 20/22). */
@@ -715,19 +997,15 @@ export class VmxUnit implements CpuHooks, VmxPort {
   }
 }
 
-/** The exit reason of a conditionally exiting instruction. */
-function instructionActionReason(instruction: SensitiveInstruction): number {
-  switch (instruction) {
-    case 'hlt':
-      return ExitReason.Hlt;
-    case 'invlpg':
-      return ExitReason.Invlpg;
-    case 'rdtsc':
-      return ExitReason.Rdtsc;
-    default:
-      return ExitReason.Cpuid;
-  }
-}
+/** The segment-override prefixes, by byte (the last one of an instruction applies). */
+const SEGMENT_PREFIX: Readonly<Record<number, SegmentReg>> = {
+  38: SegmentReg.ES,
+  46: SegmentReg.CS,
+  54: SegmentReg.SS,
+  62: SegmentReg.DS,
+  100: SegmentReg.FS,
+  101: SegmentReg.GS,
+};
 
 function isPrefix(b: number): boolean {
   return (

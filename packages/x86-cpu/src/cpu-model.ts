@@ -24,6 +24,7 @@ export const Leaf1Edx = {
   CMOV: 1 << 15,
   PAT: 1 << 16,
   PSE36: 1 << 17,
+  CLFSH: 1 << 19,
   MMX: 1 << 23,
   FXSR: 1 << 24,
   SSE: 1 << 25,
@@ -66,9 +67,25 @@ const [GI_EBX, GI_EDX, GI_ECX] = vendorWords('GenuineIntel');
 /** Family 6, model 5, stepping 2 (Pentium II "Deschutes"), signature in CPUID.01H:EAX. */
 const P2_SIGNATURE = 0x652;
 
+/** CPUID.01H:EDX of the Pentium II model (the base of the later models). */
+const P6_LEAF1_EDX =
+  Leaf1Edx.FPU |
+  Leaf1Edx.PSE |
+  Leaf1Edx.TSC |
+  Leaf1Edx.MSR |
+  Leaf1Edx.CX8 |
+  Leaf1Edx.APIC |
+  Leaf1Edx.SEP |
+  Leaf1Edx.MTRR |
+  Leaf1Edx.PGE |
+  Leaf1Edx.CMOV |
+  Leaf1Edx.PAT |
+  Leaf1Edx.MMX |
+  Leaf1Edx.FXSR;
+
 /**
  * A Pentium II-class CPU: the P6 integer ISA with FPU, CMOV, CMPXCHG8B, FXSR, MMX, SYSENTER, TSC, MSRs,
- * PSE, PGE, MTRR and PAT. It is what the 32-bit Linux `686` flavour needs. No SSE: that is a later issue.
+ * PSE, PGE, MTRR and PAT. It is what the 32-bit Linux `686` flavour needs. No SSE (see `PENTIUM_4`).
  */
 export const PENTIUM_II: CpuModel = {
   name: 'Pentium II (family 6 model 5)',
@@ -80,20 +97,7 @@ export const PENTIUM_II: CpuModel = {
       eax: P2_SIGNATURE,
       ebx: 0,
       ecx: 0,
-      edx:
-        Leaf1Edx.FPU |
-        Leaf1Edx.PSE |
-        Leaf1Edx.TSC |
-        Leaf1Edx.MSR |
-        Leaf1Edx.CX8 |
-        Leaf1Edx.APIC |
-        Leaf1Edx.SEP |
-        Leaf1Edx.MTRR |
-        Leaf1Edx.PGE |
-        Leaf1Edx.CMOV |
-        Leaf1Edx.PAT |
-        Leaf1Edx.MMX |
-        Leaf1Edx.FXSR,
+      edx: P6_LEAF1_EDX,
     },
     // Cache/TLB descriptors of a Pentium II with 512 KiB L2 (SDM Vol. 2A Table 3-12).
     { leaf: 2, subleaf: -1, eax: 0x03020101, ebx: 0, ecx: 0, edx: 0x0c040843 },
@@ -121,6 +125,34 @@ export const PENTIUM_II: CpuModel = {
     CpuidFeature.PAUSE,
   ],
   resetEdx: P2_SIGNATURE,
+};
+
+/** Family 15, model 2, stepping 9 (Pentium 4 "Northwood"), signature in CPUID.01H:EAX. */
+const P4_SIGNATURE = 0xf29;
+
+/**
+ * A Pentium 4-class CPU: the Pentium II model plus SSE, SSE2 and CLFLUSH (16/32-bit modes; no HTT,
+ * no PAE/VME, which this CPU does not advertise in any model yet). CPUID.01H:EBX[15:8] = 8: CLFLUSH
+ * line size 64 bytes. Opt-in: pass it as `model`; the default stays the Pentium II.
+ */
+export const PENTIUM_4: CpuModel = {
+  name: 'Pentium 4 (family 15 model 2)',
+  cpuid: [
+    { leaf: 0, subleaf: -1, eax: 2, ebx: GI_EBX, ecx: GI_ECX, edx: GI_EDX },
+    {
+      leaf: 1,
+      subleaf: -1,
+      eax: P4_SIGNATURE,
+      ebx: 8 << 8,
+      ecx: 0,
+      edx: P6_LEAF1_EDX | Leaf1Edx.CLFSH | Leaf1Edx.SSE | Leaf1Edx.SSE2,
+    },
+    // Cache/TLB descriptors of a Northwood with 512 KiB L2 (SDM Vol. 2A Table 3-12).
+    { leaf: 2, subleaf: -1, eax: 0x665b5001, ebx: 0, ecx: 0, edx: 0x007b7040 },
+    { leaf: 0x80000000, subleaf: -1, eax: 0, ebx: 0, ecx: 0, edx: 0 },
+  ],
+  features: [...PENTIUM_II.features, CpuidFeature.SSE, CpuidFeature.SSE2, CpuidFeature.CLFSH],
+  resetEdx: P4_SIGNATURE,
 };
 
 /** Looks up a leaf in a model's table (the answer before hooks edit it). */

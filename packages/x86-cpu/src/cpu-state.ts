@@ -7,6 +7,7 @@
 import type { Cpu } from './cpu.js';
 import { MSR_TABLE } from './msr.js';
 import { Seg } from './registers.js';
+import type { SseStateData } from './sse/state.js';
 import type { X87State } from './x87/index.js';
 
 export interface SegmentState {
@@ -36,6 +37,8 @@ export interface CpuState {
   msrs: [number, number, number][];
   tsc: number;
   fpu: X87State;
+  /** XMM registers and MXCSR (absent in states saved before SSE existed: then left unchanged). */
+  sse?: SseStateData;
   halted: boolean;
   nmiPending: boolean;
   nmiBlocked: boolean;
@@ -66,6 +69,7 @@ export function saveState(cpu: Cpu): CpuState {
     msrs: MSR_TABLE.map((r, i) => [r.index, cpu.msrs.lo[i]!, cpu.msrs.hi[i]!]),
     tsc: cpu.tsc,
     fpu: cpu.fpu.getState(),
+    sse: cpu.fpu.sse.getState(),
     halted: cpu.halted,
     nmiPending: cpu.nmiPending,
     nmiBlocked: cpu.nmiBlocked,
@@ -104,6 +108,7 @@ export function loadState(cpu: Cpu, st: CpuState): void {
   c.cpl = st.cpl;
   cpu.tscOffset = st.tsc - cpu.tscBase();
   cpu.fpu.setState(st.fpu);
+  if (st.sse !== undefined) cpu.fpu.sse.setState(st.sse);
   cpu.halted = st.halted;
   cpu.nmiPending = st.nmiPending;
   cpu.nmiBlocked = st.nmiBlocked;

@@ -9,10 +9,11 @@ import type { Instruction } from '@typevisor/x86-decoder';
 import { BlockCache } from './block-cache.js';
 import { type CpuModel, featureTable, PENTIUM_II } from './cpu-model.js';
 import { CR0, ControlState, Mode } from './control.js';
+import { Breakpoints, DR6, DR7, dr6After } from './debug-registers.js';
 import { FAULT, type FaultSignal, INTERCEPTED, Vector } from './exceptions.js';
 import { CpuExit } from './exit.js';
 import { EFLAGS, FlagState, materialize, readFlags, writeFlags } from './flags.js';
-import { type CpuHooks, CpuidResult, MsrValue, NullHooks } from './hooks.js';
+import { type CpuHooks, CpuidResult, INTERCEPT, MsrValue, NullHooks } from './hooks.js';
 import { deliverEvent, EventKind } from './interrupts.js';
 import { MsrFile } from './msr.js';
 import { Pager } from './paging.js';
@@ -114,6 +115,8 @@ export class Cpu {
   tscSource: TscSource | null = null;
   /** The x87 FPU (state and arithmetic in `x87/`). */
   readonly fpu = new X87();
+  /** The debug breakpoints in force, decoded from DR0..DR3/DR7 (see `debug-registers.ts`). */
+  readonly bp = new Breakpoints();
 
   constructor(memory: GuestMemory, options: CpuOptions = {}) {
     this.hooks = options.hooks ?? new NullHooks();
@@ -245,6 +248,7 @@ export class Cpu {
    */
   run(maxInstructions: number): CpuExit {
     this.exitReason = -1;
+    this.syncBreakpoints();
     const limit = this.instructions + maxInstructions;
     while (this.instructions < limit) {
       if (this.checkEvents()) {
@@ -252,7 +256,8 @@ export class Cpu {
         continue;
       }
       if (this.halted) return CpuExit.Hlt;
-      if (this.shadow || (this.flags.bits & EFLAGS.TF) !== 0) this.runOne();
+      // Armed breakpoints, TF and RF need the checks around each instruction that `runOne` makes.
+      if (this.shadow || this.bp.armed || (this.flags.bits & TF_RF) !== 0) this.runOne();
       else this.runBlocks(limit);
       if (this.exitReason >= 0) return this.exitReason as CpuExit;
     }
@@ -310,16 +315,35 @@ export class Cpu {
         this.shadow ||
         this.nmiPending ||
         ((this.intr || this.interruptWindowExiting) && (flags.bits & EFLAGS.IF) !== 0) ||
-        (flags.bits & EFLAGS.TF) !== 0
+        (flags.bits & TF_RF) !== 0
       )
         return;
     }
   }
 
-  /** Executes one instruction (interrupt shadow or TF single-step), then the single-step trap if TF was set. */
+  /**
+   * Executes one instruction (interrupt shadow, TF single-step, RF, armed breakpoints): first the
+   * instruction-breakpoint fault unless RF is set, then the instruction (which clears RF, SDM Vol. 3
+   * §18.3.1.1), then the trap-class #DB of its single step and data/I-O breakpoints.
+   */
   private runOne(): void {
     const regs = this.regs;
-    const tf = (this.flags.bits & EFLAGS.TF) !== 0;
+    const bp = this.bp;
+    const bits = this.flags.bits;
+    const tf = (bits & EFLAGS.TF) !== 0;
+    if (bp.instruction && (bits & EFLAGS.RF) === 0) {
+      const hits = bp.execute(this.segs.base[Seg.CS]! + regs.ip);
+      if (hits !== 0) {
+        // Fault-class: EIP at the instruction, nothing executed; the pushed RF stays 0.
+        this.startIp = regs.ip;
+        this.startSp = regs.r32[4]!;
+        this.instructions++;
+        this.debugException(hits);
+        return;
+      }
+    }
+    this.flags.bits = bits & ~EFLAGS.RF;
+    bp.hits = 0;
     this.shadow = false;
     this.stop = false;
     let faulted = false;
@@ -331,19 +355,59 @@ export class Cpu {
       regs.ip = ins.nextIp;
       block.handlers[0]!(this, ins);
       this.instructions++;
+      if (this.exitReason === CpuExit.Intercept) {
+        // Rolled back for the VMM without a throw (`interceptInstruction`): as the catch below does.
+        faulted = true;
+        this.flags.bits |= bits & EFLAGS.RF;
+      }
     } catch (e) {
       if (e !== FAULT) throw e;
       regs.ip = this.startIp;
       regs.r32[4] = this.startSp;
       this.instructions++;
       faulted = true;
+      // Rolled back for the VMM (an exit before the instruction completed): RF as it was.
+      if (FAULT.vector === INTERCEPTED) this.flags.bits |= bits & EFLAGS.RF;
       this.fault(FAULT);
     }
-    // Single-step trap after an instruction that completed (a faulting one reports its fault only).
-    if (tf && !faulted && this.exitReason < 0 && !this.halted) {
-      this.ctrl.dr[6] = (this.ctrl.dr[6]! | 0x4000) >>> 0;
-      this.deliver(EventKind.Exception, Vector.DB, 0);
+    // Single-step and data/I-O breakpoint traps after an instruction that completed (a faulting one
+    // reports its fault only); both conditions are reported by one #DB.
+    const trap = (tf ? DR6.BS : 0) | bp.hits;
+    bp.hits = 0;
+    if (trap !== 0 && !faulted && this.exitReason < 0 && !this.halted) {
+      this.debugException(trap);
     }
+  }
+
+  /**
+   * Delivers #DB for the DR6 conditions `bits`. DR6 takes them and DR7.GD is cleared (SDM Vol. 3
+   * §18.2.3-4) unless the breakpoints are a VMM's (`bp.vmmOwned`): those never show in the guest's
+   * registers. A `CpuEvents` listener may stop the #DB with `interceptSoftwareEvent` (a VMM's #DB
+   * intercept, reading the conditions from `bp.pending` there): `run()` then returns `CpuExit.Intercept`.
+   */
+  debugException(bits: number): void {
+    if (!this.bp.vmmOwned) {
+      const dr = this.ctrl.dr;
+      dr[6] = dr6After(dr[6]!, bits);
+      if (bits & DR6.BD) {
+        dr[7] = (dr[7]! & ~DR7.GD) >>> 0;
+        this.syncBreakpoints();
+      }
+    }
+    this.bp.pending = bits;
+    try {
+      this.deliver(EventKind.Exception, Vector.DB, 0);
+    } catch (e) {
+      if (e !== FAULT || FAULT.vector !== INTERCEPTED) throw e;
+      this.exitReason = CpuExit.Intercept;
+      this.stop = true;
+    }
+    this.bp.pending = 0;
+  }
+
+  /** Reloads the breakpoints when DR0..DR3, DR7 or CR4.DE changed (MOV DR/CR4, a state restore). */
+  syncBreakpoints(): void {
+    if (this.bp.sync(this.ctrl.dr, this.ctrl.cr4) && this.bp.data) this.pager.dropRam();
   }
 
   /** Takes a pending NMI or interrupt if allowed. Returns true when one was delivered. */
@@ -378,13 +442,30 @@ export class Cpu {
       return;
     }
     if (f.vector === Vector.PF) this.ctrl.cr2 = f.address;
-    this.deliver(EventKind.Exception, f.vector, f.errorCode);
+    // Faults push RF = 1 (SDM Vol. 3 §18.3.1.1), so that the restarted instruction is not stopped by
+    // an instruction breakpoint again; the gate clears it. Real mode pushes 16-bit FLAGS: no RF.
+    const rf = this.ctrl.mode !== Mode.Real && f.vector !== Vector.DF && f.vector !== Vector.MC;
+    if (rf) this.flags.bits |= EFLAGS.RF;
+    // General detect (MOV DR with DR7.GD) is a #DB fault whose condition the handler left pending.
+    if (f.vector === Vector.DB) this.debugException(this.bp.pending);
+    else this.deliver(EventKind.Exception, f.vector, f.errorCode);
+    if (rf && this.exitReason >= 0) this.flags.bits &= ~EFLAGS.RF;
   }
 
   /**
    * Delivers an event, applying the double-fault and triple-fault rules (SDM Vol. 3 §6.15, Interrupt 8).
    */
   deliver(kind: EventKind, vector: number, errorCode: number): void {
+    // VMX non-root operation: the exception bitmap or NMI exiting may turn the event into a VM exit.
+    const vmx = this.hooks.vmx;
+    const nonRoot = vmx !== undefined && vmx.nonRoot === true;
+    if (nonRoot && vmx.event?.(kind, vector, errorCode, false) === INTERCEPT) {
+      // INT3/INTO exit at the instruction (its length goes to the exit information).
+      if (kind === EventKind.Software) this.regs.ip = this.startIp;
+      this.exitReason = CpuExit.Intercept;
+      this.stop = true;
+      return;
+    }
     materialize(this.flags);
     this.lastVector = vector;
     this.events.delivered(kind, vector, errorCode);
@@ -397,6 +478,16 @@ export class Cpu {
       const first = kind === EventKind.Exception ? vector : -1;
       // A fault while delivering INT n is a fault of the INT instruction: report it at the INT.
       if (kind === EventKind.Software) this.regs.ip = this.startIp;
+      if (nonRoot) {
+        // The VMM may take the fault (it reports the event in its IDT-vectoring information); a #PF's
+        // address is in CR2 as for any #PF it sees.
+        if (second === Vector.PF) this.ctrl.cr2 = FAULT.address;
+        if (vmx.event?.(EventKind.Exception, second, FAULT.errorCode, true) === INTERCEPT) {
+          this.exitReason = CpuExit.Intercept;
+          this.stop = true;
+          return;
+        }
+      }
       if (second === INTERCEPTED) {
         // The delivery itself needs the VMM (an EPT violation on the IDT or stack): stop here, at once
         // (without `stop` the block would go on and re-run the INT until the budget ran out).
@@ -411,6 +502,11 @@ export class Cpu {
       const a = first < 0 ? 0 : classOf(first);
       const b = classOf(second);
       if ((a === 1 && b === 1) || (a === 2 && (b === 1 || b === 2))) {
+        if (nonRoot && vmx.event?.(EventKind.Exception, Vector.DF, 0, true) === INTERCEPT) {
+          this.exitReason = CpuExit.Intercept;
+          this.stop = true;
+          return;
+        }
         this.deliverDoubleFault();
         return;
       }
@@ -450,6 +546,9 @@ export class Cpu {
     this.stop = true;
   }
 }
+
+/** The flags that make the loop go instruction by instruction (single step; RF to clear). */
+const TF_RF = EFLAGS.TF | EFLAGS.RF;
 
 /** 0 benign, 1 contributory, 2 page fault (SDM Vol. 3 Table 6-4). */
 function classOf(vector: number): number {

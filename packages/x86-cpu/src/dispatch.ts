@@ -14,6 +14,7 @@ import { IO_HANDLERS } from './handlers/io.js';
 import { MMX_HANDLERS } from './handlers/mmx.js';
 import { MULDIV_HANDLERS } from './handlers/muldiv.js';
 import { SHIFT_HANDLERS } from './handlers/shift.js';
+import { SSE_HANDLERS } from './handlers/sse.js';
 import { STACK_HANDLERS } from './handlers/stack.js';
 import { STRING_HANDLERS } from './handlers/string.js';
 import { SYSTEM_HANDLERS } from './handlers/system.js';
@@ -35,6 +36,7 @@ export const HANDLER_FAMILIES: readonly (readonly (readonly [number, Handler])[]
   SYSTEM_HANDLERS,
   X87_HANDLERS,
   MMX_HANDLERS,
+  SSE_HANDLERS,
   VMX_HANDLERS,
 ];
 

@@ -10,7 +10,8 @@ export {
 } from './cpu.js';
 export { EventKind } from './interrupts.js';
 export { type CpuState, loadState, saveState, type SegmentState } from './cpu-state.js';
-export { type CpuModel, type CpuidLeaf, Leaf1Edx, PENTIUM_II } from './cpu-model.js';
+export { type CpuModel, type CpuidLeaf, Leaf1Edx, PENTIUM_4, PENTIUM_II } from './cpu-model.js';
+export { MXCSR, SseState } from './sse/state.js';
 export { CR0, CR4, Mode } from './control.js';
 export {
   BreakCondition,

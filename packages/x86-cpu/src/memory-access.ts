@@ -6,6 +6,10 @@
  * The fast path: a flat segment (base 0, no limit, see `Access.FLAT`) skips the limit checks, and an
  * access that stays on a page found in the pager's RAM-direct TLB reads or writes the RAM array at once.
  * Every translation made here on the way fills that TLB (see `Pager.fillRam` for what it may hold).
+ *
+ * Data breakpoints (DR7 R/W=01 or 11) are checked on the slow path only: while any is armed the
+ * RAM-direct TLB is emptied (`Cpu.syncBreakpoints`) and not filled, so every access comes here and meets
+ * the one `bp.data` test; with none armed nothing on either path changes.
  */
 import type { Cpu } from './cpu.js';
 import { raise, Vector } from './exceptions.js';
@@ -54,9 +58,17 @@ function ramWriteOffset(cpu: Cpu, lin: number, last: number): number {
   return pager.ramWBase[idx]! + (lin & 0xfff);
 }
 
-/** Translates `lin` and records the page in the RAM-direct TLB when it may go there. */
-function translate(cpu: Cpu, lin: number, kind: AccessKind, user: boolean): number {
+/**
+ * Translates `size` bytes at `lin` and records the page in the RAM-direct TLB when it may go there;
+ * with data breakpoints armed, checks them instead (after the translation: an access that faults
+ * does not happen).
+ */
+function translate(cpu: Cpu, lin: number, kind: AccessKind, user: boolean, size: number): number {
   const phys = cpu.pager.translate(lin, kind, user);
+  if (cpu.bp.data) {
+    cpu.bp.access(lin, size, kind === AccessKind.Write);
+    return phys;
+  }
   const page = phys - (lin & 0xfff);
   const memory = cpu.phys;
   cpu.pager.fillRam(lin, kind, user, memory.ramPage(page), memory.directlyWritable(page));
@@ -66,13 +78,13 @@ function translate(cpu: Cpu, lin: number, kind: AccessKind, user: boolean): numb
 // ------------------------------------------------------------------ linear (paged) access
 
 export function readLinear8(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): number {
-  return cpu.phys.read8(translate(cpu, lin, AccessKind.Read, user));
+  return cpu.phys.read8(translate(cpu, lin, AccessKind.Read, user, 1));
 }
 
 export function readLinear16(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): number {
   if ((lin & 0xfff) === 0xfff)
     return readLinear8(cpu, lin, user) | (readLinear8(cpu, (lin + 1) >>> 0, user) << 8);
-  return cpu.phys.read16(translate(cpu, lin, AccessKind.Read, user));
+  return cpu.phys.read16(translate(cpu, lin, AccessKind.Read, user, 2));
 }
 
 export function readLinear32(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): number {
@@ -85,11 +97,11 @@ export function readLinear32(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): 
       0
     );
   }
-  return cpu.phys.read32(translate(cpu, lin, AccessKind.Read, user));
+  return cpu.phys.read32(translate(cpu, lin, AccessKind.Read, user, 4));
 }
 
 export function writeLinear8(cpu: Cpu, lin: number, value: number, user = cpu.ctrl.cpl === 3): void {
-  cpu.phys.write8(translate(cpu, lin, AccessKind.Write, user), value & 0xff);
+  cpu.phys.write8(translate(cpu, lin, AccessKind.Write, user, 1), value & 0xff);
 }
 
 export function writeLinear16(cpu: Cpu, lin: number, value: number, user = cpu.ctrl.cpl === 3): void {
@@ -97,17 +109,19 @@ export function writeLinear16(cpu: Cpu, lin: number, value: number, user = cpu.c
     // Translate both pages before writing either byte, so a fault leaves memory unchanged.
     const p0 = cpu.pager.translate(lin, AccessKind.Write, user);
     const p1 = cpu.pager.translate((lin + 1) >>> 0, AccessKind.Write, user);
+    if (cpu.bp.data) cpu.bp.access(lin, 2, true);
     cpu.phys.write8(p0, value & 0xff);
     cpu.phys.write8(p1, (value >>> 8) & 0xff);
     return;
   }
-  cpu.phys.write16(translate(cpu, lin, AccessKind.Write, user), value & 0xffff);
+  cpu.phys.write16(translate(cpu, lin, AccessKind.Write, user, 2), value & 0xffff);
 }
 
 export function writeLinear32(cpu: Cpu, lin: number, value: number, user = cpu.ctrl.cpl === 3): void {
   if ((lin & 0xfff) > 0xffc) {
     const p0 = cpu.pager.translate(lin, AccessKind.Write, user);
     const p3 = cpu.pager.translate((lin + 3) >>> 0, AccessKind.Write, user);
+    if (cpu.bp.data) cpu.bp.access(lin, 4, true);
     const split = 0x1000 - (lin & 0xfff);
     for (let i = 0; i < 4; i++) {
       const p = i < split ? p0 + i : p3 - 3 + i;
@@ -115,7 +129,7 @@ export function writeLinear32(cpu: Cpu, lin: number, value: number, user = cpu.c
     }
     return;
   }
-  cpu.phys.write32(translate(cpu, lin, AccessKind.Write, user), value >>> 0);
+  cpu.phys.write32(translate(cpu, lin, AccessKind.Write, user, 4), value >>> 0);
 }
 
 // ------------------------------------------------------------------ segmented access

@@ -101,6 +101,72 @@ describe('hooks', () => {
     expect(m.cpu.regs.ip).toBe(0x1002);
   });
 
+  it('every exit a VMM takes often (IN, OUT, CPUID, HLT, RDTSC, RDMSR, WRMSR, INVLPG) leaves state untouched and resumes', () => {
+    const programs: [string, string][] = [
+      ['in', 'in al, 0x71'],
+      ['out', 'out 0x80, al'],
+      ['cpuid', 'cpuid'],
+      ['hlt', 'hlt'],
+      ['rdtsc', 'rdtsc'],
+      ['rdmsr', 'rdmsr'],
+      ['wrmsr', 'wrmsr'],
+      ['invlpg', 'invlpg [0x5000]'],
+    ];
+    for (const [name, insn] of programs) {
+      let taken = 0;
+      class Hooks extends NullHooks {
+        private take(): number {
+          return taken++ === 0 ? INTERCEPT : 0; // the first time only: the VMM then lets it run
+        }
+        override portIn(): number {
+          return this.take() === INTERCEPT ? INTERCEPT : 7;
+        }
+        override portOut(): number {
+          return this.take();
+        }
+        override cpuid(): number {
+          return this.take();
+        }
+        override hlt(): number {
+          return this.take();
+        }
+        override rdtsc(): number {
+          return this.take();
+        }
+        override rdmsr(): number {
+          return this.take();
+        }
+        override wrmsr(): number {
+          return this.take();
+        }
+        override invlpg(): number {
+          return this.take();
+        }
+      }
+      // ECX selects a known MSR (IA32_SYSENTER_CS) for RDMSR/WRMSR; ESP must come back unchanged too.
+      const m = flat32(`mov ecx, 0x174\nmov eax, 0x11\nmov edx, 0\nmov esp, 0x7000\n${insn}\nmov ebx, 0x55\nhlt`, {
+        hooks: new Hooks(),
+      });
+      const regs = m.cpu.regs;
+      expect(m.run(100), name).toBe(CpuExit.Intercept);
+      const at = regs.ip;
+      expect([regs.u32[0], regs.u32[1], regs.u32[2], regs.u32[4]], name).toEqual([0x11, 0x174, 0, 0x7000]);
+      expect(regs.u32[3], name).toBe(0); // nothing after it ran
+      // Single-stepping reaches the same exit at the same place (runOne, not the block loop).
+      m.cpu.regs.ip = at;
+      taken = 0;
+      expect(m.cpu.step(), name).toBe(CpuExit.Intercept);
+      expect(regs.ip, name).toBe(at);
+      // Resumed with the hook letting it through, the program goes on past it.
+      if (name === 'hlt') {
+        expect(m.run(100)).toBe(CpuExit.Hlt);
+      } else {
+        runToHlt(m);
+        expect(regs.u32[3], name).toBe(0x55);
+      }
+    }
+  });
+
   it('port I/O reaches the hooks with port, size and value', () => {
     const seen: number[][] = [];
     class Hooks extends NullHooks {

@@ -10,6 +10,7 @@
 import { CpuidFeature, type Instruction, OpKind } from '@typevisor/x86-decoder';
 import type { CpuModel } from './cpu-model.js';
 import type { Cpu } from './cpu.js';
+import type { EventKind } from './interrupts.js';
 import { read32, readLinear8, probeWrite, write32 } from './memory-access.js';
 import { locate, readOp1, writeOp0 } from './operands.js';
 import { Seg } from './registers.js';
@@ -30,6 +31,30 @@ export const VmxInstruction = {
   Invvpid: 11,
 } as const;
 export type VmxInstruction = (typeof VmxInstruction)[keyof typeof VmxInstruction];
+
+/**
+ * The instructions other than VMX instructions whose VM exit the CPU asks the port about in non-root
+ * operation ({@link VmxPort.instruction}): MOV DR ("MOV-DR exiting"), the descriptor-table
+ * instructions ("descriptor-table exiting"), RDPMC, PAUSE, MONITOR, MWAIT (their primary controls),
+ * WBINVD ("WBINVD exiting") and INVD (always exits, SDM 26.1.2).
+ */
+export type VmxSensitive =
+  | 'movToDr'
+  | 'movFromDr'
+  | 'sgdt'
+  | 'sidt'
+  | 'lgdt'
+  | 'lidt'
+  | 'sldt'
+  | 'str'
+  | 'lldt'
+  | 'ltr'
+  | 'rdpmc'
+  | 'pause'
+  | 'monitor'
+  | 'mwait'
+  | 'wbinvd'
+  | 'invd';
 
 /** CR4.VMXE (bit 13): VMX operation may be entered. */
 export const CR4_VMXE = 1 << 13;
@@ -117,6 +142,26 @@ export interface VmxPort {
   readonly crValue: number;
   /** MOV from CR0 or CR4: the value software sees (the read shadows in non-root operation). */
   readCr(cr: 0 | 4, actual: number): number;
+  /**
+   * True while software runs in VMX non-root operation. Only then does the CPU call {@link event} and
+   * {@link instruction}; outside it they cost the CPU this one check. Absent: never.
+   */
+  readonly nonRoot?: boolean;
+  /**
+   * An event is about to be delivered through the IDT in non-root operation (the exception bitmap,
+   * NMI exiting): 0 to deliver it, INTERCEPT for a VM exit (nothing was delivered; EIP is at the
+   * faulting instruction, or after a trap or INT3/INTO, as the event would have pushed it). With
+   * `nested` the event is a fault raised while delivering the last event passed here (a #DF the two
+   * make is passed as vector 8, nested too); `vector` is then -1 when the delivery stopped for the
+   * VMM (an EPT violation on the IDT or stack), and the answer is ignored.
+   */
+  event?(kind: EventKind, vector: number, errorCode: number, nested: boolean): number;
+  /**
+   * A {@link VmxSensitive} instruction in non-root operation, after its #UD and privilege checks
+   * (SDM 26.1.1: those have priority over the VM exit) and before it reads or writes anything or
+   * checks its other operands: 0 to execute it, or INTERCEPT for a VM exit.
+   */
+  instruction?(op: VmxSensitive, ins: Instruction): number;
 }
 
 /** Adds VMX to a CPU model: the decoder's VMX, INVEPT and INVVPID forms execute and CPUID.01H:ECX.VMX is 1. */

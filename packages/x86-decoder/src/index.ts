@@ -1,6 +1,7 @@
 export { AssembleError, type AssembleOptions, asm, assemble } from './assembler.js';
 export { type DecodeOptions, MAX_INSTRUCTION_LENGTH, decode, decodeAll, decodeInto } from './decoder.js';
 export { EncodeError, encode } from './encoder.js';
+export { codeCpuidFeatures } from './features.js';
 export { formatHex, formatInstruction, formatMnemonic, formatOperand, formatOperands } from './formatter.js';
 export {
   type Bitness,

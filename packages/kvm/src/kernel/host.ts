@@ -4,7 +4,7 @@ import { EventFd } from '../eventfd.js';
 import type { VcpuState } from '../vcpu-state.js';
 import { KVM_VCPU_MMAP_SIZE } from '../vcpu-state.js';
 import { EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE } from '../uapi/constants.js';
-import { EBADF, EINVAL, EMFILE, ENODEV, ENOENT, ENOMEM, ENOTTY } from '../uapi/errno.js';
+import { EBADF, EBUSY, EINVAL, EMFILE, ENODEV, ENOENT, ENOMEM, ENOTTY } from '../uapi/errno.js';
 import { _IOC_TYPE, KVMIO } from '../uapi/ioctl.js';
 import type { IoctlArg } from './args.js';
 import { capabilityTable, DEFAULT_LIMITS, type KvmLimits } from './capabilities.js';
@@ -14,7 +14,10 @@ import { VCPU_IOCTLS } from './vcpu-ioctls.js';
 import { VmState } from './vm-state.js';
 import { type RunOptions, VcpuRunner } from '../run/runner.js';
 import { DEFAULT_VMX_OPTIONS, type VmxOptions } from '../run/vmcs-setup.js';
-import { KVM_RUN } from '../uapi/ioctls.js';
+import { KVM_GET_MSRS, KVM_RUN, KVM_SET_MSRS, KVM_TRANSLATE } from '../uapi/ioctls.js';
+
+/** The vCPU ioctls that need the vCPU's CPU itself, which a worker-run vCPU keeps in its worker. */
+const REMOTE_REFUSED: ReadonlySet<number> = new Set([KVM_RUN, KVM_GET_MSRS, KVM_SET_MSRS, KVM_TRANSLATE]);
 
 /** The path of the KVM device. */
 export const KVM_DEVICE_PATH = '/dev/kvm';
@@ -185,6 +188,9 @@ export class KvmHost implements KernelContext<VmState> {
       case 'vm':
         return e.vm.ioctl(req, arg);
       case 'vcpu': {
+        const remote = e.vcpu.runner?.remote;
+        // A vCPU running in a worker: Linux would make these wait on vcpu->mutex; here they are -EBUSY.
+        if (remote !== undefined && (remote.running || REMOTE_REFUSED.has(req))) return -EBUSY;
         if (req === KVM_RUN) return this.run(e.vm, e.vcpu, arg);
         if (_IOC_TYPE(req) !== KVMIO) return -EINVAL;
         const h = VCPU_IOCTLS.get(req);
@@ -229,7 +235,9 @@ export class KvmHost implements KernelContext<VmState> {
   /** The KVM_RUN machinery of a vCPU fd once it ran (statistics, VMCS), for tests and tools. */
   vcpuRunner(fd: number): VcpuRunner | undefined {
     const e = this.fds.get(fd);
-    return e?.kind === 'vcpu' ? ((e.vcpu.runner as VcpuRunner | null) ?? undefined) : undefined;
+    // A vCPU in a worker (VcpuWorker) has its runner there, not here.
+    const runner = e?.kind === 'vcpu' ? e.vcpu.runner : null;
+    return runner instanceof VcpuRunner ? runner : undefined;
   }
 
   // ---- kernel services --------------------------------------------------------------------------------

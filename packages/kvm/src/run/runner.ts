@@ -22,7 +22,6 @@ import {
   createVmxCapabilities,
   crAccessQualification,
   CrAccessType,
-  debugExceptionQualification,
   exceptionExits,
   interruptWindowExits,
   ioQualification,
@@ -42,9 +41,7 @@ import {
   DR6,
   EFLAGS,
   EventKind,
-  hasInstructionBreakpoints,
   INTERCEPT,
-  instructionBreakpointHits,
   interceptSoftwareEvent,
   isSoftwareException,
   type MsrValue,
@@ -75,7 +72,8 @@ import { VMX_LAYOUT, Vmcs, type VmxOptions, entryFailure, initVmcs, writeGuestSt
 
 /** What the VM (the `struct kvm` side) offers a running vCPU. */
 export interface RunVm {
-  readonly memslots: Memslots;
+  /** The memslots (a vCPU worker passes its own copy, rebuilt from the shared slot buffers). */
+  readonly memslots: Pick<Memslots, 'generation' | 'all'>;
   /** KVM_SET_TSS_ADDR, for the real-mode TSS without unrestricted guest. */
   readonly tssAddr: number | null;
   /** In-kernel PIO/MMIO handlers (ioeventfds): `write` is true when a write was consumed. */
@@ -265,6 +263,13 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   private stepped = false;
   /** VM-exit instruction length of the last #BP exit (vcpu->arch.event_exit_inst_len). */
   private eventExitInstLen = 0;
+  /**
+   * A signal pending for the thread running this vCPU (cell 0 non-zero; a `VcpuWorker`'s kick sets it
+   * from another thread): KVM_RUN returns -EINTR with KVM_EXIT_INTR before the next VM entry, checked
+   * at entry and after each VM exit (at most GUEST_BUDGET instructions apart), never per instruction.
+   * Null when KVM_RUN runs in the VMM's own thread.
+   */
+  signal: Int32Array | null = null;
 
   constructor(
     private readonly vm: RunVm,
@@ -336,6 +341,10 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_INTR, true);
       return this.leave(-EINTR);
     }
+    if (this.signal !== null && Atomics.exchange(this.signal, 0, 0) !== 0) {
+      rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_INTR, true);
+      return this.leave(-EINTR);
+    }
     if (this.needEntryChecks) {
       writeGuestState(this.vmcs, this.views, this.options, this.vm.tssAddr ?? 0, 0);
       const failed = entryFailure(this.vmcs, this.caps, this.vmxMemory);
@@ -377,6 +386,12 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         break;
       }
       if (cpu.instructions - start + exits >= slice) {
+        rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_INTR, true);
+        return this.leave(-EINTR);
+      }
+      // vcpu_run: signal_pending() after a VM exit handled in the kernel.
+      if (this.signal !== null && Atomics.load(this.signal, 0) !== 0) {
+        Atomics.store(this.signal, 0, 0);
         rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_INTR, true);
         return this.leave(-EINTR);
       }
@@ -661,6 +676,8 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     const ip = cpu.regs.ip + length;
     cpu.regs.ip = cpu.bitness === 16 ? ip & 0xffff : ip >>> 0;
     cpu.shadow = false;
+    // The instruction completed: RF no longer holds off an instruction breakpoint.
+    cpu.flags.bits &= ~EFLAGS.RF;
     this.stepped = true;
   }
 
@@ -688,25 +705,17 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         : proc & ~ProcBased.InterruptWindowExiting;
     vmcs.write32(F.ProcBasedControls, proc >>> 0);
     cpu.halted = false;
-    this.applyGuestDebug();
+    this.applyGuestDebug(cpu);
     const singleStep = this.debugSingleStep;
-    const hwBp = this.debugHwBp;
-    // KVM_GUESTDBG_SINGLESTEP: one instruction, then KVM_EXIT_DEBUG (the monitor-trap-flag way);
-    // KVM_GUESTDBG_USE_HW_BP: instruction by instruction, each checked against DR0..DR3 first.
-    let steps = maxBudget;
-    if (singleStep || hwBp) maxBudget = 1;
+    // KVM_GUESTDBG_SINGLESTEP: one instruction, then KVM_EXIT_DEBUG (the monitor-trap-flag way).
+    // KVM_GUESTDBG_USE_HW_BP's breakpoints are the CPU's own while it is in force (see `delivered`).
+    if (singleStep) maxBudget = 1;
     for (;;) {
       if (
         (proc & ProcBased.InterruptWindowExiting) !== 0 &&
         interruptWindowExits(vmcs, (cpu.eflags & EFLAGS_IF) !== 0, cpu.shadow ? 1 : 0)
       ) {
         return this.exit(cpu, ExitReason.InterruptWindow);
-      }
-      // An instruction breakpoint is a fault: reported before the instruction, unless RFLAGS.RF.
-      const rf = (cpu.flags.bits & EFLAGS.RF) !== 0;
-      if (hwBp && !rf) {
-        const hits = instructionBreakpointHits(this.hwDr7, this.hwDr, this.linearRip(cpu));
-        if (hits !== 0) return this.breakpointExit(cpu, hits);
       }
       this.pend.reason = -1;
       // The CPU itself stops at the first boundary where the window opens (no single-stepping).
@@ -715,10 +724,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       cpu.interruptWindowExiting = false;
       switch (why) {
         case CpuExit.Budget:
-          // The processor clears RF after an instruction completes (SDM Vol. 3 §18.3.1.1).
-          if (rf) cpu.flags.bits &= ~EFLAGS.RF;
           if (singleStep) return this.singleStepExit(cpu);
-          if (hwBp && --steps > 0) continue;
           // The host's timer tick: an external-interrupt exit, handled in the kernel.
           return this.exit(cpu, ExitReason.ExternalInterrupt);
         case CpuExit.InterruptWindow:
@@ -838,7 +844,10 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     info.instructionLength = p.length;
     info.qualificationLo = p.qualification;
     if (reason === ExitReason.ExceptionOrNmi) {
-      info.interruptionInfo = makeInterruptionInfo(p.vector, InterruptionType.SoftwareException);
+      // #DB is a hardware exception (its conditions in the qualification); INT3/INTO are software ones.
+      const type =
+        p.vector === DB_VECTOR ? InterruptionType.HardwareException : InterruptionType.SoftwareException;
+      info.interruptionInfo = makeInterruptionInfo(p.vector, type);
     }
     if (reason === ExitReason.EptViolation || reason === ExitReason.EptMisconfiguration) {
       const f = cpu.pager.mmu.fault;
@@ -918,9 +927,10 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   /**
    * kvm_arch_vcpu_ioctl_set_guest_debug's effect at entry: the exception bitmap intercepts #BP with
    * USE_SW_BP and #DB with SINGLESTEP or USE_HW_BP (update_exception_bitmap); USE_HW_BP's DR0..DR3 and
-   * DR7 are the effective instruction breakpoints.
+   * DR7 are the effective breakpoints (eff_db, guest_debug_dr7) instead of the guest's, which stay in
+   * `ctrl.dr` for its MOV DR and come back when USE_HW_BP goes (kvm_update_dr7).
    */
-  private applyGuestDebug(): void {
+  private applyGuestDebug(cpu: Cpu): void {
     const d = this.guestDebug;
     const control = d.getUint32(0, true);
     // The common case: no debugging now and none at the last entry (the bitmap has no debug bits).
@@ -935,7 +945,14 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     this.vmcs.write32(F.ExceptionBitmap, bitmap >>> 0);
     this.hwDr7 = useHw ? d.getUint32(DEBUGREG + 7 * 8, true) : 0;
     for (let i = 0; i < 4; i++) this.hwDr[i] = d.getUint32(DEBUGREG + i * 8, true);
-    this.debugHwBp = useHw && hasInstructionBreakpoints(this.hwDr7);
+    this.debugHwBp = useHw;
+    if (useHw) {
+      cpu.bp.own(this.hwDr7, this.hwDr, cpu.ctrl.cr4);
+      // Watched pages must leave the RAM-direct TLB (the CPU does so itself for the guest's own).
+      if (cpu.bp.data) cpu.pager.dropRam();
+    } else if (cpu.bp.vmmOwned) {
+      cpu.bp.release();
+    }
   }
 
   /** kvm_run.debug.arch for a #DB exit (handle_exception_nmi: dr6 | DR6_ACTIVE_LOW, GUEST_DR7, the linear RIP). */
@@ -957,23 +974,25 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     return this.debugExit(cpu, DB_VECTOR, DR6.FIXED1 | DR6.BS);
   }
 
-  /** An instruction breakpoint of USE_HW_BP: a #DB exit (fault-like: RIP at the instruction) with its B bits. */
-  private breakpointExit(cpu: Cpu, hits: number): number {
-    const info = this.info.reset(ExitReason.ExceptionOrNmi);
-    info.qualificationLo = debugExceptionQualification({ breakpoints: hits });
-    info.interruptionInfo = makeInterruptionInfo(DB_VECTOR, InterruptionType.HardwareException);
-    recordVmExit(this.vmcs, info);
-    this.vmcs.write64(F.GuestRip, cpu.regs.ip, 0);
-    this.stats.exits[ExitReason.ExceptionOrNmi]!++;
-    return this.debugExit(cpu, DB_VECTOR, DR6.FIXED1 | hits);
-  }
-
   /**
    * CpuEvents: INT3 (and INTO) are software exceptions, so a set exception-bitmap bit makes them exit
-   * before the guest sees them; the CPU rolls the instruction back and run() returns Intercept.
+   * before the guest sees them; the CPU rolls the instruction back and run() returns Intercept. A #DB
+   * exits the same way when the bitmap has it (SINGLESTEP or USE_HW_BP): its DR6 conditions go to the
+   * exit qualification and the guest's DR6 is left alone, as with VT-x.
    */
   delivered(kind: EventKind, vector: number, _errorCode: number): void {
-    if (kind !== EventKind.Software || this.mode !== Mode.Guest) return;
+    if (this.mode !== Mode.Guest) return;
+    if (kind === EventKind.Exception && vector === DB_VECTOR) {
+      const cpu = this.cpu!;
+      if (!exceptionExits(this.vmcs, DB_VECTOR)) return;
+      const p = this.pend;
+      p.reason = ExitReason.ExceptionOrNmi;
+      p.length = 0;
+      p.qualification = cpu.bp.pending;
+      p.vector = DB_VECTOR;
+      interceptSoftwareEvent();
+    }
+    if (kind !== EventKind.Software) return;
     if (vector !== BP_VECTOR && vector !== OF_VECTOR) return;
     const cpu = this.cpu!;
     if (!exceptionExits(this.vmcs, vector) || !isSoftwareException(cpu, vector)) return;
@@ -992,6 +1011,9 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
    */
   private handleException(cpu: Cpu): number {
     const p = this.pend;
+    // #DB: kvm_run.debug.arch.dr6 = exit qualification | DR6_ACTIVE_LOW, dr7 = GUEST_DR7; pc is the
+    // instruction for a fault (instruction breakpoint, general detect), the next one for a trap.
+    if (p.vector === DB_VECTOR) return this.debugExit(cpu, DB_VECTOR, DR6.FIXED1 | p.qualification);
     if (p.vector !== BP_VECTOR) return this.internalError(C.KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, 0);
     this.eventExitInstLen = p.length;
     const rv = this.runView;

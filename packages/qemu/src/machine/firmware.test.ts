@@ -87,6 +87,20 @@ describe('FirmwareMemory (memory slots of a firmware-booted pc)', () => {
     });
   });
 
+  it('with a VGA leaves 0xA0000-0xAFFFF to the card (its graphics window) and keeps the text window RAM', () => {
+    const h = recordingHost();
+    const ram = h.mmap(32 * MiB);
+    new FirmwareMemory(h, { addr: ram.addr, size: 32 * MiB }, new Uint8Array(256 * KiB), {
+      graphicsWindow: true,
+    });
+    expect(h.slots.get(FIRMWARE_SLOT.RAM_LOW)).toMatchObject({ guestPhysAddr: 0, memorySize: 0xa0000 });
+    expect(h.at(0x9ffff)).toBeDefined();
+    expect(h.at(0xa0000)).toBeUndefined();
+    expect(h.at(0xaffff)).toBeUndefined();
+    expect(h.at(0xb8000)).toMatchObject({ userspaceAddr: ram.addr + 0xb0000 });
+    expect(h.at(0xbffff)).toBeDefined();
+  });
+
   it('at reset 0xE0000-0xFFFFF reads the BIOS alias and 0xC0000-0xDFFFF decodes nothing', () => {
     const { h, biosAddr } = setup();
     const f = h.at(0xf0000)!;

@@ -17,11 +17,18 @@ import {
   RtcRegs,
 } from '@typevisor/devices';
 import { KVM_MEM_READONLY, type Mapping, type Regs, type Sregs, type Vcpu, type Vm } from '@typevisor/kvm';
-import type { AccessSize, ByteSink, GuestMemory, PioBus, PioDevice } from '@typevisor/memory';
+import type { ByteSink, GuestMemory, PioBus } from '@typevisor/memory';
+import { DebugConsole } from './debug-console.js';
 import { PAM_SEGMENTS, type PamMode, pamMode, segmentBacking } from './pam.js';
 
 /** QEMU's `-bios` default for `pc` (Debian's seabios package installs it here). */
 export const DEFAULT_BIOS_PATH = '/usr/share/seabios/bios-256k.bin';
+/**
+ * The VGA BIOS QEMU gives SeaBIOS for `-vga std` (romfile vgabios-stdvga.bin, in Debian's seabios
+ * package next to the BIOS): SeaBIOS runs it from fw_cfg "vgaroms/" at POST, and it sets up text mode
+ * through the VGA registers and the Bochs VBE ports, so INT 10h works and SeaBIOS draws on the screen.
+ */
+export const DEFAULT_VGA_ROM_PATH = '/usr/share/seabios/vgabios-stdvga.bin';
 /** A BIOS image is whole 64-KiB blocks, at most 16 MiB (the flash window below 4 GiB). */
 export const BIOS_SIZE_UNIT = 64 * 1024;
 export const BIOS_MAX_SIZE = 16 * 1024 * 1024;
@@ -31,12 +38,13 @@ const ONE_MIB = 0x100000;
 const PAM_START = 0xc0000;
 
 /** Memory slots of a firmware-booted `pc`: RAM around the PAM area, the BIOS, one per PAM segment. */
-export const FIRMWARE_SLOT = { RAM_LOW: 0, RAM_HIGH: 1, BIOS: 2, PAM_FIRST: 3 } as const;
+export const FIRMWARE_SLOT = { RAM_LOW: 0, RAM_HIGH: 1, BIOS: 2, PAM_FIRST: 3, RAM_TEXT: 32 } as const;
+/** The VGA's graphics window, which a machine with a VGA takes out of RAM (see `vga.ts`). */
+const GRAPHICS_WINDOW_BASE = 0xa0000;
+const GRAPHICS_WINDOW_END = 0xb0000;
 
 /** QEMU's debug console (isa-debugcon) port, where SeaBIOS writes its log. */
 export const DEBUGCON_PORT = 0x402;
-/** What reading the debug console port returns (isa-debugcon's `readback` default). */
-export const DEBUGCON_READBACK = 0xe9;
 /** fw_cfg's x86 ports: selector 0x510, data 0x511, DMA 0x514-0x51B. */
 export const FW_CFG_PORT = FwCfgRegs.FW_CFG_IO_BASE;
 export const FW_CFG_PORTS = FwCfgRegs.FW_CFG_IO_LENGTH;
@@ -73,6 +81,11 @@ export class FirmwareMemory {
     /** Guest RAM: its host address (from mmap) and size; slot 0 must not be in use. */
     private readonly ram: { readonly addr: number; readonly size: number },
     bios: Uint8Array,
+    /**
+     * With a VGA, 0xA0000-0xAFFFF is not RAM but the card's graphics window (QEMU's vga-lowmem), where
+     * the VGA BIOS loads its font into plane 2; 0xB0000-0xBFFFF (the text window) stays RAM.
+     */
+    options: { readonly graphicsWindow?: boolean } = {},
   ) {
     if (bios.length === 0 || bios.length % BIOS_SIZE_UNIT !== 0 || bios.length > BIOS_MAX_SIZE)
       throw new RangeError(`a BIOS image of ${bios.length} bytes`);
@@ -83,12 +96,22 @@ export class FirmwareMemory {
     this.biosAddr = rom.addr;
     this.biosSize = bios.length;
     const vm = host.vm;
+    const low = Math.min(PAM_START, ram.size);
+    const window = options.graphicsWindow === true && low > GRAPHICS_WINDOW_END;
     vm.setUserMemoryRegion({
       slot: FIRMWARE_SLOT.RAM_LOW,
       guestPhysAddr: 0,
-      memorySize: Math.min(PAM_START, ram.size),
+      memorySize: window ? GRAPHICS_WINDOW_BASE : low,
       userspaceAddr: ram.addr,
     });
+    if (window) {
+      vm.setUserMemoryRegion({
+        slot: FIRMWARE_SLOT.RAM_TEXT,
+        guestPhysAddr: GRAPHICS_WINDOW_END,
+        memorySize: low - GRAPHICS_WINDOW_END,
+        userspaceAddr: ram.addr + GRAPHICS_WINDOW_END,
+      });
+    }
     if (ram.size > ONE_MIB) {
       vm.setUserMemoryRegion({
         slot: FIRMWARE_SLOT.RAM_HIGH,
@@ -179,6 +202,8 @@ export interface FirmwareFwCfgOptions {
   readonly nographic: boolean;
   /** Guest RAM for the DMA interface. */
   readonly memory: GuestMemory;
+  /** The VGA option ROM ("vgaroms/vgabios-stdvga.bin"), when the machine has the `std` VGA. */
+  readonly vgaRom?: Uint8Array;
 }
 
 /**
@@ -194,22 +219,8 @@ export function firmwareFwCfg(o: FirmwareFwCfgOptions): FwCfg {
   fw.addU16(FwCfgKey.NoGraphic, o.nographic ? 1 : 0);
   fw.addU16(FwCfgKey.BootMenu, 0);
   fw.addFile('etc/e820', e820File([{ address: 0, length: o.ramBytes, type: 1 }]));
+  if (o.vgaRom !== undefined) fw.addFile('vgaroms/vgabios-stdvga.bin', o.vgaRom);
   return fw;
-}
-
-/**
- * QEMU's isa-debugcon at port 0x402: bytes written go to `sink` (SeaBIOS's log); reads return 0xE9,
- * which is how SeaBIOS detects the port.
- */
-export class DebugConsole implements PioDevice {
-  readonly maxAccessSize: AccessSize = 1;
-  constructor(private readonly sink?: ByteSink) {}
-  read(): number {
-    return DEBUGCON_READBACK;
-  }
-  write(_offset: number, _size: AccessSize, value: number): void {
-    this.sink?.writeByte(value & 0xff);
-  }
 }
 
 /** What {@link PcFirmware} wires into: the machine's facade objects, buses and devices. */
@@ -230,6 +241,10 @@ export interface PcFirmwareWiring {
   readonly bootOrder: readonly RtcRegs.BootDevice[];
   /** Where the debug console's bytes go (SeaBIOS's log); dropped without it. */
   readonly debugcon?: ByteSink;
+  /** The VGA BIOS for SeaBIOS to run (`DEFAULT_VGA_ROM_PATH`), when the machine has a VGA. */
+  readonly vgaRom?: Uint8Array;
+  /** The machine has a VGA: 0xA0000-0xAFFFF is its graphics window, not RAM. */
+  readonly graphicsWindow?: boolean;
 }
 
 /**
@@ -250,12 +265,13 @@ export class PcFirmware {
     this.resetRegs = w.vcpu.getRegs();
     this.resetSregs = w.vcpu.getSregs();
     w.vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0, memorySize: 0, userspaceAddr: 0 });
-    this.memory = new FirmwareMemory(w, w.ram, bios);
+    this.memory = new FirmwareMemory(w, w.ram, bios, { graphicsWindow: w.graphicsWindow === true });
     this.fwCfg = firmwareFwCfg({
       ramBytes: w.ram.size,
       cpus: w.cpus,
       nographic: w.nographic,
       memory: w.memory,
+      ...(w.vgaRom ? { vgaRom: w.vgaRom } : {}),
     });
     w.pio.insert(FW_CFG_PORT, FW_CFG_PORTS, this.fwCfg, 'fwcfg');
     w.pio.insert(DEBUGCON_PORT, 1, new DebugConsole(w.debugcon), 'isa-debugcon');

@@ -26,6 +26,7 @@ import { type ExitAction, handleExit } from './exit-dispatch.js';
 import { GuestLog } from './guest-log.js';
 import type { IrqCounter } from './irq-stats.js';
 import { KernelPitSpeaker, kernelElcr, kernelIrqLine, kernelPicViews } from './kernel-irqchip.js';
+import { DebugConsole } from './debug-console.js';
 import { cpuSnapshot } from './monitor-target.js';
 
 /**
@@ -47,8 +48,18 @@ export const PC_PORTS = {
   RTC: 0x70,
   PORT_A: 0x92,
   COM1: 0x3f8,
+  /** QEMU's isa-debugcon for `-debugcon` (its default iobase). */
+  DEBUGCON: 0xe9,
 } as const;
 export const PC_IRQ = { PIT: 0, KEYBOARD: 1, COM1: 4, RTC: 8, MOUSE: 12 } as const;
+
+/** COM1..COM4: I/O base and ISA IRQ of each, as QEMU's isa-serial places them (serial_isa.c). */
+export const SERIAL_PORTS: readonly { readonly base: number; readonly irq: number }[] = [
+  { base: 0x3f8, irq: 4 },
+  { base: 0x2f8, irq: 3 },
+  { base: 0x3e8, irq: 4 },
+  { base: 0x2e8, irq: 3 },
+];
 
 /** The facade, guest RAM and vCPU 0 of a machine. */
 export interface VmCore {
@@ -109,6 +120,8 @@ export interface IsaDevices {
   readonly pit: Pit8254 | null;
   readonly rtc: Mc146818;
   readonly com1: Uart16550;
+  /** Every serial port, COM1 first (COM2..COM4 when `-serial` named more backends). */
+  readonly serialPorts: readonly Uart16550[];
   /** ISA IRQ `irq` (GSI `irq` with the in-kernel irqchip), counted for `info irq`. */
   isaIrq(irq: number): IrqLine;
   /** The ELCR pair (ports 0x4D0/0x4D1) where the VMM marks level-triggered IRQs, as firmware would. */
@@ -130,6 +143,16 @@ export interface IsaIo {
   readonly clock: Clock;
   readonly serialOut: ByteSink;
   readonly serialIn?: ByteSource;
+  /** COM2, COM3, COM4 in order: their transmit and receive sides (one per further `-serial`). */
+  readonly moreSerial?: readonly SerialPortIo[];
+  /** `-debugcon`: where bytes written to port 0xE9 go. */
+  readonly debugConsole?: ByteSink;
+}
+
+/** One serial port's two sides. */
+export interface SerialPortIo {
+  readonly output: ByteSink;
+  readonly input?: ByteSource;
 }
 
 /**
@@ -154,11 +177,19 @@ export function wireIsaDevices(
   for (const [index, value] of pcCmosLayout({ ramBelow4G: config.memoryBytes, cpus: config.smp })) {
     rtc.setCmos(index, value);
   }
-  const com1 = new Uart16550({
-    irq: isaIrq(PC_IRQ.COM1),
-    output: io.serialOut,
-    ...(io.serialIn ? { input: io.serialIn } : {}),
-  });
+  const ports: SerialPortIo[] = [
+    { output: io.serialOut, ...(io.serialIn ? { input: io.serialIn } : {}) },
+    ...(io.moreSerial ?? []).slice(0, SERIAL_PORTS.length - 1),
+  ];
+  const serialPorts = ports.map(
+    (p, i) =>
+      new Uart16550({
+        irq: isaIrq(SERIAL_PORTS[i]!.irq),
+        output: p.output,
+        ...(p.input ? { input: p.input } : {}),
+      }),
+  );
+  const com1 = serialPorts[0]!;
   if (pic !== null && pit !== null) {
     pio.insert(PC_PORTS.PIC_MASTER, 2, pic.master, 'pic-master');
     pio.insert(PC_PORTS.PIC_SLAVE, 2, pic.slave, 'pic-slave');
@@ -169,13 +200,15 @@ export function wireIsaDevices(
   const timer = pit ?? new KernelPitSpeaker(core.kvm, core.vm);
   pio.insert(PC_PORTS.PORT_B, 1, new SystemControlPortB({ timer, clock }), 'port61');
   pio.insert(PC_PORTS.RTC, 2, rtc, 'rtc');
-  pio.insert(PC_PORTS.COM1, 8, com1, 'serial0');
+  for (const [i, uart] of serialPorts.entries()) pio.insert(SERIAL_PORTS[i]!.base, 8, uart, `serial${i}`);
+  if (io.debugConsole) pio.insert(PC_PORTS.DEBUGCON, 1, new DebugConsole(io.debugConsole), 'isa-debugcon');
   if (pic === null) {
     return {
       pic,
       pit,
       rtc,
       com1,
+      serialPorts,
       isaIrq,
       elcr: kernelElcr(core.kvm, core.vm),
       picViews: () => kernelPicViews(core.kvm, core.vm),
@@ -187,6 +220,7 @@ export function wireIsaDevices(
     pit,
     rtc,
     com1,
+    serialPorts,
     isaIrq,
     elcr: pic.elcr,
     picViews: () => ({ master: pic.master.getState(), slave: pic.slave.getState() }),
@@ -202,7 +236,7 @@ export function wireIsaDevices(
 export function injectIsaInterrupts(isa: IsaDevices, vcpu: Vcpu): number {
   isa.pit?.poll();
   isa.rtc.poll();
-  isa.com1.pollInput();
+  for (const uart of isa.serialPorts) uart.pollInput();
   // With the in-kernel irqchip the facade injects (and raises the interrupt window) itself.
   if (isa.pic === null) return -1;
   const run = vcpu.run;

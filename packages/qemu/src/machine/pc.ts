@@ -39,6 +39,10 @@ export interface MachineIo {
   readonly serialOut: ByteSink;
   /** COM1's receive side. */
   readonly serialIn?: ByteSource;
+  /** COM2..COM4 (one per further `-serial`). */
+  readonly moreSerial?: readonly SerialPortIo[];
+  /** `-debugcon`: bytes written to port 0xE9. */
+  readonly debugConsole?: ByteSink;
   /** Virtual time for the devices: the VMM's clock (host monotonic time in the CLI). */
   readonly clock: Clock;
   /** Backends for the virtio devices (drives, netdevs, entropy, virtconsole output). */
@@ -51,12 +55,15 @@ export interface MachineIo {
   readonly bootOrder?: readonly RtcRegs.BootDevice[];
   /** The debug console port 0x402 (SeaBIOS's log). */
   readonly debugcon?: ByteSink;
+  /** The VGA BIOS SeaBIOS runs when the machine has the `std` VGA (see `DEFAULT_VGA_ROM_PATH`). */
+  readonly vgaRom?: Uint8Array;
 }
 
 export { PC_IRQ, PC_PORTS, SLICE_INSTRUCTIONS } from './machine-core.js';
 import {
   injectIsaInterrupts,
   type IsaDevices,
+  type SerialPortIo,
   openGuestLog,
   openVmCore,
   PC_IRQ,
@@ -170,6 +177,8 @@ export class PcMachine {
               nographic: config.nographic,
               bootOrder: io.bootOrder ?? [],
               ...(io.debugcon ? { debugcon: io.debugcon } : {}),
+              ...(io.vgaRom && this.vga !== null ? { vgaRom: io.vgaRom } : {}),
+              graphicsWindow: this.vga !== null,
             },
             io.bios,
           );

@@ -70,7 +70,10 @@ export interface VmConfig {
   readonly drives: readonly DriveConfig[];
   readonly devices: readonly DeviceConfig[];
   readonly netdevs: readonly NetdevConfig[];
+  /** `-serial`, one per port in order: COM1 (0x3F8, IRQ 4), COM2 (0x2F8, IRQ 3), COM3, COM4. */
   readonly serial: readonly CharBackend[];
+  /** `-debugcon`: QEMU's isa-debugcon at port 0xE9 (what a guest writes there goes to this backend). */
+  readonly debugcon: CharBackend | undefined;
   readonly monitor: CharBackend | undefined;
   readonly nographic: boolean;
   /** `-vga std|none`; undefined: std unless -nographic or -nodefaults (see machine/vga.ts). */

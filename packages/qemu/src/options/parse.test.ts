@@ -166,6 +166,24 @@ describe('parseCommandLine', () => {
   });
 });
 
+describe('-serial and -debugcon', () => {
+  it('gives each -serial the next port and -debugcon its own backend', () => {
+    const c = run(
+      '-kernel k -serial null -serial file:/tmp/com2 -serial tcp::4444,server,nowait -debugcon file:/tmp/dbg',
+    );
+    expect(c.serial.map((b) => b.kind)).toEqual(['null', 'file', 'tcp']);
+    expect(c.debugcon).toEqual({ kind: 'file', path: '/tmp/dbg' });
+    expect(run('-kernel k').debugcon).toBeUndefined();
+  });
+
+  it('refuses a fifth serial port and a backend it does not know, naming it', () => {
+    expect(error(['-kernel', 'k', ...Array(5).fill(['-serial', 'null']).flat()])).toContain(
+      'too many serial ports',
+    );
+    expect(error(['-kernel', 'k', '-debugcon', 'pty'])).toContain("'pty' is not a valid char driver");
+  });
+});
+
 describe('parseCharBackend', () => {
   it('reads the serial and monitor backends QEMU users type', () => {
     expect(parseCharBackend('stdio')).toEqual({ kind: 'stdio' });

@@ -77,6 +77,7 @@ const DEFAULTS: VmConfig = {
   devices: [],
   netdevs: [],
   serial: [],
+  debugcon: undefined,
   monitor: undefined,
   nographic: false,
   vga: undefined,
@@ -254,7 +255,10 @@ function parseNetdev(value: string): NetdevConfig {
   return { type, id, props: kv };
 }
 
-/** `-serial` / `-monitor` backends as QEMU spells them. */
+/** ISA serial ports a `pc` or `microvm` machine can have (QEMU's MAX_ISA_SERIAL_PORTS). */
+export const MAX_SERIAL_PORTS = 4;
+
+/** `-serial` / `-monitor` / `-debugcon` backends as QEMU spells them. */
 export function parseCharBackend(value: string): CharBackend {
   if (value === 'stdio' || value === 'null' || value === 'none' || value === 'mon:stdio')
     return { kind: value };
@@ -438,10 +442,19 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     names: ['serial'],
-    arg: 'stdio|file:path|tcp:host:port[,server]|null|none',
-    help: 'serial port backend',
+    arg: 'stdio|file:path|tcp:host:port[,server]|unix:path[,server]|null|none',
+    help: 'the next serial port (COM1..COM4) on this backend',
     apply: (c, v) => {
+      if (c.serial.length === MAX_SERIAL_PORTS) throw new OptionSyntaxError('too many serial ports');
       c.serial.push(parseCharBackend(v));
+    },
+  },
+  {
+    names: ['debugcon'],
+    arg: 'stdio|file:path|tcp:...|unix:...|null',
+    help: 'the debug console (port 0xE9) on this backend',
+    apply: (c, v) => {
+      c.debugcon = parseCharBackend(v);
     },
   },
   {

@@ -238,7 +238,6 @@ function entries(): [number, Handler][] {
   add('Xchg_r32_EAX', xchg(32));
   add('Nopw', nop);
   add('Nopd', nop);
-  add('Pause', nop);
   add('Nop_rm16', nop);
   add('Nop_rm32', nop);
   for (const size of [16, 32]) {

@@ -6,7 +6,7 @@
 import { Code } from '@typevisor/x86-decoder';
 import { Mode } from '../control.js';
 import type { Cpu, Handler } from '../cpu.js';
-import { raise, raiseIntercept, Vector } from '../exceptions.js';
+import { interceptInstruction, raise, raiseIntercept, Vector } from '../exceptions.js';
 import { IOPL_SHIFT } from '../flags.js';
 import { INTERCEPT } from '../hooks.js';
 import { readLinear16 } from '../memory-access.js';
@@ -37,44 +37,50 @@ export function checkIo(cpu: Cpu, port: number, size: number): void {
 export function portIn(cpu: Cpu, port: number, size: 1 | 2 | 4): number {
   const v = cpu.hooks.portIn(port, size);
   if (v === INTERCEPT) raiseIntercept();
+  if (cpu.bp.io) cpu.bp.port(port, size);
   return size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v >>> 0;
 }
 
 export function portOut(cpu: Cpu, port: number, size: 1 | 2 | 4, value: number): void {
   if (cpu.hooks.portOut(port, size, value) === INTERCEPT) raiseIntercept();
+  if (cpu.bp.io) cpu.bp.port(port, size);
+}
+
+/** IN and OUT themselves: an intercepted access returns from the handler (no throw, see `interceptInstruction`). */
+function inPort(cpu: Cpu, port: number, size: 1 | 2 | 4): void {
+  checkIo(cpu, port, size);
+  const v = cpu.hooks.portIn(port, size);
+  if (v === INTERCEPT) {
+    interceptInstruction(cpu);
+    return;
+  }
+  if (cpu.bp.io) cpu.bp.port(port, size);
+  setAcc(cpu, size, size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v >>> 0);
+}
+
+function outPort(cpu: Cpu, port: number, size: 1 | 2 | 4): void {
+  checkIo(cpu, port, size);
+  if (cpu.hooks.portOut(port, size, getAcc(cpu, size)) === INTERCEPT) {
+    interceptInstruction(cpu);
+    return;
+  }
+  if (cpu.bp.io) cpu.bp.port(port, size);
 }
 
 function inImm(size: 1 | 2 | 4): Handler {
-  return (cpu, ins) => {
-    const port = ins.immediate & 0xff;
-    checkIo(cpu, port, size);
-    const v = portIn(cpu, port, size);
-    setAcc(cpu, size, v);
-  };
+  return (cpu, ins) => inPort(cpu, ins.immediate & 0xff, size);
 }
 
 function inDx(size: 1 | 2 | 4): Handler {
-  return (cpu) => {
-    const port = cpu.regs.r16[4]!;
-    checkIo(cpu, port, size);
-    setAcc(cpu, size, portIn(cpu, port, size));
-  };
+  return (cpu) => inPort(cpu, cpu.regs.r16[4]!, size);
 }
 
 function outImm(size: 1 | 2 | 4): Handler {
-  return (cpu, ins) => {
-    const port = ins.immediate & 0xff;
-    checkIo(cpu, port, size);
-    portOut(cpu, port, size, getAcc(cpu, size));
-  };
+  return (cpu, ins) => outPort(cpu, ins.immediate & 0xff, size);
 }
 
 function outDx(size: 1 | 2 | 4): Handler {
-  return (cpu) => {
-    const port = cpu.regs.r16[4]!;
-    checkIo(cpu, port, size);
-    portOut(cpu, port, size, getAcc(cpu, size));
-  };
+  return (cpu) => outPort(cpu, cpu.regs.r16[4]!, size);
 }
 
 function setAcc(cpu: Cpu, size: number, v: number): void {

@@ -39,7 +39,13 @@ function stringOp(op: number, size: number): Handler {
     while (count !== 0 && n < REP_CHUNK) {
       const si = a32 ? r.u32[6]! : r.r16[12]!;
       const di = a32 ? r.u32[7]! : r.r16[14]!;
-      if (rep !== RepPrefix.None && step > 0 && (op === StringOp.Movs || op === StringOp.Stos)) {
+      // The bulk copy bypasses the data-breakpoint checks: element by element while any is armed.
+      if (
+        rep !== RepPrefix.None &&
+        step > 0 &&
+        !cpu.bp.data &&
+        (op === StringOp.Movs || op === StringOp.Stos)
+      ) {
         const done = bulk(cpu, op, size, srcSeg, si, di, count, a32);
         if (done > 0) {
           const adv = done * bytes;
@@ -118,6 +124,9 @@ function stringOp(op: number, size: number): Handler {
         const zf = getZF(cpu.flags);
         if (rep === RepPrefix.Rep ? zf === 0 : zf === 1) return;
       }
+      // A data or I/O breakpoint met: the #DB trap comes after this iteration (SDM Vol. 3 §18.3.1.2),
+      // with EIP at the instruction while iterations remain.
+      if (cpu.bp.hits !== 0) break;
     }
     if (count !== 0) r.ip = cpu.startIp;
   };

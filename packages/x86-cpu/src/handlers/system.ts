@@ -1,13 +1,15 @@
 /**
  * System and flag-control instructions: CLC/STC/CMC/CLD/STD/CLI/STI, HLT, CPUID, RDTSC, RDMSR/WRMSR,
  * RDPMC, MOV to/from CR and DR, LGDT/LIDT/SGDT/SIDT, LLDT/SLDT/LTR/STR, LMSW/SMSW, CLTS, INVLPG,
- * INVD/WBINVD, LAR/LSL/VERR/VERW, ARPL, SYSENTER/SYSEXIT, UD0/UD1/UD2 (SDM Vol. 2 and Vol. 3 ch. 2, 5).
+ * INVD/WBINVD, PAUSE, MONITOR/MWAIT, LAR/LSL/VERR/VERW, ARPL, SYSENTER/SYSEXIT, UD0/UD1/UD2 (SDM
+ * Vol. 2 and Vol. 3 ch. 2, 5).
  * The sensitive ones consult the hooks first, so a VMX layer can turn them into VM exits.
  */
 import { MMU_FAULT } from '@typevisor/mmu';
 import { type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import { CR0, CR4, Mode } from '../control.js';
 import { modelCpuid } from '../cpu-model.js';
+import { DR6, DR7 } from '../debug-registers.js';
 import type { Cpu, Handler } from '../cpu.js';
 import { HandlerList } from './table.js';
 import {
@@ -19,7 +21,7 @@ import {
   readDescriptor,
   typeOf,
 } from '../descriptors.js';
-import { raise, raiseIntercept, Vector } from '../exceptions.js';
+import { interceptInstruction, raise, raiseIntercept, Vector } from '../exceptions.js';
 import { CpuExit } from '../exit.js';
 import { EFLAGS, getCF, IOPL_SHIFT, materialize, setArith, setCF, writeFlags } from '../flags.js';
 import { INTERCEPT } from '../hooks.js';
@@ -29,6 +31,7 @@ import { getReg, locate, readOp0, setReg, writeOp0 } from '../operands.js';
 import { Seg } from '../registers.js';
 import { fwait } from './x87.js';
 import { Attr, SegType, SysType } from '../segments.js';
+import type { VmxSensitive } from '../vmx-port.js';
 
 function iopl(cpu: Cpu): number {
   return (cpu.flags.bits >>> IOPL_SHIFT) & 3;
@@ -43,6 +46,22 @@ function requireCpl0(cpu: Cpu): void {
 /** #UD outside protected mode (LLDT, LTR, LAR, LSL, VERR, VERW, ARPL, SLDT, STR). */
 function requireProtected(cpu: Cpu): void {
   if (cpu.ctrl.mode !== Mode.Protected) raise(Vector.UD);
+}
+
+/** VMX non-root operation: "MOV-DR exiting" or "descriptor-table exiting" may make `ins` a VM exit. */
+function vmxSensitive(cpu: Cpu, op: VmxSensitive, ins: Instruction): void {
+  const vmx = cpu.hooks.vmx;
+  if (vmx !== undefined && vmx.nonRoot === true && vmx.instruction?.(op, ins) === INTERCEPT) raiseIntercept();
+}
+
+/**
+ * VMX non-root operation: whether the port makes `ins` a VM exit (RDPMC, PAUSE, MONITOR, MWAIT,
+ * WBINVD, INVD). Outside non-root operation this is one property check. The caller, which has
+ * changed nothing yet, then calls `interceptInstruction` and returns.
+ */
+function vmxExits(cpu: Cpu, op: VmxSensitive, ins: Instruction): boolean {
+  const vmx = cpu.hooks.vmx;
+  return vmx !== undefined && vmx.nonRoot === true && vmx.instruction?.(op, ins) === INTERCEPT;
 }
 
 // ------------------------------------------------------------------ flags
@@ -82,7 +101,10 @@ const sti: Handler = (cpu) => {
 
 const hlt: Handler = (cpu) => {
   requireCpl0(cpu);
-  if (cpu.hooks.hlt() === INTERCEPT) raiseIntercept();
+  if (cpu.hooks.hlt() === INTERCEPT) {
+    interceptInstruction(cpu);
+    return;
+  }
   cpu.halted = true;
   cpu.exitReason = CpuExit.Hlt;
   cpu.stop = true;
@@ -96,7 +118,10 @@ const cpuid: Handler = (cpu) => {
   out.ebx = leaf?.ebx ?? 0;
   out.ecx = leaf?.ecx ?? 0;
   out.edx = leaf?.edx ?? 0;
-  if (cpu.hooks.cpuid(r.u32[0]!, r.u32[1]!, out) === INTERCEPT) raiseIntercept();
+  if (cpu.hooks.cpuid(r.u32[0]!, r.u32[1]!, out) === INTERCEPT) {
+    interceptInstruction(cpu);
+    return;
+  }
   r.r32[0] = out.eax;
   r.r32[3] = out.ebx;
   r.r32[1] = out.ecx;
@@ -105,14 +130,25 @@ const cpuid: Handler = (cpu) => {
 
 const rdtsc: Handler = (cpu) => {
   if (cpu.ctrl.cr4 & CR4.TSD && cpu.ctrl.mode !== Mode.Real && cpu.ctrl.cpl !== 0) raise(Vector.GP, 0);
-  if (cpu.hooks.rdtsc() === INTERCEPT) raiseIntercept();
+  if (cpu.hooks.rdtsc() === INTERCEPT) {
+    interceptInstruction(cpu);
+    return;
+  }
   const t = cpu.tsc;
   cpu.regs.r32[0] = t % 4294967296;
   cpu.regs.r32[2] = Math.floor(t / 4294967296);
 };
 
-const rdpmc: Handler = (cpu) => {
+/**
+ * RDPMC: #GP(0) unless CPL 0 or CR4.PCE; then "RDPMC exiting" (the counter-number #GP is not a
+ * privilege check, so the VM exit has priority over it, SDM 26.1.1); counters 0 and 1 read 0.
+ */
+const rdpmc: Handler = (cpu, ins) => {
   if ((cpu.ctrl.cr4 & CR4.PCE) === 0) requireCpl0(cpu);
+  if (vmxExits(cpu, 'rdpmc', ins)) {
+    interceptInstruction(cpu);
+    return;
+  }
   if (cpu.regs.u32[1]! > 1) raise(Vector.GP, 0);
   cpu.regs.r32[0] = 0;
   cpu.regs.r32[2] = 0;
@@ -135,7 +171,10 @@ const rdmsr: Handler = (cpu) => {
     v.hi = slot < 0 ? 0 : cpu.msrs.hi[slot]!;
   }
   const h = cpu.hooks.rdmsr(index, v);
-  if (h === INTERCEPT) raiseIntercept();
+  if (h === INTERCEPT) {
+    interceptInstruction(cpu);
+    return;
+  }
   if (h === Vector.GP || !known) raise(Vector.GP, 0);
   cpu.regs.r32[0] = v.lo;
   cpu.regs.r32[2] = v.hi;
@@ -148,7 +187,10 @@ const wrmsr: Handler = (cpu) => {
   v.lo = cpu.regs.u32[0]!;
   v.hi = cpu.regs.u32[2]!;
   const h = cpu.hooks.wrmsr(index, v);
-  if (h === INTERCEPT) raiseIntercept();
+  if (h === INTERCEPT) {
+    interceptInstruction(cpu);
+    return;
+  }
   if (h === Vector.GP) raise(Vector.GP, 0);
   if (index === Msr.TSC) {
     cpu.tscOffset = v.hi * 4294967296 + v.lo - cpu.tscBase();
@@ -202,6 +244,8 @@ export function writeCr(cpu: Cpu, n: number, value: number): void {
       if (cpu.pager.mmu.writeCr4(value) === MMU_FAULT) raise(Vector.GP, 0);
       c.cr4 = value;
       cpu.pager.flush();
+      // CR4.DE turns R/W=10 into I/O breakpoints.
+      cpu.syncBreakpoints();
       cpu.stop = true;
       return;
     default:
@@ -245,18 +289,38 @@ function drIndex(cpu: Cpu, reg: number): number {
   return n;
 }
 
+/**
+ * DR7.GD: any MOV DR is a #DB fault with DR6.BD (SDM Vol. 3 §18.2.4), after the #UD and #GP checks and
+ * after a VM exit for MOV DR, which takes precedence.
+ */
+function generalDetect(cpu: Cpu): void {
+  if ((cpu.bp.dr7 & DR7.GD) === 0) return;
+  cpu.bp.pending = DR6.BD;
+  raise(Vector.DB);
+}
+
 const movFromDr: Handler = (cpu, ins) => {
   requireCpl0(cpu);
-  setReg(cpu, ins.op0Register, 32, cpu.ctrl.dr[drIndex(cpu, ins.op1Register)]!);
+  const n = drIndex(cpu, ins.op1Register);
+  vmxSensitive(cpu, 'movFromDr', ins);
+  generalDetect(cpu);
+  setReg(cpu, ins.op0Register, 32, cpu.ctrl.dr[n]!);
 };
 
 const movToDr: Handler = (cpu, ins) => {
   requireCpl0(cpu);
   const n = drIndex(cpu, ins.op0Register);
+  vmxSensitive(cpu, 'movToDr', ins);
+  generalDetect(cpu);
   let v = getReg(cpu, ins.op1Register, 32);
   if (n === 6) v = (v | 0xffff0ff0) >>> 0;
   if (n === 7) v = ((v | 0x400) & ~0xd000) >>> 0;
   cpu.ctrl.dr[n] = v;
+  if (n !== 6) {
+    // New breakpoints: decoded now, and the loop re-chooses its path (block or instruction by instruction).
+    cpu.syncBreakpoints();
+    cpu.stop = true;
+  }
 };
 
 const clts: Handler = (cpu) => {
@@ -287,6 +351,7 @@ function loadTable(idt: boolean, size: number): Handler {
   return (cpu, ins) => {
     requireCpl0(cpu);
     if (ins.op0Kind !== OpKind.Memory) raise(Vector.UD);
+    vmxSensitive(cpu, idt ? 'lidt' : 'lgdt', ins);
     locate(cpu, ins);
     const limit = read16(cpu, cpu.eaSeg, cpu.eaOff);
     let base = read32(cpu, cpu.eaSeg, (cpu.eaOff + 2) >>> 0);
@@ -300,6 +365,7 @@ function loadTable(idt: boolean, size: number): Handler {
 function storeTable(idt: boolean, size: number): Handler {
   return (cpu, ins) => {
     if (ins.op0Kind !== OpKind.Memory) raise(Vector.UD);
+    vmxSensitive(cpu, idt ? 'sidt' : 'sgdt', ins);
     locate(cpu, ins);
     const t = idt ? cpu.ctrl.idtr : cpu.ctrl.gdtr;
     write16(cpu, cpu.eaSeg, cpu.eaOff, t.limit);
@@ -311,6 +377,7 @@ function storeTable(idt: boolean, size: number): Handler {
 const lldt: Handler = (cpu, ins) => {
   requireProtected(cpu);
   requireCpl0(cpu);
+  vmxSensitive(cpu, 'lldt', ins);
   const sel = readOp0(cpu, ins, 16);
   if ((sel & 0xfffc) === 0) {
     cpu.segs.setNull(Seg.LDTR, sel);
@@ -326,6 +393,7 @@ const lldt: Handler = (cpu, ins) => {
 const ltr: Handler = (cpu, ins) => {
   requireProtected(cpu);
   requireCpl0(cpu);
+  vmxSensitive(cpu, 'ltr', ins);
   const sel = readOp0(cpu, ins, 16);
   if ((sel & 0xfffc) === 0) raise(Vector.GP, 0);
   if (sel & 4) raise(Vector.GP, sel & 0xfffc);
@@ -344,6 +412,7 @@ const ltr: Handler = (cpu, ins) => {
 function storeSel(seg: number, size: number): Handler {
   return (cpu, ins) => {
     requireProtected(cpu);
+    vmxSensitive(cpu, seg === Seg.TR ? 'str' : 'sldt', ins);
     const sel = cpu.segs.selector[seg]!;
     if (ins.op0Kind === OpKind.Register) setReg(cpu, ins.op0Register, size, sel);
     else writeOp0(cpu, ins, 16, sel, false);
@@ -441,11 +510,59 @@ const invlpg: Handler = (cpu, ins) => {
   requireCpl0(cpu);
   locate(cpu, ins);
   const linear = (cpu.segs.base[cpu.eaSeg]! + cpu.eaOff) >>> 0;
-  if (cpu.hooks.invlpg(linear) === INTERCEPT) raiseIntercept();
+  if (cpu.hooks.invlpg(linear) === INTERCEPT) {
+    interceptInstruction(cpu);
+    return;
+  }
   cpu.pager.invalidate(linear);
 };
 
-const privilegedNop: Handler = (cpu) => requireCpl0(cpu);
+/** INVD, WBINVD: CPL 0; caches are not modelled, so they do nothing unless they are a VM exit. */
+function cacheInvalidate(op: 'invd' | 'wbinvd'): Handler {
+  return (cpu, ins) => {
+    requireCpl0(cpu);
+    if (vmxExits(cpu, op, ins)) interceptInstruction(cpu);
+  };
+}
+
+/** PAUSE (F3 90): a spin-loop hint, a no-op unless "PAUSE exiting" makes it a VM exit. */
+const pause: Handler = (cpu, ins) => {
+  if (vmxExits(cpu, 'pause', ins)) interceptInstruction(cpu);
+};
+
+/** MONITOR and MWAIT exist only at CPL 0 (#UD elsewhere, virtual-8086 mode included). */
+function requireMonitorCpl0(cpu: Cpu): void {
+  if (cpu.ctrl.mode === Mode.V86 || (cpu.ctrl.mode === Mode.Protected && cpu.ctrl.cpl !== 0))
+    raise(Vector.UD);
+}
+
+/**
+ * MONITOR (only decoded when the model has CpuidFeature.MONITOR): ECX holds no extensions, so any
+ * nonzero ECX is #GP(0). The address range is not monitored (no store wakes an MWAIT), and the DS:EAX
+ * address is not checked: reading it to probe could touch MMIO.
+ */
+const monitor: Handler = (cpu, ins) => {
+  requireMonitorCpl0(cpu);
+  if (vmxExits(cpu, 'monitor', ins)) {
+    interceptInstruction(cpu);
+    return;
+  }
+  if (cpu.regs.u32[1]! !== 0) raise(Vector.GP, 0);
+};
+
+/**
+ * MWAIT: no extensions (CPUID leaf 5 is absent), so nonzero ECX is #GP(0). It returns at once, as a
+ * wake-up event right after entering the optimized state would (the SDM allows it).
+ */
+const mwait: Handler = (cpu, ins) => {
+  requireMonitorCpl0(cpu);
+  if (vmxExits(cpu, 'mwait', ins)) {
+    interceptInstruction(cpu);
+    return;
+  }
+  if (cpu.regs.u32[1]! !== 0) raise(Vector.GP, 0);
+};
+
 const ud: Handler = () => raise(Vector.UD);
 
 // ------------------------------------------------------------------ SYSENTER / SYSEXIT
@@ -533,8 +650,12 @@ function entries(): [number, Handler][] {
   add('Arpl_rm16_r16', arpl);
   add('Arpl_r32m16_r32', arpl);
   add('Invlpg_m', invlpg);
-  add('Invd', privilegedNop);
-  add('Wbinvd', privilegedNop);
+  add('Invd', cacheInvalidate('invd'));
+  add('Wbinvd', cacheInvalidate('wbinvd'));
+  add('Pause', pause);
+  add('Monitorw', monitor);
+  add('Monitord', monitor);
+  add('Mwait', mwait);
   add('Sysenter', sysenter);
   add('Sysexitd', sysexit);
   add('Ud2', ud);

@@ -10,6 +10,7 @@ import { type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import { CR0, Mode } from '../control.js';
 import type { Cpu, Handler } from '../cpu.js';
 import { HandlerList } from './table.js';
+import { restoreSse, SSE_IMAGE_REGS, saveSse, sseImageValid } from '../sse/image.js';
 import { raise, Vector } from '../exceptions.js';
 import { getCF, getPF, getZF, setArith } from '../flags.js';
 import { probeWrite, read16, read32, read8, write16, write32, write8 } from '../memory-access.js';
@@ -22,7 +23,6 @@ import {
   ENV_REAL32,
   EFLAGS_FCOMI_MASK,
   envSize,
-  FXSAVE_MXCSR,
   FXSAVE_SIZE,
   fldenv,
   frstor,
@@ -287,7 +287,7 @@ function loadEnv(restore: boolean): Handler {
   };
 }
 
-/** FXSAVE/FXRSTOR m512: 16-byte aligned (#GP otherwise); no SSE state in this model (MXCSR image 0). */
+/** FXSAVE/FXRSTOR m512: 16-byte aligned (#GP otherwise); x87, MXCSR and XMM0-XMM7 (16/32-bit modes). */
 function fxsr(save: boolean): Handler {
   return (cpu, ins) => {
     if (cpu.ctrl.cr0 & (CR0.EM | CR0.TS)) raise(Vector.NM);
@@ -301,11 +301,14 @@ function fxsr(save: boolean): Handler {
       probeWrite(cpu, cpu.eaSeg, ((cpu.eaOff + FXSAVE_SIZE - 1) & mask) >>> 0, 1);
       readImage(cpu, cpu.eaSeg, cpu.eaOff, FXSAVE_SIZE, mask);
       fxsave(cpu.fpu, image, 0, wide);
-      for (let i = FXSAVE_MXCSR; i < FXSAVE_MXCSR + 8; i++) image[i] = 0;
+      saveSse(cpu.fpu.sse, image, SSE_IMAGE_REGS);
       writeImage(cpu, cpu.eaSeg, cpu.eaOff, FXSAVE_SIZE, mask);
     } else {
       readImage(cpu, cpu.eaSeg, cpu.eaOff, FXSAVE_SIZE, mask);
+      // A reserved MXCSR bit in the image is #GP(0) before any state changes (SDM: FXRSTOR).
+      if (!sseImageValid(image)) raise(Vector.GP, 0);
       fxrstor(cpu.fpu, image, 0, wide);
+      restoreSse(cpu.fpu.sse, image, SSE_IMAGE_REGS);
     }
   };
 }

@@ -5,6 +5,7 @@
 // leave the bits in `out`. Exceptions never throw: they set status-word flags; an unmasked one sets
 // ES/B and is reported by `checkPending()` at the next waiting instruction, as the hardware does.
 
+import { SseState } from '../sse/state.js';
 import {
   CW_INIT,
   CW_PC_MASK,
@@ -184,6 +185,8 @@ export class X87 {
   readonly env = new FloatEnv();
   /** Store results: float32/int16/int32 in [0]; float64/int64 low, high in [0], [1]; m80 se in [2]. */
   readonly out = new Uint32Array(3);
+  /** The SSE state (XMM registers, MXCSR) shares FXSAVE/FXRSTOR and CR0.TS with the x87 unit. */
+  readonly sse = new SseState();
   /** FBSTP result, 10 bytes, least significant first. */
   readonly bcdOut = new Uint8Array(10);
   private readonly t0 = new F80();
@@ -229,6 +232,7 @@ export class X87 {
     this.setControlWord(0x0040);
     this.empty.fill(0);
     for (const r of this.regs) r.set(0, 0, 0);
+    this.sse.reset();
   }
 
   st(i: number): F80 {

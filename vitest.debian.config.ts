@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+import base from './vitest.config.js';
+
+// `pnpm test:debian`: Debian 12's stock i386 kernel through the full stack (tests/boot/debian.test.ts),
+// on its own. Fetch the image first with `bash tools/images/fetch-debian.sh i386`. Not part of the
+// README's test command while the boot takes 12 minutes or more at interpreter speed.
+export default defineConfig({
+  ...base,
+  test: {
+    ...base.test,
+    include: ['tests/boot/debian.test.ts'],
+    exclude: ['**/node_modules/**'],
+    sequence: {},
+  },
+});
