@@ -144,9 +144,12 @@ describe('hooks', () => {
         }
       }
       // ECX selects a known MSR (IA32_SYSENTER_CS) for RDMSR/WRMSR; ESP must come back unchanged too.
-      const m = flat32(`mov ecx, 0x174\nmov eax, 0x11\nmov edx, 0\nmov esp, 0x7000\n${insn}\nmov ebx, 0x55\nhlt`, {
-        hooks: new Hooks(),
-      });
+      const m = flat32(
+        `mov ecx, 0x174\nmov eax, 0x11\nmov edx, 0\nmov esp, 0x7000\n${insn}\nmov ebx, 0x55\nhlt`,
+        {
+          hooks: new Hooks(),
+        },
+      );
       const regs = m.cpu.regs;
       expect(m.run(100), name).toBe(CpuExit.Intercept);
       const at = regs.ip;
