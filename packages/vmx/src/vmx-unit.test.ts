@@ -784,6 +784,7 @@ const RECORDED = [
   F.IdtVectoringErrorCode,
   F.GuestRip,
   F.GuestInterruptibilityState,
+  F.GuestLinearAddress,
 ] as const;
 
 interface Recorded {
@@ -797,6 +798,7 @@ interface Recorded {
   idtVectoringErrorCode: number;
   guestRip: number;
   interruptibility: number;
+  guestLinear: number;
 }
 
 /**
@@ -840,6 +842,7 @@ function records(m: Machine): Recorded[] {
       idtVectoringErrorCode: at(7),
       guestRip: at(8),
       interruptibility: at(9),
+      guestLinear: at(10),
     };
   });
 }
@@ -1358,11 +1361,14 @@ describe('INS/OUTS instruction information (Table 28-8)', () => {
       `
       mov dx, 0x80
       mov edi, 0x3000
-      mov esi, 0x3000
       insb
+      mov esi, 0x3010
       outsd
+      mov esi, 0x3020
       db 0x64, 0x6f
+      mov esi, 0x13030
       db 0x67, 0x26, 0x6e
+      mov edi, 0x13040
       db 0x2e, 0x67, 0x6c
       out dx, al
       vmcall`,
@@ -1381,6 +1387,10 @@ describe('INS/OUTS instruction information (Table 28-8)', () => {
       [ExitReason.IoInstruction, 1, 0],
       [ExitReason.Vmcall, 3, 0],
     ]);
+    // The guest-linear address of the string operand (SDM 28.2.1), flat segments: ES:EDI for INS,
+    // seg:ESI for OUTS, SI/DI alone with a 16-bit address size. (The recording handler does not keep
+    // the guest's registers, so the guest sets ESI/EDI before each one.)
+    expect(records(m).map((r) => r.guestLinear)).toEqual([0x3000, 0x3010, 0x3020, 0x3030, 0x3040, 0, 0]);
   });
 
   it('any prefix mix: address size flipped by 67, the last segment override for OUTS, ES for INS (property)', () => {

@@ -924,7 +924,13 @@ export class VmxUnit implements CpuHooks, VmxPort {
     if (string) {
       // Table 28-8: the address size, and the source segment of OUTS (INS always writes ES:[eDI]).
       const addressSize: AddressSize = (cpu.bitness === 16) !== addressOverride ? 16 : 32;
-      this.exit.instructionInfo = insOutsInstructionInfo(addressSize, input ? SegmentReg.ES : segment);
+      const seg = input ? SegmentReg.ES : segment;
+      this.exit.instructionInfo = insOutsInstructionInfo(addressSize, seg);
+      // The guest-linear address of the memory operand (SDM 28.2.1): seg:[(E)SI] for OUTS, ES:[(E)DI]
+      // for INS (SegmentReg numbers the segment registers as the CPU's Seg does).
+      const index = cpu.regs.u32[input ? 7 : 6]!;
+      const offset = addressSize === 16 ? index & 0xffff : index;
+      this.exit.guestLinearLo = (cpu.segs.base[seg]! + offset) >>> 0;
     }
     return exit;
   }
