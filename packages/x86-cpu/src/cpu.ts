@@ -399,10 +399,18 @@ export class Cpu {
       this.deliver(EventKind.Exception, Vector.DB, 0);
     } catch (e) {
       if (e !== FAULT || FAULT.vector !== INTERCEPTED) throw e;
-      this.exitReason = CpuExit.Intercept;
-      this.stop = true;
+      this.exitToVmm();
     }
     this.bp.pending = 0;
+  }
+
+  /**
+   * Ends `run()` with `CpuExit.Intercept` at the next check: the VMM takes what is happening now (an
+   * event its exception bitmap or NMI exiting selects, an instruction a hook intercepted).
+   */
+  exitToVmm(): void {
+    this.exitReason = CpuExit.Intercept;
+    this.stop = true;
   }
 
   /** Reloads the breakpoints when DR0..DR3, DR7 or CR4.DE changed (MOV DR/CR4, a state restore). */
@@ -462,8 +470,7 @@ export class Cpu {
     if (nonRoot && vmx.event?.(kind, vector, errorCode, false) === INTERCEPT) {
       // INT3/INTO exit at the instruction (its length goes to the exit information).
       if (kind === EventKind.Software) this.regs.ip = this.startIp;
-      this.exitReason = CpuExit.Intercept;
-      this.stop = true;
+      this.exitToVmm();
       return;
     }
     materialize(this.flags);
@@ -483,16 +490,14 @@ export class Cpu {
         // address is in CR2 as for any #PF it sees.
         if (second === Vector.PF) this.ctrl.cr2 = FAULT.address;
         if (vmx.event?.(EventKind.Exception, second, FAULT.errorCode, true) === INTERCEPT) {
-          this.exitReason = CpuExit.Intercept;
-          this.stop = true;
+          this.exitToVmm();
           return;
         }
       }
       if (second === INTERCEPTED) {
         // The delivery itself needs the VMM (an EPT violation on the IDT or stack): stop here, at once
         // (without `stop` the block would go on and re-run the INT until the budget ran out).
-        this.exitReason = CpuExit.Intercept;
-        this.stop = true;
+        this.exitToVmm();
         return;
       }
       if (first === Vector.DF) {
@@ -503,8 +508,7 @@ export class Cpu {
       const b = classOf(second);
       if ((a === 1 && b === 1) || (a === 2 && (b === 1 || b === 2))) {
         if (nonRoot && vmx.event?.(EventKind.Exception, Vector.DF, 0, true) === INTERCEPT) {
-          this.exitReason = CpuExit.Intercept;
-          this.stop = true;
+          this.exitToVmm();
           return;
         }
         this.deliverDoubleFault();

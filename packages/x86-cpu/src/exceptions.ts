@@ -7,7 +7,6 @@
  * instruction back and delivers the exception. Nothing is allocated; ordinary control flow never throws.
  */
 import type { Cpu } from './cpu.js';
-import { CpuExit } from './exit.js';
 
 export const Vector = {
   DE: 0,
@@ -100,13 +99,12 @@ export function raiseIntercept(): never {
 
 /**
  * A hook took the current instruction (a VM exit such as OUT, CPUID or HLT): rolls it back (EIP and ESP
- * as they were before it) and makes `run()` return `CpuExit.Intercept`, as {@link raiseIntercept} does
+ * as they were before it) and makes `run()` return `CpuExit.Intercept` (`Cpu.exitToVmm`), as {@link raiseIntercept} does
  * but without a throw: a VM exit is ordinary control flow and a throw costs about a microsecond. For
  * handlers that have changed nothing yet and return at once after this call.
  */
 export function interceptInstruction(cpu: Cpu): void {
   cpu.regs.ip = cpu.startIp;
   cpu.regs.r32[4] = cpu.startSp;
-  cpu.exitReason = CpuExit.Intercept;
-  cpu.stop = true;
+  cpu.exitToVmm();
 }

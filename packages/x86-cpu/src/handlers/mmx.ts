@@ -10,7 +10,7 @@ import type { Cpu, Handler } from '../cpu.js';
 import { HandlerList } from './table.js';
 import { raise, Vector } from '../exceptions.js';
 import { read32, write32 } from '../memory-access.js';
-import { getReg, locate, setReg } from '../operands.js';
+import { getReg, locate, writeOp0 } from '../operands.js';
 import {
   emms,
   isMmxOp,
@@ -137,11 +137,7 @@ const movdToMm: Handler = (cpu, ins) => {
 const movdFromMm: Handler = (cpu, ins) => {
   const fpu = enter(cpu);
   const v = mmxReadLo(fpu, mm(ins.op1Register));
-  if (ins.op0Kind === OpKind.Register) setReg(cpu, ins.op0Register, 32, v);
-  else {
-    locate(cpu, ins);
-    write32(cpu, cpu.eaSeg, cpu.eaOff, v);
-  }
+  writeOp0(cpu, ins, 32, v, false);
 };
 
 const movqToMm: Handler = (cpu, ins) => {

@@ -14,7 +14,7 @@ import type { Cpu, Handler } from '../cpu.js';
 import { raise, Vector } from '../exceptions.js';
 import { EFLAGS, setArith } from '../flags.js';
 import { probeWrite, read16, read32, write32, write8 } from '../memory-access.js';
-import { getReg, locate, setReg } from '../operands.js';
+import { getReg, locate, setReg, writeOp0 } from '../operands.js';
 import {
   arith,
   bitsToF32,
@@ -279,11 +279,7 @@ const movdToXmm: Handler = (cpu, ins) => {
 const movdFromXmm: Handler = (cpu, ins) => {
   const sse = enter(cpu);
   const v = sse.u32[xmm(ins.op1Register) * 4]!;
-  if (ins.op0Kind === OpKind.Register) setReg(cpu, ins.op0Register, 32, v);
-  else {
-    locate(cpu, ins);
-    write32(cpu, cpu.eaSeg, cpu.eaOff, v);
-  }
+  writeOp0(cpu, ins, 32, v, false);
 };
 
 const movq2dq: Handler = (cpu, ins) => {
