@@ -58,8 +58,8 @@ describe.each([
       const r = await g.run('echo $((6*7))');
       expect(r.output).toContain('\r\n42\r\n');
       expect(r.status).toBe(0);
-      // This kernel has no ACPI, so its init ends the machine with a reset (tools/images/init, off()):
-      // with -no-reboot the VMM then exits with status 0, as QEMU does.
+      // A reset (reboot -f writes the 0xCF9 reset register): with -no-reboot the VMM then exits with
+      // status 0, as QEMU does. ACPI power-off has its own test (acpi.test.ts).
       g.type('reboot -f\r');
       expect(await g.exited).toBe(0);
       console.log(`full-stack boot (${ept}): GUEST-READY after ${ready.toFixed(1)} s`);

@@ -75,6 +75,14 @@ if [ -z "$applets" ]; then
 fi
 for app in $applets; do [ "$app" = bin/busybox ] || [ -e "$root/$app" ] || ln -s /bin/busybox "$root/$app"; done
 install -m 755 "$HERE/init" "$root/init"
+# /init is a shell script, not an init daemon: nothing acts on the signal busybox's poweroff, reboot and
+# halt send to PID 1 (and ash runs the applets before any /sbin file). The login shell's profile makes
+# them act at once, as with -f, after a sync: `poweroff` at the prompt ends the VM (ACPI S5).
+cat >"$root/etc/profile" <<'PROFILE'
+poweroff() { sync; command poweroff -f "$@"; }
+reboot() { sync; command reboot -f "$@"; }
+halt() { sync; command halt -f "$@"; }
+PROFILE
 mknod -m 600 "$root/dev/console" c 5 1
 mknod -m 666 "$root/dev/null" c 1 3
 mknod -m 666 "$root/dev/ttyS0" c 4 64

@@ -15,7 +15,7 @@ import {
   type VmHost,
   VmStartError,
 } from '@typevisor/qemu';
-import { nodeOpenChardev, nodeVirtioBackends, serveMonitor } from '@typevisor/qemu/node';
+import { nodeOpenChardev, nodeVcpuThreads, nodeVirtioBackends, serveMonitor } from '@typevisor/qemu/node';
 
 const PROGRAM = 'typevisor';
 
@@ -127,6 +127,7 @@ export function main(argv: readonly string[], io: CliIo): number | undefined {
     setTimer: (fn, ms) => setTimeout(fn, ms),
     virtio: nodeVirtioBackends(),
     openChardev: nodeOpenChardev,
+    startVcpuThread: nodeVcpuThreads(),
     ...(log ? { log } : {}),
   };
   let vm: VirtualMachine;
@@ -140,7 +141,7 @@ export function main(argv: readonly string[], io: CliIo): number | undefined {
     throw e;
   }
   const cpuWarnings = 'cpuWarnings' in vm.machine ? vm.machine.cpuWarnings : [];
-  for (const w of cpuWarnings) io.err(`${PROGRAM}: warning: ${w}\n`);
+  for (const w of [...vm.warnings, ...cpuWarnings]) io.err(`${PROGRAM}: warning: ${w}\n`);
   if (stdin !== null) {
     if (stdin.isTTY) stdin.setRawMode(true);
     stdin.on('data', (chunk: Buffer) => vm.input(chunk));

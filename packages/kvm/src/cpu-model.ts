@@ -1,13 +1,11 @@
 /**
  * The CPU model the facade advertises through KVM_GET_SUPPORTED_CPUID and KVM_GET_MSR_INDEX_LIST, and
- * whose CR4/physical-address limits KVM_SET_SREGS checks against.
- *
- * NOTE: this table is a temporary copy. The CPU model belongs to @typevisor/x86-cpu (`cpu-model.ts`,
- * `msr.ts`), which is being written at the same time; once its model is stable this file is replaced
- * by an import of that model so the two can never disagree. It mirrors x86-cpu's Pentium II model:
- * the P6 integer ISA with FPU, CMOV, CX8, FXSR, MMX, SYSENTER, TSC, MSRs, PSE, PGE, MTRR, PAT and a
- * local APIC; no SSE, no PAE-NX, no long mode.
+ * whose CR4/physical-address limits KVM_SET_SREGS checks against. The CPUID leaves are derived from
+ * `@typevisor/x86-cpu`'s model data (the one source of truth for what the software CPU executes);
+ * this file only adds what is KVM's policy: the entry format, the MSRs userspace saves, the CR4 bits
+ * KVM lets a guest set, the physical-address width.
  */
+import { CORE_2, type CpuModel, PENTIUM_4, PENTIUM_4_PRESCOTT, PENTIUM_II } from '@typevisor/x86-cpu';
 
 export interface CpuidEntry {
   readonly function: number;
@@ -29,61 +27,76 @@ export interface KvmCpuModel {
   readonly cr4Valid: number;
   /** Physical address width (CPUID.80000008H:EAX[7:0], or 36 with PAE/PSE-36 and no such leaf). */
   readonly maxPhyAddr: number;
+  /** The software CPU's model the leaves come from (the instructions it can execute). */
+  readonly cpu: CpuModel;
 }
 
-const vendor = (s: string, i: number): number =>
-  (s.charCodeAt(i) |
-    (s.charCodeAt(i + 1) << 8) |
-    (s.charCodeAt(i + 2) << 16) |
-    (s.charCodeAt(i + 3) << 24)) >>>
-  0;
+/** KVM_CPUID_FLAG_SIGNIFCANT_INDEX. */
+const SIGNIFICANT_INDEX = 1;
 
-/** CPUID.01H:EDX bits the model reports (SDM Vol. 2A Table 3-11). */
-const LEAF1_EDX =
-  (1 << 0) | // FPU
-  (1 << 3) | // PSE
-  (1 << 4) | // TSC
-  (1 << 5) | // MSR
-  (1 << 8) | // CX8
-  (1 << 9) | // APIC
-  (1 << 11) | // SEP
-  (1 << 12) | // MTRR
-  (1 << 13) | // PGE
-  (1 << 15) | // CMOV
-  (1 << 16) | // PAT
-  (1 << 23) | // MMX
-  (1 << 24); // FXSR
-
-/** CR4 bits KVM allows regardless of CPUID (VME, PVI, TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR, OSXMMEXCPT). */
+/**
+ * CR4 bits KVM allows regardless of CPUID (VME, PVI, TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR,
+ * OSXMMEXCPT), the same bits the software CPU's MOV to CR4 accepts.
+ */
 const CR4_ALWAYS_VALID = 0x7ff;
 
-export const PENTIUM_II_MODEL: KvmCpuModel = {
-  name: 'Pentium II (family 6 model 5)',
-  cpuid: [
-    {
-      function: 0,
-      index: 0,
-      flags: 0,
-      eax: 2,
-      ebx: vendor('GenuineIntel', 0),
-      ecx: vendor('GenuineIntel', 8),
-      edx: vendor('GenuineIntel', 4),
-    },
-    { function: 1, index: 0, flags: 0, eax: 0x652, ebx: 0, ecx: 0, edx: LEAF1_EDX },
-    // Cache/TLB descriptors of a Pentium II with 512 KiB L2 (SDM Vol. 2A Table 3-12).
-    { function: 2, index: 0, flags: 0, eax: 0x03020101, ebx: 0, ecx: 0, edx: 0x0c040843 },
-    { function: 0x80000000, index: 0, flags: 0, eax: 0x80000000, ebx: 0, ecx: 0, edx: 0 },
-  ],
-  msrIndices: [
-    0x10, // IA32_TIME_STAMP_COUNTER
-    0x1b, // IA32_APIC_BASE
-    0x174, // IA32_SYSENTER_CS
-    0x175, // IA32_SYSENTER_ESP
-    0x176, // IA32_SYSENTER_EIP
-    0x17a, // IA32_MCG_STATUS
-    0x1a0, // IA32_MISC_ENABLE
-    0x277, // IA32_PAT
-  ],
-  cr4Valid: CR4_ALWAYS_VALID,
-  maxPhyAddr: 36,
-};
+/** CR4.OSXSAVE (bit 18): reserved unless the CPU has XSAVE (CPUID.01H:ECX[26]). */
+const CR4_OSXSAVE = 1 << 18;
+const LEAF1_ECX_XSAVE = 1 << 26;
+
+/** kvm_init_msr_lists' msrs_to_save that the software CPU's MSR file has. */
+const MSR_INDICES: readonly number[] = [
+  0x10, // IA32_TIME_STAMP_COUNTER
+  0x1b, // IA32_APIC_BASE
+  0x174, // IA32_SYSENTER_CS
+  0x175, // IA32_SYSENTER_ESP
+  0x176, // IA32_SYSENTER_EIP
+  0x17a, // IA32_MCG_STATUS
+  0x1a0, // IA32_MISC_ENABLE
+  0x277, // IA32_PAT
+];
+
+/**
+ * The facade's model over a software-CPU model: its CPUID leaves as kvm_cpuid_entry2s. KVM always
+ * reports leaf 80000000H with EAX at least 80000000H (the model's EAX 0 there means "no extended
+ * leaves" on the bare CPU, which answers such leaves like the highest basic one).
+ */
+export function kvmCpuModel(cpu: CpuModel): KvmCpuModel {
+  return {
+    name: cpu.name,
+    cpuid: cpu.cpuid.map((l) => ({
+      function: l.leaf,
+      index: Math.max(l.subleaf, 0),
+      flags: l.subleaf < 0 ? 0 : SIGNIFICANT_INDEX,
+      eax: l.leaf === 0x8000_0000 ? Math.max(l.eax >>> 0, 0x8000_0000) : l.eax,
+      ebx: l.ebx,
+      ecx: l.ecx,
+      edx: l.edx,
+    })),
+    msrIndices: MSR_INDICES,
+    cr4Valid: cpu.cpuid.some((l) => l.leaf === 1 && l.ecx & LEAF1_ECX_XSAVE)
+      ? CR4_ALWAYS_VALID | CR4_OSXSAVE
+      : CR4_ALWAYS_VALID,
+    maxPhyAddr: 36,
+    cpu,
+  };
+}
+
+/** The Pentium II model: the P6 integer ISA, x87, MMX, FXSR; no SSE. */
+export const PENTIUM_II_MODEL: KvmCpuModel = kvmCpuModel(PENTIUM_II);
+
+/** The Pentium 4 model: the Pentium II model plus SSE, SSE2 and CLFLUSH. */
+export const PENTIUM_4_MODEL: KvmCpuModel = kvmCpuModel(PENTIUM_4);
+
+/** The Pentium 4 "Prescott" model: the Pentium 4 model plus SSE3 (CPUID.01H:ECX bit 0). */
+export const PENTIUM_4_PRESCOTT_MODEL: KvmCpuModel = kvmCpuModel(PENTIUM_4_PRESCOTT);
+
+/** The Core 2 model: the Prescott model plus SSSE3 (CPUID.01H:ECX bit 9) and XSAVE (leaf 0DH: x87|SSE). */
+export const CORE_2_MODEL: KvmCpuModel = kvmCpuModel(CORE_2);
+
+/**
+ * What a `KvmHost` advertises unless told otherwise, and what the software CPU of every vCPU can
+ * execute: the most capable model x86-cpu implements. The guest CPUID (KVM_SET_CPUID2) narrows it:
+ * an SSE-family instruction whose CPUID.01H bit the guest CPUID lacks is #UD (see `state-sync.ts`).
+ */
+export const DEFAULT_MODEL: KvmCpuModel = CORE_2_MODEL;

@@ -23,7 +23,16 @@ export {
 export { EventFd } from './eventfd.js';
 export { IoeventfdTable, type IoBus, type IoeventfdRequest, NR_IOBUS_DEVS } from './ioeventfd.js';
 export { IrqfdTable, type IrqfdRequest, type IrqchipMode } from './irqfd.js';
-export { type KvmCpuModel, type CpuidEntry, PENTIUM_II_MODEL } from './cpu-model.js';
+export {
+  CORE_2_MODEL,
+  type CpuidEntry,
+  DEFAULT_MODEL,
+  type KvmCpuModel,
+  kvmCpuModel,
+  PENTIUM_4_MODEL,
+  PENTIUM_4_PRESCOTT_MODEL,
+  PENTIUM_II_MODEL,
+} from './cpu-model.js';
 
 // The typed face.
 export { Kvm } from './kvm.js';

@@ -21,7 +21,7 @@ describe('Kvm', () => {
     expect(kvm.checkExtension(KVM_CAP_NR_MEMSLOTS)).toBe(32764);
     expect(kvm.getVcpuMmapSize()).toBe(12288);
     const cpuid = kvm.getSupportedCpuid();
-    expect(cpuid.map((e) => e.function)).toEqual([0, 1, 2, 0x80000000]);
+    expect(cpuid.map((e) => e.function)).toEqual([0, 1, 2, 0xd, 0xd, 0x80000000]);
     expect(kvm.getMsrIndexList()).toContain(0x10);
   });
 

@@ -1,3 +1,4 @@
+import { VcpuStats } from './run/stats.js';
 import { KVM_MAX_CPUID_ENTRIES, KVM_MP_STATE_RUNNABLE } from './uapi/constants.js';
 import { StructView } from './uapi/layout.js';
 import {
@@ -24,7 +25,8 @@ const CPUID_COUNT_OFFSET = DEBUG_OFFSET + kvm_guest_debug.size;
 const CPUID_OFFSET = CPUID_COUNT_OFFSET + 8;
 const DEBUGREGS_OFFSET = CPUID_OFFSET + KVM_MAX_CPUID_ENTRIES * kvm_cpuid_entry2.size;
 const XCR0_OFFSET = DEBUGREGS_OFFSET + kvm_debugregs.size;
-const STATE_SIZE = XCR0_OFFSET + 8;
+const STATS_OFFSET = XCR0_OFFSET + 8;
+const STATE_SIZE = STATS_OFFSET + VcpuStats.WORDS * 8;
 
 /** FCW and MXCSR after FNINIT / reset (SDM Vol. 1 8.1.5, 10.2.3.1). */
 const FCW_DEFAULT = 0x37f;
@@ -91,6 +93,11 @@ export class VcpuState {
   readonly debugregs: Uint8Array;
   /** XCR0 (vcpu->arch.xcr0) as a little-endian u64; KVM_GET/SET_XCRS. */
   readonly xcr0: BigUint64Array;
+  /**
+   * The vCPU's statistics (kvm_stat), shared: the runner counts into them on whichever thread runs
+   * KVM_RUN, and the VMM thread reads them (`KvmHost.vcpuStats`).
+   */
+  readonly stats: VcpuStats;
   private readonly mp: Uint32Array;
   private readonly nCpuid: Uint32Array;
   /**
@@ -116,6 +123,7 @@ export class VcpuState {
     this.cpuid = new Uint8Array(state, CPUID_OFFSET, KVM_MAX_CPUID_ENTRIES * kvm_cpuid_entry2.size);
     this.debugregs = new Uint8Array(state, DEBUGREGS_OFFSET, kvm_debugregs.size);
     this.xcr0 = new BigUint64Array(state, XCR0_OFFSET, 1);
+    this.stats = new VcpuStats(new Float64Array(state, STATS_OFFSET, VcpuStats.WORDS));
   }
 
   /** Number of guest CPUID entries set by KVM_SET_CPUID2. */

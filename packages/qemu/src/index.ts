@@ -20,6 +20,18 @@ export {
 } from './options/parse.js';
 export { parseKeyValues, parseSize, splitCommas } from './options/keyval.js';
 export { VERSION } from './version.js';
+export {
+  type AcpiBlob,
+  Aml,
+  buildPcAcpi,
+  checksum8,
+  FADT,
+  FADT_FLAG,
+  MADT,
+  PC_ACPI,
+  type PcAcpiOptions,
+  pcDsdtAml,
+} from './acpi/index.js';
 export { E820, type E820Entry, pcE820 } from './loaders/e820.js';
 export {
   BOOT_GDT,
@@ -96,6 +108,7 @@ export {
 export { ESCAPE, Mux, MUX_HELP, type MuxFocus, type MuxOutput } from './chardev/mux.js';
 export { DEFAULT_BIOS_PATH, DEFAULT_VGA_ROM_PATH } from './machine/firmware.js';
 export { VirtualMachine, type VmHost, VmStartError } from './vm.js';
+export type { StartVcpuThread, VcpuThread } from './machine/vcpu-thread.js';
 export { GuestLog, LOG_ITEM_HELP, logHelpText } from './machine/guest-log.js';
 export { IrqCounter } from './machine/irq-stats.js';
 export {

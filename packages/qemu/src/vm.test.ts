@@ -112,6 +112,15 @@ describe('VirtualMachine', () => {
     );
   });
 
+  it('warns that -smp 2 gives the guest one vCPU, and tells the firmware tables 1', () => {
+    const t = host();
+    const vm = new VirtualMachine(config([...kernelArgs, '-smp', '2', '-S', '-nographic']), t.h);
+    expect(vm.warnings).toEqual(['-smp 2: SMP guests are not supported yet; the guest gets 1 vCPU']);
+    expect(vm.config.smp).toBe(1);
+    // CMOS 0x5F (QEMU's "number of CPUs - 1") says one CPU.
+    expect(vm.machine.rtc.getCmos(0x5f)).toBe(0);
+  });
+
   it('names an unreadable kernel file', () => {
     expect(() => new VirtualMachine(config(['-kernel', '/nonexistent']), host().h)).toThrow(
       '/nonexistent: No such file',

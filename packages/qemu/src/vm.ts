@@ -3,6 +3,7 @@ import type { ByteSource, Clock } from '@typevisor/memory';
 import { type Chardev, describeBackend, isDiscard, isTerminal, type OpenChardev } from './chardev/backend.js';
 import { Mux } from './chardev/mux.js';
 import { PcMachine } from './machine/pc.js';
+import type { StartVcpuThread } from './machine/vcpu-thread.js';
 import {
   checkBiosImage,
   cmosBootOrder,
@@ -45,6 +46,11 @@ export interface VmHost {
    * without it accepts only stdio, null and none.
    */
   readonly openChardev?: OpenChardev;
+  /**
+   * Runs a vCPU on a host thread of its own (`nodeVcpuThreads()` in Node); without it, or with
+   * `-accel kvm,vcpu-thread=off`, KVM_RUN runs in the VMM's thread.
+   */
+  readonly startVcpuThread?: StartVcpuThread;
 }
 
 /** A typed failure to start, with the message the CLI prints. */
@@ -146,10 +152,21 @@ export class VirtualMachine {
   private readonly kernel: Uint8Array | undefined;
   private readonly initrd: Uint8Array | undefined;
 
+  /** Warnings for the command line (QEMU prints them on stderr and runs anyway). */
+  readonly warnings: string[] = [];
+  readonly config: VmConfig;
+
   constructor(
-    readonly config: VmConfig,
+    config: VmConfig,
     private readonly host: VmHost,
   ) {
+    if (config.smp > 1) {
+      // SMP guests need the LAPICs' INIT/SIPI between vCPU threads: not there yet, so the guest gets
+      // one vCPU and says so, rather than a firmware table promising CPUs that never start.
+      this.warnings.push(`-smp ${config.smp}: SMP guests are not supported yet; the guest gets 1 vCPU`);
+      config = { ...config, smp: 1 };
+    }
+    this.config = config;
     const bios = config.kernel === undefined ? readFirmware(config, host) : undefined;
     // As QEMU: the VGA BIOS is looked up in the firmware directory; without it the VGA stays unset.
     const vgaRom =
@@ -169,8 +186,6 @@ export class VirtualMachine {
       ? { output: { writeByte: (b) => host.write(String.fromCharCode(b)) }, input: this.serialIn }
       : this.serialPort(config.serial[0]!, '-serial', 0, ready);
     const debugConsole = config.debugcon && this.serialPort(config.debugcon, '-debugcon', -1, ready).output;
-    this.ready = Promise.all(ready).then(() => {});
-    this.ready.catch(() => {}); // the host reports it (an unobserved rejection must not end the process)
     try {
       this.machine = new (config.machine === 'microvm' ? MicrovmMachine : PcMachine)(
         config,
@@ -202,6 +217,10 @@ export class VirtualMachine {
       throw e;
     }
     this.loadKernel();
+    const thread = this.startVcpuThread(config, host);
+    if (thread !== undefined) ready.push(thread);
+    this.ready = Promise.all(ready).then(() => {});
+    this.ready.catch(() => {}); // the host reports it (an unobserved rejection must not end the process)
     this.loop = new VcpuLoop(() => this.machine.runOnce(), {
       noReboot: config.noReboot,
       noShutdown: config.noShutdown,
@@ -262,6 +281,31 @@ export class VirtualMachine {
       },
       input: queue,
     };
+  }
+
+  /**
+   * Moves vCPU 0 to a thread of its own when the host offers threads and `vcpu-thread` is not off (with
+   * `kernel_irqchip=on` its LAPIC goes along, see `@typevisor/kvm`'s worker irqchip); the promise
+   * settles when the thread is ready, before the first KVM_RUN.
+   */
+  private startVcpuThread(config: VmConfig, host: VmHost): Promise<void> | undefined {
+    const want = config.vcpuThread ?? host.startVcpuThread !== undefined;
+    if (!want) return undefined;
+    if (host.startVcpuThread === undefined)
+      throw new VmStartError('-accel vcpu-thread=on: this host cannot run vCPUs on threads of their own');
+    const machine = this.machine;
+    return host.startVcpuThread(machine.kvm.host, machine.vcpu.fd).then(
+      (t) => {
+        if (this.ended) {
+          void t.terminate();
+          return;
+        }
+        machine.vcpuThread = t;
+      },
+      (e: Error) => {
+        throw new VmStartError(`-accel vcpu-thread=on: cannot start the vCPU thread: ${e.message}`);
+      },
+    );
   }
 
   private loadKernel(): void {
@@ -371,6 +415,7 @@ export class VirtualMachine {
     if (this.ended) return;
     this.ended = true;
     this.machine.virtio.close();
+    void this.machine.vcpuThread?.terminate();
     for (const c of this.chardevs) c.close();
     if ('ide' in this.machine) this.machine.ide?.close();
     this.host.exit(status);

@@ -94,9 +94,9 @@ export type DescriptorTableOperation = 'sgdt' | 'sidt' | 'lgdt' | 'lidt' | 'sldt
 
 /**
  * The instructions whose exit has no instruction information: RDPMC, PAUSE, MONITOR, MWAIT (primary
- * controls), WBINVD (secondary) and INVD (unconditional), by their `INSTRUCTION_RULES` names.
+ * controls), WBINVD (secondary), INVD and XSETBV (unconditional), by their `INSTRUCTION_RULES` names.
  */
-export type PlainSensitiveOperation = 'rdpmc' | 'pause' | 'monitor' | 'mwait' | 'wbinvd' | 'invd';
+export type PlainSensitiveOperation = 'rdpmc' | 'pause' | 'monitor' | 'mwait' | 'wbinvd' | 'invd' | 'xsetbv';
 
 /** The instructions the CPU asks about in non-root operation (its `VmxSensitive`), as it names them. */
 export type SensitiveOperation = 'movToDr' | 'movFromDr' | DescriptorTableOperation | PlainSensitiveOperation;
@@ -129,6 +129,8 @@ export function sensitiveExitReason(op: SensitiveOperation): ExitReason {
       return ExitReason.Wbinvd;
     case 'invd':
       return ExitReason.Invd;
+    case 'xsetbv':
+      return ExitReason.Xsetbv;
   }
 }
 

@@ -8,6 +8,7 @@ import {
   CR0,
   Cpu,
   type CpuModel,
+  CORE_2,
   CpuExit,
   type CpuEvents,
   type CpuHooks,
@@ -17,6 +18,7 @@ import {
   PENTIUM_II,
   Seg,
   withVmx,
+  xcr0Of,
 } from '@typevisor/x86-cpu';
 import { assemble, CpuidFeature } from '@typevisor/x86-decoder';
 import fc from 'fast-check';
@@ -956,6 +958,72 @@ describe('exceptions through the exception bitmap (exit reason 0)', () => {
       guestRip: guestAt('pushfd\nor dword [esp], 0x100\npopfd\nnop'),
     });
   });
+
+  it('a #PF that exits leaves CR2 as the guest had it: the address is only in the qualification', () => {
+    const m = eventHypervisor('mov eax, 0x1234\nmov cr2, eax\nmov [0x800010], eax', {
+      extra: w(F.ExceptionBitmap, 1 << 14),
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([
+      {
+        reason: ExitReason.ExceptionOrNmi,
+        qualification: 0x800010,
+        guestRip: guestAt('mov eax, 0x1234\nmov cr2, eax'),
+      },
+    ]);
+    // A VM exit does not load CR2: the guest's value is still there for the VMM.
+    expect(m.cpu.ctrl.cr2).toBe(0x1234);
+  });
+
+  it('for any guest CR2 and faulting address, the exit reports the address and CR2 keeps the guest value', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffff_ffff }),
+        // Above the guest's one 4-MiB page, short of the 4-byte access wrapping around.
+        fc.integer({ min: 0x40_0000, max: 0xffff_fffb }),
+        (cr2, address) => {
+          const m = eventHypervisor(`mov eax, ${cr2}\nmov cr2, eax\nmov eax, [${address}]`, {
+            extra: w(F.ExceptionBitmap, 1 << 14),
+          });
+          expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+          expect(records(m).map((r) => [r.reason, r.qualification])).toEqual([
+            [ExitReason.ExceptionOrNmi, address],
+          ]);
+          expect(m.cpu.ctrl.cr2).toBe(cr2);
+        },
+      ),
+      { numRuns: 10 },
+    );
+  });
+
+  it('a #DB that exits leaves DR6 alone and reports only its own conditions', () => {
+    // DR6.BD is left over from earlier; the single step must not add BS to DR6 nor report BD.
+    const m = eventHypervisor(
+      'mov eax, 0xffff2ff0\nmov dr6, eax\npushfd\nor dword [esp], 0x100\npopfd\nnop\nnop',
+      { extra: w(F.ExceptionBitmap, 1 << 1) },
+    );
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([{ reason: ExitReason.ExceptionOrNmi, qualification: 1 << 14 }]);
+    expect(m.cpu.ctrl.dr[6]).toBe(0xffff2ff0);
+  });
+
+  it('a general-detect #DB that exits keeps DR7.GD set and DR6 unchanged', () => {
+    const m = eventHypervisor('mov eax, 0x2400\nmov dr7, eax\nmov eax, dr6', {
+      extra: w(F.ExceptionBitmap, 1 << 1),
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([
+      {
+        reason: ExitReason.ExceptionOrNmi,
+        qualification: 1 << 13,
+        interruptionInfo: valid((3 << 8) | 1),
+        guestRip: guestAt('mov eax, 0x2400\nmov dr7, eax'),
+      },
+    ]);
+    // "Save debug controls" (a default-1 exit control) stored the guest's DR7, GD still set.
+    expect(m.unit.state.vmcs.read32(F.GuestDr7)).toBe(0x2400);
+    expect(m.cpu.ctrl.dr[6]).toBe(0xffff0ff0);
+  });
 });
 
 describe('NMI exiting', () => {
@@ -981,6 +1049,72 @@ describe('NMI exiting', () => {
     expect(m.cpu.nmiBlocked).toBe(true);
     expect(m.events).toEqual([]);
   });
+
+  it('with virtual NMIs, a real NMI exits even while virtual NMIs are blocked; the virtual blocking is saved', () => {
+    let cpu: Cpu | null = null;
+    class Platform extends NullHooks {
+      override portOut(): number {
+        cpu?.raiseNmi();
+        return 0;
+      }
+    }
+    const m = eventHypervisor(
+      'out 0x80, al\nspin:\njmp spin',
+      { pin: NMI_EXITING | VIRTUAL_NMIS, extra: w(F.GuestInterruptibilityState, 8) },
+      new Platform(),
+    );
+    cpu = m.cpu;
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([
+      {
+        reason: ExitReason.ExceptionOrNmi,
+        interruptionInfo: valid((2 << 8) | 2),
+        guestRip: guestAt('out 0x80, al'),
+        interruptibility: 8,
+      },
+    ]);
+    expect(m.cpu.nmiPending).toBe(false);
+    // A VM exit caused by an NMI blocks (real) NMIs.
+    expect(m.cpu.nmiBlocked).toBe(true);
+  });
+
+  it('with virtual NMIs, other exits leave real NMIs unblocked whatever the virtual-NMI blocking', () => {
+    const m = eventHypervisor('vmcall', {
+      pin: NMI_EXITING | VIRTUAL_NMIS,
+      extra: w(F.GuestInterruptibilityState, 8),
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([{ reason: ExitReason.Vmcall, interruptibility: 8 }]);
+    expect(m.cpu.nmiBlocked).toBe(false);
+  });
+
+  it('with NMI exiting, NMI blocking from VM entry outlasts a guest IRET: the NMI waits instead of exiting', () => {
+    let cpu: Cpu | null = null;
+    class Platform extends NullHooks {
+      override portOut(): number {
+        cpu?.raiseNmi();
+        return 0;
+      }
+    }
+    const frame = 'push 2\npush 0x08\npush 0x8010\niretd';
+    const m = eventHypervisor(
+      `push 2\npush 0x08\npush ${guestAt(frame)}\niretd\nout 0x80, al\nnop\nvmcall`,
+      { pin: NMI_EXITING, extra: w(F.GuestInterruptibilityState, 8) },
+      new Platform(),
+    );
+    cpu = m.cpu;
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([{ reason: ExitReason.Vmcall, interruptibility: 8 }]);
+    expect(m.cpu.nmiPending).toBe(true);
+    expect(m.cpu.nmiBlocked).toBe(true);
+  });
+
+  it('without virtual NMIs, the guest state of NMI blocking is real blocking and stays after the exit', () => {
+    const m = eventHypervisor('vmcall', { pin: NMI_EXITING, extra: w(F.GuestInterruptibilityState, 8) });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([{ reason: ExitReason.Vmcall, interruptibility: 8 }]);
+    expect(m.cpu.nmiBlocked).toBe(true);
+  });
 });
 
 describe('IDT-vectoring information', () => {
@@ -1004,6 +1138,8 @@ describe('IDT-vectoring information', () => {
       idtVectoringInfo: valid(0x20),
       guestRip: GUEST_CODE,
     });
+    // The #PF exited directly: CR2 keeps its value.
+    expect(m.cpu.ctrl.cr2).toBe(0);
   });
 
   it('a #GP while delivering an injected software interrupt reports it with its instruction length', () => {
@@ -1050,6 +1186,83 @@ describe('IDT-vectoring information', () => {
       interruptibility: 0,
     });
     expect(m.unit.state.vmcs.read32(F.GuestPhysicalAddress)).toBe(0x300000 + 2 * 8);
+  });
+});
+
+describe("faults while delivering a #DF or a benign event's handler", () => {
+  /** A guest IDT of zeroed (invalid) gates: the limit decides which gates exist. */
+  const IDT = 0x50000;
+  /** Makes gate `vector` a 32-bit interrupt gate that is not present (#NP when used). */
+  const notPresent = (m: Machine, vector: number): void => {
+    m.memory.write32(IDT + vector * 8, 0x0008_0000);
+    m.memory.write32(IDT + vector * 8 + 4, 0x0000_0e00);
+  };
+
+  it('a fault while delivering the #DF exits through the bitmap with the #DF as IDT-vectoring information', () => {
+    // #PF -> its gate (14) lies beyond the limit: #GP -> #PF + #GP make a #DF -> gate 8 is not present: #NP.
+    const m = eventHypervisor('mov eax, [0x800000]', {
+      extra: `${w(F.GuestIdtrBase, IDT)}${w(F.GuestIdtrLimit, 0x47)}${w(F.ExceptionBitmap, 1 << 11)}`,
+    });
+    notPresent(m, 8);
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([
+      {
+        reason: ExitReason.ExceptionOrNmi,
+        interruptionInfo: valid(ERROR_CODE_VALID | (3 << 8) | 11),
+        // Gate 8 in the IDT, during delivery of an event external to the program (EXT).
+        interruptionErrorCode: (8 << 3) | 2 | 1,
+        idtVectoringInfo: valid(ERROR_CODE_VALID | (3 << 8) | 8),
+        idtVectoringErrorCode: 0,
+        guestRip: GUEST_CODE,
+      },
+    ]);
+    // The #PF was not the exit's: delivering it loaded CR2.
+    expect(m.cpu.ctrl.cr2).toBe(0x800000);
+  });
+
+  it('the same fault without its bitmap bit is a triple fault (exit reason 2)', () => {
+    const m = eventHypervisor('mov eax, [0x800000]', {
+      extra: `${w(F.GuestIdtrBase, IDT)}${w(F.GuestIdtrLimit, 0x47)}`,
+    });
+    notPresent(m, 8);
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([{ reason: ExitReason.TripleFault }]);
+  });
+
+  it('a #DF that exits reports the event whose delivery failed first, not the second fault', () => {
+    const m = eventHypervisor('mov eax, [0x800000]', {
+      extra: `${w(F.GuestIdtrBase, IDT)}${w(F.GuestIdtrLimit, 0x47)}${w(F.ExceptionBitmap, 1 << 8)}`,
+    });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([
+      {
+        reason: ExitReason.ExceptionOrNmi,
+        interruptionInfo: valid(ERROR_CODE_VALID | (3 << 8) | 8),
+        interruptionErrorCode: 0,
+        idtVectoringInfo: valid(ERROR_CODE_VALID | (3 << 8) | 14),
+        idtVectoringErrorCode: 0,
+      },
+    ]);
+  });
+
+  it('a fault while delivering the #GP of a software interrupt exits with the #GP as IDT-vectoring information', () => {
+    // INT 30H: gate beyond the limit, #GP (benign after a software interrupt, delivered serially) ->
+    // gate 13 is not present: #NP, which the bitmap selects.
+    const m = eventHypervisor('int 0x30', {
+      extra: `${w(F.GuestIdtrBase, IDT)}${w(F.GuestIdtrLimit, 0x6f)}${w(F.ExceptionBitmap, 1 << 11)}`,
+    });
+    notPresent(m, 13);
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(m)).toMatchObject([
+      {
+        reason: ExitReason.ExceptionOrNmi,
+        interruptionInfo: valid(ERROR_CODE_VALID | (3 << 8) | 11),
+        interruptionErrorCode: (13 << 3) | 2 | 1,
+        idtVectoringInfo: valid(ERROR_CODE_VALID | (3 << 8) | 13),
+        idtVectoringErrorCode: (0x30 << 3) | 2,
+        guestRip: GUEST_CODE,
+      },
+    ]);
   });
 });
 
@@ -1273,6 +1486,36 @@ describe('RDPMC, PAUSE, WBINVD, INVD, MONITOR and MWAIT exits', () => {
       [ExitReason.Wbinvd, 0, 2, GUEST_CODE],
       [ExitReason.Invd, 0, 2, GUEST_CODE + 2],
       [ExitReason.Vmcall, 0, 3, GUEST_CODE + 4],
+    ]);
+  });
+
+  it('XSETBV exits unconditionally with reason 55 before it changes XCR0; #UD without CR4.OSXSAVE and #GP at CPL 3 come first', () => {
+    const guest = 'xor ecx, ecx\nmov eax, 3\nxor edx, edx\nxsetbv\nvmcall';
+    const model = withVmx(CORE_2);
+    // Guest CR4: VMXE | OSFXSR | OSXSAVE | PSE (the identity map uses 4-MiB pages).
+    const m = eventHypervisor(guest, { model, extra: w(F.GuestCr4, 0x42210), resume: [ExitReason.Xsetbv] });
+    expect(m.unit.run(100_000)).toBe(CpuExit.Hlt);
+    const before = 'xor ecx, ecx\nmov eax, 3\nxor edx, edx';
+    expect(records(m).map((r) => [r.reason, r.qualification, r.length, r.guestRip])).toEqual([
+      [ExitReason.Xsetbv, 0, 3, guestAt(before)],
+      [ExitReason.Vmcall, 0, 3, guestAt(`${before}\nxsetbv`)],
+    ]);
+    expect(xcr0Of(m.cpu)).toBe(1);
+    const noOsxsave = eventHypervisor(guest, {
+      model,
+      extra: `${w(F.GuestCr4, 0x2210)}${w(F.ExceptionBitmap, 1 << 6)}`,
+    });
+    expect(noOsxsave.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(noOsxsave)).toMatchObject([
+      { reason: ExitReason.ExceptionOrNmi, interruptionInfo: valid((3 << 8) | 6), guestRip: guestAt(before) },
+    ]);
+    const user = eventHypervisor(guest, {
+      model,
+      extra: `${cpl3Guest(0x42210)}${w(F.ExceptionBitmap, 1 << 13)}`,
+    });
+    expect(user.unit.run(100_000)).toBe(CpuExit.Hlt);
+    expect(records(user)).toMatchObject([
+      { reason: ExitReason.ExceptionOrNmi, interruptionInfo: GP_EXCEPTION_INFO, guestRip: guestAt(before) },
     ]);
   });
 

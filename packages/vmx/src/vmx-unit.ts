@@ -226,6 +226,13 @@ export class VmxUnit implements CpuHooks, VmxPort {
   private deliveringErrorCode = 0;
   /** Its instruction length (software interrupts and exceptions). */
   private deliveringLength = 0;
+  /**
+   * The event whose delivery a nested fault interrupted, while the CPU delivers that fault: a #DF the
+   * two make (or its exit) reports this one, not the fault (SDM 28.2.4).
+   */
+  private outerInfo = 0;
+  private outerErrorCode = 0;
+  private outerLength = 0;
   /** The exit being decided happened while delivering that event. */
   private vectoring = false;
   /** The injected event is being delivered: the exception bitmap does not apply to it. */
@@ -236,6 +243,20 @@ export class VmxUnit implements CpuHooks, VmxPort {
   private hostWindow = false;
   /** "NMI-window exiting" of the running guest. */
   private nmiWindow = false;
+  /**
+   * "Virtual NMIs" of the running guest. The CPU's `nmiBlocked` then stands for the guest's
+   * virtual-NMI blocking (VM entry loads it from interruptibility bit 3, the guest's IRET clears it, an
+   * injected NMI sets it, the NMI window and VM exits read it), while real NMIs are not blocked in
+   * non-root operation (26.6.1) and, with NMI exiting, always exit.
+   */
+  private virtualNmis = false;
+  /**
+   * "NMI exiting" without "virtual NMIs", entered with NMIs blocked: the blocking lasts as long as
+   * non-root operation (26.6.1; IRET does not affect it, 25.3), though the CPU's IRET clears its flag.
+   */
+  private nmiBlockingHeld = false;
+  /** The CPU began to take an NMI that {@link nmiBlockingHeld} blocks: it was put back, no exit. */
+  private nmiPutBack = false;
   private readonly displacement = new Uint32Array(2);
   /**
    * A MONITOR executed in non-root operation without exiting armed the (unmodelled) monitoring
@@ -313,10 +334,12 @@ export class VmxUnit implements CpuHooks, VmxPort {
       this.exitPending = false;
       this.vectoring = false;
       this.nmiExit = false;
+      this.nmiPutBack = false;
       this.entered = false;
       this.crDecided = -1;
       this.gate.requested = false;
       if (this.state.nonRoot) cpu.pager.mmu.fault.clear();
+      if (this.nmiBlockingHeld) cpu.nmiBlocked = true;
       const why = cpu.run(slice);
       if (this.entered && why === CpuExit.Stopped) continue;
       if (!this.state.nonRoot) {
@@ -335,6 +358,7 @@ export class VmxUnit implements CpuHooks, VmxPort {
             this.performExit(cpu);
             continue;
           }
+          if (this.nmiPutBack) continue;
           if (this.eptExit(cpu)) continue;
           return why;
         case CpuExit.Shutdown:
@@ -344,10 +368,10 @@ export class VmxUnit implements CpuHooks, VmxPort {
           this.performExit(cpu);
           continue;
         case CpuExit.Stopped:
-          if (this.gate.requested) continue;
+          if (this.gate.requested || this.realNmiHeld(cpu)) continue;
           return why;
         case CpuExit.Hlt:
-          if (this.extIntPending(cpu)) continue;
+          if (this.extIntPending(cpu) || this.realNmiHeld(cpu)) continue;
           return why;
         default:
           return why;
@@ -363,6 +387,19 @@ export class VmxUnit implements CpuHooks, VmxPort {
   private boundaryExit(cpu: Cpu): boolean {
     if (this.timer.expired(cpu.tscBase())) {
       this.exit.reset(ExitReason.PreemptionTimerExpired);
+      this.performExit(cpu);
+      return true;
+    }
+    if (this.realNmiHeld(cpu)) {
+      // Virtual-NMI blocking held the CPU back; the real NMI is not blocked and exits (26.2), the
+      // guest's virtual-NMI blocking stays as it is in the saved interruptibility state.
+      cpu.nmiPending = false;
+      cpu.halted = false;
+      this.exit.reset(ExitReason.ExceptionOrNmi).interruptionInfo = makeInterruptionInfo(
+        2,
+        InterruptionType.Nmi,
+      );
+      this.nmiExit = true;
       this.performExit(cpu);
       return true;
     }
@@ -382,6 +419,20 @@ export class VmxUnit implements CpuHooks, VmxPort {
       return true;
     }
     return false;
+  }
+
+  /**
+   * A real NMI is pending that the CPU did not take because its NMI flag holds the guest's
+   * virtual-NMI blocking ("virtual NMIs" = 1, so NMI exiting is 1 too).
+   */
+  private realNmiHeld(cpu: Cpu): boolean {
+    return this.virtualNmis && cpu.nmiPending && cpu.nmiBlocked;
+  }
+
+  /** After a platform hook: an NMI it raised that {@link realNmiHeld} describes ends the CPU's run. */
+  private stopForHeldNmi(): void {
+    const cpu = this.cpu;
+    if (cpu !== null && this.realNmiHeld(cpu)) cpu.requestStop();
   }
 
   private extIntPending(cpu: Cpu): boolean {
@@ -413,6 +464,8 @@ export class VmxUnit implements CpuHooks, VmxPort {
   private performExit(cpu: Cpu): void {
     const t = this.transitions;
     const timerValue = this.timer.valueAt(cpu.tscBase());
+    const virtualNmis = this.virtualNmis;
+    if (this.nmiBlockingHeld) cpu.nmiBlocked = true;
     this.timer.disarm();
     this.leaveGuestContext(cpu);
     if (this.vectoring) this.recordVectoring(cpu);
@@ -424,8 +477,11 @@ export class VmxUnit implements CpuHooks, VmxPort {
       this.aborted = true;
       return;
     }
-    // VM exits caused by NMIs block NMIs; other exits leave the blocking as it is (28.5.5 / 27.5.5).
+    // VM exits caused by NMIs block NMIs; other exits leave the blocking as it is (28.5.5 / 27.5.5):
+    // with "virtual NMIs" the guest ran with real NMIs unblocked (26.6.1), whatever its virtual-NMI
+    // blocking (saved in the guest state, and loaded into the CPU's flag with the host state).
     if (this.nmiExit) cpu.nmiBlocked = true;
+    else if (virtualNmis) cpu.nmiBlocked = false;
     this.nmiExit = false;
     this.translation!.exitToHost(t.cpuState);
     cpu.halted = false;
@@ -438,6 +494,8 @@ export class VmxUnit implements CpuHooks, VmxPort {
     cpu.tscOffset = this.hostTscOffset;
     cpu.interruptWindowExiting = this.hostWindow;
     this.nmiWindow = false;
+    this.virtualNmis = false;
+    this.nmiBlockingHeld = false;
   }
 
   /**
@@ -500,9 +558,19 @@ export class VmxUnit implements CpuHooks, VmxPort {
         this.vectoring = true;
         return INTERCEPT;
       }
+      // A #DF the CPU makes of two faults reports the event whose delivery failed first (the one
+      // being delivered before the fault offered last).
+      if (vector === 8) this.restoreOuter();
       if (!exceptionExits(vmcs, vector, errorCode)) {
-        // A #DF the two faults make is delivered next: a fault in it is a fault delivering #DF.
-        if (vector === 8) this.remember(exceptionInterruptionInfo(8, pe), 0, 0);
+        // The CPU delivers it next (the #DF, or the fault itself after a benign event): a fault in
+        // that delivery is a fault while delivering it. A #DF may still follow (kept in `outer`).
+        this.outerInfo = this.deliveringInfo;
+        this.outerErrorCode = this.deliveringErrorCode;
+        this.outerLength = this.deliveringLength;
+        const hasErrorCode = pe && exceptionHasErrorCode(vector);
+        this.deliveringInfo = exceptionInterruptionInfo(vector, pe) >>> 0;
+        this.deliveringErrorCode = hasErrorCode ? errorCode >>> 0 : 0;
+        this.deliveringLength = 0;
         return 0;
       }
       this.exceptionExit(cpu, vector, errorCode, pe, false);
@@ -524,6 +592,13 @@ export class VmxUnit implements CpuHooks, VmxPort {
     }
     if (kind === EventKind.External) {
       const nmi = vector === 2;
+      if (nmi && this.nmiBlockingHeld) {
+        // A guest IRET cleared the CPU's flag, but NMIs stay blocked: the NMI waits, nothing exits.
+        cpu.nmiPending = true;
+        cpu.nmiBlocked = true;
+        this.nmiPutBack = true;
+        return INTERCEPT;
+      }
       this.remember(
         makeInterruptionInfo(vector, nmi ? InterruptionType.Nmi : InterruptionType.ExternalInterrupt),
         0,
@@ -548,9 +623,16 @@ export class VmxUnit implements CpuHooks, VmxPort {
   }
 
   private remember(info: number, errorCode: number, length: number): void {
-    this.deliveringInfo = info >>> 0;
-    this.deliveringErrorCode = errorCode >>> 0;
-    this.deliveringLength = length;
+    this.outerInfo = this.deliveringInfo = info >>> 0;
+    this.outerErrorCode = this.deliveringErrorCode = errorCode >>> 0;
+    this.outerLength = this.deliveringLength = length;
+  }
+
+  /** The event being delivered is again the one before the last nested fault (see {@link event}). */
+  private restoreOuter(): void {
+    this.deliveringInfo = this.outerInfo;
+    this.deliveringErrorCode = this.outerErrorCode;
+    this.deliveringLength = this.outerLength;
   }
 
   /** Notes an exit for hardware exception `vector` (28.2.1 qualification, 28.2.2 interruption information). */
@@ -559,14 +641,16 @@ export class VmxUnit implements CpuHooks, VmxPort {
     const info = this.exit.reset(ExitReason.ExceptionOrNmi);
     info.interruptionInfo = exceptionInterruptionInfo(vector, pe, unblocked);
     if (pe && exceptionHasErrorCode(vector)) info.interruptionErrorCode = errorCode >>> 0;
-    info.qualificationLo = exceptionQualification(vector, cpu.ctrl.cr2, cpu.ctrl.dr[6]!);
+    // The CPU has written neither CR2 nor DR6 for an exception that exits (28.1): the #PF address and
+    // the #DB conditions come with the event.
+    info.qualificationLo = exceptionQualification(vector, cpu.pageFaultAddress >>> 0, cpu.bp.pending);
     this.exitPending = true;
   }
 
   /**
    * MOV DR with "MOV-DR exiting", LGDT ... STR with "descriptor-table exiting", RDPMC, PAUSE,
-   * MONITOR, MWAIT, WBINVD with their controls and INVD always (26.1.2, 26.1.3): the exit with its
-   * qualification and instruction information (28.2.1, 28.2.5).
+   * MONITOR, MWAIT, WBINVD with their controls and INVD and XSETBV always (26.1.2, 26.1.3): the exit
+   * with its qualification and instruction information (28.2.1, 28.2.5).
    */
   instruction(op: SensitiveOperation, ins: DecodedInstruction): number {
     switch (op) {
@@ -574,6 +658,7 @@ export class VmxUnit implements CpuHooks, VmxPort {
       case 'pause':
       case 'wbinvd':
       case 'invd':
+      case 'xsetbv':
         return this.sensitive(op, 0) ?? 0;
       case 'monitor': {
         const exit = this.sensitive(op, 0);
@@ -733,6 +818,9 @@ export class VmxUnit implements CpuHooks, VmxPort {
     this.hostWindow = cpu.interruptWindowExiting;
     cpu.interruptWindowExiting = (proc & ProcBased.InterruptWindowExiting) !== 0;
     this.nmiWindow = (proc & ProcBased.NmiWindowExiting) !== 0;
+    const pin = vmcs.read32(F.PinBasedControls);
+    this.virtualNmis = (pin & PinBased.VirtualNmis) !== 0;
+    this.nmiBlockingHeld = (pin & PinBased.NmiExiting) !== 0 && !this.virtualNmis && cpu.nmiBlocked;
     this.timer.arm(vmcs, cpu.tscBase());
     // Hand control back to run() so it can slice the guest's run for the preemption timer (an
     // injection that ends in a triple fault replaces this with the shutdown).
@@ -805,21 +893,28 @@ export class VmxUnit implements CpuHooks, VmxPort {
   portIn(port: number, size: 1 | 2 | 4): number {
     if (this.state.nonRoot && ioExits(this.state.vmcs, this.memory, port, size))
       return this.ioExit(port, size, true);
-    return this.platform.portIn(port, size);
+    const value = this.platform.portIn(port, size);
+    this.stopForHeldNmi();
+    return value;
   }
 
   portOut(port: number, size: 1 | 2 | 4, value: number): number {
     if (this.state.nonRoot && ioExits(this.state.vmcs, this.memory, port, size))
       return this.ioExit(port, size, false);
-    return this.platform.portOut(port, size, value);
+    const result = this.platform.portOut(port, size, value);
+    this.stopForHeldNmi();
+    return result;
   }
 
   mmioRead(gpa: number, size: 1 | 2 | 4): number {
-    return this.platform.mmioRead(gpa, size);
+    const value = this.platform.mmioRead(gpa, size);
+    this.stopForHeldNmi();
+    return value;
   }
 
   mmioWrite(gpa: number, size: 1 | 2 | 4, value: number): void {
     this.platform.mmioWrite(gpa, size, value);
+    this.stopForHeldNmi();
   }
 
   cpuid(leaf: number, subleaf: number, out: CpuidResult): number {

@@ -46,6 +46,10 @@ export class ControlState {
   cr2 = 0;
   cr3 = 0;
   cr4 = 0;
+  /** XCR0 (bits 31:0; bits 63:32 are always 0 here): 1 after RESET (SDM Vol. 1 §13.3). */
+  xcr0 = 1;
+  /** The XCR0 bits XSETBV may set (a VMM's guest CPUID leaf 0DH narrows them; x87 always). */
+  xcr0Supported = 3;
   readonly dr = new Uint32Array(8);
   readonly gdtr = new TableRegister();
   readonly idtr = new TableRegister();

@@ -31,6 +31,17 @@ export const Leaf1Edx = {
   SSE2: 1 << 26,
 } as const;
 
+/** CPUID.01H:ECX feature bits (SDM Vol. 2A Table 3-10) that gate instructions. */
+export const Leaf1Ecx = {
+  SSE3: 1 << 0,
+  SSSE3: 1 << 9,
+  SSE4_1: 1 << 19,
+  SSE4_2: 1 << 20,
+  POPCNT: 1 << 23,
+  XSAVE: 1 << 26,
+  OSXSAVE: 1 << 27,
+} as const;
+
 export interface CpuidLeaf {
   readonly leaf: number;
   /** Sub-leaf, or -1 when the leaf ignores ECX. */
@@ -155,13 +166,111 @@ export const PENTIUM_4: CpuModel = {
   resetEdx: P4_SIGNATURE,
 };
 
+/** Family 15, model 3, stepping 4 (Pentium 4 "Prescott"), signature in CPUID.01H:EAX. */
+const PRESCOTT_SIGNATURE = 0xf34;
+
+/**
+ * A Pentium 4 "Prescott"-class CPU: the `PENTIUM_4` model plus SSE3 (CPUID.01H:ECX bit 0: ADDSUBPS/PD,
+ * HADD/HSUB, MOVSLDUP/MOVSHDUP/MOVDDUP, LDDQU and the x87 FISTTP). Not MONITOR/MWAIT (their own
+ * CPUID bit, not reported), not long mode.
+ */
+export const PENTIUM_4_PRESCOTT: CpuModel = {
+  name: 'Pentium 4 (family 15 model 3)',
+  cpuid: PENTIUM_4.cpuid.map((l) =>
+    l.leaf === 1 ? { ...l, eax: PRESCOTT_SIGNATURE, ecx: (l.ecx | Leaf1Ecx.SSE3) >>> 0 } : l,
+  ),
+  features: [...PENTIUM_4.features, CpuidFeature.SSE3],
+  resetEdx: PRESCOTT_SIGNATURE,
+};
+
+/** CPUID.(EAX=0DH,ECX=0): the XCR0 bits supported (x87 | SSE) and the XSAVE area size (legacy region + header). */
+const XSAVE_LEAF_D0 = { eax: 0x3, ebx: 576, ecx: 576, edx: 0 } as const;
+
+/** CPUID.(EAX=0DH,ECX=1):EAX.XSAVEOPT (bit 0); XSAVEC (bit 1), XGETBV_ECX1 (bit 2), XSAVES (bit 3) are not claimed. */
+const XSAVE_LEAF_D1_EAX_XSAVEOPT = 1 << 0;
+
+/**
+ * Adds the XSAVE feature set (handlers in `handlers/xsave.ts`) to a model: CPUID.01H:ECX.XSAVE, leaf
+ * 0DH (sub-leaf 0: XCR0 may enable x87 and SSE, 576-byte area whatever XCR0 enables, since both live
+ * in the legacy region; sub-leaf 1: XSAVEOPT), CPUID.0H:EAX raised to 0DH, and the XSAVE and XSAVEOPT
+ * feature tags. CPUID.01H:ECX.OSXSAVE is not in the table: CPUID reports it from CR4.OSXSAVE.
+ */
+export function withXsave(model: CpuModel): CpuModel {
+  const cpuid: CpuidLeaf[] = [];
+  for (const l of model.cpuid) {
+    if (l.leaf === 0) cpuid.push({ ...l, eax: Math.max(l.eax, 0xd) });
+    else if (l.leaf === 1) cpuid.push({ ...l, ecx: (l.ecx | Leaf1Ecx.XSAVE) >>> 0 });
+    else if (l.leaf !== 0xd) cpuid.push(l);
+  }
+  const at = cpuid.findIndex((l) => l.leaf > 0xd);
+  const leafD: CpuidLeaf[] = [
+    { leaf: 0xd, subleaf: 0, ...XSAVE_LEAF_D0 },
+    { leaf: 0xd, subleaf: 1, eax: XSAVE_LEAF_D1_EAX_XSAVEOPT, ebx: 0, ecx: 0, edx: 0 },
+  ];
+  cpuid.splice(at < 0 ? cpuid.length : at, 0, ...leafD);
+  return { ...model, cpuid, features: [...model.features, CpuidFeature.XSAVE, CpuidFeature.XSAVEOPT] };
+}
+
+/** Family 6, model 15, stepping 11 (Core 2 "Merom"), signature in CPUID.01H:EAX. */
+const CORE_2_SIGNATURE = 0x6fb;
+
+/**
+ * A Core 2-class CPU as far as this CPU implements one, plus the later SSE extensions it implements:
+ * the `PENTIUM_4_PRESCOTT` instruction set plus SSSE3 (CPUID.01H:ECX bit 9: PSHUFB, PHADD/PHSUB,
+ * PMADDUBSW, PMULHRSW, PSIGN, PABS, PALIGNR on XMM and MMX registers), SSE4.1 (bit 19), SSE4.2
+ * (bit 20) and POPCNT (bit 23). A real Core 2 "Penryn" has SSE4.1 but not SSE4.2/POPCNT (Nehalem);
+ * they are here because this is the most capable model, the one the KVM facade advertises for
+ * `-cpu host`/`max`, and a Nehalem-class model would have to claim CX16 and long mode too. What a
+ * real Core 2 has beyond that is not reported: MONITOR, CX16, PAE, NX, long mode, VMX (`withVmx`
+ * adds it). Leaf 2 keeps the Pentium 4 model's cache descriptors. `withXsave` adds XSAVE/XRSTOR/
+ * XSAVEOPT and XGETBV/XSETBV over x87 and SSE state (CPUID.01H:ECX.XSAVE, leaf 0DH).
+ */
+export const CORE_2: CpuModel = withXsave({
+  name: 'Core 2 (family 6 model 15)',
+  cpuid: PENTIUM_4_PRESCOTT.cpuid.map((l) =>
+    l.leaf === 1
+      ? {
+          ...l,
+          eax: CORE_2_SIGNATURE,
+          ecx: (l.ecx | Leaf1Ecx.SSSE3 | Leaf1Ecx.SSE4_1 | Leaf1Ecx.SSE4_2 | Leaf1Ecx.POPCNT) >>> 0,
+        }
+      : l,
+  ),
+  features: [
+    ...PENTIUM_4_PRESCOTT.features,
+    CpuidFeature.SSSE3,
+    CpuidFeature.SSE4_1,
+    CpuidFeature.SSE4_2,
+    CpuidFeature.POPCNT,
+  ],
+  resetEdx: CORE_2_SIGNATURE,
+});
+
 /** Looks up a leaf in a model's table (the answer before hooks edit it). */
 export function modelCpuid(model: CpuModel, leaf: number, subleaf: number): CpuidLeaf | undefined {
-  const basicMax = model.cpuid.find((l) => l.leaf === 0)?.eax ?? 0;
-  const extMax = model.cpuid.find((l) => l.leaf === 0x80000000)?.eax ?? 0x80000000;
+  // Plain loops: CPUID runs per instruction (a closure per lookup was garbage per CPUID).
+  const table = model.cpuid;
+  let basicMax = 0;
+  let extMax = 0x80000000;
+  let seenBasic = false;
+  let seenExt = false;
+  for (let i = 0; i < table.length; i++) {
+    const l = table[i]!;
+    if (l.leaf === 0 && !seenBasic) {
+      basicMax = l.eax;
+      seenBasic = true;
+    } else if (l.leaf === 0x80000000 && !seenExt) {
+      extMax = l.eax;
+      seenExt = true;
+    }
+  }
   let effective = leaf >>> 0;
   if (effective >= 0x80000000 ? effective > extMax : effective > basicMax) effective = basicMax;
-  return model.cpuid.find((l) => l.leaf === effective && (l.subleaf === -1 || l.subleaf === subleaf));
+  for (let i = 0; i < table.length; i++) {
+    const l = table[i]!;
+    if (l.leaf === effective && (l.subleaf === -1 || l.subleaf === subleaf)) return l;
+  }
+  return undefined;
 }
 
 /** Per-feature-tag flag table (1 = supported) for a model, indexed by `CpuidFeature`. */
@@ -170,4 +279,56 @@ export function featureTable(model: CpuModel): Uint8Array {
   t[CpuidFeature.None] = 1;
   for (const f of model.features) t[f] = 1;
   return t;
+}
+
+/**
+ * Decoder feature tags that a CPUID.01H bit switches on and off: a VMM's guest CPUID (KVM_SET_CPUID2,
+ * `-cpu model,-sse2`) can take them away from a model that implements them, as QEMU's TCG does
+ * (hardware would still execute them). Tags not listed here are the model's whatever the guest CPUID
+ * says, so a guest without any CPUID table keeps the P6 instruction set.
+ */
+export const CPUID_GATED_FEATURES: readonly {
+  readonly reg: 'ecx' | 'edx';
+  readonly bit: number;
+  readonly tag: CpuidFeature;
+}[] = [
+  { reg: 'edx', bit: Leaf1Edx.CLFSH, tag: CpuidFeature.CLFSH },
+  { reg: 'edx', bit: Leaf1Edx.SSE, tag: CpuidFeature.SSE },
+  { reg: 'edx', bit: Leaf1Edx.SSE2, tag: CpuidFeature.SSE2 },
+  { reg: 'ecx', bit: Leaf1Ecx.SSE3, tag: CpuidFeature.SSE3 },
+  { reg: 'ecx', bit: Leaf1Ecx.SSSE3, tag: CpuidFeature.SSSE3 },
+  { reg: 'ecx', bit: Leaf1Ecx.XSAVE, tag: CpuidFeature.XSAVE },
+  { reg: 'ecx', bit: Leaf1Ecx.SSE4_1, tag: CpuidFeature.SSE4_1 },
+  { reg: 'ecx', bit: Leaf1Ecx.SSE4_2, tag: CpuidFeature.SSE4_2 },
+  { reg: 'ecx', bit: Leaf1Ecx.POPCNT, tag: CpuidFeature.POPCNT },
+];
+
+const scratchTable = new Uint8Array(512);
+
+/**
+ * Makes `table` (a `Cpu`'s `features`) the feature tags `model` implements, less those whose
+ * CPUID.01H bit (`CPUID_GATED_FEATURES`) is clear in the guest's `leaf1Ecx`/`leaf1Edx`. Returns true
+ * when the table changed (the caller then drops decoded blocks: their #UD decisions are stale).
+ */
+export function applyGuestCpuid(
+  table: Uint8Array,
+  model: CpuModel,
+  leaf1Ecx: number,
+  leaf1Edx: number,
+): boolean {
+  const t = scratchTable;
+  t.fill(0);
+  t[CpuidFeature.None] = 1;
+  for (const f of model.features) t[f] = 1;
+  for (const g of CPUID_GATED_FEATURES) {
+    if (((g.reg === 'edx' ? leaf1Edx : leaf1Ecx) & g.bit) === 0) t[g.tag] = 0;
+  }
+  let changed = false;
+  for (let i = 0; i < t.length; i++) {
+    if (table[i] !== t[i]) {
+      table[i] = t[i]!;
+      changed = true;
+    }
+  }
+  return changed;
 }

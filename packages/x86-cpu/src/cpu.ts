@@ -104,6 +104,12 @@ export class Cpu {
   shadow = false;
   /** Vector of the last event delivered (exception, interrupt or INT n); -1 before the first. */
   lastVector = -1;
+  /**
+   * The linear address of the #PF being offered to the VMX port (`VmxPort.event`), -1 for other
+   * events. CR2 takes it only when the #PF is delivered through the IDT: a #PF that causes a VM exit
+   * leaves CR2 alone and the exit qualification carries the address (SDM Vol. 3C §28.1).
+   */
+  pageFaultAddress = -1;
   /** Executed instruction count (the TSC base when no {@link tscSource} is set). */
   instructions = 0;
   tscOffset = 0;
@@ -147,6 +153,7 @@ export class Cpu {
     c.cr2 = 0;
     c.cr3 = 0;
     c.cr4 = 0;
+    c.xcr0 = 1;
     c.gdtr.base = 0;
     c.gdtr.limit = 0xffff;
     c.idtr.base = 0;
@@ -382,10 +389,19 @@ export class Cpu {
   /**
    * Delivers #DB for the DR6 conditions `bits`. DR6 takes them and DR7.GD is cleared (SDM Vol. 3
    * §18.2.3-4) unless the breakpoints are a VMM's (`bp.vmmOwned`): those never show in the guest's
-   * registers. A `CpuEvents` listener may stop the #DB with `interceptSoftwareEvent` (a VMM's #DB
-   * intercept, reading the conditions from `bp.pending` there): `run()` then returns `CpuExit.Intercept`.
+   * registers, nor do those of a #DB that causes a VM exit (the VMX port reads `bp.pending`). A
+   * `CpuEvents` listener may stop the #DB with `interceptSoftwareEvent` (a VMM's #DB intercept,
+   * reading the conditions from `bp.pending` there): `run()` then returns `CpuExit.Intercept`.
    */
   debugException(bits: number): void {
+    this.bp.pending = bits;
+    // In VMX non-root operation a #DB that exits through the exception bitmap updates neither DR6 nor
+    // DR7.GD: the exit qualification carries its conditions (SDM Vol. 3C §28.1).
+    const nonRoot = this.hooks.vmx?.nonRoot === true;
+    if (nonRoot && this.vmxTakes(EventKind.Exception, Vector.DB, 0, false, -1)) {
+      this.bp.pending = 0;
+      return;
+    }
     if (!this.bp.vmmOwned) {
       const dr = this.ctrl.dr;
       dr[6] = dr6After(dr[6]!, bits);
@@ -394,9 +410,8 @@ export class Cpu {
         this.syncBreakpoints();
       }
     }
-    this.bp.pending = bits;
     try {
-      this.deliver(EventKind.Exception, Vector.DB, 0);
+      this.deliverThroughIdt(EventKind.Exception, Vector.DB, 0, nonRoot);
     } catch (e) {
       if (e !== FAULT || FAULT.vector !== INTERCEPTED) throw e;
       this.exitToVmm();
@@ -449,30 +464,54 @@ export class Cpu {
       this.exitReason = CpuExit.Intercept;
       return;
     }
-    if (f.vector === Vector.PF) this.ctrl.cr2 = f.address;
     // Faults push RF = 1 (SDM Vol. 3 §18.3.1.1), so that the restarted instruction is not stopped by
     // an instruction breakpoint again; the gate clears it. Real mode pushes 16-bit FLAGS: no RF.
     const rf = this.ctrl.mode !== Mode.Real && f.vector !== Vector.DF && f.vector !== Vector.MC;
     if (rf) this.flags.bits |= EFLAGS.RF;
     // General detect (MOV DR with DR7.GD) is a #DB fault whose condition the handler left pending.
     if (f.vector === Vector.DB) this.debugException(this.bp.pending);
-    else this.deliver(EventKind.Exception, f.vector, f.errorCode);
+    else this.deliver(EventKind.Exception, f.vector, f.errorCode, f.vector === Vector.PF ? f.address : -1);
     if (rf && this.exitReason >= 0) this.flags.bits &= ~EFLAGS.RF;
   }
 
   /**
    * Delivers an event, applying the double-fault and triple-fault rules (SDM Vol. 3 §6.15, Interrupt 8).
+   * `pageFault` is the linear address of a #PF, which loads CR2 as the #PF is delivered (-1: not a
+   * #PF raised by the CPU; an injected #PF leaves CR2 alone).
    */
-  deliver(kind: EventKind, vector: number, errorCode: number): void {
-    // VMX non-root operation: the exception bitmap or NMI exiting may turn the event into a VM exit.
-    const vmx = this.hooks.vmx;
-    const nonRoot = vmx !== undefined && vmx.nonRoot === true;
-    if (nonRoot && vmx.event?.(kind, vector, errorCode, false) === INTERCEPT) {
+  deliver(kind: EventKind, vector: number, errorCode: number, pageFault = -1): void {
+    // VMX non-root operation: the exception bitmap or NMI exiting may turn the event into a VM exit,
+    // which leaves CR2 as it was (SDM Vol. 3C §28.1).
+    const nonRoot = this.hooks.vmx?.nonRoot === true;
+    if (nonRoot && this.vmxTakes(kind, vector, errorCode, false, pageFault)) {
       // INT3/INTO exit at the instruction (its length goes to the exit information).
       if (kind === EventKind.Software) this.regs.ip = this.startIp;
-      this.exitToVmm();
       return;
     }
+    if (pageFault >= 0) this.ctrl.cr2 = pageFault;
+    this.deliverThroughIdt(kind, vector, errorCode, nonRoot);
+  }
+
+  /**
+   * Offers an event to the VMX port (non-root operation only): true when it causes a VM exit, which
+   * `run()` then returns for. `nested`: a fault while delivering the event offered before.
+   */
+  private vmxTakes(
+    kind: EventKind,
+    vector: number,
+    errorCode: number,
+    nested: boolean,
+    pageFault: number,
+  ): boolean {
+    this.pageFaultAddress = pageFault;
+    const taken = this.hooks.vmx?.event?.(kind, vector, errorCode, nested) === INTERCEPT;
+    this.pageFaultAddress = -1;
+    if (taken) this.exitToVmm();
+    return taken;
+  }
+
+  /** The delivery of {@link deliver} once no VM exit took the event. */
+  private deliverThroughIdt(kind: EventKind, vector: number, errorCode: number, nonRoot: boolean): void {
     materialize(this.flags);
     this.lastVector = vector;
     this.events.delivered(kind, vector, errorCode);
@@ -482,24 +521,23 @@ export class Cpu {
     } catch (e) {
       if (e !== FAULT) throw e;
       const second = FAULT.vector;
+      const code = FAULT.errorCode;
+      const address = second === Vector.PF ? FAULT.address : -1;
       const first = kind === EventKind.Exception ? vector : -1;
       // A fault while delivering INT n is a fault of the INT instruction: report it at the INT.
       if (kind === EventKind.Software) this.regs.ip = this.startIp;
-      if (nonRoot) {
-        // The VMM may take the fault (it reports the event in its IDT-vectoring information); a #PF's
-        // address is in CR2 as for any #PF it sees.
-        if (second === Vector.PF) this.ctrl.cr2 = FAULT.address;
-        if (vmx.event?.(EventKind.Exception, second, FAULT.errorCode, true) === INTERCEPT) {
-          this.exitToVmm();
-          return;
-        }
-      }
+      // The VMM may take the fault (it reports the event in its IDT-vectoring information); a vector
+      // of INTERCEPTED (an EPT violation on the IDT or stack) always stops for it.
+      if (nonRoot && this.vmxTakes(EventKind.Exception, second, code, true, address)) return;
       if (second === INTERCEPTED) {
-        // The delivery itself needs the VMM (an EPT violation on the IDT or stack): stop here, at once
-        // (without `stop` the block would go on and re-run the INT until the budget ran out).
+        // The delivery itself needs the VMM: stop here, at once (without `stop` the block would go on
+        // and re-run the INT until the budget ran out).
         this.exitToVmm();
         return;
       }
+      // "Processors update CR2 whenever a page fault is detected", also when it results in a #DF or
+      // occurs while delivering one (SDM Vol. 3A §6.15, Interrupt 14); a #PF that exits was taken above.
+      if (address >= 0) this.ctrl.cr2 = address;
       if (first === Vector.DF) {
         this.shutdown();
         return;
@@ -507,19 +545,14 @@ export class Cpu {
       const a = first < 0 ? 0 : classOf(first);
       const b = classOf(second);
       if ((a === 1 && b === 1) || (a === 2 && (b === 1 || b === 2))) {
-        if (nonRoot && vmx.event?.(EventKind.Exception, Vector.DF, 0, true) === INTERCEPT) {
-          this.exitToVmm();
-          return;
-        }
-        this.deliverDoubleFault();
+        this.deliverDoubleFault(nonRoot);
         return;
       }
-      if (second === Vector.PF) this.ctrl.cr2 = FAULT.address;
-      this.deliverNested(second, FAULT.errorCode);
+      this.deliverNested(second, code, nonRoot);
     }
   }
 
-  private deliverNested(vector: number, errorCode: number): void {
+  private deliverNested(vector: number, errorCode: number, nonRoot: boolean): void {
     this.lastVector = vector;
     this.events.delivered(EventKind.Exception, vector, errorCode);
     try {
@@ -527,11 +560,18 @@ export class Cpu {
       this.stop = true;
     } catch (e) {
       if (e !== FAULT) throw e;
-      this.deliverDoubleFault();
+      // In non-root operation the fault is offered to the exception bitmap as a fault while
+      // delivering `vector` (the VMM then sees `vector` as IDT-vectoring information).
+      const address = FAULT.vector === Vector.PF ? FAULT.address : -1;
+      if (nonRoot && this.vmxTakes(EventKind.Exception, FAULT.vector, FAULT.errorCode, true, address)) return;
+      if (address >= 0) this.ctrl.cr2 = address;
+      this.deliverDoubleFault(nonRoot);
     }
   }
 
-  private deliverDoubleFault(): void {
+  private deliverDoubleFault(nonRoot: boolean): void {
+    // The #DF may exit through the exception bitmap (bit 8), reporting the event being delivered.
+    if (nonRoot && this.vmxTakes(EventKind.Exception, Vector.DF, 0, true, -1)) return;
     this.lastVector = Vector.DF;
     this.events.delivered(EventKind.Exception, Vector.DF, 0);
     try {
@@ -539,6 +579,12 @@ export class Cpu {
       this.stop = true;
     } catch (e) {
       if (e !== FAULT) throw e;
+      // SDM Vol. 3C §26.2 (triple fault): in non-root operation an exception while calling the #DF
+      // handler is offered to the exception bitmap first, as a fault while delivering the #DF (an EPT
+      // violation always exits); only one that does not exit ends in a triple fault.
+      const address = FAULT.vector === Vector.PF ? FAULT.address : -1;
+      if (nonRoot && this.vmxTakes(EventKind.Exception, FAULT.vector, FAULT.errorCode, true, address)) return;
+      if (address >= 0) this.ctrl.cr2 = address;
       this.shutdown();
     }
   }

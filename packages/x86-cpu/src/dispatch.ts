@@ -14,12 +14,16 @@ import { IO_HANDLERS } from './handlers/io.js';
 import { MMX_HANDLERS } from './handlers/mmx.js';
 import { MULDIV_HANDLERS } from './handlers/muldiv.js';
 import { SHIFT_HANDLERS } from './handlers/shift.js';
+import { POPCNT_HANDLERS } from './handlers/popcnt.js';
 import { SSE_HANDLERS } from './handlers/sse.js';
+import { SSE41_HANDLERS } from './handlers/sse41.js';
+import { SSE42_HANDLERS } from './handlers/sse42.js';
 import { STACK_HANDLERS } from './handlers/stack.js';
 import { STRING_HANDLERS } from './handlers/string.js';
 import { SYSTEM_HANDLERS } from './handlers/system.js';
 import { VMX_HANDLERS, VMX_OVERRIDES } from './handlers/vmx.js';
 import { X87_HANDLERS } from './handlers/x87.js';
+import { XSAVE_HANDLERS } from './handlers/xsave.js';
 
 /** Every family's handler list, in one place. */
 export const HANDLER_FAMILIES: readonly (readonly (readonly [number, Handler])[])[] = [
@@ -37,7 +41,11 @@ export const HANDLER_FAMILIES: readonly (readonly (readonly [number, Handler])[]
   X87_HANDLERS,
   MMX_HANDLERS,
   SSE_HANDLERS,
+  SSE41_HANDLERS,
+  SSE42_HANDLERS,
+  POPCNT_HANDLERS,
   VMX_HANDLERS,
+  XSAVE_HANDLERS,
 ];
 
 function build(): (Handler | undefined)[] {

@@ -10,8 +10,20 @@ export {
 } from './cpu.js';
 export { EventKind } from './interrupts.js';
 export { type CpuState, loadState, saveState, type SegmentState } from './cpu-state.js';
-export { type CpuModel, type CpuidLeaf, Leaf1Edx, PENTIUM_4, PENTIUM_II } from './cpu-model.js';
-export { MXCSR, SseState } from './sse/state.js';
+export {
+  applyGuestCpuid,
+  CORE_2,
+  CPUID_GATED_FEATURES,
+  type CpuModel,
+  type CpuidLeaf,
+  Leaf1Ecx,
+  Leaf1Edx,
+  PENTIUM_4,
+  PENTIUM_4_PRESCOTT,
+  PENTIUM_II,
+  withXsave,
+} from './cpu-model.js';
+export { MXCSR, MXCSR_WRITABLE, SseState } from './sse/state.js';
 export { CR0, CR4, Mode } from './control.js';
 export {
   BreakCondition,
@@ -39,6 +51,18 @@ export {
 export { AccessKind } from './paging.js';
 export { Gpr, Seg } from './registers.js';
 export { HANDLERS } from './dispatch.js';
+export {
+  CR4_OSXSAVE,
+  leaf1EcxWithOsxsave,
+  setXcr0,
+  setXcr0Supported,
+  XCR0_RESET,
+  XCR0_SUPPORTED,
+  XFeature,
+  XsaveArea,
+  xcr0Of,
+  xcr0Valid,
+} from './handlers/xsave.js';
 export { CpuError, type CpuErrorKind } from './errors.js';
 export {
   ENV_PROT16,

@@ -54,7 +54,8 @@ export type VmxSensitive =
   | 'monitor'
   | 'mwait'
   | 'wbinvd'
-  | 'invd';
+  | 'invd'
+  | 'xsetbv';
 
 /** CR4.VMXE (bit 13): VMX operation may be entered. */
 export const CR4_VMXE = 1 << 13;

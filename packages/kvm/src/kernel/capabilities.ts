@@ -1,6 +1,7 @@
 import * as C from '../uapi/constants.js';
 import { KVM_USER_MEM_SLOTS } from '../memslots.js';
 import { KVM_MAX_IRQ_ROUTES } from './irqchip.js';
+import { GUESTDBG_VALID_MASK } from './vcpu-ioctls.js';
 import { XSAVE2_SIZE } from './xstate-ioctls.js';
 
 /** Limits of this KVM model (the x86 kernel's KVM_MAX_VCPUS etc.). */
@@ -30,10 +31,12 @@ export function capabilityTable(limits: KvmLimits): ReadonlyMap<number, number> 
     [C.KVM_CAP_MP_STATE, 1],
     [C.KVM_CAP_USER_NMI, 1],
     [C.KVM_CAP_SET_GUEST_DEBUG, 1],
+    // The KVM_SET_GUEST_DEBUG control bits accepted (KVM_GUESTDBG_VALID_MASK), BLOCKIRQ included.
+    [C.KVM_CAP_SET_GUEST_DEBUG2, GUESTDBG_VALID_MASK],
     [C.KVM_CAP_VCPU_EVENTS, 1],
     [C.KVM_CAP_INTR_SHADOW, 1],
-    // KVM_GET/SET_DEBUGREGS; KVM_GET/SET_XSAVE and XCRS on the kernel's no-XSAVE path (x87|SSE image,
-    // XCR0 = x87); KVM_GET_XSAVE2 fills sizeof(struct kvm_xsave).
+    // KVM_GET/SET_DEBUGREGS; KVM_GET/SET_XSAVE and XCRS (x87|SSE in the standard XSAVE format, XCR0 as
+    // the guest set it); KVM_GET_XSAVE2 fills sizeof(struct kvm_xsave).
     [C.KVM_CAP_DEBUGREGS, 1],
     [C.KVM_CAP_XSAVE, 1],
     [C.KVM_CAP_XCRS, 1],

@@ -1,5 +1,5 @@
 import { HostAddressSpace } from '@typevisor/memory';
-import { type KvmCpuModel, PENTIUM_II_MODEL } from '../cpu-model.js';
+import { DEFAULT_MODEL, type KvmCpuModel } from '../cpu-model.js';
 import { EventFd } from '../eventfd.js';
 import type { VcpuState } from '../vcpu-state.js';
 import { KVM_VCPU_MMAP_SIZE } from '../vcpu-state.js';
@@ -13,6 +13,7 @@ import { SYSTEM_IOCTLS } from './system-ioctls.js';
 import { VCPU_IOCTLS } from './vcpu-ioctls.js';
 import { VmState } from './vm-state.js';
 import { type RunOptions, VcpuRunner } from '../run/runner.js';
+import type { VcpuStats } from '../run/stats.js';
 import { DEFAULT_VMX_OPTIONS, type VmxOptions } from '../run/vmcs-setup.js';
 import { KVM_GET_MSRS, KVM_RUN, KVM_SET_MSRS, KVM_TRANSLATE } from '../uapi/ioctls.js';
 
@@ -95,7 +96,7 @@ export class KvmHost implements KernelContext<VmState> {
     this.addressSpace = options.addressSpace ?? new HostAddressSpace();
     this.clock = options.clock ?? SYSTEM_CLOCK;
     this.limits = options.limits ?? DEFAULT_LIMITS;
-    this.model = options.model ?? PENTIUM_II_MODEL;
+    this.model = options.model ?? DEFAULT_MODEL;
     this.capabilities = capabilityTable(this.limits);
     const ept = options.vmx?.ept ?? DEFAULT_VMX_OPTIONS.ept;
     this.runOptions = {
@@ -238,6 +239,15 @@ export class KvmHost implements KernelContext<VmState> {
     // A vCPU in a worker (VcpuWorker) has its runner there, not here.
     const runner = e?.kind === 'vcpu' ? e.vcpu.runner : null;
     return runner instanceof VcpuRunner ? runner : undefined;
+  }
+
+  /**
+   * A vCPU fd's statistics (kvm_stat's per-vCPU figures), wherever its KVM_RUN runs: in this thread or
+   * in a vCPU worker, which counts into the same shared memory. Undefined for a fd that is no vCPU.
+   */
+  vcpuStats(fd: number): VcpuStats | undefined {
+    const e = this.fds.get(fd);
+    return e?.kind === 'vcpu' ? e.vcpu.stats : undefined;
   }
 
   // ---- kernel services --------------------------------------------------------------------------------

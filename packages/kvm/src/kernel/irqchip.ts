@@ -131,6 +131,35 @@ export interface IrqchipHooks {
 }
 
 /**
+ * A local APIC as the VM's interrupt sources see it: what delivery (I/O APIC, MSI, IPI) and the 8259
+ * pair's INT need. A vCPU whose LAPIC lives with its vCPU thread in a worker is represented in the VM
+ * by one of these (a mailbox in shared memory, `worker/remote-lapic.ts`), as Linux's in-kernel
+ * deliveries reach another CPU's APIC through its posted-interrupt descriptor.
+ */
+export interface ApicSink {
+  readonly apicId: number;
+  matchesDestination(dest: number, logical: boolean): boolean;
+  deliver(deliveryMode: number, vector: number, trigger: number): boolean;
+  readonly lint0: { set(level: boolean): void };
+}
+
+/**
+ * The vCPU-fd ioctls' way to a vCPU's LAPIC that lives in another thread (a worker vCPU's, see
+ * `worker/vcpu-worker.ts`): each call except {@link readApicBase} is a synchronous request to that
+ * thread while it is outside KVM_RUN. Results are 0 or a negative errno.
+ */
+export interface RemoteLapicAccess {
+  /** IA32_APIC_BASE as the LAPIC has it (kvm_get_apic_base). */
+  readApicBase(): bigint;
+  /** kvm_lapic_set_base(): -EINVAL for an impossible transition. */
+  writeApicBase(value: bigint): number;
+  /** KVM_GET_LAPIC: the register page (kvm_lapic_state) into `out`. */
+  getPage(out: Uint8Array): number;
+  /** KVM_SET_LAPIC: the LAPIC loads the register page `page`. */
+  setPage(page: Uint8Array): number;
+}
+
+/**
  * The full in-kernel irqchip of one VM. Interrupt sources call {@link setIrq} (GSIs through the routing
  * table) or {@link deliverMsi}; vCPUs take their interrupts from their local APIC (the 8259 pair
  * reaches the BSP's LAPIC through LINT0 / ExtINT, as kvm_apic_accept_pic_intr lets it).
@@ -139,6 +168,8 @@ export class KernelIrqchip {
   readonly pic: PicPair;
   readonly ioapic: IoApic;
   private readonly lapics = new Map<number, LocalApic>();
+  /** LAPICs living in another thread (a worker vCPU's), by vCPU id. */
+  private readonly remotes = new Map<number, ApicSink>();
   private routes: IrqRoute[] = defaultRouting();
   /** The in-kernel 8254 (KVM_CREATE_PIT2), or null. */
   pit: KernelPit | null = null;
@@ -186,9 +217,36 @@ export class KernelIrqchip {
     return gpa >= base && gpa < base + LapicRegs.LAPIC_MMIO_SIZE ? l : null;
   }
 
+  /**
+   * Hands vCPU `id`'s LAPIC over to another thread: from now on `sink` stands for it in deliveries
+   * (its LINT0 gets the 8259 pair's INT level now). Returns the LAPIC that was here, whose state the
+   * other thread takes over, or undefined when vCPU `id` had none.
+   */
+  attachRemoteLapic(id: number, sink: ApicSink): LocalApic | undefined {
+    const l = this.lapics.get(id);
+    if (l === undefined) return undefined;
+    this.lapics.delete(id);
+    this.remotes.set(id, sink);
+    sink.lint0.set(this.pic.hasInterrupt());
+    return l;
+  }
+
+  /** Makes `lapic` (built elsewhere, e.g. a vCPU thread's own) the LAPIC of vCPU `id`. */
+  adoptLapic(id: number, lapic: LocalApic): void {
+    this.lapics.set(id, lapic);
+  }
+
+  /** The LAPIC of vCPU `id` is back in this thread (`lapic`, with the state the other thread left). */
+  detachRemoteLapic(id: number, lapic: LocalApic): void {
+    this.remotes.delete(id);
+    this.lapics.set(id, lapic);
+    lapic.lint0.set(this.pic.hasInterrupt());
+  }
+
   private picOutput(level: boolean): void {
     // The 8259 pair's INT goes to LINT0 of every LAPIC; only one in ExtINT mode (the BSP's) takes it.
     for (const l of this.lapics.values()) l.lint0.set(level);
+    for (const r of this.remotes.values()) r.lint0.set(level);
   }
 
   /**
@@ -211,7 +269,14 @@ export class KernelIrqchip {
       if (!all && !l.matchesDestination(dest, logical)) continue;
       if (n < 0) n = 0;
       if (l.deliver(deliveryMode, vector, trigger)) n++;
-      if (deliveryMode === LapicRegs.DeliveryMode.LowestPriority) break;
+      if (deliveryMode === LapicRegs.DeliveryMode.LowestPriority) return n;
+    }
+    for (const l of this.remotes.values()) {
+      if (l.apicId === exclude) continue;
+      if (!all && !l.matchesDestination(dest, logical)) continue;
+      if (n < 0) n = 0;
+      if (l.deliver(deliveryMode, vector, trigger)) n++;
+      if (deliveryMode === LapicRegs.DeliveryMode.LowestPriority) return n;
     }
     return n;
   }
@@ -227,7 +292,8 @@ export class KernelIrqchip {
     return this.deliverToApics(dest, logical, (data >>> 8) & 7, data & 0xff, (data >>> 15) & 1, -1);
   }
 
-  private sendIpi(ipi: LapicIpi): void {
+  /** An IPI from a LAPIC (here or in another thread) to the LAPICs it addresses (kvm_apic_send_ipi). */
+  sendIpi(ipi: LapicIpi): void {
     // The INIT level de-assert is ignored (kvm_apic_send_ipi drops it too).
     if (!ipi.assert && ipi.deliveryMode === LapicRegs.DeliveryMode.Init) return;
     const S = LapicRegs.Shorthand;
@@ -244,8 +310,11 @@ export class KernelIrqchip {
     );
   }
 
-  /** A level-triggered EOI: ack notifiers of the I/O APIC pins with that vector, then the I/O APIC's EOI. */
-  private eoiBroadcast(vector: number): void {
+  /**
+   * A level-triggered EOI from a LAPIC (here or in another thread): ack notifiers of the I/O APIC pins
+   * with that vector, then the I/O APIC's EOI (its remote IRR).
+   */
+  eoiBroadcast(vector: number): void {
     for (let pin = 0; pin < KVM_IOAPIC_NUM_PINS; pin++) {
       const [lo] = this.ioapic.entry(pin);
       if ((lo & 0xff) === vector && lo & (1 << 14)) this.ackPin(KVM_IRQCHIP_IOAPIC, pin);

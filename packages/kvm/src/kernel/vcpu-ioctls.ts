@@ -1,6 +1,6 @@
 import type { LocalApic } from '@typevisor/devices';
 import type { KvmCpuModel } from '../cpu-model.js';
-import { readLapicPage, writeLapicPage } from './irqchip.js';
+import { type RemoteLapicAccess, readLapicPage, writeLapicPage } from './irqchip.js';
 import type { IrqchipMode } from '../irqfd.js';
 import type { VcpuState } from '../vcpu-state.js';
 import {
@@ -46,7 +46,7 @@ import {
   kvm_vcpu_events,
 } from '../uapi/structs.js';
 import { dv, FAULT, type IoctlArg, structArg } from './args.js';
-import { XSTATE_IOCTLS } from './xstate-ioctls.js';
+import { guestHasXsave, XSTATE_IOCTLS } from './xstate-ioctls.js';
 
 /** What a vCPU ioctl handler sees. */
 export interface VcpuContext {
@@ -62,6 +62,16 @@ export interface VcpuContext {
   readonly nowNs: number;
   /** The vCPU's MSRs (its CPU's MSR file; made on first use). */
   msrs(): VcpuMsrs;
+}
+
+/**
+ * The LAPIC of a vCPU that runs in a worker thread with the in-kernel irqchip (`VcpuWorker` offers it
+ * on its runner port's `remote`), or null: the ioctls below reach it through the worker.
+ */
+function remoteLapic(c: VcpuContext): RemoteLapicAccess | null {
+  if (c.lapic !== null) return null;
+  const remote = c.vcpu.runner?.remote as { readonly lapic?: RemoteLapicAccess | null } | undefined;
+  return remote?.lapic ?? null;
 }
 
 /** Host-initiated MSR access (do_get_msr / do_set_msr, `out` receives two dwords) and KVM_TRANSLATE. */
@@ -133,6 +143,7 @@ const X86_CR0_NW = 1n << 29n;
 const X86_CR0_CD = 1n << 30n;
 const X86_CR0_PG = 1n << 31n;
 const X86_CR4_PAE = 1n << 5n;
+const X86_CR4_OSXSAVE = 1n << 18n;
 const EFER_LME = 1n << 8n;
 const EFER_LMA = 1n << 10n;
 /** IA32_APIC_BASE bits 0..7 and 9 are reserved; bit 10 (x2APIC enable) too without x2APIC in CPUID. */
@@ -165,7 +176,8 @@ function getSregs(c: VcpuContext, arg: IoctlArg): number {
   const b = structArg(arg, kvm_sregs.size);
   if (b === null) return FAULT;
   b.set(c.vcpu.sregs);
-  if (c.lapic !== null) dv(b).setBigUint64(kvm_sregs.fields.apic_base.offset, c.lapic.readApicBase(), true);
+  const lapic = c.lapic ?? remoteLapic(c);
+  if (lapic !== null) dv(b).setBigUint64(kvm_sregs.fields.apic_base.offset, lapic.readApicBase(), true);
   const bitmap = kvm_sregs.fields.interrupt_bitmap.offset;
   b.fill(0, bitmap, bitmap + kvm_sregs.fields.interrupt_bitmap.size);
   const e = new StructView(kvm_vcpu_events, c.vcpu.events);
@@ -177,7 +189,7 @@ function getSregs(c: VcpuContext, arg: IoctlArg): number {
 }
 
 /** kvm_is_valid_sregs() with kvm_is_valid_cr0/cr4 and the legal-CR3 check, against the CPU model. */
-function validSregs(model: KvmCpuModel, v: DataView): boolean {
+function validSregs(model: KvmCpuModel, v: DataView, guestXsave: boolean): boolean {
   const f = kvm_sregs.fields;
   const cr0 = v.getBigUint64(f.cr0.offset, true);
   const cr3 = v.getBigUint64(f.cr3.offset, true);
@@ -194,6 +206,8 @@ function validSregs(model: KvmCpuModel, v: DataView): boolean {
     return false;
   }
   if (cr4 & ~BigInt(model.cr4Valid) & 0xffff_ffff_ffff_ffffn) return false;
+  // cr4_guest_rsvd_bits: OSXSAVE is reserved unless the guest CPUID has XSAVE.
+  if (cr4 & X86_CR4_OSXSAVE && !guestXsave) return false;
   if (cr0 >> 32n !== 0n) return false;
   if (cr0 & X86_CR0_NW && !(cr0 & X86_CR0_CD)) return false;
   if (cr0 & X86_CR0_PG && !(cr0 & X86_CR0_PE)) return false;
@@ -210,13 +224,18 @@ function setSregs(c: VcpuContext, arg: IoctlArg): number {
   if (b === null) return FAULT;
   const v = dv(b);
   const f = kvm_sregs.fields;
-  if (!validSregs(c.model, v)) return -EINVAL;
+  if (!validSregs(c.model, v, guestHasXsave(c.vcpu))) return -EINVAL;
   const physRsvd = ~((1n << BigInt(c.model.maxPhyAddr)) - 1n) & 0xffff_ffff_ffff_ffffn;
   const apicBase = v.getBigUint64(f.apic_base.offset, true);
   if (apicBase & (physRsvd | APIC_BASE_RSVD)) return -EINVAL;
   // kvm_set_apic_base() -> kvm_lapic_set_base(): an impossible mode transition is -EINVAL.
   if (c.lapic !== null && apicBase !== c.lapic.readApicBase() && !c.lapic.writeApicBase(apicBase))
     return -EINVAL;
+  const remote = remoteLapic(c);
+  if (remote !== null && apicBase !== remote.readApicBase()) {
+    const r = remote.writeApicBase(apicBase);
+    if (r !== 0) return r;
+  }
   const s = dv(c.vcpu.sregs);
   const oldCr8 = s.getBigUint64(f.cr8.offset, true);
   c.vcpu.sregs.set(b.subarray(0, kvm_sregs.size));
@@ -260,26 +279,31 @@ function setMpState(c: VcpuContext, arg: IoctlArg): number {
     state === KVM_MP_STATE_HALTED ||
     state === KVM_MP_STATE_UNINITIALIZED ||
     state === KVM_MP_STATE_INIT_RECEIVED;
-  if (state !== KVM_MP_STATE_RUNNABLE && !(withLapic && c.lapic !== null)) return -EINVAL;
+  if (state !== KVM_MP_STATE_RUNNABLE && !(withLapic && (c.lapic !== null || remoteLapic(c) !== null)))
+    return -EINVAL;
   c.vcpu.mpState = state;
   return 0;
 }
 
-/** KVM_GET_LAPIC: the register page; -EINVAL without an in-kernel LAPIC. */
+/** KVM_GET_LAPIC: the register page (a worker vCPU's from its worker); -EINVAL without an in-kernel LAPIC. */
 function getLapic(c: VcpuContext, arg: IoctlArg): number {
-  if (c.lapic === null) return -EINVAL;
+  const remote = remoteLapic(c);
+  if (c.lapic === null && remote === null) return -EINVAL;
   const b = structArg(arg, kvm_lapic_state.size);
   if (b === null) return FAULT;
-  writeLapicPage(c.lapic, dv(b));
+  if (c.lapic !== null) writeLapicPage(c.lapic, dv(b));
+  else if (remote !== null) return remote.getPage(b.subarray(0, kvm_lapic_state.size));
   return 0;
 }
 
-/** KVM_SET_LAPIC (kvm_apic_set_state): -EINVAL without an in-kernel LAPIC. */
+/** KVM_SET_LAPIC (kvm_apic_set_state; a worker vCPU's in its worker): -EINVAL without an in-kernel LAPIC. */
 function setLapic(c: VcpuContext, arg: IoctlArg): number {
-  if (c.lapic === null) return -EINVAL;
+  const remote = remoteLapic(c);
+  if (c.lapic === null && remote === null) return -EINVAL;
   const b = structArg(arg, kvm_lapic_state.size);
   if (b === null) return FAULT;
-  c.lapic.loadState(readLapicPage(c.lapic, dv(b), c.nowNs));
+  if (c.lapic !== null) c.lapic.loadState(readLapicPage(c.lapic, dv(b), c.nowNs));
+  else if (remote !== null) return remote.setPage(b.subarray(0, kvm_lapic_state.size));
   return 0;
 }
 
@@ -448,8 +472,8 @@ function nmi(c: VcpuContext): number {
   return 0;
 }
 
-/** KVM_GUESTDBG_VALID_MASK on x86. */
-const GUESTDBG_VALID_MASK =
+/** KVM_GUESTDBG_VALID_MASK on x86 (also what KVM_CHECK_EXTENSION(KVM_CAP_SET_GUEST_DEBUG2) answers). */
+export const GUESTDBG_VALID_MASK =
   KVM_GUESTDBG_ENABLE |
   KVM_GUESTDBG_SINGLESTEP |
   KVM_GUESTDBG_USE_HW_BP |
@@ -463,7 +487,8 @@ const BP_VECTOR = 3;
 /**
  * kvm_arch_vcpu_ioctl_set_guest_debug(): unknown control bits are -EINVAL; INJECT_DB / INJECT_BP queue
  * #DB / #BP, or fail with -EBUSY while another queued exception is pending; without KVM_GUESTDBG_ENABLE the
- * debug state is cleared; with USE_HW_BP the caller's DR0..DR3 and DR7 become the effective ones.
+ * debug state is cleared; with USE_HW_BP the caller's DR0..DR3 and DR7 become the effective ones. The
+ * stored control word is what KVM_RUN applies (SINGLESTEP, USE_SW_BP, USE_HW_BP, BLOCKIRQ).
  */
 function setGuestDebug(c: VcpuContext, arg: IoctlArg): number {
   const b = structArg(arg, kvm_guest_debug.size);

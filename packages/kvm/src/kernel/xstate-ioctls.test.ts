@@ -3,7 +3,15 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { EFAULT, EINVAL } from '../uapi/errno.js';
 import * as I from '../uapi/ioctls.js';
 import { allocStruct } from '../uapi/layout.js';
-import { kvm_debugregs, kvm_fpu, kvm_xcr, kvm_xcrs, kvm_xsave } from '../uapi/structs.js';
+import {
+  kvm_cpuid2,
+  kvm_cpuid_entry2,
+  kvm_debugregs,
+  kvm_fpu,
+  kvm_xcr,
+  kvm_xcrs,
+  kvm_xsave,
+} from '../uapi/structs.js';
 import { KvmHost } from './host.js';
 import { XSAVE } from './xstate-ioctls.js';
 
@@ -31,7 +39,7 @@ describe('KVM_GET_XSAVE / KVM_SET_XSAVE', () => {
     expect(x.getUint16(XSAVE.FCW, true)).toBe(0x37f);
     expect(x.getUint16(XSAVE.FSW, true)).toBe(0);
     expect(x.getUint32(XSAVE.MXCSR, true)).toBe(0x1f80);
-    expect(x.getUint32(XSAVE.MXCSR_MASK, true)).toBe(0xffbf);
+    expect(x.getUint32(XSAVE.MXCSR_MASK, true)).toBe(0xffff);
     expect(x.getBigUint64(XSAVE.XSTATE_BV, true)).toBe(3n);
     expect(x.getBigUint64(XSAVE.XCOMP_BV, true)).toBe(0n);
     expect(b.subarray(XSAVE.HEADER_END).every((v) => v === 0)).toBe(true);
@@ -52,13 +60,13 @@ describe('KVM_GET_XSAVE / KVM_SET_XSAVE', () => {
     x.setBigUint64(XSAVE.ST0 + 16 * 7, 0x8000_0000_0000_0000n, true);
     x.setUint16(XSAVE.ST0 + 16 * 7 + 8, 0x3fff, true);
     b.fill(0x5a, XSAVE.XMM0 + 16 * 15, XSAVE.XMM0 + 16 * 16);
-    x.setBigUint64(XSAVE.XSTATE_BV, 1n, true);
+    x.setBigUint64(XSAVE.XSTATE_BV, 3n, true);
     expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(0);
     const back = getXsave();
     expect(back.subarray(0, 512)).toEqual(
       (() => {
         const e = b.slice(0, 512);
-        view(e).setUint32(XSAVE.MXCSR_MASK, 0xffbf, true);
+        view(e).setUint32(XSAVE.MXCSR_MASK, 0xffff, true);
         return e;
       })(),
     );
@@ -80,11 +88,57 @@ describe('KVM_GET_XSAVE / KVM_SET_XSAVE', () => {
     x.setBigUint64(XSAVE.XSTATE_BV, 7n, true); // + AVX
     expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(-EINVAL);
     x.setBigUint64(XSAVE.XSTATE_BV, 3n, true);
-    x.setUint32(XSAVE.MXCSR, 0x1f80 | 0x40, true); // DAZ: not in mxcsr_feature_mask
-    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(-EINVAL);
-    x.setUint32(XSAVE.MXCSR, 0x1_1f80, true);
+    x.setUint32(XSAVE.MXCSR, 0x1_1f80, true); // bit 16: above mxcsr_feature_mask (0xffff, DAZ included)
     expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(-EINVAL);
     expect(view(getXsave()).getUint16(XSAVE.FCW, true)).toBe(0x37f);
+    x.setUint32(XSAVE.MXCSR, 0x1f80 | 0x40, true); // DAZ: the software CPU has it
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(0);
+    expect(view(getXsave()).getUint32(XSAVE.MXCSR, true)).toBe(0x1fc0);
+  });
+
+  it('puts components whose XSTATE_BV bit is clear in their initial configuration', () => {
+    const b = getXsave();
+    const x = view(b);
+    x.setUint16(XSAVE.FCW, 0x027f, true);
+    x.setUint16(XSAVE.FSW, 0x3800, true);
+    x.setUint32(XSAVE.MXCSR, 0x1fc0, true);
+    b.fill(0x5a, XSAVE.ST0, XSAVE.ST0 + 128);
+    b.fill(0x5a, XSAVE.XMM0, XSAVE.XMM0 + 256);
+    // SSE only: x87 initialized, MXCSR (SSE's) and XMM taken.
+    x.setBigUint64(XSAVE.XSTATE_BV, 2n, true);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(0);
+    let back = view(getXsave());
+    expect(back.getUint16(XSAVE.FCW, true)).toBe(0x37f);
+    expect(back.getUint16(XSAVE.FSW, true)).toBe(0);
+    expect(back.getUint8(XSAVE.ST0)).toBe(0);
+    expect(back.getUint32(XSAVE.MXCSR, true)).toBe(0x1fc0);
+    expect(back.getUint8(XSAVE.XMM0 + 255)).toBe(0x5a);
+    // x87 only: XMM0-XMM15 zeroed, x87 taken (with MXCSR, which lies in its bytes 0-159).
+    x.setBigUint64(XSAVE.XSTATE_BV, 1n, true);
+    x.setUint32(XSAVE.MXCSR, 0x1f80, true);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(0);
+    back = view(getXsave());
+    expect(back.getUint16(XSAVE.FCW, true)).toBe(0x027f);
+    expect(back.getUint8(XSAVE.ST0)).toBe(0x5a);
+    expect(back.getUint32(XSAVE.MXCSR, true)).toBe(0x1f80);
+    expect(new Uint8Array(back.buffer, XSAVE.XMM0, 256).every((v) => v === 0)).toBe(true);
+    expect(back.getBigUint64(XSAVE.XSTATE_BV, true)).toBe(3n);
+  });
+
+  it('refuses a non-zero XCOMP_BV or reserved header byte (standard format only) with -EINVAL', () => {
+    const b = getXsave();
+    const x = view(b);
+    x.setUint16(XSAVE.FCW, 0x0040, true);
+    x.setBigUint64(XSAVE.XCOMP_BV, 1n << 63n, true);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(-EINVAL);
+    x.setBigUint64(XSAVE.XCOMP_BV, 0n, true);
+    b[XSAVE.HEADER_END - 1] = 1;
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(-EINVAL);
+    expect(view(getXsave()).getUint16(XSAVE.FCW, true)).toBe(0x37f);
+    b[XSAVE.HEADER_END - 1] = 0;
+    // Bytes past the header (the extended region) are not looked at: no component lives there.
+    b[XSAVE.HEADER_END] = 1;
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(0);
   });
 
   it('gives -EFAULT for a missing or short buffer', () => {
@@ -127,8 +181,34 @@ describe('KVM_GET_XCRS / KVM_SET_XCRS', () => {
     return e.getBigInt('value');
   };
 
-  it('reports XCR0 = x87 (1) and accepts exactly that value', () => {
+  /** KVM_SET_CPUID2 with leaf 0DH sub-leaf 0 whose EAX (the XCR0 bits the guest may enable) is `eax`. */
+  const setLeafD = (eax: number) => {
+    const b = new Uint8Array(kvm_cpuid2.size + kvm_cpuid_entry2.size);
+    const v = view(b);
+    v.setUint32(0, 1, true);
+    const e = kvm_cpuid_entry2.fields;
+    v.setUint32(kvm_cpuid2.size + e.function.offset, 0xd, true);
+    v.setUint32(kvm_cpuid2.size + e.flags.offset, 1, true); // KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+    v.setUint32(kvm_cpuid2.size + e.eax.offset, eax, true);
+    expect(host.ioctl(vcpu, I.KVM_SET_CPUID2, b)).toBe(0);
+  };
+
+  it('XCR0 may enable only what the guest CPUID leaf 0DH allows (guest_supported_xcr0), x87 always', () => {
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 3n]]).bytes)).toBe(-EINVAL);
+    setLeafD(1);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 3n]]).bytes)).toBe(-EINVAL);
+    // AVX in the guest CPUID is not enough: the model cannot enable it.
+    setLeafD(7);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 7n]]).bytes)).toBe(-EINVAL);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 3n]]).bytes)).toBe(0);
+    expect(xcr0()).toBe(3n);
+  });
+
+  it('reports XCR0 = x87 (1) after reset and accepts x87 (1) and x87|SSE (3)', () => {
     expect(xcr0()).toBe(1n);
+    setLeafD(3);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 3n]]).bytes)).toBe(0);
+    expect(xcr0()).toBe(3n);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 1n]]).bytes)).toBe(0);
     // Entries for other XCRs are skipped; no entry at all changes nothing.
     expect(
@@ -145,10 +225,13 @@ describe('KVM_GET_XCRS / KVM_SET_XCRS', () => {
     expect(xcr0()).toBe(1n);
   });
 
-  it('refuses XCR0 without x87, with features the vCPU lacks, flags or too many entries (-EINVAL)', () => {
+  it('refuses XCR0 without x87, SSE without x87, AVX (the vCPU lacks it), flags or too many entries (-EINVAL)', () => {
+    setLeafD(7);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 0n]]).bytes)).toBe(-EINVAL);
-    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 3n]]).bytes)).toBe(-EINVAL);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 2n]]).bytes)).toBe(-EINVAL);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 5n]]).bytes)).toBe(-EINVAL);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 7n]]).bytes)).toBe(-EINVAL);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 1n | (1n << 32n)]]).bytes)).toBe(-EINVAL);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 1n]], 1).bytes)).toBe(-EINVAL);
     const many = xcrs([[0, 1n]]);
     many.set('nr_xcrs', 17);

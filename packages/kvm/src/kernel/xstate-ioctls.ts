@@ -1,23 +1,40 @@
 /**
  * KVM_GET/SET_XSAVE, KVM_GET_XSAVE2, KVM_GET/SET_XCRS and KVM_GET/SET_DEBUGREGS (arch/x86/kvm/x86.c).
  *
- * The CPU model has an x87 unit and FXSR but no XSAVE and no SSE state, so these follow the kernel's
- * paths for a host without XSAVE (fpu_copy_guest_fpstate_to_uabi / fpu_copy_uabi_to_guest_fpstate
- * without X86_FEATURE_XSAVE): the 4096-byte kvm_xsave is the 512-byte FXSAVE image plus an XSAVE
- * header whose XSTATE_BV is x87|SSE; the state is the vCPU's kvm_fpu (KVM_GET_FPU's), whose x87 part
- * the CPU's x87 unit keeps current. XCR0 can only be x87 (1).
+ * The software CPU's extended state is x87 and SSE (XMM0-XMM15, MXCSR), both in the 512-byte legacy
+ * region, so the 4096-byte kvm_xsave is the FXSAVE image plus the XSAVE header and no extended region.
+ * The state itself is the vCPU's kvm_fpu (KVM_GET_FPU's), which the CPU keeps current
+ * (`run/state-sync.ts`), and XCR0 is vcpu->arch.xcr0, which the guest sets with XSETBV.
+ *
+ * With a model that has XSAVE (CPUID.01H:ECX[26], leaf 0DH) these follow the kernel's XSAVE paths
+ * (copy_xstate_to_uabi_buf / copy_uabi_to_xstate): KVM_GET_XSAVE reports x87|SSE in use (the CPU
+ * does not track the init state: XINUSE taken as all ones); KVM_SET_XSAVE validates the header as
+ * validate_user_xstate_header does and puts components whose XSTATE_BV bit is clear in their initial
+ * configuration. Without XSAVE they follow the no-XSAVE paths: the header is not looked at beyond
+ * XSTATE_BV's x87|SSE limit, and XCR0 can only be x87.
  */
+import { MXCSR_WRITABLE } from '@typevisor/x86-cpu';
 import type { KvmCpuModel } from '../cpu-model.js';
 import { EINVAL } from '../uapi/errno.js';
 import * as I from '../uapi/ioctls.js';
 import { StructView } from '../uapi/layout.js';
-import { KVM_MAX_XCRS, kvm_debugregs, kvm_fpu, kvm_xcr, kvm_xcrs, kvm_xsave } from '../uapi/structs.js';
+import {
+  KVM_MAX_XCRS,
+  kvm_cpuid_entry2,
+  kvm_debugregs,
+  kvm_fpu,
+  kvm_xcr,
+  kvm_xcrs,
+  kvm_xsave,
+} from '../uapi/structs.js';
+import type { VcpuState } from '../vcpu-state.js';
 import { dv, FAULT, type IoctlArg, structArg } from './args.js';
 import type { VcpuContext } from './vcpu-ioctls.js';
 
 /** XSAVE state components (SDM Vol. 1 §13.1): bit 0 x87, bit 1 SSE. */
 export const XFEATURE_MASK_FP = 1n;
 export const XFEATURE_MASK_SSE = 2n;
+export const XFEATURE_MASK_YMM = 4n;
 const XFEATURE_MASK_FPSSE = XFEATURE_MASK_FP | XFEATURE_MASK_SSE;
 /** XCR_XFEATURE_ENABLED_MASK: the index of XCR0. */
 const XCR_XFEATURE_ENABLED_MASK = 0;
@@ -47,10 +64,10 @@ export const XSAVE = {
 } as const;
 
 /**
- * mxcsr_feature_mask: MXCSR bits that may be set. The model's FXSAVE writes MXCSR_MASK 0, which
- * fpu__init_system_mxcsr() reads as the default 0xffbf (no DAZ).
+ * mxcsr_feature_mask: MXCSR bits that may be set, the MXCSR_MASK the software CPU's FXSAVE stores
+ * (0xffff: DAZ supported), as fpu__init_system_mxcsr() reads it from the host's FXSAVE.
  */
-export const MXCSR_FEATURE_MASK = 0xffbf;
+export const MXCSR_FEATURE_MASK = MXCSR_WRITABLE;
 
 /** KVM_CAP_XSAVE2: the buffer KVM_GET_XSAVE2 fills (never less than sizeof(struct kvm_xsave)). */
 export const XSAVE2_SIZE = kvm_xsave.size;
@@ -67,8 +84,47 @@ export function supportedXcr0(model: KvmCpuModel): bigint {
 }
 
 const FP = kvm_fpu.fields;
+const CE = kvm_cpuid_entry2.fields;
+/** KVM_CPUID_FLAG_SIGNIFCANT_INDEX. */
+const SIGNIFICANT_INDEX = 1;
 
-/** kvm_fpu -> kvm_xsave (fpu_copy_guest_fpstate_to_uabi without XSAVE: the FXSAVE image, XSTATE_BV x87|SSE). */
+/** Offset of the guest CPUID entry for (`fn`, `index`) in vcpu.cpuid, or -1 (kvm_find_cpuid_entry_index). */
+function guestCpuidEntry(vcpu: VcpuState, fn: number, index: number): number {
+  const v = dv(vcpu.cpuid);
+  for (let i = 0; i < vcpu.cpuidCount; i++) {
+    const o = i * kvm_cpuid_entry2.size;
+    if (v.getUint32(o + CE.function.offset, true) !== fn) continue;
+    if (
+      v.getUint32(o + CE.flags.offset, true) & SIGNIFICANT_INDEX &&
+      v.getUint32(o + CE.index.offset, true) !== index
+    )
+      continue;
+    return o;
+  }
+  return -1;
+}
+
+/** Whether the guest CPUID has XSAVE (CPUID.01H:ECX[26]); without it CR4.OSXSAVE is reserved (cr4_guest_rsvd_bits). */
+export function guestHasXsave(vcpu: VcpuState): boolean {
+  const o = guestCpuidEntry(vcpu, 1, 0);
+  return o >= 0 && ((dv(vcpu.cpuid).getUint32(o + CE.ecx.offset, true) >>> 26) & 1) === 1;
+}
+
+/**
+ * vcpu->arch.guest_supported_xcr0 | x87: the XCR0 bits the guest CPUID's leaf 0DH enables within what
+ * the model supports (cpuid_get_supported_xcr0); x87 only without that leaf. XSETBV and KVM_SET_XCRS
+ * both check against it. A number: every supported bit is in the low half.
+ */
+export function guestSupportedXcr0(vcpu: VcpuState, model: KvmCpuModel): number {
+  const o = guestCpuidEntry(vcpu, 0xd, 0);
+  const eax = o < 0 ? 0 : dv(vcpu.cpuid).getUint32(o + CE.eax.offset, true);
+  return ((eax & Number(supportedXcr0(model) & 0xffff_ffffn)) | Number(XFEATURE_MASK_FP)) >>> 0;
+}
+
+/**
+ * kvm_fpu -> kvm_xsave (fpu_copy_guest_fpstate_to_uabi): the FXSAVE image and XSTATE_BV x87|SSE, both
+ * in use (the no-XSAVE path's fixed value, and with XSAVE what XINUSE taken as all ones gives).
+ */
 function getXsave(c: VcpuContext, arg: IoctlArg): number {
   const b = structArg(arg, kvm_xsave.size);
   if (b === null) return FAULT;
@@ -89,19 +145,16 @@ function getXsave(c: VcpuContext, arg: IoctlArg): number {
   return 0;
 }
 
-/**
- * fpu_copy_uabi_to_guest_fpstate() without XSAVE: -EINVAL for XSTATE_BV bits beyond x87|SSE or MXCSR
- * bits outside mxcsr_feature_mask; otherwise the FXSAVE image is taken as is (the header's other
- * fields are not looked at on this path).
- */
-function setXsave(c: VcpuContext, arg: IoctlArg): number {
-  const b = structArg(arg, kvm_xsave.size);
-  if (b === null) return FAULT;
+/** Whether the model has XSAVE (CPUID.01H:ECX[26]): the kernel's XSAVE paths apply. */
+function hasXsave(model: KvmCpuModel): boolean {
+  const leaf1 = model.cpuid.find((e) => e.function === 1);
+  return leaf1 !== undefined && ((leaf1.ecx >>> 26) & 1) === 1;
+}
+
+/** The x87 fields of the legacy region (bytes 0-23 but MXCSR, and the ST slots) -> kvm_fpu. */
+function loadX87(fpu: Uint8Array, b: Uint8Array): void {
+  const f = dv(fpu);
   const x = dv(b);
-  if (x.getBigUint64(XSAVE.XSTATE_BV, true) & ~XFEATURE_MASK_FPSSE) return -EINVAL;
-  const mxcsr = x.getUint32(XSAVE.MXCSR, true);
-  if (mxcsr & ~MXCSR_FEATURE_MASK) return -EINVAL;
-  const f = dv(c.vcpu.fpu);
   f.setUint16(FP.fcw.offset, x.getUint16(XSAVE.FCW, true), true);
   f.setUint16(FP.fsw.offset, x.getUint16(XSAVE.FSW, true), true);
   f.setUint8(FP.ftwx.offset, x.getUint8(XSAVE.FTW));
@@ -109,10 +162,50 @@ function setXsave(c: VcpuContext, arg: IoctlArg): number {
   f.setUint16(FP.last_opcode.offset, x.getUint16(XSAVE.FOP, true), true);
   f.setBigUint64(FP.last_ip.offset, x.getBigUint64(XSAVE.FIP, true), true);
   f.setBigUint64(FP.last_dp.offset, x.getBigUint64(XSAVE.FDP, true), true);
-  f.setUint32(FP.mxcsr.offset, mxcsr, true);
+  fpu.set(b.subarray(XSAVE.ST0, XSAVE.ST0 + 128), FP.fpr.offset);
+}
+
+/** The x87 initial configuration (SDM Vol. 1 §13.6): FCW 037FH, FSW 0, all tags empty, pointers and ST(i) 0. */
+const X87_INIT = (() => {
+  const b = new Uint8Array(512);
+  dv(b).setUint16(XSAVE.FCW, 0x037f, true);
+  return b;
+})();
+
+/**
+ * fpu_copy_uabi_to_guest_fpstate(). With XSAVE (copy_uabi_to_xstate): -EINVAL for XSTATE_BV bits the
+ * vCPU cannot enable, a non-zero XCOMP_BV (userspace uses the standard format) or a non-zero reserved
+ * header byte, and, when x87, SSE or AVX is in XSTATE_BV, for MXCSR bits outside mxcsr_feature_mask.
+ * x87 state (bytes 0-159, MXCSR included) is taken when XSTATE_BV[0] is set, else the x87 state is
+ * initialized; XMM0-XMM15 when XSTATE_BV[1] is set, else zeroed; MXCSR with SSE alone too. Without
+ * XSAVE: -EINVAL for XSTATE_BV bits beyond x87|SSE or a bad MXCSR, then the FXSAVE image as is.
+ */
+function setXsave(c: VcpuContext, arg: IoctlArg): number {
+  const b = structArg(arg, kvm_xsave.size);
+  if (b === null) return FAULT;
+  const x = dv(b);
+  const bv = x.getBigUint64(XSAVE.XSTATE_BV, true);
+  const mxcsr = x.getUint32(XSAVE.MXCSR, true);
+  const fpu = c.vcpu.fpu;
+  const f = dv(fpu);
+  if (!hasXsave(c.model)) {
+    if (bv & ~XFEATURE_MASK_FPSSE) return -EINVAL;
+    if (mxcsr & ~MXCSR_FEATURE_MASK) return -EINVAL;
+    loadX87(fpu, b);
+    f.setUint32(FP.mxcsr.offset, mxcsr, true);
+    f.setUint32(FP.pad2.offset, 0, true);
+    fpu.set(b.subarray(XSAVE.XMM0, XSAVE.XMM0 + XSAVE.XMM_BYTES), FP.xmm.offset);
+    return 0;
+  }
+  if (bv & ~supportedXcr0(c.model)) return -EINVAL;
+  if (x.getBigUint64(XSAVE.XCOMP_BV, true) !== 0n) return -EINVAL;
+  for (let i = XSAVE.HEADER_RESERVED; i < XSAVE.HEADER_END; i++) if (b[i] !== 0) return -EINVAL;
+  if (bv & (XFEATURE_MASK_FPSSE | XFEATURE_MASK_YMM) && mxcsr & ~MXCSR_FEATURE_MASK) return -EINVAL;
+  loadX87(fpu, bv & XFEATURE_MASK_FP ? b : X87_INIT);
+  if (bv & XFEATURE_MASK_FPSSE) f.setUint32(FP.mxcsr.offset, mxcsr, true);
   f.setUint32(FP.pad2.offset, 0, true);
-  c.vcpu.fpu.set(b.subarray(XSAVE.ST0, XSAVE.ST0 + 128), FP.fpr.offset);
-  c.vcpu.fpu.set(b.subarray(XSAVE.XMM0, XSAVE.XMM0 + XSAVE.XMM_BYTES), FP.xmm.offset);
+  if (bv & XFEATURE_MASK_SSE) fpu.set(b.subarray(XSAVE.XMM0, XSAVE.XMM0 + XSAVE.XMM_BYTES), FP.xmm.offset);
+  else fpu.fill(0, FP.xmm.offset, FP.xmm.offset + XSAVE.XMM_BYTES);
   return 0;
 }
 
@@ -137,13 +230,13 @@ function getXcrs(c: VcpuContext, arg: IoctlArg): number {
 }
 
 /**
- * __kvm_set_xcr() for XCR0: x87 must be enabled, YMM needs SSE, and only bits the vCPU supports may
- * be set. True when `xcr0` is acceptable.
+ * __kvm_set_xcr() for XCR0: x87 must be enabled, YMM needs SSE, and only bits in `valid` (the guest
+ * CPUID's, {@link guestSupportedXcr0}) may be set. True when `xcr0` is acceptable.
  */
-function validXcr0(model: KvmCpuModel, xcr0: bigint): boolean {
+function validXcr0(valid: bigint, xcr0: bigint): boolean {
   if (!(xcr0 & XFEATURE_MASK_FP)) return false;
-  if (xcr0 & 4n && !(xcr0 & XFEATURE_MASK_SSE)) return false;
-  return (xcr0 & ~supportedXcr0(model)) === 0n;
+  if (xcr0 & XFEATURE_MASK_YMM && !(xcr0 & XFEATURE_MASK_SSE)) return false;
+  return (xcr0 & ~valid) === 0n;
 }
 
 /**
@@ -161,7 +254,7 @@ function setXcrs(c: VcpuContext, arg: IoctlArg): number {
     const xcr = new StructView(kvm_xcr, list.subarray(i * kvm_xcr.size, (i + 1) * kvm_xcr.size));
     if (xcr.get('xcr') !== XCR_XFEATURE_ENABLED_MASK) continue;
     const value = xcr.getBigInt('value');
-    if (!validXcr0(c.model, value)) return -EINVAL;
+    if (!validXcr0(BigInt(guestSupportedXcr0(c.vcpu, c.model)), value)) return -EINVAL;
     c.vcpu.xcr0[0] = value;
     break;
   }

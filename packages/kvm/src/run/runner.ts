@@ -44,6 +44,7 @@ import {
   INTERCEPT,
   interceptSoftwareEvent,
   isSoftwareException,
+  leaf1EcxWithOsxsave,
   type MsrValue,
   Seg,
   type TscSource,
@@ -67,7 +68,7 @@ import { IOAPIC_BASE } from '../kernel/irqchip.js';
 import type { VcpuRunnerPort, VcpuState } from '../vcpu-state.js';
 import { type AddressSpace, ShadowPagedMmu, buildAddressSpace, findSlot } from './memory-map.js';
 import { StateViews, loadCpu, saveCpu } from './state-sync.js';
-import { VcpuStats } from './stats.js';
+import type { VcpuStats } from './stats.js';
 import { VMX_LAYOUT, Vmcs, type VmxOptions, entryFailure, initVmcs, writeGuestState } from './vmcs-setup.js';
 
 /** What the VM (the `struct kvm` side) offers a running vCPU. */
@@ -115,9 +116,35 @@ const RF = kvm_run.fields;
 const EV = kvm_vcpu_events.fields;
 const SR = kvm_sregs.fields;
 const CPUID_E = kvm_cpuid_entry2.fields;
+/** Byte offsets read on every entry (plain Uint8Array reads on the hot path). */
+const EXC_INJECTED = EV['exception.injected'].offset;
+const EXC_PENDING = EV['exception.pending'].offset;
+const NMI_PENDING = EV['nmi.pending'].offset;
+const IRQ_INJECTED = EV['interrupt.injected'].offset;
+const IMMEDIATE_EXIT = RF.immediate_exit.offset;
+const REQUEST_IRQ_WINDOW = RF.request_interrupt_window.offset;
+/**
+ * kvm_run fields written on every exit, as indexes into 8/16/32-bit views of the mapping (the hosts JS
+ * runs on are little-endian, as x86 is; typed-array stores are cheaper than DataView ones).
+ */
+const EXIT_REASON32 = RF.exit_reason.offset >> 2;
+const IF_FLAG = RF.if_flag.offset;
+const READY_FOR_INJECTION = RF.ready_for_interrupt_injection.offset;
+const CR8_32 = RF.cr8.offset >> 2;
+const APIC_BASE32 = RF.apic_base.offset >> 2;
+const IO_DIRECTION = RF['io.direction'].offset;
+const IO_SIZE = RF['io.size'].offset;
+const IO_PORT16 = RF['io.port'].offset >> 1;
+const IO_COUNT32 = RF['io.count'].offset >> 2;
+const IO_DATA_OFFSET32 = RF['io.data_offset'].offset >> 2;
+const SR_CR8_32 = SR.cr8.offset >> 2;
+const SR_APIC_BASE32 = SR.apic_base.offset >> 2;
 const EFLAGS_IF = 1 << 9;
 const MAX_MMIO_QUEUE = 64;
 const GUEST_BUDGET = 1 << 20;
+/** Guest time: of runs shorter than LONG_RUN instructions one in GUEST_TIME_SAMPLE is timed. */
+const GUEST_TIME_SAMPLE = 4;
+const LONG_RUN = 64;
 /** With an in-kernel irqchip the LAPIC timer is polled at least every this many guest instructions. */
 const IRQCHIP_BUDGET = 1 << 14;
 const MSR_IA32_APIC_BASE = 0x1b;
@@ -125,10 +152,17 @@ const MSR_IA32_TSC = 0x10;
 const MSR_EFER = 0xc0000080;
 const GP_VECTOR = 13;
 const DB_VECTOR = 1;
+const NMI_VECTOR = 2;
 const BP_VECTOR = 3;
 const OF_VECTOR = 4;
+/** DR6 bit 12 reads as 0 on this CPU (see `DR6.FIXED1`). */
+const DR6_RESERVED_ZERO = 0x1000;
+/** Exceptions that push an error code (SDM Vol. 3 Table 6-1): #DF, #TS, #NP, #SS, #GP, #PF, #AC. */
+const ERROR_CODE_VECTORS = (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14) | (1 << 17);
 /** The exception-bitmap bits guest debugging adds (update_exception_bitmap). */
 const DEBUG_EXCEPTIONS = (1 << DB_VECTOR) | (1 << BP_VECTOR);
+const STEP_ON = C.KVM_GUESTDBG_ENABLE | C.KVM_GUESTDBG_SINGLESTEP;
+const HW_BP_ON = C.KVM_GUESTDBG_ENABLE | C.KVM_GUESTDBG_USE_HW_BP;
 /** kvm_guest_debug.arch.debugreg[n] */
 const DEBUGREG = 8;
 
@@ -196,15 +230,36 @@ function allocVpid(): number {
 }
 
 export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
-  readonly stats = new VcpuStats();
+  readonly stats: VcpuStats;
   readonly caps: VmxCapabilities;
-  readonly vmcs: Vmcs;
+  /** The vCPU's VMCS; its VM-exit information fields are written when it is looked at (see `vmcs`). */
+  private readonly loaded: Vmcs;
   /** The kernel's own memory for this vCPU's VMX structures (MSR bitmap). */
   readonly vmxMemory = GuestMemory.create(VMX_LAYOUT.size);
   private readonly views: StateViews;
   private readonly runView: DataView;
   private readonly events: DataView;
   private readonly guestDebug: DataView;
+  /** 16- and 32-bit views of the kvm_run mapping and of kvm_sregs, KVM_SET_GUEST_DEBUG's control word. */
+  private readonly run16: Uint16Array;
+  private readonly run32: Uint32Array;
+  private readonly sregs32: Uint32Array;
+  private readonly debugControlWord: Uint32Array;
+  /** ProcBasedControls as last written here (-1: read it from the VMCS). */
+  private procControls = -1;
+  /** The KVM_SET_CPUID2 table (vcpu.cpuid), read by CPUID exits. */
+  private readonly cpuidView: DataView;
+  /**
+   * The last VM exit's information (`info`, and its RIP) is not in the VMCS yet: `recordVmExit` runs
+   * when the VMCS is looked at (the `vmcs` getter, the entry checks, a rebuild), not on every exit,
+   * so that an exit the kernel handles costs no VMCS writes. Only the last exit's can be seen anyway.
+   */
+  private exitInfoPending = false;
+  private exitRip = 0;
+  /** Guest runs left before the next timed one (guest time is sampled, see `guestRun`). */
+  private untimedRuns = 0;
+  /** The last guest run retired at least LONG_RUN instructions: time the next one exactly. */
+  private lastRunLong = true;
   private readonly info = new ExitInfo();
   private readonly injection = new Injection();
   private readonly pend = new PendingExit();
@@ -216,6 +271,12 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   private readonly vpid = allocVpid();
   /** Guest state changed from userspace: rewrite the VMCS guest area and run the entry checks. */
   private needEntryChecks = true;
+  /**
+   * The shared buffers hold state newer than the CPU (userspace set it): load it at the next KVM_RUN.
+   * Kept apart from `needEntryChecks`, since a KVM_RUN may return (a completed instruction's debug
+   * exit, immediate_exit) after the load and before the checks, with the CPU newer than the buffers.
+   */
+  private needLoad = true;
   /** The CPU holds state newer than the shared buffers. */
   private cpuNewer = false;
 
@@ -225,11 +286,18 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   /** The linear RIP of the exit being completed (vcpu->arch.cui_linear_rip). */
   private completionRip = 0;
   private completionSize: 1 | 2 | 4 = 1;
+  private completionPort = 0;
   private completionCount = 0;
   private completionWrite = false;
   /** OUTS collection / INS feeding: elements done and the limit. */
   private elements = 0;
   private elementLimit = 0;
+  /**
+   * The string instruction has more elements than this exit takes (a page's worth): stop it after the
+   * last one. Otherwise it ends by itself, and its trap (TF, a data or I/O breakpoint) is taken as usual.
+   */
+  private elementStop = false;
+  private completionStop = false;
   /** One-shot permissions for re-executing an instruction the kernel emulates. */
   private allowCr = false;
   private allowMsr = false;
@@ -264,6 +332,22 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   /** VM-exit instruction length of the last #BP exit (vcpu->arch.event_exit_inst_len). */
   private eventExitInstLen = 0;
   /**
+   * B0..B3 of KVM_GUESTDBG_USE_HW_BP breakpoints met by an instruction the kernel completed (an I/O
+   * breakpoint on an exiting IN/OUT): KVM_EXIT_DEBUG before the guest runs on, as for a single step.
+   */
+  private debugTrap = 0;
+  /**
+   * The event whose delivery the CPU started last (`delivered`), with `cpu.instructions` then: when
+   * the delivery stops at an EPT violation the exit carries it as IDT-vectoring information and the
+   * next entry delivers it again (vmx_complete_interrupts). Kind -1: none.
+   */
+  private vectoringKind = -1;
+  private vectoringVector = 0;
+  private vectoringCode = 0;
+  private vectoringAt = 0;
+  /** VM-entry event injection is delivering an event (no exception-bitmap intercept applies). */
+  private injecting = false;
+  /**
    * A signal pending for the thread running this vCPU (cell 0 non-zero; a `VcpuWorker`'s kick sets it
    * from another thread): KVM_RUN returns -EINTR with KVM_EXIT_INTR before the next VM entry, checked
    * at entry and after each VM exit (at most GUEST_BUDGET instructions apart), never per instruction.
@@ -277,8 +361,15 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     model: KvmCpuModel,
     readonly options: RunOptions,
   ) {
+    this.stats = vcpu.stats;
     this.caps = createVmxCapabilities({ physicalAddressWidth: Math.max(model.maxPhyAddr, 36) });
-    this.vmcs = new Vmcs(this.caps);
+    this.loaded = new Vmcs(this.caps);
+    this.cpuidView = new DataView(vcpu.cpuid.buffer, vcpu.cpuid.byteOffset, vcpu.cpuid.byteLength);
+    const run = vcpu.run;
+    this.run16 = new Uint16Array(run.buffer, run.byteOffset, run.byteLength >> 1);
+    this.run32 = new Uint32Array(run.buffer, run.byteOffset, run.byteLength >> 2);
+    this.sregs32 = new Uint32Array(vcpu.sregs.buffer, vcpu.sregs.byteOffset, vcpu.sregs.byteLength >> 2);
+    this.debugControlWord = new Uint32Array(vcpu.guestDebug.buffer, vcpu.guestDebug.byteOffset, 1);
     this.views = new StateViews(vcpu);
     this.runView = new DataView(vcpu.run.buffer, vcpu.run.byteOffset, vcpu.run.byteLength);
     this.events = new DataView(vcpu.events.buffer, vcpu.events.byteOffset, vcpu.events.byteLength);
@@ -287,6 +378,20 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       vcpu.guestDebug.byteOffset,
       vcpu.guestDebug.byteLength,
     );
+  }
+
+  /** The vCPU's VMCS (the last VM exit's information fields written). */
+  get vmcs(): Vmcs {
+    this.recordExitInfo();
+    return this.loaded;
+  }
+
+  /** Writes the last VM exit's information into the VMCS if it is not there yet (SDM 28.2). */
+  private recordExitInfo(): void {
+    if (!this.exitInfoPending) return;
+    this.exitInfoPending = false;
+    recordVmExit(this.loaded, this.info);
+    this.loaded.write64(F.GuestRip, this.exitRip, 0);
   }
 
   /** The shadow MMU's counters (faults fixed, guest faults, zapped ...) when running without EPT. */
@@ -304,6 +409,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   /** Userspace changed the vCPU's state: reload it before the next entry. */
   invalidate(): void {
     this.needEntryChecks = true;
+    this.needLoad = true;
   }
 
   // ---- KVM_RUN ----------------------------------------------------------------------------------------
@@ -328,16 +434,23 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         return this.leave(-EINTR);
       }
     }
-    if (this.needEntryChecks) loadCpu(cpu, this.views);
+    if (this.needLoad) {
+      loadCpu(cpu, this.views);
+      this.needLoad = false;
+    }
     this.cpuNewer = true;
+    const completing = this.completion !== Completion.None;
     let r = this.completeUserspace(cpu);
     if (r <= 0) return this.leave(r);
-    if (this.stepped && this.singleStepRequested()) {
-      // kvm_vcpu_do_singlestep() after the completed instruction.
-      this.stepped = false;
-      return this.leave(this.singleStepExit(cpu));
+    if (this.stepped || this.debugTrap !== 0) {
+      // kvm_vcpu_do_singlestep() / a debug trap after the completed instruction.
+      const bits = this.kernelStepBits();
+      if (bits !== 0) {
+        this.stepped = false;
+        return this.leave(this.kernelStepExit(cpu, bits));
+      }
     }
-    if (rv.getUint8(RF.immediate_exit.offset) !== 0) {
+    if (this.vcpu.run[IMMEDIATE_EXIT] !== 0) {
       rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_INTR, true);
       return this.leave(-EINTR);
     }
@@ -346,8 +459,11 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       return this.leave(-EINTR);
     }
     if (this.needEntryChecks) {
-      writeGuestState(this.vmcs, this.views, this.options, this.vm.tssAddr ?? 0, 0);
-      const failed = entryFailure(this.vmcs, this.caps, this.vmxMemory);
+      // The guest-state area comes from the buffers: make them current (a completion moved RIP).
+      if (completing) saveCpu(cpu, this.views);
+      this.recordExitInfo();
+      writeGuestState(this.loaded, this.views, this.options, this.vm.tssAddr ?? 0, 0);
+      const failed = entryFailure(this.loaded, this.caps, this.vmxMemory);
       if (failed !== null) {
         rv.setUint32(RF.exit_reason.offset, C.KVM_EXIT_FAIL_ENTRY, true);
         rv.setBigUint64(
@@ -381,7 +497,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       st.kernelExits++;
       exits++;
       // vcpu_run: dm_request_for_irq_injection() && kvm_vcpu_ready_for_interrupt_injection().
-      if (rv.getUint8(RF.request_interrupt_window.offset) !== 0 && this.readyForInjection(cpu)) {
+      if (this.vcpu.run[REQUEST_IRQ_WINDOW] !== 0 && this.readyForInjection(cpu)) {
         this.userExit(C.KVM_EXIT_IRQ_WINDOW_OPEN);
         break;
       }
@@ -436,6 +552,11 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   /** kvm_vcpu_has_events(): an interrupt the guest accepts now (IF set), or an NMI. */
   private hasWakeEvent(cpu: Cpu, lapic: LocalApic): boolean {
     this.takeLapicNmi(lapic);
+    // A queued exception (a #DB trap of an I/O breakpoint ...) is delivered at once (kvm_is_exception_pending).
+    const ev = this.vcpu.events;
+    if (ev[EXC_PENDING] !== 0 || ev[EXC_INJECTED] !== 0) return true;
+    // KVM_GUESTDBG_BLOCKIRQ: no NMI or interrupt could be injected, so none wakes the vCPU.
+    if (this.blockIrq()) return false;
     if (this.events.getUint8(EV['nmi.pending'].offset) > 0 || cpu.nmiPending) return true;
     return (cpu.eflags & EFLAGS_IF) !== 0 && lapic.hasInterrupt();
   }
@@ -456,6 +577,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       v.mpState = bsp ? C.KVM_MP_STATE_RUNNABLE : C.KVM_MP_STATE_INIT_RECEIVED;
       this.completion = Completion.None;
       this.needEntryChecks = true;
+      this.needLoad = true;
     }
     const sipi = lapic.takeSipi();
     if (sipi >= 0 && v.mpState === C.KVM_MP_STATE_INIT_RECEIVED) {
@@ -465,6 +587,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       this.views.regs.setBigUint64(kvm_regs.fields.rip.offset, 0n, true);
       v.mpState = C.KVM_MP_STATE_RUNNABLE;
       this.needEntryChecks = true;
+      this.needLoad = true;
     }
     return v.mpState !== C.KVM_MP_STATE_UNINITIALIZED && v.mpState !== C.KVM_MP_STATE_INIT_RECEIVED;
   }
@@ -472,34 +595,27 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   /** post_kvm_run_save(): if_flag, ready_for_interrupt_injection, cr8, apic_base. */
   private leave(r: number): number {
     const cpu = this.cpu!;
-    const rv = this.runView;
-    rv.setUint8(RF.if_flag.offset, cpu.flags.bits & EFLAGS_IF ? 1 : 0);
-    rv.setUint8(RF.ready_for_interrupt_injection.offset, this.readyForInjection(cpu) ? 1 : 0);
-    const s = this.views.sregs;
+    const run = this.vcpu.run;
+    run[IF_FLAG] = cpu.flags.bits & EFLAGS_IF ? 1 : 0;
+    run[READY_FOR_INJECTION] = this.readyForInjection(cpu) ? 1 : 0;
     const lapic = this.vm.chip?.lapic(this.vcpu.id);
-    if (lapic !== undefined) {
-      const base = lapic.readApicBase();
-      rv.setBigUint64(RF.apic_base.offset, base, true);
-      s.setBigUint64(SR.apic_base.offset, base, true);
-    }
-    rv.setUint32(RF.apic_base.offset, s.getUint32(SR.apic_base.offset, true), true);
-    rv.setUint32(RF.apic_base.offset + 4, s.getUint32(SR.apic_base.offset + 4, true), true);
-    rv.setUint32(RF.cr8.offset, s.getUint32(SR.cr8.offset, true), true);
-    rv.setUint32(RF.cr8.offset + 4, 0, true);
+    if (lapic !== undefined) this.views.sregs.setBigUint64(SR.apic_base.offset, lapic.readApicBase(), true);
+    const r32 = this.run32;
+    const s32 = this.sregs32;
+    r32[APIC_BASE32] = s32[SR_APIC_BASE32]!;
+    r32[APIC_BASE32 + 1] = s32[SR_APIC_BASE32 + 1]!;
+    r32[CR8_32] = s32[SR_CR8_32]!;
+    r32[CR8_32 + 1] = 0;
     if (r === 0) this.stats.userspaceReturns++;
     return r;
   }
 
   private readyForInjection(cpu: Cpu): boolean {
-    return (
-      (cpu.eflags & EFLAGS_IF) !== 0 &&
-      !cpu.shadow &&
-      this.events.getUint8(EV['interrupt.injected'].offset) === 0
-    );
+    return (cpu.eflags & EFLAGS_IF) !== 0 && !cpu.shadow && this.vcpu.events[IRQ_INJECTED] === 0;
   }
 
   private userExit(reason: number): 0 {
-    this.runView.setUint32(RF.exit_reason.offset, reason, true);
+    this.run32[EXIT_REASON32] = reason;
     this.stats.userspaceExits[reason]!++;
     return 0;
   }
@@ -523,7 +639,9 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     this.cpu.tscOffset = tsc - this.cpu.tscBase();
     this.cpu.phys.refresh();
     this.generation = this.vm.memslots.generation;
-    initVmcs(this.vmcs, this.caps, this.options, this.vmxMemory, this.vpid, space.ept?.eptp ?? 0);
+    this.recordExitInfo();
+    this.procControls = -1;
+    initVmcs(this.loaded, this.caps, this.options, this.vmxMemory, this.vpid, space.ept?.eptp ?? 0);
     // The exception bitmap was rewritten: apply guest debugging to it again at the next entry.
     this.debugControl = -1;
     this.needEntryChecks = true;
@@ -548,19 +666,29 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         else if (size === 2) cpu.regs.r16[0] = v.getUint16(PIO_OFFSET, true);
         else cpu.regs.r32[0] = v.getUint32(PIO_OFFSET, true);
         this.skip(cpu, this.completionLength);
+        this.ioBreakpoints(cpu, this.completionPort, size);
         return 1;
       }
       case Completion.PioOut:
         if (this.linearRip(cpu) !== this.completionRip) return 1;
         this.skip(cpu, this.completionLength);
+        this.ioBreakpoints(cpu, this.completionPort, this.completionSize);
         return 1;
       case Completion.PioInString:
         // The emulator finishes the INS with the data userspace put in the PIO page.
         this.mode = Mode.FeedIns;
         this.elements = 0;
         this.elementLimit = this.completionCount;
+        this.elementStop = this.completionStop;
         this.pend.reason = -1;
         this.guestRun(cpu, 1);
+        // A VMM breakpoint met by an element ends that REP iteration with a trap, reported after this
+        // instruction (`debugTrap`): feed the rest of the data userspace gave, so none is read twice.
+        while (this.debugTrap !== 0 && this.elements > 0 && this.elements < this.elementLimit) {
+          const done = this.elements;
+          this.guestRun(cpu, 1);
+          if (this.elements === done) break;
+        }
         this.mode = Mode.Guest;
         this.pend.reason = -1;
         this.stepped = true;
@@ -602,7 +730,10 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
    */
   translate(linear: number): number {
     const cpu = this.ensureCpu();
-    if (this.needEntryChecks) loadCpu(cpu, this.views);
+    if (this.needLoad) {
+      loadCpu(cpu, this.views);
+      this.needLoad = false;
+    }
     const mmu = cpu.pager.mmu instanceof ShadowPagedMmu ? cpu.pager.mmu.shadow.guest : cpu.pager.mmu;
     for (let attempt = 0; attempt < 8; attempt++) {
       const r = mmu.probe(linear, AccessKind.Read, Privilege.Supervisor);
@@ -679,31 +810,74 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     // The instruction completed: RF no longer holds off an instruction breakpoint.
     cpu.flags.bits &= ~EFLAGS.RF;
     this.stepped = true;
+    // kvm_skip_emulated_instruction -> kvm_vcpu_do_singlestep: the guest's own TF traps after an
+    // instruction the kernel completed (its VM exit came before the CPU could), unless the VMM is
+    // single-stepping, whose exit reports the step instead.
+    if ((cpu.flags.bits & EFLAGS.TF) !== 0 && (this.debugControlWord[0]! & STEP_ON) !== STEP_ON)
+      this.queueGuestDebugTrap(cpu, DR6.BS);
+  }
+
+  /**
+   * A trap-class #DB for the guest after an instruction the kernel completed (kvm_queue_exception_p
+   * with a DR6 payload): DR6 takes `bits` (B0..B3 replaced, BS added), delivered at the next entry;
+   * a second condition of the same instruction joins the one already queued.
+   */
+  private queueGuestDebugTrap(cpu: Cpu, bits: number): void {
+    const dr = cpu.ctrl.dr;
+    const e = this.events;
+    const joined = e.getUint8(EXC_PENDING) !== 0 && e.getUint8(EV['exception.nr'].offset) === DB_VECTOR;
+    const keep = joined ? dr[6]! : dr[6]! & ~0xf;
+    dr[6] = ((keep | DR6.FIXED1 | bits) & ~DR6_RESERVED_ZERO) >>> 0;
+    e.setUint8(EXC_PENDING, 1);
+    e.setUint8(EV['exception.nr'].offset, DB_VECTOR);
+    e.setUint8(EV['exception.has_error_code'].offset, 0);
+    e.setUint32(EV['exception.error_code'].offset, 0, true);
+  }
+
+  /**
+   * The I/O breakpoints (DR7 R/W = 10 under CR4.DE, SDM Vol. 3 §18.2.4) met by an IN/OUT the kernel
+   * completed (its VM exit came before the access, so the CPU never saw it complete): a trap after the
+   * instruction. The VMM's (KVM_GUESTDBG_USE_HW_BP) exit with KVM_EXIT_DEBUG before the guest runs on;
+   * the guest's own set DR6's B bits and queue #DB for the next entry (kvm_queue_exception_p with
+   * its DR6 payload).
+   */
+  private ioBreakpoints(cpu: Cpu, port: number, size: number): void {
+    const bp = cpu.bp;
+    if (!bp.io) return;
+    const before = bp.hits;
+    bp.hits = 0;
+    bp.port(port, size);
+    const hits = bp.hits;
+    bp.hits = before;
+    if (hits === 0) return;
+    if (bp.vmmOwned) this.debugTrap |= hits;
+    else this.queueGuestDebugTrap(cpu, hits);
   }
 
   // ---- entering the guest ----------------------------------------------------------------------------
 
   /** vcpu_enter_guest(): inject, run until a VM exit, handle it. 1: stay in the kernel; 0: to userspace. */
   private enterGuest(cpu: Cpu, maxBudget: number): number {
-    const vmcs = this.vmcs;
-    const rv = this.runView;
+    const vmcs = this.loaded;
     // enable_irq_window when userspace asked for one and cannot inject now (judged before this entry's
     // injection, as userspace saw it), or when the in-kernel LAPIC still has an interrupt after it.
-    const userWindow = rv.getUint8(RF.request_interrupt_window.offset) !== 0 && !this.readyForInjection(cpu);
-    if (this.stepped) {
+    const userWindow = this.vcpu.run[REQUEST_IRQ_WINDOW] !== 0 && !this.readyForInjection(cpu);
+    if (this.stepped || this.debugTrap !== 0) {
       // The kernel just completed an instruction (CPUID, in-kernel I/O, MMIO): a step of its own.
+      const bits = this.kernelStepBits();
       this.stepped = false;
-      if (this.singleStepRequested()) return this.singleStepExit(cpu);
+      if (bits !== 0) return this.kernelStepExit(cpu, bits);
     }
     if (!this.injectEvents(cpu)) return this.exit(cpu, ExitReason.TripleFault);
     const lapic = this.vm.chip?.lapic(this.vcpu.id);
-    const chipWindow = lapic?.hasInterrupt() === true && !this.readyForInjection(cpu);
-    let proc = vmcs.read32(F.ProcBasedControls);
-    proc =
-      userWindow || chipWindow
-        ? proc | ProcBased.InterruptWindowExiting
-        : proc & ~ProcBased.InterruptWindowExiting;
-    vmcs.write32(F.ProcBasedControls, proc >>> 0);
+    const chipWindow = lapic?.hasInterrupt() === true && !this.readyForInjection(cpu) && !this.blockIrq();
+    const was = this.procControls >= 0 ? this.procControls : vmcs.read32(F.ProcBasedControls);
+    const proc =
+      (userWindow || chipWindow
+        ? was | ProcBased.InterruptWindowExiting
+        : was & ~ProcBased.InterruptWindowExiting) >>> 0;
+    if (proc !== was) vmcs.write32(F.ProcBasedControls, proc);
+    this.procControls = proc;
     cpu.halted = false;
     this.applyGuestDebug(cpu);
     const singleStep = this.debugSingleStep;
@@ -718,6 +892,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         return this.exit(cpu, ExitReason.InterruptWindow);
       }
       this.pend.reason = -1;
+      this.vectoringKind = -1;
       // The CPU itself stops at the first boundary where the window opens (no single-stepping).
       cpu.interruptWindowExiting = (proc & ProcBased.InterruptWindowExiting) !== 0;
       const why = this.guestRun(cpu, maxBudget);
@@ -750,19 +925,43 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     }
   }
 
+  /**
+   * One stretch of guest execution. Guest time: a run that follows a long one is timed exactly; of
+   * short runs (an exit every few instructions, where two clock reads would be a good part of the
+   * cost) every GUEST_TIME_SAMPLE-th is timed and counts GUEST_TIME_SAMPLE times. Which runs are timed
+   * never depends on their own length, so the sum is an unbiased estimate (the kernel's guest time is
+   * sampled too, by its timer tick).
+   */
   private guestRun(cpu: Cpu, budget: number): CpuExit {
     const before = cpu.instructions;
-    const t0 = performance.now();
-    const why = cpu.run(budget);
-    this.stats.guestMs += performance.now() - t0;
-    this.stats.instructions += cpu.instructions - before;
+    let why: CpuExit;
+    let weight = 0;
+    if (this.lastRunLong) weight = 1;
+    else if (--this.untimedRuns < 0) {
+      this.untimedRuns = GUEST_TIME_SAMPLE - 1;
+      weight = GUEST_TIME_SAMPLE;
+    }
+    if (weight === 0) why = cpu.run(budget);
+    else {
+      // t0 - ta is what a clock read adds to t1 - t0 (on a loaded host 50-200 ns, a good part of a
+      // short run): taken off, so that the weight does not multiply it.
+      const ta = performance.now();
+      const t0 = performance.now();
+      why = cpu.run(budget);
+      const t1 = performance.now();
+      this.stats.guestMs += Math.max(0, t1 - t0 - (t0 - ta)) * weight;
+    }
+    const n = cpu.instructions - before;
+    this.stats.instructions += n;
+    this.lastRunLong = n >= LONG_RUN;
     return why;
   }
 
   /** inject_pending_event(): a queued exception, an NMI, the KVM_INTERRUPT vector. False: triple fault. */
   private injectEvents(cpu: Cpu): boolean {
     const e = this.events;
-    if (e.getUint8(EV['exception.injected'].offset) || e.getUint8(EV['exception.pending'].offset)) {
+    const ev = this.vcpu.events;
+    if (ev[EXC_INJECTED] !== 0 || ev[EXC_PENDING] !== 0) {
       const nr = e.getUint8(EV['exception.nr'].offset);
       const code = e.getUint8(EV['exception.has_error_code'].offset)
         ? e.getUint32(EV['exception.error_code'].offset, true)
@@ -780,8 +979,11 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     }
     const lapic = this.vm.chip?.lapic(this.vcpu.id);
     if (lapic !== undefined) this.takeLapicNmi(lapic);
-    const nmis = e.getUint8(EV['nmi.pending'].offset);
-    if (nmis > 0 && !cpu.nmiBlocked && !cpu.nmiPending) {
+    // KVM_GUESTDBG_BLOCKIRQ: no new NMI or interrupt is injected (they stay pending); an interrupt
+    // already injected (KVM_INTERRUPT, a re-injection) is delivered as Linux's inject_pending_event does.
+    const blockIrq = this.blockIrq();
+    const nmis = ev[NMI_PENDING]!;
+    if (nmis > 0 && !blockIrq && !cpu.nmiBlocked && !cpu.nmiPending) {
       e.setUint8(EV['nmi.pending'].offset, nmis - 1);
       if (cpu.shadow) {
         // Blocked by the shadow for now: latched in the CPU, taken after the next instruction.
@@ -793,7 +995,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         if (!this.deliver(cpu, EventKind.External, 2, 0)) return false;
       }
     }
-    if (lapic !== undefined) {
+    if (lapic !== undefined && !blockIrq) {
       // kvm_cpu_get_interrupt(): the INTA cycle only when the guest can take the interrupt now.
       if (
         e.getUint8(EV['interrupt.injected'].offset) === 0 &&
@@ -805,17 +1007,17 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         this.stats.irqInjections++;
       }
     }
-    if (e.getUint8(EV['interrupt.injected'].offset)) {
+    if (ev[IRQ_INJECTED] !== 0) {
       // vmx_inject_irq: the vector goes to the VM-entry interruption-information field; VM entry
       // delivers it through the guest's IVT/IDT.
       const vector = e.getUint8(EV['interrupt.nr'].offset);
-      this.vmcs.write32(
+      this.loaded.write32(
         F.EntryInterruptionInfo,
         makeInterruptionInfo(vector, InterruptionType.ExternalInterrupt),
       );
       e.setUint8(EV['interrupt.injected'].offset, 0);
-      if (pendingInjection(this.vmcs, this.injection)) {
-        this.vmcs.write32(F.EntryInterruptionInfo, 0);
+      if (pendingInjection(this.loaded, this.injection)) {
+        this.loaded.write32(F.EntryInterruptionInfo, 0);
         if (!this.deliver(cpu, EventKind.External, this.injection.vector, 0)) return false;
       }
     }
@@ -826,7 +1028,9 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   private deliver(cpu: Cpu, kind: EventKind, vector: number, code: number): boolean {
     for (let attempt = 0; attempt < 8; attempt++) {
       cpu.exitReason = -1;
+      this.injecting = true;
       cpu.deliver(kind, vector, code);
+      this.injecting = false;
       if (cpu.exitReason === CpuExit.Shutdown) return false;
       if (cpu.exitReason !== CpuExit.Intercept) return true;
       const f = cpu.pager.mmu.fault;
@@ -849,15 +1053,31 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         p.vector === DB_VECTOR ? InterruptionType.HardwareException : InterruptionType.SoftwareException;
       info.interruptionInfo = makeInterruptionInfo(p.vector, type);
     }
+    let vectoring = false;
     if (reason === ExitReason.EptViolation || reason === ExitReason.EptMisconfiguration) {
       const f = cpu.pager.mmu.fault;
       info.qualificationLo = f.qualification;
       info.guestPhysicalLo = f.guestPhysical % 2 ** 32;
       info.guestPhysicalHi = Math.floor(f.guestPhysical / 2 ** 32);
       info.guestLinearLo = f.address >>> 0;
+      // The exit came while the CPU was delivering an event (the IDT/IVT or stack page not mapped
+      // yet): SDM 28.2.4's IDT-vectoring information.
+      vectoring = this.vectoringKind >= 0 && this.vectoringAt === cpu.instructions;
+      if (vectoring) {
+        const v = this.vectoringVector;
+        const code = this.vectoringKind === EventKind.Exception && ((ERROR_CODE_VECTORS >>> v) & 1) !== 0;
+        const type =
+          this.vectoringKind === EventKind.Exception
+            ? InterruptionType.HardwareException
+            : v === NMI_VECTOR
+              ? InterruptionType.Nmi
+              : InterruptionType.ExternalInterrupt;
+        info.idtVectoringInfo = makeInterruptionInfo(v, type, code);
+        info.idtVectoringErrorCode = code ? this.vectoringCode : 0;
+      }
     }
-    recordVmExit(this.vmcs, info);
-    this.vmcs.write64(F.GuestRip, cpu.regs.ip, 0);
+    this.exitInfoPending = true;
+    this.exitRip = cpu.regs.ip;
     this.stats.exits[reason]!++;
     switch (reason) {
       case ExitReason.ExternalInterrupt:
@@ -907,8 +1127,14 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       case ExitReason.Invlpg:
         this.allowInvlpg = true;
         return 1;
-      case ExitReason.EptViolation:
+      case ExitReason.EptViolation: {
+        const f = cpu.pager.mmu.fault;
+        if (vectoring && this.mapRam(f.guestPhysical, f.qualification)) {
+          this.requeueVectoring(cpu);
+          return 1;
+        }
         return this.handleEptViolation(cpu);
+      }
       case ExitReason.ExceptionOrNmi:
         return this.handleException(cpu);
       default:
@@ -916,12 +1142,35 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     }
   }
 
+  /**
+   * vmx_complete_interrupts(): the event the IDT-vectoring information names is queued again, so that
+   * the next entry delivers it (a #DB trap, whose instruction has completed, would otherwise be lost).
+   */
+  private requeueVectoring(cpu: Cpu): void {
+    const e = this.events;
+    const v = this.vectoringVector;
+    if (this.vectoringKind === EventKind.Exception) {
+      const code = ((ERROR_CODE_VECTORS >>> v) & 1) !== 0;
+      e.setUint8(EV['exception.injected'].offset, 1);
+      e.setUint8(EV['exception.nr'].offset, v);
+      e.setUint8(EV['exception.has_error_code'].offset, code ? 1 : 0);
+      e.setUint32(EV['exception.error_code'].offset, code ? this.vectoringCode : 0, true);
+    } else if (v === NMI_VECTOR) {
+      // The NMI was under way: blocking it again waits for its re-delivery.
+      cpu.nmiBlocked = false;
+      e.setUint8(EV['nmi.pending'].offset, Math.min(2, e.getUint8(EV['nmi.pending'].offset) + 1));
+    } else {
+      e.setUint8(EV['interrupt.injected'].offset, 1);
+      e.setUint8(EV['interrupt.nr'].offset, v);
+    }
+    this.vectoringKind = -1;
+  }
+
   // ---- guest debugging (KVM_SET_GUEST_DEBUG) --------------------------------------------------------
 
-  /** Whether KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP is in force. */
-  private singleStepRequested(): boolean {
-    const on = C.KVM_GUESTDBG_ENABLE | C.KVM_GUESTDBG_SINGLESTEP;
-    return (this.guestDebug.getUint32(0, true) & on) === on;
+  /** Whether KVM_GUESTDBG_BLOCKIRQ is in force (KVM_SET_GUEST_DEBUG keeps control only with ENABLE). */
+  private blockIrq(): boolean {
+    return (this.debugControlWord[0]! & C.KVM_GUESTDBG_BLOCKIRQ) !== 0;
   }
 
   /**
@@ -939,10 +1188,10 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     const enabled = (control & C.KVM_GUESTDBG_ENABLE) !== 0;
     const useHw = enabled && (control & C.KVM_GUESTDBG_USE_HW_BP) !== 0;
     this.debugSingleStep = enabled && (control & C.KVM_GUESTDBG_SINGLESTEP) !== 0;
-    let bitmap = this.vmcs.read32(F.ExceptionBitmap) & ~DEBUG_EXCEPTIONS;
+    let bitmap = this.loaded.read32(F.ExceptionBitmap) & ~DEBUG_EXCEPTIONS;
     if (enabled && control & C.KVM_GUESTDBG_USE_SW_BP) bitmap |= 1 << BP_VECTOR;
     if (this.debugSingleStep || useHw) bitmap |= 1 << DB_VECTOR;
-    this.vmcs.write32(F.ExceptionBitmap, bitmap >>> 0);
+    this.loaded.write32(F.ExceptionBitmap, bitmap >>> 0);
     this.hwDr7 = useHw ? d.getUint32(DEBUGREG + 7 * 8, true) : 0;
     for (let i = 0; i < 4; i++) this.hwDr[i] = d.getUint32(DEBUGREG + i * 8, true);
     this.debugHwBp = useHw;
@@ -975,16 +1224,59 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   }
 
   /**
+   * The DR6 bits of the #DB after an instruction the kernel completed, as guest debugging stands now:
+   * BS when single-stepping, and the B bits of the VMM's breakpoints it met while USE_HW_BP is still in
+   * force (one #DB reports both, as the CPU does). 0: nothing to report.
+   */
+  private kernelStepBits(): number {
+    const control = this.debugControlWord[0]!;
+    let bits = 0;
+    if (this.stepped && (control & STEP_ON) === STEP_ON) bits |= DR6.BS;
+    if (this.debugTrap !== 0 && (control & HW_BP_ON) === HW_BP_ON) bits |= this.debugTrap;
+    this.debugTrap = 0;
+    return bits;
+  }
+
+  /** KVM_EXIT_DEBUG after an instruction the kernel completed: `bits` from kernelStepBits, `pc` the next instruction. */
+  private kernelStepExit(cpu: Cpu, bits: number): number {
+    this.stats.exits[bits & DR6.BS ? ExitReason.MonitorTrapFlag : ExitReason.ExceptionOrNmi]!++;
+    return this.debugExit(cpu, DB_VECTOR, DR6.FIXED1 | bits);
+  }
+
+  /**
    * CpuEvents: INT3 (and INTO) are software exceptions, so a set exception-bitmap bit makes them exit
    * before the guest sees them; the CPU rolls the instruction back and run() returns Intercept. A #DB
    * exits the same way when the bitmap has it (SINGLESTEP or USE_HW_BP): its DR6 conditions go to the
    * exit qualification and the guest's DR6 is left alone, as with VT-x.
    */
-  delivered(kind: EventKind, vector: number, _errorCode: number): void {
-    if (this.mode !== Mode.Guest) return;
+  delivered(kind: EventKind, vector: number, errorCode: number): void {
+    if (this.mode !== Mode.Guest) {
+      // The trap after a string I/O instruction the kernel emulates (OUTS collected, INS fed): the VMM's
+      // breakpoints are reported to userspace after that exit, not delivered to the guest.
+      const cpu = this.cpu!;
+      if (
+        kind === EventKind.Exception &&
+        vector === DB_VECTOR &&
+        this.mode !== Mode.MmioReplay &&
+        cpu.bp.vmmOwned &&
+        (cpu.bp.pending & 0xf) !== 0
+      ) {
+        this.debugTrap |= cpu.bp.pending & 0xf;
+        interceptSoftwareEvent();
+      }
+      return;
+    }
+    // VM-entry injection: the event goes to the guest whatever the exception bitmap says.
+    if (this.injecting) return;
+    if (kind !== EventKind.Software) {
+      this.vectoringKind = kind;
+      this.vectoringVector = vector;
+      this.vectoringCode = errorCode;
+      this.vectoringAt = this.cpu!.instructions;
+    }
     if (kind === EventKind.Exception && vector === DB_VECTOR) {
       const cpu = this.cpu!;
-      if (!exceptionExits(this.vmcs, DB_VECTOR)) return;
+      if (!exceptionExits(this.loaded, DB_VECTOR)) return;
       const p = this.pend;
       p.reason = ExitReason.ExceptionOrNmi;
       p.length = 0;
@@ -995,7 +1287,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     if (kind !== EventKind.Software) return;
     if (vector !== BP_VECTOR && vector !== OF_VECTOR) return;
     const cpu = this.cpu!;
-    if (!exceptionExits(this.vmcs, vector) || !isSoftwareException(cpu, vector)) return;
+    if (!exceptionExits(this.loaded, vector) || !isSoftwareException(cpu, vector)) return;
     const p = this.pend;
     p.reason = ExitReason.ExceptionOrNmi;
     p.length = this.instructionLength(cpu);
@@ -1037,8 +1329,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     const leaf = cpu.regs.u32[0]!;
     const sub = cpu.regs.u32[1]!;
     const n = this.vcpu.cpuidCount;
-    const t = this.vcpu.cpuid;
-    const v = new DataView(t.buffer, t.byteOffset, n * kvm_cpuid_entry2.size);
+    const v = this.cpuidView;
     let found = -1;
     for (let i = 0; i < n; i++) {
       const o = i * kvm_cpuid_entry2.size;
@@ -1053,6 +1344,8 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     r[3] = found < 0 ? 0 : v.getUint32(found + CPUID_E.ebx.offset, true);
     r[1] = found < 0 ? 0 : v.getUint32(found + CPUID_E.ecx.offset, true);
     r[2] = found < 0 ? 0 : v.getUint32(found + CPUID_E.edx.offset, true);
+    // kvm_update_cpuid_runtime(): the entry's CPUID.01H:ECX.OSXSAVE follows the guest's CR4.OSXSAVE.
+    if (leaf === 1 && found >= 0) r[1] = leaf1EcxWithOsxsave(cpu, r[1]!);
     r[16] = r[19] = r[17] = r[18] = 0;
     this.skip(cpu, this.pend.length);
     return 1;
@@ -1061,7 +1354,6 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   /** handle_io(): in-kernel devices (ioeventfds), else KVM_EXIT_IO with the data in the PIO page. */
   private handleIo(cpu: Cpu): number {
     const p = this.pend;
-    const rv = this.runView;
     const chip = this.vm.chip;
     if (!p.string && chip !== null) {
       // The in-kernel 8259 pair and ELCR (kvm_io_bus_read/write on KVM_PIO_BUS).
@@ -1072,11 +1364,13 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
           else if (p.size === 2) cpu.regs.r16[0] = v;
           else cpu.regs.r32[0] = v;
           this.skip(cpu, p.length);
+          this.ioBreakpoints(cpu, p.port, p.size);
           this.stats.kernelIo++;
           return 1;
         }
       } else if (chip.pioWrite(p.port, p.size, p.value)) {
         this.skip(cpu, p.length);
+        this.ioBreakpoints(cpu, p.port, p.size);
         this.stats.kernelIo++;
         return 1;
       }
@@ -1084,17 +1378,19 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     if (!p.string) {
       if (!p.input && this.vm.ioeventfds.write('pio', p.port, p.size, p.value)) {
         this.skip(cpu, p.length);
+        this.ioBreakpoints(cpu, p.port, p.size);
         return 1;
       }
       this.fillIo(p.input, p.size, p.port, 1);
       if (!p.input) {
-        if (p.size === 1) rv.setUint8(PIO_OFFSET, p.value);
-        else if (p.size === 2) rv.setUint16(PIO_OFFSET, p.value, true);
-        else rv.setUint32(PIO_OFFSET, p.value, true);
+        if (p.size === 1) this.vcpu.run[PIO_OFFSET] = p.value;
+        else if (p.size === 2) this.run16[PIO_OFFSET >> 1] = p.value;
+        else this.run32[PIO_OFFSET >> 2] = p.value;
       }
       this.completion = p.input ? Completion.PioIn : Completion.PioOut;
       this.completionRip = this.linearRip(cpu);
       this.completionSize = p.size;
+      this.completionPort = p.port;
       this.completionLength = p.length;
       return this.userExit(C.KVM_EXIT_IO);
     }
@@ -1109,11 +1405,13 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       this.fillIo(true, p.size, p.port, count);
       this.completion = Completion.PioInString;
       this.completionCount = count;
+      this.completionStop = count < (p.rep ? rcx : 1);
       return this.userExit(C.KVM_EXIT_IO);
     }
     this.mode = Mode.CollectOuts;
     this.elements = 0;
     this.elementLimit = count;
+    this.elementStop = count < (p.rep ? rcx : 1);
     p.reason = -1;
     this.guestRun(cpu, 1);
     this.mode = Mode.Guest;
@@ -1126,13 +1424,14 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   }
 
   private fillIo(input: boolean, size: number, port: number, count: number): void {
-    const rv = this.runView;
-    rv.setUint8(RF['io.direction'].offset, input ? C.KVM_EXIT_IO_IN : C.KVM_EXIT_IO_OUT);
-    rv.setUint8(RF['io.size'].offset, size);
-    rv.setUint16(RF['io.port'].offset, port, true);
-    rv.setUint32(RF['io.count'].offset, count, true);
-    rv.setUint32(RF['io.data_offset'].offset, PIO_OFFSET, true);
-    rv.setUint32(RF['io.data_offset'].offset + 4, 0, true);
+    const run = this.vcpu.run;
+    run[IO_DIRECTION] = input ? C.KVM_EXIT_IO_IN : C.KVM_EXIT_IO_OUT;
+    run[IO_SIZE] = size;
+    this.run16[IO_PORT16] = port;
+    const r32 = this.run32;
+    r32[IO_COUNT32] = count;
+    r32[IO_DATA_OFFSET32] = PIO_OFFSET;
+    r32[IO_DATA_OFFSET32 + 1] = 0;
   }
 
   // ---- EPT violations and MMIO -------------------------------------------------------------------------
@@ -1305,7 +1604,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       const at = PIO_OFFSET + this.elements * size;
       const v = this.runView;
       const value = size === 1 ? v.getUint8(at) : size === 2 ? v.getUint16(at, true) : v.getUint32(at, true);
-      if (++this.elements === this.elementLimit) cpu.requestStop();
+      if (++this.elements === this.elementLimit && this.elementStop) cpu.requestStop();
       return value;
     }
     this.decodeIo(cpu, true, port, size);
@@ -1321,7 +1620,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       if (size === 1) v.setUint8(at, value);
       else if (size === 2) v.setUint16(at, value, true);
       else v.setUint32(at, value, true);
-      if (++this.elements === this.elementLimit) cpu.requestStop();
+      if (++this.elements === this.elementLimit && this.elementStop) cpu.requestStop();
       return 0;
     }
     this.decodeIo(cpu, false, port, size);
@@ -1425,7 +1724,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       }
       return 0;
     }
-    if (!msrExits(this.vmcs, this.vmxMemory, index, write)) return 0;
+    if (!msrExits(this.loaded, this.vmxMemory, index, write)) return 0;
     const p = this.pend;
     p.reason = write ? ExitReason.Wrmsr : ExitReason.Rdmsr;
     p.length = this.instructionLength(this.cpu!);
@@ -1440,14 +1739,14 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     if (this.allowCr) {
       this.allowCr = false;
       if (cr === 0 || cr === 4)
-        this.vmcs.write64(cr === 0 ? F.Cr0ReadShadow : F.Cr4ReadShadow, value >>> 0, 0);
+        this.loaded.write64(cr === 0 ? F.Cr0ReadShadow : F.Cr4ReadShadow, value >>> 0, 0);
       return 0;
     }
     const exits =
       cr === 0 || cr === 4
-        ? movToCrExits(this.vmcs, cr, value >>> 0, 0)
+        ? movToCrExits(this.loaded, cr, value >>> 0, 0)
         : cr === 3
-          ? movToCr3Exits(this.vmcs, value >>> 0, 0)
+          ? movToCr3Exits(this.loaded, value >>> 0, 0)
           : false;
     if (!exits) return 0;
     const p = this.pend;
@@ -1466,7 +1765,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   }
 
   invlpg(linear: number): number {
-    if (this.allowInvlpg || (this.vmcs.read32(F.ProcBasedControls) & ProcBased.InvlpgExiting) === 0) {
+    if (this.allowInvlpg || (this.loaded.read32(F.ProcBasedControls) & ProcBased.InvlpgExiting) === 0) {
       this.allowInvlpg = false;
       return 0;
     }

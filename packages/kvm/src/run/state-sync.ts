@@ -1,11 +1,35 @@
 /**
  * Moving the architectural state between the vCPU's shared KVM-format buffers (kvm_regs, kvm_sregs,
- * kvm_fpu's x87 part, kvm_debugregs) and the software CPU's register file, as vmx_vcpu_load /
- * vmx_get_segment do between vcpu->arch and the VMCS and the FPU switch does with the guest fpstate.
+ * kvm_fpu with its x87, XMM and MXCSR parts, kvm_debugregs, XCR0) and the software CPU's register file, as
+ * vmx_vcpu_load / vmx_get_segment do between vcpu->arch and the VMCS and the FPU switch does with the
+ * guest fpstate; and the guest CPUID's say over which SSE-family instructions execute.
  * Plain DataView accesses on preallocated views: no allocation.
  */
-import { CR0, type Cpu, FXSAVE_SIZE, fxrstor, fxsave, Mode, Msr, Seg } from '@typevisor/x86-cpu';
-import { kvm_debugregs, kvm_fpu, kvm_regs, kvm_segment, kvm_sregs } from '../uapi/structs.js';
+import {
+  applyGuestCpuid,
+  CR0,
+  type Cpu,
+  FXSAVE_SIZE,
+  fxrstor,
+  fxsave,
+  Mode,
+  Msr,
+  MXCSR_WRITABLE,
+  Seg,
+  setXcr0,
+  setXcr0Supported,
+  xcr0Of,
+} from '@typevisor/x86-cpu';
+import { DEFAULT_MODEL } from '../cpu-model.js';
+import { guestSupportedXcr0 } from '../kernel/xstate-ioctls.js';
+import {
+  kvm_cpuid_entry2,
+  kvm_debugregs,
+  kvm_fpu,
+  kvm_regs,
+  kvm_segment,
+  kvm_sregs,
+} from '../uapi/structs.js';
 import type { VcpuState } from '../vcpu-state.js';
 
 const R = kvm_regs.fields;
@@ -13,6 +37,9 @@ const S = kvm_sregs.fields;
 const G = kvm_segment.fields;
 const FP = kvm_fpu.fields;
 const DB = kvm_debugregs.fields;
+const CE = kvm_cpuid_entry2.fields;
+/** kvm_fpu.xmm: XMM0..XMM15, 16 bytes each. */
+const XMM_BYTES = 256;
 /** FXSAVE image offsets (SDM Vol. 1 Table 10-2) of what kvm_fpu holds apart: FIP+FCS and FDP+FDS as u64s. */
 const FX_FCW = 0;
 const FX_FSW = 2;
@@ -58,6 +85,10 @@ export class StateViews {
   readonly sregs: DataView;
   readonly fpu: DataView;
   readonly debugregs: DataView;
+  /** The guest CPUID table (KVM_SET_CPUID2's entries). */
+  readonly cpuid: DataView;
+  /** XCR0 (vcpu->arch.xcr0) as two 32-bit halves, so that moving it allocates no bigint. */
+  readonly xcr0: Uint32Array;
   /** Scratch FXSAVE image between kvm_fpu and the CPU's x87 unit. */
   readonly image = new Uint8Array(FXSAVE_SIZE);
   private readonly imageView = new DataView(this.image.buffer);
@@ -68,12 +99,15 @@ export class StateViews {
     this.sregs = view(state.sregs);
     this.fpu = view(state.fpu);
     this.debugregs = view(state.debugregs);
+    this.cpuid = view(state.cpuid);
+    this.xcr0 = new Uint32Array(state.xcr0.buffer, state.xcr0.byteOffset, 2);
   }
 
   /**
-   * kvm_fpu -> x87 unit. kvm_fpu keeps the FXSAVE image's pointers as u64s (last_ip = FIP | FCS << 32,
-   * last_dp = FDP | FDS << 32, as the kernel copies fxregs_state.rip/rdp); XMM and MXCSR stay in the
-   * buffer (the CPU has no SSE state).
+   * kvm_fpu -> x87 unit and SSE state. kvm_fpu keeps the FXSAVE image's pointers as u64s (last_ip =
+   * FIP | FCS << 32, last_dp = FDP | FDS << 32, as the kernel copies fxregs_state.rip/rdp). All 16 XMM
+   * slots are loaded (the CPU's file has 16); MXCSR bits the CPU does not have are dropped, as
+   * KVM_SET_XSAVE refuses them.
    */
   loadFpu(cpu: Cpu): void {
     const f = this.fpu;
@@ -86,9 +120,12 @@ export class StateViews {
     x.setBigUint64(FX_FDP, f.getBigUint64(FP.last_dp.offset, true), true);
     this.image.set(this.state.fpu.subarray(FP.fpr.offset, FP.fpr.offset + 128), FX_ST0);
     fxrstor(cpu.fpu, this.image, 0, false);
+    const sse = cpu.fpu.sse;
+    sse.u8.set(this.state.fpu.subarray(FP.xmm.offset, FP.xmm.offset + XMM_BYTES));
+    sse.mxcsr = (f.getUint32(FP.mxcsr.offset, true) & MXCSR_WRITABLE) >>> 0;
   }
 
-  /** x87 unit -> kvm_fpu (the 6 reserved bytes of each ST slot read 0). */
+  /** x87 unit and SSE state -> kvm_fpu (the 6 reserved bytes of each ST slot read 0). */
   saveFpu(cpu: Cpu): void {
     const f = this.fpu;
     const x = this.imageView;
@@ -104,6 +141,27 @@ export class StateViews {
       const o = FP.fpr.offset + 16 * i;
       fpr.set(this.image.subarray(FX_ST0 + 16 * i, FX_ST0 + 16 * i + 10), o);
       fpr.fill(0, o + 10, o + 16);
+    }
+    const sse = cpu.fpu.sse;
+    fpr.set(sse.u8.subarray(0, XMM_BYTES), FP.xmm.offset);
+    f.setUint32(FP.mxcsr.offset, sse.mxcsr, true);
+  }
+
+  /**
+   * CPUID.01H:ECX and EDX of the guest CPUID (KVM_SET_CPUID2), into `leaf1`; zeros when the table has
+   * no leaf 1 (a vCPU without KVM_SET_CPUID2 reports no features).
+   */
+  guestLeaf1(leaf1: Uint32Array): void {
+    const n = this.state.cpuidCount;
+    const v = this.cpuid;
+    leaf1[0] = 0;
+    leaf1[1] = 0;
+    for (let i = 0; i < n; i++) {
+      const o = i * kvm_cpuid_entry2.size;
+      if (v.getUint32(o + CE.function.offset, true) !== 1) continue;
+      leaf1[0] = v.getUint32(o + CE.ecx.offset, true);
+      leaf1[1] = v.getUint32(o + CE.edx.offset, true);
+      return;
     }
   }
 
@@ -183,6 +241,23 @@ export function loadCpu(cpu: Cpu, v: StateViews): void {
   c.dr[6] = lo64(d, DB.dr6.offset);
   c.dr[7] = lo64(d, DB.dr7.offset);
   v.loadFpu(cpu);
+  // XCR0's upper half is 0 for every value KVM_SET_XCRS accepts here.
+  setXcr0(cpu, v.xcr0[0]!);
+  applyCpuid(cpu, v);
+}
+
+const leaf1 = new Uint32Array(2);
+
+/**
+ * The guest CPUID decides which SSE-family instructions the software CPU executes (within what
+ * `DEFAULT_MODEL` implements): without CPUID.01H:EDX.SSE2 an SSE2 instruction is #UD, as under QEMU's
+ * TCG (hardware would run it). Decoded blocks are dropped when that changes.
+ */
+function applyCpuid(cpu: Cpu, v: StateViews): void {
+  v.guestLeaf1(leaf1);
+  if (applyGuestCpuid(cpu.features, DEFAULT_MODEL.cpu, leaf1[0]!, leaf1[1]!)) cpu.blocks.flush();
+  // handle_xsetbv checks the guest's XCR0 against guest_supported_xcr0 (the guest CPUID's leaf 0DH).
+  setXcr0Supported(cpu, guestSupportedXcr0(v.state, DEFAULT_MODEL));
 }
 
 /** The guest ran: stores the CPU's registers into the buffers (what KVM_GET_REGS/SREGS then read). */
@@ -231,4 +306,7 @@ export function saveCpu(cpu: Cpu, v: StateViews): void {
   set64(d, DB.dr6.offset, c.dr[6]!);
   set64(d, DB.dr7.offset, c.dr[7]!);
   v.saveFpu(cpu);
+  // The guest's XSETBV ran on the CPU (handle_xsetbv's effect): vcpu->arch.xcr0 follows.
+  v.xcr0[0] = xcr0Of(cpu);
+  v.xcr0[1] = 0;
 }

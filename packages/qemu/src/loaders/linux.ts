@@ -32,6 +32,8 @@ export const SETUP = {
 
 /** Offsets of boot_params fields outside the setup header (arch/x86/include/uapi/asm/bootparam.h). */
 export const BOOT_PARAMS = {
+  /** u64, read by the kernel since Linux 5.0 (boot protocol 2.14 era): where the ACPI RSDP is. */
+  ACPI_RSDP_ADDR: 0x070,
   EXT_RAMDISK_IMAGE: 0x0c0,
   EXT_RAMDISK_SIZE: 0x0c4,
   EXT_CMD_LINE_PTR: 0x0c8,
@@ -141,7 +143,18 @@ export interface LinuxLoadOptions {
   readonly cmdline: string;
   readonly ramBytes: number;
   readonly e820: readonly E820Entry[];
+  /**
+   * ACPI tables to place (`bytes` at `addr`, in RAM the e820 map marks as ACPI) and the RSDP's address,
+   * told to kernels of boot protocol 2.14 and later in boot_params.acpi_rsdp_addr; older kernels find
+   * the RSDP by scanning 0xE0000-0xFFFFF, where the pc machine puts it.
+   */
+  readonly acpi?:
+    | { readonly addr: number; readonly bytes: Uint8Array; readonly rsdpAddr: number }
+    | undefined;
 }
+
+/** The first boot protocol whose kernels read boot_params.acpi_rsdp_addr (Linux 5.0). */
+export const PROTOCOL_ACPI_RSDP = 0x20e;
 
 /** GDT for the 32-bit entry: null, null, flat code (0x10), flat data (0x18), as boot.rst requires. */
 export const BOOT_GDT: readonly (readonly [number, number])[] = [
@@ -198,6 +211,15 @@ export function loadLinux(mem: GuestWriter, opts: LinuxLoadOptions): LinuxLoadRe
     dv.setUint32(o + 12, Math.floor(e.size / 2 ** 32), true);
     dv.setUint32(o + 16, e.type, true);
   });
+
+  if (opts.acpi !== undefined) {
+    if (!mem.writeBytes(opts.acpi.addr, opts.acpi.bytes))
+      return { kind: 'DoesNotFit', detail: 'ACPI tables outside RAM' };
+    if (info.protocol >= PROTOCOL_ACPI_RSDP) {
+      dv.setUint32(BOOT_PARAMS.ACPI_RSDP_ADDR, opts.acpi.rsdpAddr >>> 0, true);
+      dv.setUint32(BOOT_PARAMS.ACPI_RSDP_ADDR + 4, Math.floor(opts.acpi.rsdpAddr / 2 ** 32), true);
+    }
+  }
 
   const gdt = new Uint8Array(BOOT_GDT.length * 8);
   const gdv = new DataView(gdt.buffer);

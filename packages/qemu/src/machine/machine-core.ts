@@ -6,6 +6,7 @@
  * builder stays the one composition root that decides what else is wired and where.
  */
 import { Mc146818, PicPair, Pit8254, pcCmosLayout, SystemControlPortB, Uart16550 } from '@typevisor/devices';
+import type { VcpuThread } from './vcpu-thread.js';
 import { EINTR, Kvm, KVM_RUN, KvmHost, kvm_run, type Vcpu, type Vm } from '@typevisor/kvm';
 import {
   type ByteSink,
@@ -280,17 +281,19 @@ export interface RunnableMachine {
   readonly mmio: MmioBus;
   readonly exitCounts: Map<string, number>;
   readonly guestLog: GuestLog;
+  /** vCPU 0's own thread, or null when its KVM_RUN runs in this thread. */
+  readonly vcpuThread: VcpuThread | null;
 }
 
 /**
  * One run step, the same on every machine: the ISA interrupt (machine-core's injection, logged by
- * `-d int`), one KVM_RUN, the exit counted and dispatched to the buses, and `-d` told of triple
+ * `-d int`), one KVM_RUN (here or on the vCPU's thread), the exit counted and dispatched to the buses, and `-d` told of triple
  * faults, exceptions and unhandled exits.
  */
 export function runVcpuOnce(m: RunnableMachine, isa: IsaDevices): ExitAction {
   const vector = injectIsaInterrupts(isa, m.vcpu);
   if (vector >= 0) m.guestLog.hardwareInterrupt(vector);
-  const rc = m.kvm.host.ioctl(m.vcpu.fd, KVM_RUN);
+  const rc = m.vcpuThread !== null ? m.vcpuThread.runSync() : m.kvm.host.ioctl(m.vcpu.fd, KVM_RUN);
   if (rc === -EINTR) return { kind: 'continue' }; // the slice ended (KVM_EXIT_INTR)
   if (rc < 0) return { kind: 'error', message: `KVM_RUN failed with errno ${-rc}` };
   const exit = m.vcpu.exit();

@@ -22,6 +22,7 @@ import {
 } from './machine-core.js';
 import type { MachineIo } from './pc.js';
 import { noVirtioIo, VirtioDeviceSet } from './virtio-devices.js';
+import type { VcpuThread } from './vcpu-thread.js';
 
 /** Where virtio-mmio windows start (QEMU's microvm uses the same base), one 4 KiB window each. */
 export const MICROVM_MMIO_BASE = 0xfeb0_0000;
@@ -64,6 +65,8 @@ export class MicrovmMachine {
   readonly virtio: VirtioDeviceSet;
   readonly virtioSlots: MicrovmVirtioSlot[] = [];
   readonly exitCounts = new Map<string, number>();
+  /** vCPU 0's own thread (set by the VM before the first run), or null: KVM_RUN in this thread. */
+  vcpuThread: VcpuThread | null = null;
   readonly irqCounts = new IrqCounter(16);
   /** QEMU's warnings for `-cpu` features the facade cannot give. */
   readonly cpuWarnings: readonly string[];

@@ -169,7 +169,7 @@ export function pcMonitorTarget(
       },
       exits: {
         help: 'show VM exits by kind (VMM) and by VMX exit reason (KVM facade)',
-        run: () => formatExits(machine.exitCounts, machine.kvm.host.vcpuRunner(machine.vcpu.fd)?.stats),
+        run: () => formatExits(machine.exitCounts, machine.kvm.host.vcpuStats(machine.vcpu.fd)),
       },
     },
   };

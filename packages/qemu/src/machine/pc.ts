@@ -1,8 +1,13 @@
 import {
+  AcpiPm,
+  AcpiPmRegs,
+  ApmControl,
   I8042,
   type Mc146818,
   type PicPair,
   type Pit8254,
+  Piix4PowerManagement,
+  PciRegs,
   SystemControlPortA,
   type Uart16550,
 } from '@typevisor/devices';
@@ -16,6 +21,7 @@ import {
   MmioBus,
   PioBus,
 } from '@typevisor/memory';
+import { buildPcAcpi, PC_ACPI } from '../acpi/pc.js';
 import { pcE820 } from '../loaders/e820.js';
 import { describeLinuxLoadError, type GuestWriter, loadLinux } from '../loaders/linux.js';
 import type { VmConfig } from '../options/config.js';
@@ -29,8 +35,9 @@ import type { GuestLog } from './guest-log.js';
 import { ideDrivePositions, PcIde } from './ide.js';
 import { IrqCounter } from './irq-stats.js';
 import { cpuSnapshot } from './monitor-target.js';
-import { attachVirtioPci, PcPciBus } from './pci-bus.js';
+import { attachVirtioPci, PCI_MMIO_BASE, PCI_MMIO_END, PcPciBus } from './pci-bus.js';
 import { noVirtioIo, VirtioDeviceSet, type VirtioIo } from './virtio-devices.js';
+import type { VcpuThread } from './vcpu-thread.js';
 import { planVirtio } from '../options/virtio-plan.js';
 
 /** What the machine needs from its surroundings (the CLI, a browser page, a test). */
@@ -103,8 +110,17 @@ export class PcMachine {
   readonly ide: PcIde | undefined;
   /** Set when the guest asked for a reset (keyboard controller, port 0x92) since the last run. */
   resetRequested = false;
+  /** Set when the guest powered off (ACPI S5 through PM1a_CNT) since the last run. */
+  powerOffRequested = false;
+  /**
+   * The ACPI PM registers (PIIX4 function 00:01.3's I/O block at PMBA, 0x600) behind the FADT the
+   * `-kernel` boot gets; undefined with firmware, whose boot keeps SeaBIOS's board (see wireAcpi).
+   */
+  readonly acpiPm: AcpiPm | undefined;
   /** Exits handled by this VMM, by `VcpuExit` kind (like kvm_stat's userspace column). */
   readonly exitCounts = new Map<string, number>();
+  /** vCPU 0's own thread (set by the VM before the first run), or null: KVM_RUN in this thread. */
+  vcpuThread: VcpuThread | null = null;
   /** Rising edges on each ISA IRQ line, for `info irq`. */
   readonly irqCounts = new IrqCounter(16);
   /** The display of `-vga std` (vga.ts), or null with -nographic, -nodefaults or -vga none. */
@@ -158,6 +174,7 @@ export class PcMachine {
       reset.requestReset,
       pam,
     );
+    this.acpiPm = io.bios === undefined ? this.wireAcpi() : undefined;
     // `-vga std`: the card is PCI function 00:02.0, before any -device (vga.ts).
     this.vga = vgaEnabled(config) ? new PcVga(this) : null;
     this.firmware =
@@ -202,6 +219,43 @@ export class PcMachine {
           });
   }
 
+  /**
+   * QEMU's PIIX4 ACPI: function 00:01.3 with PMBA at {@link PC_ACPI.PM_BASE} and decoding on (as
+   * SeaBIOS leaves it; the VMM follows the guest if it moves the block), the PM1 registers and PM timer
+   * there with the SCI on IRQ 9, and the APM ports 0xB2/0xB3 whose ACPI enable/disable commands set
+   * SCI_EN. Writing SLP_TYP = S5 with SLP_EN powers the machine off. Only for `-kernel` boots: with
+   * PIIX4 PM present SeaBIOS would set up SMM (an SMI through 0xB2 the facade cannot deliver) and build
+   * its own legacy tables, so the firmware boot keeps the board it was verified with.
+   */
+  private wireAcpi(): AcpiPm {
+    const pm = new AcpiPm({
+      clock: this.io.clock,
+      sci: this.isaIrq(PC_ACPI.SCI_IRQ),
+      power: { powerOff: () => (this.powerOffRequested = true) },
+    });
+    let base: number | null = null;
+    const pio = this.pio;
+    const fn = new Piix4PowerManagement({
+      pmIoChanged(next) {
+        if (base !== null) pio.remove(base);
+        base = null;
+        if (next === null) return;
+        try {
+          pio.insert(next, AcpiPmRegs.PM_IO_LENGTH, pm, 'acpi-pm');
+          base = next;
+        } catch {
+          // Placed over another device: it does not decode until moved, as a conflicting BAR loses.
+        }
+      },
+    });
+    this.pci.host.attach(1, 3, fn);
+    fn.configWrite(PciRegs.PIIX4_PMBA, 4, PC_ACPI.PM_BASE | 1);
+    fn.configWrite(PciRegs.PIIX4_PMREGMISC, 1, PciRegs.PMREGMISC_PMIOSE);
+    fn.configWrite(PciRegs.INTERRUPT_LINE, 1, PC_ACPI.SCI_IRQ);
+    pio.insert(PC_ACPI.SMI_CMD, 2, new ApmControl(pm), 'apm');
+    return pm;
+  }
+
   /** ISA IRQ `irq` of the 8259 pair, counted for `info irq`. */
   isaIrq(irq: number): IrqLine {
     return this.isa.isaIrq(irq);
@@ -221,12 +275,18 @@ export class PcMachine {
 
   /** Loads a Linux bzImage and points the vCPU at its 32-bit entry. Returns an error message or undefined. */
   loadLinux(kernel: Uint8Array, initrd: Uint8Array | undefined, cmdline: string): string | undefined {
+    const acpi = buildPcAcpi({
+      cpus: this.config.smp,
+      apic: this.config.kernelIrqchip,
+      pciMmio: { base: PCI_MMIO_BASE, end: PCI_MMIO_END },
+    });
     const r = loadLinux(this.guest, {
       kernel,
       initrd,
       cmdline,
       ramBytes: this.config.memoryBytes,
-      e820: pcE820(this.config.memoryBytes),
+      e820: pcE820(this.config.memoryBytes, { addr: PC_ACPI.TABLES_ADDR, size: PC_ACPI.TABLES_AREA }),
+      acpi,
     });
     if ('kind' in r) return describeLinuxLoadError(r);
     this.vga?.bootScreen(this.ram, 'Typevisor VGA: booting Linux (-kernel)');
@@ -258,6 +318,10 @@ export class PcMachine {
     if (this.resetRequested) {
       this.resetRequested = false;
       return { kind: 'reset', reason: 'guest reset request' };
+    }
+    if (this.powerOffRequested) {
+      this.powerOffRequested = false;
+      return { kind: 'shutdown', reason: 'guest power-off' };
     }
     return action;
   }

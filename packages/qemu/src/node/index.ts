@@ -2,3 +2,4 @@
 export { nodeOpenChardev } from './chardev.js';
 export { monitorBanner, serveMonitor } from './monitor-socket.js';
 export { nodeVirtioBackends } from './virtio-backends.js';
+export { nodeVcpuThreads } from './vcpu-threads.js';

@@ -56,6 +56,12 @@ export interface VmConfig {
    * VMM's own 8259 pair and 8254, injected with KVM_INTERRUPT.
    */
   readonly kernelIrqchip: boolean;
+  /**
+   * `-accel kvm,vcpu-thread=on|off` (Typevisor's own property): each vCPU's KVM_RUN in a worker thread
+   * of its own, or in the VMM's thread. Undefined: the host's default (worker threads where the host
+   * offers them, see `VmHost.startVcpuThread`).
+   */
+  readonly vcpuThread: boolean | undefined;
   readonly cpu: CpuConfig;
   readonly memoryBytes: number;
   readonly smp: number;

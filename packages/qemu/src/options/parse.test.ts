@@ -138,6 +138,17 @@ describe('parseCommandLine', () => {
     expect(error(['-frobnicate'])).toBe('-frobnicate: invalid option');
   });
 
+  it('reads vcpu-thread=on|off of -accel kvm, and leaves it to the host without it', () => {
+    const run = (args: string[]) => {
+      const c = parseCommandLine(args);
+      if (c.action !== 'run') throw new Error('not a run');
+      return c.config.vcpuThread;
+    };
+    expect(run(['-accel', 'kvm,vcpu-thread=on'])).toBe(true);
+    expect(run(['-accel', 'kvm,ept=off,vcpu-thread=off'])).toBe(false);
+    expect(run(['-enable-kvm'])).toBeUndefined();
+  });
+
   it('names an option whose argument is missing', () => {
     expect(error(['-m'])).toBe('-m: requires an argument');
   });
@@ -148,6 +159,9 @@ describe('parseCommandLine', () => {
       "-accel kvm,ept=maybe: Parameter 'ept' expects 'on' or 'off'",
     );
     expect(error(['-accel', 'tcg'])).toContain('invalid accelerator tcg');
+    expect(error(['-accel', 'kvm,vcpu-thread=2'])).toBe(
+      "-accel kvm,vcpu-thread=2: Parameter 'vcpu-thread' expects 'on' or 'off'",
+    );
     expect(error(['-M', 'q35'])).toContain("unsupported machine type 'q35'");
     expect(error(['-drive', 'if=virtio'])).toContain("parameter 'file' is missing");
     expect(error(['-drive', 'file=x,format=qcow2'])).toContain("Unknown driver 'qcow2'");

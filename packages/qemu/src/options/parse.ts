@@ -63,6 +63,7 @@ const DEFAULTS: VmConfig = {
   machine: 'pc',
   ept: true,
   kernelIrqchip: false,
+  vcpuThread: undefined,
   // Without -cpu the vCPU gets every feature the KVM facade supports (QEMU's `-cpu host`).
   cpu: { model: 'host', features: new Map() },
   memoryBytes: 128 * 2 ** 20,
@@ -125,11 +126,13 @@ function parseMachine(cfg: Mutable<VmConfig>, value: string, cmd: CommandSoFar):
 
 function parseAccel(cfg: Mutable<VmConfig>, value: string): void {
   const kv = parseKeyValues(value, 'accel');
-  onlyKeys('', kv, ['accel', 'ept']);
+  onlyKeys('', kv, ['accel', 'ept', 'vcpu-thread']);
   if (kv.get('accel') !== 'kvm')
     throw new OptionSyntaxError(`invalid accelerator ${kv.get('accel')} (only kvm)`);
   const ept = kv.get('ept');
   if (ept !== undefined) cfg.ept = parseBool('ept', ept);
+  const thread = kv.get('vcpu-thread');
+  if (thread !== undefined) cfg.vcpuThread = parseBool('vcpu-thread', thread);
 }
 
 function parseCpu(cfg: Mutable<VmConfig>, value: string, cmd: CommandSoFar): void {
@@ -324,8 +327,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     names: ['accel'],
-    arg: 'kvm[,ept=on|off]',
-    help: 'accelerator: the KVM facade; ept=off uses shadow paging',
+    arg: 'kvm[,ept=on|off][,vcpu-thread=on|off]',
+    help: 'accelerator: the KVM facade; ept=off uses shadow paging; vcpu-thread=off runs the vCPU in the VMM thread',
     apply: (c, v) => parseAccel(c, v),
   },
   { names: ['enable-kvm'], arg: null, help: 'same as -accel kvm', apply: () => {} },
@@ -344,7 +347,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     names: ['smp'],
     arg: 'n',
-    help: 'number of vCPUs (one worker thread each)',
+    help: 'number of vCPUs (SMP guests are not supported yet: more than 1 gives a warning and 1 vCPU)',
     apply: (c, v) => parseSmp(c, v),
   },
   {

@@ -30,6 +30,7 @@ import { Msr } from '../msr.js';
 import { getReg, locate, readOp0, setReg, writeOp0 } from '../operands.js';
 import { Seg } from '../registers.js';
 import { fwait } from './x87.js';
+import { CR4_OSXSAVE, leaf1EcxWithOsxsave, osxsaveAllowed } from './xsave.js';
 import { Attr, SegType, SysType } from '../segments.js';
 import type { VmxSensitive } from '../vmx-port.js';
 
@@ -118,6 +119,7 @@ const cpuid: Handler = (cpu) => {
   out.ebx = leaf?.ebx ?? 0;
   out.ecx = leaf?.ecx ?? 0;
   out.edx = leaf?.edx ?? 0;
+  if (r.u32[0] === 1) out.ecx = leaf1EcxWithOsxsave(cpu, out.ecx);
   if (cpu.hooks.cpuid(r.u32[0]!, r.u32[1]!, out) === INTERCEPT) {
     interceptInstruction(cpu);
     return;
@@ -206,8 +208,19 @@ const wrmsr: Handler = (cpu) => {
 
 // ------------------------------------------------------------------ control and debug registers
 
+/** CR4 bits 0-10 (VME ... OSXMMEXCPT); KVM too allows them whatever CPUID says (cr4_guest_rsvd_bits). */
 const CR4_KNOWN =
-  CR4.VME | CR4.PVI | CR4.TSD | CR4.DE | CR4.PSE | CR4.PAE | CR4.MCE | CR4.PGE | CR4.PCE | CR4.OSFXSR;
+  CR4.VME |
+  CR4.PVI |
+  CR4.TSD |
+  CR4.DE |
+  CR4.PSE |
+  CR4.PAE |
+  CR4.MCE |
+  CR4.PGE |
+  CR4.PCE |
+  CR4.OSFXSR |
+  CR4.OSXMMEXCPT;
 
 /** Writes CRn with the architectural checks; used by MOV CR, LMSW and CLTS. */
 export function writeCr(cpu: Cpu, n: number, value: number): void {
@@ -239,7 +252,7 @@ export function writeCr(cpu: Cpu, n: number, value: number): void {
       cpu.pager.flush();
       return;
     case 4:
-      if (value & ~CR4_KNOWN) raise(Vector.GP, 0);
+      if (value & ~(osxsaveAllowed(cpu) ? CR4_KNOWN | CR4_OSXSAVE : CR4_KNOWN)) raise(Vector.GP, 0);
       if (cpu.hooks.movToCr(4, value) === INTERCEPT) raiseIntercept();
       if (cpu.pager.mmu.writeCr4(value) === MMU_FAULT) raise(Vector.GP, 0);
       c.cr4 = value;

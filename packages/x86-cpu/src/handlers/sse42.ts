@@ -1,0 +1,120 @@
+/**
+ * SSE4.2 (SDM Vol. 1 §12.12, Vol. 2 for each instruction), the 16/32-bit forms: PCMPGTQ, CRC32
+ * (r32, r/m8/16/32: CRC-32C, polynomial 11EDC6F41H, bit-reflected, no pre/post inversion) and the
+ * string compares PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM (`../sse/strings.ts`). The string compares
+ * take an unaligned m128 (SDM Vol. 2A §2.4: they are exempt from the 16-byte alignment rule); PCMPGTQ
+ * needs an aligned one. CRC32 is a general-purpose instruction: no SSE entry checks.
+ */
+import type { Handler } from '../cpu.js';
+import { EFLAGS, setArith } from '../flags.js';
+import { getReg, readOp1, setReg } from '../operands.js';
+import { A, B, R } from '../sse/lanes.js';
+import { compareStrings, implicitLength, StrImm } from '../sse/strings.js';
+import { enter, intXmm, loadA, loadB, xmm } from './sse-core.js';
+import { HandlerList } from './table.js';
+
+const EAX = 0;
+const ECX = 1;
+const EDX = 2;
+
+const ARITH_MASK = EFLAGS.CF | EFLAGS.PF | EFLAGS.AF | EFLAGS.ZF | EFLAGS.SF | EFLAGS.OF;
+
+/** PCMPGTQ: each signed quadword of A greater than B's: all ones, else zero. */
+const pcmpgtq = intXmm(() => {
+  for (let q = 0; q < 4; q += 2) {
+    const ah = A.i32[q + 1]!;
+    const bh = B.i32[q + 1]!;
+    const gt = ah > bh || (ah === bh && A.u32[q]! > B.u32[q]!) ? 0xffffffff : 0;
+    R.u32[q] = gt;
+    R.u32[q + 1] = gt;
+  }
+});
+
+// ------------------------------------------------------------------ CRC32
+
+/** The reflected CRC-32C polynomial (11EDC6F41H without its x^32 term, bits reversed). */
+const CRC32C_REFLECTED = 0x82f63b78;
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ CRC32C_REFLECTED : c >>> 1;
+    t[i] = c >>> 0;
+  }
+  return t;
+})();
+
+/** The CRC32 instruction's update of `crc` with the low `bits` (8, 16, 32) of `data`, low byte first. */
+export function crc32c(crc: number, data: number, bits: number): number {
+  for (let k = 0; k < bits; k += 8) crc = CRC_TABLE[(crc ^ (data >>> k)) & 0xff]! ^ (crc >>> 8);
+  return crc >>> 0;
+}
+
+function crc32(bits: number): Handler {
+  return (cpu, ins) => {
+    const v = readOp1(cpu, ins, bits);
+    setReg(cpu, ins.op0Register, 32, crc32c(getReg(cpu, ins.op0Register, 32), v, bits));
+  };
+}
+
+// ------------------------------------------------------------------ string compares
+
+/** Absolute value of a signed length register, saturated to the element count. */
+function explicitLength(v: number, n: number): number {
+  const a = Math.abs(v | 0);
+  return Math.min(a, n);
+}
+
+/** PCMPESTRI/PCMPESTRM (explicit: lengths in EAX and EDX) or PCMPISTRI/PCMPISTRM (null-terminated). */
+function pcmpstr(explicit: boolean, index: boolean): Handler {
+  return (cpu, ins) => {
+    const sse = enter(cpu);
+    loadB(cpu, ins, sse, 16, false);
+    loadA(sse, xmm(ins.op0Register));
+    const imm = ins.immediate & 0xff;
+    const words = (imm & StrImm.WORDS) !== 0;
+    const n = words ? 8 : 16;
+    const la = explicit ? explicitLength(cpu.regs.r32[EAX]!, n) : implicitLength(A, words);
+    const lb = explicit ? explicitLength(cpu.regs.r32[EDX]!, n) : implicitLength(B, words);
+    const res = compareStrings(imm, la, lb);
+    if (index) {
+      const msb = (imm & StrImm.MSB_OR_EXPAND) !== 0;
+      cpu.regs.r32[ECX] = res === 0 ? n : msb ? 31 - Math.clz32(res) : 31 - Math.clz32(res & -res);
+    } else if (imm & StrImm.MSB_OR_EXPAND) {
+      for (let i = 0; i < n; i++) {
+        const on = (res >>> i) & 1 ? 0xffff : 0;
+        if (words) sse.u16[i] = on;
+        else sse.u8[i] = on;
+      }
+    } else {
+      sse.u32[0] = res;
+      sse.u32[1] = 0;
+      sse.u32[2] = 0;
+      sse.u32[3] = 0;
+    }
+    setArith(
+      cpu.flags,
+      ARITH_MASK,
+      (res !== 0 ? EFLAGS.CF : 0) |
+        (lb < n ? EFLAGS.ZF : 0) |
+        (la < n ? EFLAGS.SF : 0) |
+        (res & 1 ? EFLAGS.OF : 0),
+    );
+  };
+}
+
+function entries(): [number, Handler][] {
+  const list = new HandlerList();
+  list.add('Pcmpgtq_xmm_xmmm128', pcmpgtq);
+  list.add('Crc32_r32_rm8', crc32(8));
+  list.add('Crc32_r32_rm16', crc32(16));
+  list.add('Crc32_r32_rm32', crc32(32));
+  list.add('Pcmpestri_xmm_xmmm128_imm8', pcmpstr(true, true));
+  list.add('Pcmpestrm_xmm_xmmm128_imm8', pcmpstr(true, false));
+  list.add('Pcmpistri_xmm_xmmm128_imm8', pcmpstr(false, true));
+  list.add('Pcmpistrm_xmm_xmmm128_imm8', pcmpstr(false, false));
+  return list.entries;
+}
+
+export const SSE42_HANDLERS: readonly [number, Handler][] = entries();
