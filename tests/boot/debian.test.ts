@@ -5,8 +5,8 @@ import { root, startCliGuest } from './cli-guest.js';
 
 // Debian 12's stock i386 kernel (linux-image-686) with a busybox-static initramfs: a kernel nobody on the
 // project built, fetched with `apt-get download` by tools/images/fetch-debian.sh (not committed: about
-// 10 MB). It runs with `pnpm test:debian` (vitest.debian.config.ts), which `.ci/run` starts beside the
-// README's test command; it is not inside that command, which must pass on a machine with only Node.js.
+// 10 MB). It runs with `pnpm test:debian` (vitest.debian.config.ts), not inside the README's test command,
+// which must pass on a machine with only Node.js.
 // The command line adds the kernel's own `cryptomgr.notests`: the crypto self-tests are 3.1 of the 6.5
 // billion instructions of this boot (../shared/guests/README.md) and would double its time at
 // interpreter speed; the boot is otherwise the stock one (xz decompression, module loading with
