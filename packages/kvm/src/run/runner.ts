@@ -358,7 +358,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   constructor(
     private readonly vm: RunVm,
     readonly vcpu: VcpuState,
-    model: KvmCpuModel,
+    private readonly model: KvmCpuModel,
     readonly options: RunOptions,
   ) {
     this.stats = vcpu.stats;
@@ -435,7 +435,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       }
     }
     if (this.needLoad) {
-      loadCpu(cpu, this.views);
+      loadCpu(cpu, this.views, this.model);
       this.needLoad = false;
     }
     this.cpuNewer = true;
@@ -628,7 +628,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     const space = buildAddressSpace(this.vm.memslots.all(), this.options.ept);
     this.space = space;
     const old = this.cpu;
-    this.cpu = new Cpu(space.cpuMemory, { hooks: this, events: this, mmu: space.mmu });
+    this.cpu = new Cpu(space.cpuMemory, { hooks: this, events: this, mmu: space.mmu, model: this.model.cpu });
     if (old !== null) {
       // The MSR file and the TSC offset belong to the vCPU, not to the address space.
       this.cpu.msrs.lo.set(old.msrs.lo);
@@ -645,7 +645,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     // The exception bitmap was rewritten: apply guest debugging to it again at the next entry.
     this.debugControl = -1;
     this.needEntryChecks = true;
-    loadCpu(this.cpu, this.views);
+    loadCpu(this.cpu, this.views, this.model);
   }
 
   // ---- complete_userspace_io -------------------------------------------------------------------------
@@ -731,7 +731,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   translate(linear: number): number {
     const cpu = this.ensureCpu();
     if (this.needLoad) {
-      loadCpu(cpu, this.views);
+      loadCpu(cpu, this.views, this.model);
       this.needLoad = false;
     }
     const mmu = cpu.pager.mmu instanceof ShadowPagedMmu ? cpu.pager.mmu.shadow.guest : cpu.pager.mmu;

@@ -20,7 +20,7 @@ import {
   setXcr0Supported,
   xcr0Of,
 } from '@typevisor/x86-cpu';
-import { DEFAULT_MODEL } from '../cpu-model.js';
+import type { KvmCpuModel } from '../cpu-model.js';
 import { guestSupportedXcr0 } from '../kernel/xstate-ioctls.js';
 import {
   kvm_cpuid_entry2,
@@ -195,7 +195,7 @@ export function segmentAr(v: DataView, o: number): number {
 }
 
 /** KVM_SET_REGS/SREGS took effect: loads the buffers into the CPU (vcpu_load + the VMCS writes). */
-export function loadCpu(cpu: Cpu, v: StateViews): void {
+export function loadCpu(cpu: Cpu, v: StateViews, model: KvmCpuModel): void {
   const r = v.regs;
   const gpr = cpu.regs.r32;
   for (const [o, n] of GPR_OFFSETS) {
@@ -243,21 +243,21 @@ export function loadCpu(cpu: Cpu, v: StateViews): void {
   v.loadFpu(cpu);
   // XCR0's upper half is 0 for every value KVM_SET_XCRS accepts here.
   setXcr0(cpu, v.xcr0[0]!);
-  applyCpuid(cpu, v);
+  applyCpuid(cpu, v, model);
 }
 
 const leaf1 = new Uint32Array(2);
 
 /**
- * The guest CPUID decides which SSE-family instructions the software CPU executes (within what
- * `DEFAULT_MODEL` implements): without CPUID.01H:EDX.SSE2 an SSE2 instruction is #UD, as under QEMU's
+ * The guest CPUID decides which SSE-family instructions the software CPU executes (within what the
+ * host's model implements): without CPUID.01H:EDX.SSE2 an SSE2 instruction is #UD, as under QEMU's
  * TCG (hardware would run it). Decoded blocks are dropped when that changes.
  */
-function applyCpuid(cpu: Cpu, v: StateViews): void {
+function applyCpuid(cpu: Cpu, v: StateViews, model: KvmCpuModel): void {
   v.guestLeaf1(leaf1);
-  if (applyGuestCpuid(cpu.features, DEFAULT_MODEL.cpu, leaf1[0]!, leaf1[1]!)) cpu.blocks.flush();
+  if (applyGuestCpuid(cpu.features, model.cpu, leaf1[0]!, leaf1[1]!)) cpu.blocks.flush();
   // handle_xsetbv checks the guest's XCR0 against guest_supported_xcr0 (the guest CPUID's leaf 0DH).
-  setXcr0Supported(cpu, guestSupportedXcr0(v.state, DEFAULT_MODEL));
+  setXcr0Supported(cpu, guestSupportedXcr0(v.state, model));
 }
 
 /** The guest ran: stores the CPU's registers into the buffers (what KVM_GET_REGS/SREGS then read). */
