@@ -61,7 +61,7 @@ cp "$B/.config" "$OUT/config"
 root="$WORK/root-i386"
 rm -rf "$root" "$WORK/bb"
 dpkg-deb -x "$bbdeb" "$WORK/bb"
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc}
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,etc/acpi,var/log,var/run}
 cp "$WORK/bb/bin/busybox" "$root/bin/busybox"
 chmod 755 "$root/bin/busybox"
 # The applet list, from the busybox documentation in the package (the i386 binary may not run here).
@@ -83,6 +83,17 @@ poweroff() { sync; command poweroff -f "$@"; }
 reboot() { sync; command reboot -f "$@"; }
 halt() { sync; command halt -f "$@"; }
 PROFILE
+# The power button (the monitor's system_powerdown): /init starts busybox acpid, which maps KEY_POWER on
+# /dev/input/event* to the event "button/power PWRF 00000080"; /etc/acpid.conf lines are "KEY ACTION",
+# KEY a substring of that event, ACTION a file (run) or directory (run-parts) under /etc/acpi.
+echo "PWRF poweroff" >"$root/etc/acpid.conf"
+cat >"$root/etc/acpi/poweroff" <<'HANDLER'
+#!/bin/sh
+echo "acpid: power button pressed, powering off" >/dev/console
+sync
+exec poweroff -f
+HANDLER
+chmod 755 "$root/etc/acpi/poweroff"
 mknod -m 600 "$root/dev/console" c 5 1
 mknod -m 666 "$root/dev/null" c 1 3
 mknod -m 666 "$root/dev/ttyS0" c 4 64

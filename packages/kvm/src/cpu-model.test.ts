@@ -1,4 +1,12 @@
-import { CORE_2, Leaf1Ecx, Leaf1Edx, PENTIUM_4, PENTIUM_4_PRESCOTT, PENTIUM_II } from '@typevisor/x86-cpu';
+import {
+  CORE_2,
+  CORE_2_AES,
+  Leaf1Ecx,
+  Leaf1Edx,
+  PENTIUM_4,
+  PENTIUM_4_PRESCOTT,
+  PENTIUM_II,
+} from '@typevisor/x86-cpu';
 import { describe, expect, it } from 'vitest';
 import {
   CORE_2_MODEL,
@@ -20,6 +28,7 @@ describe('the facade CPU model', () => {
       [PENTIUM_4_MODEL, PENTIUM_4],
       [PENTIUM_4_PRESCOTT_MODEL, PENTIUM_4_PRESCOTT],
       [CORE_2_MODEL, CORE_2],
+      [DEFAULT_MODEL, CORE_2_AES],
     ] as const) {
       expect(kvm.cpu).toBe(cpu);
       expect(kvm.cpuid.map((e) => [e.function, e.ebx, e.ecx, e.edx])).toEqual(
@@ -32,7 +41,7 @@ describe('the facade CPU model', () => {
   });
 
   it('KVM_GET_SUPPORTED_CPUID of a default host reports SSE to SSSE3, CLFLUSH, FXSR and XSAVE with leaf 0DH', () => {
-    expect(DEFAULT_MODEL).toBe(CORE_2_MODEL);
+    expect(DEFAULT_MODEL.cpu).toBe(CORE_2_AES);
     const supported = Kvm.open(new KvmHost()).getSupportedCpuid();
     const l1 = supported.find((e) => e.function === 1)!;
     for (const bit of [Leaf1Edx.SSE, Leaf1Edx.SSE2, Leaf1Edx.CLFSH, Leaf1Edx.FXSR])
@@ -47,6 +56,16 @@ describe('the facade CPU model', () => {
     expect([d1.eax, d1.ebx, d1.ecx, d1.edx]).toEqual([1, 0, 0, 0]);
     expect(supported.find((e) => e.function === 0)!.eax).toBeGreaterThanOrEqual(0xd);
     expect(leaf1(PENTIUM_II_MODEL).edx & (Leaf1Edx.SSE | Leaf1Edx.SSE2)).toBe(0);
+  });
+
+  it('a default host reports AES-NI and PCLMULQDQ, which the Core 2 model (as a real Core 2) does not', () => {
+    const aesPclmul = Leaf1Ecx.AES | Leaf1Ecx.PCLMULQDQ;
+    const supported = Kvm.open(new KvmHost()).getSupportedCpuid();
+    expect(supported.find((e) => e.function === 1)!.ecx & aesPclmul).toBe(aesPclmul);
+    expect(leaf1(CORE_2_MODEL).ecx & aesPclmul).toBe(0);
+    // Otherwise the same leaves as the Core 2 model.
+    expect(leaf1(DEFAULT_MODEL).ecx & ~aesPclmul).toBe(leaf1(CORE_2_MODEL).ecx);
+    expect(DEFAULT_MODEL.cpuid.length).toBe(CORE_2_MODEL.cpuid.length);
   });
 
   it('XCR0 starts at x87 and may become x87|SSE with the supported CPUID; AVX (which the CPU lacks) is refused', () => {

@@ -5,7 +5,14 @@
  * this file only adds what is KVM's policy: the entry format, the MSRs userspace saves, the CR4 bits
  * KVM lets a guest set, the physical-address width.
  */
-import { CORE_2, type CpuModel, PENTIUM_4, PENTIUM_4_PRESCOTT, PENTIUM_II } from '@typevisor/x86-cpu';
+import {
+  CORE_2,
+  CORE_2_AES,
+  type CpuModel,
+  PENTIUM_4,
+  PENTIUM_4_PRESCOTT,
+  PENTIUM_II,
+} from '@typevisor/x86-cpu';
 
 export interface CpuidEntry {
   readonly function: number;
@@ -96,7 +103,9 @@ export const CORE_2_MODEL: KvmCpuModel = kvmCpuModel(CORE_2);
 
 /**
  * What a `KvmHost` advertises unless told otherwise, and what the software CPU of every vCPU can
- * execute: the most capable model x86-cpu implements. The guest CPUID (KVM_SET_CPUID2) narrows it:
- * an SSE-family instruction whose CPUID.01H bit the guest CPUID lacks is #UD (see `state-sync.ts`).
+ * execute: the most capable model x86-cpu implements, `CORE_2_AES` (the Core 2 model plus AES-NI,
+ * CPUID.01H:ECX bit 25, and PCLMULQDQ, bit 1). The guest CPUID (KVM_SET_CPUID2) narrows it: an
+ * SSE-family, AES-NI or PCLMULQDQ instruction whose CPUID.01H bit the guest CPUID lacks is #UD (see
+ * `state-sync.ts`).
  */
-export const DEFAULT_MODEL: KvmCpuModel = CORE_2_MODEL;
+export const DEFAULT_MODEL: KvmCpuModel = kvmCpuModel(CORE_2_AES);

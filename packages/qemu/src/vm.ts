@@ -146,6 +146,8 @@ export class VirtualMachine {
    */
   readonly ready: Promise<void>;
   private ended = false;
+  /** Whether the character backends and the vCPU thread are ready (see {@link VirtualMachine.ready}). */
+  private canRun: boolean;
   /** Whether COM1 is on the terminal (no `-serial`, or `-serial stdio|mon:stdio`). */
   private readonly serialOnTerminal: boolean;
   private readonly chardevs: Chardev[] = [];
@@ -219,7 +221,13 @@ export class VirtualMachine {
     this.loadKernel();
     const thread = this.startVcpuThread(config, host);
     if (thread !== undefined) ready.push(thread);
-    this.ready = Promise.all(ready).then(() => {});
+    // A monitor `cont` can come before the vCPU thread is ready (-S, typed at once): the run loop
+    // waits for it, as a KVM_RUN in this thread meanwhile fails with EBUSY once the thread takes the vCPU.
+    this.canRun = ready.length === 0;
+    this.ready = Promise.all(ready).then(() => {
+      this.canRun = true;
+      this.kick();
+    });
     this.ready.catch(() => {}); // the host reports it (an unobserved rejection must not end the process)
     this.loop = new VcpuLoop(() => this.machine.runOnce(), {
       noReboot: config.noReboot,
@@ -231,9 +239,22 @@ export class VirtualMachine {
         version: VERSION,
         threadId: host.threadId,
         quit: () => this.end(0),
-        powerdown: () => this.end(0),
+        powerdown: () => this.powerdown(),
       }),
     );
+  }
+
+  /**
+   * `system_powerdown`: QEMU's powerdown request presses the ACPI power button of the `pc` machine's
+   * PIIX4 PM block (PWRBTN_STS and the SCI on IRQ 9, if the guest enabled the button); the guest
+   * decides what to do and the VMM keeps running. Without ACPI (`microvm`, firmware boots, whose board
+   * has no PM block here) nothing happens, as in QEMU, where the request then only emits the QMP
+   * POWERDOWN event.
+   */
+  private powerdown(): void {
+    if ('acpiPm' in this.machine) this.machine.acpiPm?.pressPowerButton();
+    // The SCI may be for a vCPU halted in HLT (the socket monitor does not kick the loop itself).
+    this.kick();
   }
 
   /**
@@ -284,12 +305,15 @@ export class VirtualMachine {
   }
 
   /**
-   * Moves vCPU 0 to a thread of its own when the host offers threads and `vcpu-thread` is not off (with
-   * `kernel_irqchip=on` its LAPIC goes along, see `@typevisor/kvm`'s worker irqchip); the promise
-   * settles when the thread is ready, before the first KVM_RUN.
+   * Moves vCPU 0 to a thread of its own with `vcpu-thread=on` (with `kernel_irqchip=on` its LAPIC goes
+   * along, see `@typevisor/kvm`'s worker irqchip); the promise settles when the thread is ready, before
+   * the first KVM_RUN. Off by default: this thread blocks in `runSync()` while the worker runs the
+   * guest, so one vCPU gains no parallelism from a thread and pays a futex round trip per exit and a
+   * second V8 heap (Debian's 686 kernel, `-m 256`, same loaded machine: 441 s and 364 MiB peak RSS on
+   * a worker with the in-kernel irqchip, 863 s with the userspace one, against 385 s and 316 MiB here).
    */
   private startVcpuThread(config: VmConfig, host: VmHost): Promise<void> | undefined {
-    const want = config.vcpuThread ?? host.startVcpuThread !== undefined;
+    const want = config.vcpuThread ?? false;
     if (!want) return undefined;
     if (host.startVcpuThread === undefined)
       throw new VmStartError('-accel vcpu-thread=on: this host cannot run vCPUs on threads of their own');
@@ -373,7 +397,7 @@ export class VirtualMachine {
   }
 
   private step(): void {
-    if (this.ended) return;
+    if (this.ended || !this.canRun) return;
     const until = this.host.clock.nowNs() + SLICE_NS;
     let state: LoopState = this.loop.runSlice(1);
     for (let n = 1; state === 'running' && n < SLICE_EXITS && this.host.clock.nowNs() < until; n++)

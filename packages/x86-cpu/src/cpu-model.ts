@@ -34,10 +34,12 @@ export const Leaf1Edx = {
 /** CPUID.01H:ECX feature bits (SDM Vol. 2A Table 3-10) that gate instructions. */
 export const Leaf1Ecx = {
   SSE3: 1 << 0,
+  PCLMULQDQ: 1 << 1,
   SSSE3: 1 << 9,
   SSE4_1: 1 << 19,
   SSE4_2: 1 << 20,
   POPCNT: 1 << 23,
+  AES: 1 << 25,
   XSAVE: 1 << 26,
   OSXSAVE: 1 << 27,
 } as const;
@@ -246,6 +248,29 @@ export const CORE_2: CpuModel = withXsave({
   resetEdx: CORE_2_SIGNATURE,
 });
 
+/**
+ * Adds AES-NI (CPUID.01H:ECX bit 25: AESENC, AESENCLAST, AESDEC, AESDECLAST, AESIMC,
+ * AESKEYGENASSIST; `handlers/aes.ts`) and PCLMULQDQ (bit 1) to a model: the two CPUID bits and the
+ * AES and PCLMULQDQ feature tags.
+ */
+export function withAesPclmul(model: CpuModel): CpuModel {
+  return {
+    ...model,
+    name: `${model.name} + AES-NI, PCLMULQDQ`,
+    cpuid: model.cpuid.map((l) =>
+      l.leaf === 1 ? { ...l, ecx: (l.ecx | Leaf1Ecx.AES | Leaf1Ecx.PCLMULQDQ) >>> 0 } : l,
+    ),
+    features: [...model.features, CpuidFeature.AES, CpuidFeature.PCLMULQDQ],
+  };
+}
+
+/**
+ * The most capable model this CPU implements: `CORE_2` plus AES-NI and PCLMULQDQ (Westmere's
+ * additions), which a real Core 2 lacks, so `CORE_2` itself does not claim them. The KVM facade
+ * advertises it for `-cpu host`/`max`; the guest CPUID narrows it per vCPU.
+ */
+export const CORE_2_AES: CpuModel = withAesPclmul(CORE_2);
+
 /** Looks up a leaf in a model's table (the answer before hooks edit it). */
 export function modelCpuid(model: CpuModel, leaf: number, subleaf: number): CpuidLeaf | undefined {
   // Plain loops: CPUID runs per instruction (a closure per lookup was garbage per CPUID).
@@ -301,6 +326,8 @@ export const CPUID_GATED_FEATURES: readonly {
   { reg: 'ecx', bit: Leaf1Ecx.SSE4_1, tag: CpuidFeature.SSE4_1 },
   { reg: 'ecx', bit: Leaf1Ecx.SSE4_2, tag: CpuidFeature.SSE4_2 },
   { reg: 'ecx', bit: Leaf1Ecx.POPCNT, tag: CpuidFeature.POPCNT },
+  { reg: 'ecx', bit: Leaf1Ecx.AES, tag: CpuidFeature.AES },
+  { reg: 'ecx', bit: Leaf1Ecx.PCLMULQDQ, tag: CpuidFeature.PCLMULQDQ },
 ];
 
 const scratchTable = new Uint8Array(512);

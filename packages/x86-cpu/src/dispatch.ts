@@ -5,6 +5,7 @@
 import { CODE_COUNT } from '@typevisor/x86-decoder';
 import type { Handler } from './cpu.js';
 import { CpuError } from './errors.js';
+import { AES_HANDLERS } from './handlers/aes.js';
 import { ALU_HANDLERS } from './handlers/alu.js';
 import { BCD_HANDLERS } from './handlers/bcd.js';
 import { BIT_HANDLERS } from './handlers/bit.js';
@@ -44,6 +45,7 @@ export const HANDLER_FAMILIES: readonly (readonly (readonly [number, Handler])[]
   SSE41_HANDLERS,
   SSE42_HANDLERS,
   POPCNT_HANDLERS,
+  AES_HANDLERS,
   VMX_HANDLERS,
   XSAVE_HANDLERS,
 ];

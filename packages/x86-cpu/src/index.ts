@@ -13,6 +13,7 @@ export { type CpuState, loadState, saveState, type SegmentState } from './cpu-st
 export {
   applyGuestCpuid,
   CORE_2,
+  CORE_2_AES,
   CPUID_GATED_FEATURES,
   type CpuModel,
   type CpuidLeaf,
@@ -21,6 +22,7 @@ export {
   PENTIUM_4,
   PENTIUM_4_PRESCOTT,
   PENTIUM_II,
+  withAesPclmul,
   withXsave,
 } from './cpu-model.js';
 export { MXCSR, MXCSR_WRITABLE, SseState } from './sse/state.js';

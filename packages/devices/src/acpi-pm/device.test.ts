@@ -1,6 +1,7 @@
 // Behaviour checked against ACPI 6.5 section 4.8.3 (PM1_STS write-1-to-clear, PM1_EN, PM1_CNT
 // SLP_TYP/SLP_EN, PM timer at 3.579545 MHz with TMR_STS on bit 23 changes) and PIIX4 datasheet 7.2.
 import { FakeIrqLine, ManualClock } from '@typevisor/memory/testing';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ticksToNs } from '../time/ticks.js';
 import { AcpiPm, ApmControl } from './device.js';
@@ -50,13 +51,95 @@ describe('ACPI PM', () => {
     expect(pm.read(R.PM1_STS_OFFSET, 2)).toBe(0);
   });
 
-  it('power button sets PWRBTN_STS; SCI only when enabled', () => {
+  it('a power-button press while PWRBTN_EN is clear is dropped, as in QEMU', () => {
     const { pm, sci } = make();
-    pm.pressPowerButton();
-    expect(sci.level).toBe(false);
+    expect(pm.pressPowerButton()).toBe(false);
+    expect(pm.read(R.PM1_STS_OFFSET, 2)).toBe(0);
+    // Enabling the button afterwards does not surface the old press.
     pm.write(R.PM1_EN_OFFSET + 1, 1, R.PWRBTN_EN >> 8);
-    expect(sci.level).toBe(true);
+    expect(sci.level).toBe(false);
+    expect(sci.risingEdges).toBe(0);
+  });
+
+  it('a press with PWRBTN_EN set latches PWRBTN_STS and holds SCI until the guest writes 1 to it', () => {
+    const { pm, sci } = make();
+    pm.write(R.PM1_EN_OFFSET, 2, R.PWRBTN_EN);
+    expect(pm.pressPowerButton()).toBe(true);
     expect(pm.read(R.PM1_STS_OFFSET + 1, 1)).toBe(R.PWRBTN_STS >> 8);
+    expect(sci.level).toBe(true);
+    pm.pressPowerButton(); // a second press while pending: still one level, no new edge
+    expect(sci.risingEdges).toBe(1);
+    pm.write(R.PM1_STS_OFFSET, 2, 0); // writing 0 clears nothing
+    expect(sci.level).toBe(true);
+    pm.write(R.PM1_STS_OFFSET + 1, 1, R.PWRBTN_STS >> 8);
+    expect(pm.read(R.PM1_STS_OFFSET, 2)).toBe(0);
+    expect(sci.level).toBe(false);
+  });
+
+  it('PM1_STS writes clear exactly the status bits written as 1', () => {
+    const { clock } = make();
+    const all = R.TMR_STS | R.PWRBTN_STS | R.RTC_STS | R.WAK_STS;
+    const p = AcpiPm.fromState({ sts: all, en: 0, cnt: 0, lastPollTick: 0 }, { clock });
+    p.write(R.PM1_STS_OFFSET, 2, R.RTC_STS | R.TMR_STS | 0x0200); // 0x0200 is not a status bit here
+    expect(p.read(R.PM1_STS_OFFSET, 2)).toBe(R.PWRBTN_STS | R.WAK_STS);
+    p.write(R.PM1_STS_OFFSET, 4, 0xffff_ffff); // a dword write also reaches PM1_EN (offset 2)
+    expect(p.read(R.PM1_STS_OFFSET, 2)).toBe(0);
+    expect(p.read(R.PM1_EN_OFFSET, 2)).toBe(R.PM1_EN_MASK);
+  });
+
+  it('PM1_EN stores only TMR_EN, GBL_EN, PWRBTN_EN and RTC_EN', () => {
+    const { pm } = make();
+    pm.write(R.PM1_EN_OFFSET, 2, 0xffff);
+    expect(pm.read(R.PM1_EN_OFFSET, 2)).toBe(R.TMR_EN | R.GBL_EN | R.PWRBTN_EN | R.RTC_EN);
+    pm.write(R.PM1_EN_OFFSET + 1, 1, 0);
+    expect(pm.read(R.PM1_EN_OFFSET, 2)).toBe(R.TMR_EN | R.GBL_EN);
+  });
+
+  it('SCI follows PWRBTN_STS & PWRBTN_EN: masking the enable bit drops it, unmasking raises it again', () => {
+    const { pm, sci } = make();
+    pm.write(R.PM1_EN_OFFSET, 2, R.PWRBTN_EN);
+    pm.pressPowerButton();
+    expect(sci.level).toBe(true);
+    pm.write(R.PM1_EN_OFFSET, 2, 0);
+    expect(sci.level).toBe(false);
+    expect(pm.read(R.PM1_STS_OFFSET, 2)).toBe(R.PWRBTN_STS); // status stays latched while masked
+    pm.write(R.PM1_EN_OFFSET, 2, R.PWRBTN_EN);
+    expect(sci.level).toBe(true);
+    expect(sci.risingEdges).toBe(2);
+  });
+
+  it('SCI equals (PM1_STS & PM1_EN) != 0 after every step of random guest writes, presses and time', () => {
+    const step = fc.oneof(
+      fc.record({
+        kind: fc.constant('write' as const),
+        offset: fc.integer({ min: 0, max: R.PM_IO_LENGTH - 4 }),
+        size: fc.constantFrom(1 as const, 2 as const, 4 as const),
+        value: fc.integer({ min: 0, max: 0xffff_ffff }),
+      }),
+      fc.record({ kind: fc.constant('press' as const) }),
+      fc.record({ kind: fc.constant('time' as const), ns: fc.integer({ min: 0, max: 5_000_000_000 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 60 }), (steps) => {
+        const { pm, clock, sci } = make();
+        let now = 0;
+        for (const s of steps) {
+          if (s.kind === 'write') pm.write(s.offset, s.size, s.value);
+          else if (s.kind === 'press') pm.pressPowerButton();
+          else {
+            now += s.ns;
+            clock.setNs(now);
+            pm.poll();
+          }
+          const sts = pm.read(R.PM1_STS_OFFSET, 2);
+          const en = pm.read(R.PM1_EN_OFFSET, 2);
+          expect(sci.level).toBe((sts & en) !== 0);
+          expect(sts & ~R.PM1_STS_MASK).toBe(0);
+          expect(en & ~R.PM1_EN_MASK).toBe(0);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('ACPI enable through the SMI command port sets SCI_EN', () => {

@@ -16,6 +16,7 @@ import {
   PM1_EN_OFFSET,
   PM1_STS_MASK,
   PM1_STS_OFFSET,
+  PWRBTN_EN,
   PWRBTN_STS,
   SCI_EN,
   SCI_SOURCES,
@@ -92,10 +93,17 @@ export class AcpiPm implements PioDevice, ApmHandler {
     return this.nowTick() % 0x100_0000;
   }
 
-  /** The host pressed the power button: sets PWRBTN_STS (SCI if enabled). */
-  pressPowerButton(): void {
+  /**
+   * The host pressed the fixed-feature power button (ACPI 4.8.3.1; the monitor's `system_powerdown`).
+   * As QEMU's acpi_pm1_evt_power_down (hw/acpi/core.c), the press latches PWRBTN_STS, and so raises
+   * the SCI, only while the guest has PWRBTN_EN set: a press before the OS installs its handler is
+   * dropped instead of surfacing later as a stale event. Returns whether the press was latched.
+   */
+  pressPowerButton(): boolean {
+    if (!(this.en & PWRBTN_EN)) return false;
     this.sts |= PWRBTN_STS;
     this.updateSci();
+    return true;
   }
 
   /** SMI command port handler: the FADT's ACPI enable/disable commands toggle SCI_EN. */
@@ -192,6 +200,7 @@ export class AcpiPm implements PioDevice, ApmHandler {
     // Other sleep states (S3, S4) are not offered: the DSDT the VMM builds should not list them.
   }
 
+  /** SCI is a level: asserted while any status bit has its enable bit set (ACPI 4.8.3.1). */
   private updateSci(): void {
     const level = (this.sts & this.en & SCI_SOURCES) !== 0;
     if (level !== this.sciLevel) {

@@ -8,7 +8,9 @@ import {
   BOOT_PARAMS,
   LAYOUT,
   LOADER_TYPE_UNDEFINED,
+  RNG_SEED_BYTES,
   SETUP,
+  SETUP_RNG_SEED,
   describeLinuxLoadError,
   loadLinux,
   parseBzImage,
@@ -139,5 +141,50 @@ describe('Linux boot protocol loader', () => {
     if ('kind' in info) throw new Error(info.kind);
     expect(info.protocol).toBeGreaterThanOrEqual(0x20f);
     expect(info.code32Start).toBe(0x100000);
+  });
+
+  describe('RNG seed in setup_data (SETUP_RNG_SEED, as QEMU passes since 7.1)', () => {
+    function load(version: number, rngSeed?: Uint8Array) {
+      const mem = GuestMemory.create(64 * 2 ** 20);
+      const r = loadLinux(mem, {
+        kernel: fakeBzImage(new Uint8Array(100), { version }),
+        cmdline: 'console=ttyS0',
+        ramBytes: 64 * 2 ** 20,
+        e820: pcE820(64 * 2 ** 20),
+        rngSeed,
+      });
+      if ('kind' in r) throw new Error(r.kind);
+      const ptr = mem.read32(LAYOUT.BOOT_PARAMS + SETUP.SETUP_DATA);
+      const ptrHi = mem.read32(LAYOUT.BOOT_PARAMS + SETUP.SETUP_DATA + 4);
+      const bytes = (a: number, n: number) => Array.from({ length: n }, (_, i) => mem.read8(a + i));
+      return { ptr, ptrHi, bytes };
+    }
+
+    it('links one entry of type 9 with 32 random bytes from boot_params.hdr.setup_data', () => {
+      const a = load(0x20f);
+      expect(a.ptr).toBe(LAYOUT.SETUP_DATA);
+      expect(a.ptrHi).toBe(0);
+      const [next0, next1, type, len] = [0, 4, 8, 12].map((o) => a.bytes(a.ptr + o, 4));
+      expect(next0).toEqual([0, 0, 0, 0]);
+      expect(next1).toEqual([0, 0, 0, 0]);
+      expect(type).toEqual([SETUP_RNG_SEED, 0, 0, 0]);
+      expect(len).toEqual([RNG_SEED_BYTES, 0, 0, 0]);
+      // Two boots get different seeds (2^-256 odds of a false failure).
+      const b = load(0x20f);
+      expect(a.bytes(a.ptr + 16, 32)).not.toEqual(b.bytes(b.ptr + 16, 32));
+    });
+
+    it('passes the bytes it is given, and none when given an empty seed', () => {
+      const seed = Uint8Array.from({ length: 8 }, (_, i) => i + 1);
+      const a = load(0x20f, seed);
+      expect(a.bytes(a.ptr + 12, 4)).toEqual([8, 0, 0, 0]);
+      expect(a.bytes(a.ptr + 16, 8)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(load(0x20f, new Uint8Array(0)).ptr).toBe(0);
+    });
+
+    it('leaves kernels older than boot protocol 2.09 (no setup_data) without one', () => {
+      expect(load(0x208).ptr).toBe(0);
+      expect(load(0x209).ptr).toBe(LAYOUT.SETUP_DATA);
+    });
   });
 });

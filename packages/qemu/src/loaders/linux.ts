@@ -26,6 +26,8 @@ export const SETUP = {
   RELOCATABLE_KERNEL: 0x234,
   XLOADFLAGS: 0x236,
   CMDLINE_SIZE: 0x238,
+  /** u64 (protocol 2.09+): guest-physical address of the first `struct setup_data`, 0 for none. */
+  SETUP_DATA: 0x250,
   PREF_ADDRESS: 0x258,
   INIT_SIZE: 0x260,
 } as const;
@@ -58,8 +60,17 @@ export const LAYOUT = {
   GDT: 0x500,
   BOOT_PARAMS: 0x7000,
   CMDLINE: 0x20000,
+  /** The `setup_data` list (the RNG seed), past the longest command line a kernel takes. */
+  SETUP_DATA: 0x30000,
   KERNEL: 0x100000,
 } as const;
+
+/** The first boot protocol with `setup_data` (Linux 2.6.26). */
+export const PROTOCOL_SETUP_DATA = 0x209;
+/** `setup_data.type` of a random seed for the kernel's RNG (bootparam.h SETUP_RNG_SEED, Linux 5.20/6.0). */
+export const SETUP_RNG_SEED = 9;
+/** Bytes of seed QEMU passes (hw/i386/x86.c: 32). */
+export const RNG_SEED_BYTES = 32;
 
 export type LinuxLoadError =
   | { readonly kind: 'NotBzImage'; readonly detail: string }
@@ -151,6 +162,14 @@ export interface LinuxLoadOptions {
   readonly acpi?:
     | { readonly addr: number; readonly bytes: Uint8Array; readonly rsdpAddr: number }
     | undefined;
+  /**
+   * Random bytes for the kernel's RNG, passed as a SETUP_RNG_SEED `setup_data` entry to kernels of
+   * boot protocol 2.09 and later, as QEMU does since 7.1: a kernel that trusts its boot loader
+   * (CONFIG_RANDOM_TRUST_BOOTLOADER or `random.trust_bootloader=on`, as Debian's does) has its
+   * random pool ready at once instead of waiting for entropy (a minute of guest time at interpreter
+   * speed). Default: {@link RNG_SEED_BYTES} bytes from `crypto.getRandomValues`; an empty array: none.
+   */
+  readonly rngSeed?: Uint8Array | undefined;
 }
 
 /** The first boot protocol whose kernels read boot_params.acpi_rsdp_addr (Linux 5.0). */
@@ -169,7 +188,11 @@ export function loadLinux(mem: GuestWriter, opts: LinuxLoadOptions): LinuxLoadRe
   const info = parseBzImage(opts.kernel);
   if ('kind' in info) return info;
   const cmdline = new TextEncoder().encode(opts.cmdline);
-  const cmdlineMax = info.protocol >= 0x206 ? info.cmdlineMax : 255;
+  // The setup_data list follows the command line's area.
+  const cmdlineMax = Math.min(
+    info.protocol >= 0x206 ? info.cmdlineMax : 255,
+    LAYOUT.SETUP_DATA - LAYOUT.CMDLINE - 1,
+  );
   if (cmdline.length > cmdlineMax) return { kind: 'CmdlineTooLong', max: cmdlineMax };
   if (LAYOUT.KERNEL + Math.max(info.kernelSize, info.initSize) > opts.ramBytes)
     return {
@@ -221,6 +244,18 @@ export function loadLinux(mem: GuestWriter, opts: LinuxLoadOptions): LinuxLoadRe
     }
   }
 
+  let setupData: Uint8Array | null = null;
+  const seed = opts.rngSeed ?? crypto.getRandomValues(new Uint8Array(RNG_SEED_BYTES));
+  if (info.protocol >= PROTOCOL_SETUP_DATA && seed.length > 0) {
+    // struct setup_data { u64 next; u32 type; u32 len; u8 data[]; }, the only entry of the list.
+    setupData = new Uint8Array(16 + seed.length);
+    const sv = new DataView(setupData.buffer);
+    sv.setUint32(8, SETUP_RNG_SEED, true);
+    sv.setUint32(12, seed.length, true);
+    setupData.set(seed, 16);
+    dv.setUint32(SETUP.SETUP_DATA, LAYOUT.SETUP_DATA, true);
+  }
+
   const gdt = new Uint8Array(BOOT_GDT.length * 8);
   const gdv = new DataView(gdt.buffer);
   BOOT_GDT.forEach(([lo, hi], i) => {
@@ -233,6 +268,7 @@ export function loadLinux(mem: GuestWriter, opts: LinuxLoadOptions): LinuxLoadRe
     mem.writeBytes(LAYOUT.GDT, gdt) &&
     mem.writeBytes(LAYOUT.BOOT_PARAMS, zero) &&
     mem.writeBytes(LAYOUT.CMDLINE, cmdlineZ) &&
+    (setupData === null || mem.writeBytes(LAYOUT.SETUP_DATA, setupData)) &&
     mem.writeBytes(LAYOUT.KERNEL, opts.kernel.subarray(info.kernelOffset));
   if (!ok) return { kind: 'DoesNotFit', detail: 'boot structures outside RAM' };
 

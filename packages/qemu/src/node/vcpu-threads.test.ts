@@ -79,10 +79,13 @@ async function waitFor(what: () => boolean, ms: number): Promise<void> {
 
 describe('vCPU threads in the VMM', () => {
   for (const irqchip of ['off', 'on']) {
-    it(`runs the guest's KVM_RUN on a worker thread (kernel_irqchip=${irqchip}) and stops it with the VM`, async () => {
+    it(`runs the guest's KVM_RUN on a worker thread with vcpu-thread=on (kernel_irqchip=${irqchip}) and stops it with the VM`, async () => {
       const threads = countingThreads();
       const t = nodeHost(threads.start);
-      const vm = new VirtualMachine(config([...kernelArgs, '-machine', `kernel_irqchip=${irqchip}`]), t.h);
+      const vm = new VirtualMachine(
+        config([...kernelArgs, '-machine', `kernel_irqchip=${irqchip}`, '-accel', 'kvm,vcpu-thread=on']),
+        t.h,
+      );
       await vm.ready;
       expect(threads.counts.started).toBe(1);
       vm.start();
@@ -99,16 +102,18 @@ describe('vCPU threads in the VMM', () => {
     }, 150_000);
   }
 
-  it('keeps the vCPU in the VMM thread with vcpu-thread=off', async () => {
-    const threads = countingThreads();
-    const t = nodeHost(threads.start);
-    const vm = new VirtualMachine(config([...kernelArgs, '-accel', 'kvm,vcpu-thread=off']), t.h);
-    await vm.ready;
-    expect(threads.counts.started).toBe(0);
-    vm.start();
-    await waitFor(() => t.out().includes('Linux version'), 120_000);
-    vm.end(0);
-  }, 150_000);
+  for (const accel of [['-accel', 'kvm,vcpu-thread=off'], []]) {
+    it(`keeps the vCPU in the VMM thread with ${accel.length > 0 ? 'vcpu-thread=off' : 'one vCPU by default'}`, async () => {
+      const threads = countingThreads();
+      const t = nodeHost(threads.start);
+      const vm = new VirtualMachine(config([...kernelArgs, ...accel]), t.h);
+      await vm.ready;
+      expect(threads.counts.started).toBe(0);
+      vm.start();
+      await waitFor(() => t.out().includes('Linux version'), 120_000);
+      vm.end(0);
+    }, 150_000);
+  }
 
   it('refuses vcpu-thread=on on a host without threads, naming the option', () => {
     expect(

@@ -4,78 +4,16 @@
  * KVM_GET_FPU and KVM_GET_XSAVE; under `-cpu pentium3` (SSE only) and `-cpu pentium2` the instructions
  * the model lacks are #UD; `-cpu qemu32` (pni) gets SSE3.
  */
-import { Kvm, KvmHost, type Vcpu } from '@typevisor/kvm';
-import { assemble } from '@typevisor/x86-decoder';
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine } from './parse.js';
-import { checkCpuConfig, resolveCpu } from './cpu-model.js';
+import { assemble } from '@typevisor/x86-decoder';
+import { CODE, cpuGuest as guest, DATA, nextOut } from '../../test/cpu-guest.js';
 
-const CODE = 0x1000;
-const UD_HANDLER = 0x1800;
-const DATA = 0x2000;
 /** kvm_xsave's legacy region: MXCSR at 24, XMM0 at 160 (SDM Vol. 1 Table 10-2). */
 const XSAVE_MXCSR = 24;
 const XSAVE_XMM0 = 160;
 
-/** A vCPU in flat 32-bit protected mode (GDT at 0x600, IDT at 0x700 with #UD -> UD_HANDLER) for `-cpu`. */
-function guest(cpuArg: string, program: string): { vcpu: Vcpu; ram: Uint8Array; warnings: string[] } {
-  const cmd = parseCommandLine(['-cpu', cpuArg]);
-  if (cmd.action !== 'run') throw new Error('not a run');
-  checkCpuConfig(cmd.config.cpu);
-  const kvm = Kvm.open(new KvmHost({ tscKhz: 'instructions' }));
-  const vm = kvm.createVm();
-  const mem = kvm.host.mmap(0x10000);
-  vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0, memorySize: 0x10000, userspaceAddr: mem.addr });
-  const ram = mem.bytes;
-  const dv = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
-  dv.setBigUint64(0x608, 0x00cf9a000000ffffn, true); // code, base 0, 4 GiB, 32-bit
-  dv.setBigUint64(0x610, 0x00cf92000000ffffn, true); // data
-  // IDT[6]: 32-bit interrupt gate to 08:UD_HANDLER.
-  dv.setUint16(0x730, UD_HANDLER, true);
-  dv.setUint16(0x732, 0x08, true);
-  dv.setUint16(0x734, 0x8e00, true);
-  ram.set(assemble(program, { bitness: 32, origin: CODE }), CODE);
-  // #UD: report the faulting EIP (pushed by the CPU) on port 0x86, then stop.
-  ram.set(assemble('mov eax, [esp]\nout 0x86, eax\nhlt', { bitness: 32, origin: UD_HANDLER }), UD_HANDLER);
-
-  const vcpu = vm.createVcpu(0);
-  const resolved = resolveCpu(cmd.config.cpu, kvm.getSupportedCpuid());
-  vcpu.setCpuid2(resolved.cpuid);
-  const s = vcpu.getSregs();
-  for (const name of ['cs', 'ds', 'es', 'fs', 'gs', 'ss'] as const) {
-    Object.assign(s[name], {
-      base: 0n,
-      limit: 0xffffffff,
-      selector: name === 'cs' ? 8 : 16,
-      type: name === 'cs' ? 11 : 3,
-      s: 1,
-      present: 1,
-      dpl: 0,
-      db: 1,
-      g: 1,
-      l: 0,
-      avl: 0,
-      unusable: 0,
-    });
-  }
-  s.gdt = { base: 0x600n, limit: 0x17 };
-  s.idt = { base: 0x700n, limit: 0x7ff };
-  s.cr0 = 0x11n;
-  vcpu.setSregs(s);
-  vcpu.setRegs({ ...vcpu.getRegs(), rip: BigInt(CODE), rsp: 0x8000n, rflags: 2n });
-  return { vcpu, ram, warnings: resolved.warnings };
-}
-
 /** The guest's OS setup: CR4.OSFXSR | CR4.OSXMMEXCPT (SDM Vol. 3 §13.1.3). */
 const ENABLE_SSE = 'mov eax, cr4\nor eax, 0x600\nmov cr4, eax\n';
-
-/** Runs to the next port write and returns [port, value]. */
-function nextOut(vcpu: Vcpu): [number, number] {
-  const e = vcpu.runGuest();
-  if (e.kind !== 'IoOut') throw new Error(`expected an OUT, got ${e.kind}`);
-  const d = new DataView(e.data.buffer, e.data.byteOffset, e.size);
-  return [e.port, e.size === 4 ? d.getUint32(0, true) : d.getUint8(0)];
-}
 
 const f64 = (b: Uint8Array, o: number): number => new DataView(b.buffer, b.byteOffset).getFloat64(o, true);
 const f32 = (b: Uint8Array, o: number): number => new DataView(b.buffer, b.byteOffset).getFloat32(o, true);

@@ -138,7 +138,7 @@ describe('parseCommandLine', () => {
     expect(error(['-frobnicate'])).toBe('-frobnicate: invalid option');
   });
 
-  it('reads vcpu-thread=on|off of -accel kvm, and leaves it to the host without it', () => {
+  it('reads vcpu-thread=on|off of -accel kvm, and leaves it unset without it (one vCPU then runs on the VMM thread)', () => {
     const run = (args: string[]) => {
       const c = parseCommandLine(args);
       if (c.action !== 'run') throw new Error('not a run');

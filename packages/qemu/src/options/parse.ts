@@ -328,7 +328,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     names: ['accel'],
     arg: 'kvm[,ept=on|off][,vcpu-thread=on|off]',
-    help: 'accelerator: the KVM facade; ept=off uses shadow paging; vcpu-thread=off runs the vCPU in the VMM thread',
+    help: 'accelerator: the KVM facade; ept=off uses shadow paging; vcpu-thread=on runs the vCPU on a worker thread (default off)',
     apply: (c, v) => parseAccel(c, v),
   },
   { names: ['enable-kvm'], arg: null, help: 'same as -accel kvm', apply: () => {} },

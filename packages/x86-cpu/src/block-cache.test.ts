@@ -1,0 +1,46 @@
+import { assemble } from '@typevisor/x86-decoder';
+import { describe, expect, it } from 'vitest';
+import { CODE, flat32 } from '../test/machine.js';
+import { CpuExit } from './exit.js';
+
+/**
+ * The decoded-block table is 2-way set-associative: two blocks whose physical addresses share a set
+ * both stay decoded (a direct-mapped table rebuilt them on every visit, a tenth of a Linux boot's
+ * time), and a third one evicts the way used least recently without changing what runs.
+ */
+describe('block table', () => {
+  // Physical addresses in the same set as CODE (0x1000): set = (phys ^ (phys >>> 12)) & 8191.
+  const B = 0x3002;
+  const D = 0x5004;
+
+  function loop(targets: number[]): ReturnType<typeof flat32> {
+    const m = flat32('nop');
+    // CODE -> targets[0] -> ... -> last, which counts ECX down and jumps back to CODE.
+    const chain = [CODE, ...targets];
+    for (let i = 0; i < chain.length; i++) {
+      const here = chain[i]!;
+      const src =
+        i < chain.length - 1 ? `inc eax\njmp ${chain[i + 1]}` : `inc eax\ndec ecx\njnz ${CODE}\nhlt`;
+      m.ram.set(assemble(src, { bitness: 32, origin: here }), here);
+    }
+    m.cpu.regs.r32[1] = 1000;
+    return m;
+  }
+
+  it('keeps two blocks that share a set decoded across a loop between them', () => {
+    const m = loop([B]);
+    expect(m.run(1_000_000)).toBe(CpuExit.Hlt);
+    expect(m.cpu.regs.r32[0]).toBe(2000);
+    // CODE, B and the HLT after the loop: each decoded once.
+    expect(m.cpu.blocks.builds).toBe(3);
+  });
+
+  it('runs a loop over three blocks of one set correctly, rebuilding the evicted one', () => {
+    const m = loop([B, D]);
+    expect(m.run(1_000_000)).toBe(CpuExit.Hlt);
+    expect(m.cpu.regs.r32[0]).toBe(3000);
+    expect(m.cpu.regs.r32[1]).toBe(0);
+    // Least-recently-used replacement in a 2-way set over a cycle of three: every visit is a miss.
+    expect(m.cpu.blocks.builds).toBeGreaterThan(2000);
+  });
+});
