@@ -80,70 +80,50 @@ function subWord(w: number): number {
 
 // ------------------------------------------------------------------ rounds (A = state, B = round key)
 
-/** AESENC: ShiftRows, SubBytes, MixColumns, AddRoundKey. Row r of column c comes from column c + r. */
-function encRound(): void {
+/**
+ * A full round into R: row r of output column c comes from input column c + r * k (ShiftRows for
+ * k = 1, InvShiftRows for k = 3), through `table` ((Inv)SubBytes and (Inv)MixColumns), then
+ * AddRoundKey with B.
+ */
+function mixRound(table: Uint32Array, k: number): void {
   const s = A.u8;
   for (let c = 0; c < 4; c++) {
     R.u32[c] =
-      (ENC[s[4 * c]!]! ^
-        ENC[256 + s[1 + 4 * ((c + 1) & 3)]!]! ^
-        ENC[512 + s[2 + 4 * ((c + 2) & 3)]!]! ^
-        ENC[768 + s[3 + 4 * ((c + 3) & 3)]!]! ^
+      (table[s[4 * c]!]! ^
+        table[256 + s[1 + 4 * ((c + k) & 3)]!]! ^
+        table[512 + s[2 + 4 * ((c + 2) & 3)]!]! ^
+        table[768 + s[3 + 4 * ((c + 3 * k) & 3)]!]! ^
         B.u32[c]!) >>>
       0;
   }
 }
 
-/** AESENCLAST: ShiftRows, SubBytes, AddRoundKey. */
-function encLast(): void {
+/** The last round into R: the same row selection through the S-box `box` alone, then AddRoundKey. */
+function lastRound(box: Uint8Array, k: number): void {
   const s = A.u8;
   for (let c = 0; c < 4; c++) {
     R.u32[c] =
-      ((SBOX[s[4 * c]!]! |
-        (SBOX[s[1 + 4 * ((c + 1) & 3)]!]! << 8) |
-        (SBOX[s[2 + 4 * ((c + 2) & 3)]!]! << 16) |
-        (SBOX[s[3 + 4 * ((c + 3) & 3)]!]! << 24)) ^
+      ((box[s[4 * c]!]! |
+        (box[s[1 + 4 * ((c + k) & 3)]!]! << 8) |
+        (box[s[2 + 4 * ((c + 2) & 3)]!]! << 16) |
+        (box[s[3 + 4 * ((c + 3 * k) & 3)]!]! << 24)) ^
         B.u32[c]!) >>>
       0;
   }
 }
 
-/** AESDEC: InvShiftRows, InvSubBytes, InvMixColumns, AddRoundKey. Row r of column c from column c - r. */
-function decRound(): void {
-  const s = A.u8;
-  for (let c = 0; c < 4; c++) {
-    R.u32[c] =
-      (DEC[s[4 * c]!]! ^
-        DEC[256 + s[1 + 4 * ((c + 3) & 3)]!]! ^
-        DEC[512 + s[2 + 4 * ((c + 2) & 3)]!]! ^
-        DEC[768 + s[3 + 4 * ((c + 1) & 3)]!]! ^
-        B.u32[c]!) >>>
-      0;
-  }
-}
-
-/** AESDECLAST: InvShiftRows, InvSubBytes, AddRoundKey. */
-function decLast(): void {
-  const s = A.u8;
-  for (let c = 0; c < 4; c++) {
-    R.u32[c] =
-      ((INV_SBOX[s[4 * c]!]! |
-        (INV_SBOX[s[1 + 4 * ((c + 3) & 3)]!]! << 8) |
-        (INV_SBOX[s[2 + 4 * ((c + 2) & 3)]!]! << 16) |
-        (INV_SBOX[s[3 + 4 * ((c + 1) & 3)]!]! << 24)) ^
-        B.u32[c]!) >>>
-      0;
-  }
-}
-
-/** AES round instruction: xmm1 = round(xmm1, xmm2/m128). */
-function round(op: () => void): Handler {
+/**
+ * AES round instruction, xmm1 = round(xmm1, xmm2/m128): AESENC (`ENC`, k = 1), AESDEC (`DEC`, k = 3),
+ * or with `mix` null the last rounds AESENCLAST (`SBOX`, 1) and AESDECLAST (`INV_SBOX`, 3).
+ */
+function round(mix: Uint32Array | null, box: Uint8Array, k: number): Handler {
   return (cpu, ins) => {
     const sse = enter(cpu);
     const d = xmm(ins.op0Register);
     loadB(cpu, ins, sse, 16, true);
     loadA(sse, d);
-    op();
+    if (mix !== null) mixRound(mix, k);
+    else lastRound(box, k);
     storeR(sse, d);
   };
 }
@@ -229,10 +209,10 @@ const pclmulqdq: Handler = (cpu, ins) => {
 
 function entries(): [number, Handler][] {
   const list = new HandlerList();
-  list.add('Aesenc_xmm_xmmm128', round(encRound));
-  list.add('Aesenclast_xmm_xmmm128', round(encLast));
-  list.add('Aesdec_xmm_xmmm128', round(decRound));
-  list.add('Aesdeclast_xmm_xmmm128', round(decLast));
+  list.add('Aesenc_xmm_xmmm128', round(ENC, SBOX, 1));
+  list.add('Aesenclast_xmm_xmmm128', round(null, SBOX, 1));
+  list.add('Aesdec_xmm_xmmm128', round(DEC, INV_SBOX, 3));
+  list.add('Aesdeclast_xmm_xmmm128', round(null, INV_SBOX, 3));
   list.add('Aesimc_xmm_xmmm128', aesimc);
   list.add('Aeskeygenassist_xmm_xmmm128_imm8', aeskeygenassist);
   list.add('Pclmulqdq_xmm_xmmm128_imm8', pclmulqdq);
