@@ -107,9 +107,10 @@ export class BlockCache {
     const cpu = this.cpu;
     const ip = cpu.regs.ip;
     const s = cpu.segs;
-    if (ip > s.hi[Seg.CS]!) raise(Vector.GP, 0);
-    const csBase = s.base[Seg.CS]!;
     const bitness = cpu.bitness;
+    // 64-bit mode: no CS limit, base 0; RIP is a canonical address in signed form.
+    if (ip > s.hi[Seg.CS]! && bitness !== 64) raise(Vector.GP, 0);
+    const csBase = bitness === 64 ? 0 : s.base[Seg.CS]!;
     const key = cpu.ctrl.cpl | bitness;
     const gen = cpu.pager.generation;
     const prev = this.prev;
@@ -125,7 +126,7 @@ export class BlockCache {
         return b;
       }
     }
-    const linear = (csBase + ip) >>> 0;
+    const linear = bitness === 64 ? ip : (csBase + ip) >>> 0;
     const phys = cpu.pager.translate(linear, AccessKind.Fetch, cpu.ctrl.cpl === 3);
     const set = (phys ^ (phys >>> 12)) & (SETS - 1);
     const table = this.table;
@@ -157,7 +158,7 @@ export class BlockCache {
     return blk;
   }
 
-  private build(b: Block, phys: number, ip: number, csBase: number, bitness: 16 | 32): void {
+  private build(b: Block, phys: number, ip: number, csBase: number, bitness: 16 | 32 | 64): void {
     const cpu = this.cpu;
     this.builds++;
     b.phys = -1;
@@ -171,7 +172,7 @@ export class BlockCache {
       }
       const ins = b.instructions[b.count]!;
       const first = b.count === 0;
-      const n = this.fetch(cur, csBase, first);
+      const n = this.fetch(cur, csBase, first, bitness === 64);
       if (n < 0) break; // a later instruction's fetch would fault: end the block before it
       decodeInto(ins, this.bytes, 0, bitness, cur, n);
       let handler: Handler;
@@ -179,13 +180,17 @@ export class BlockCache {
         if (ins.error === DecodeError.NoMoreBytes) {
           if (!first) break;
           // The instruction runs past the CS limit or into a page that faulted quietly: refetch loudly.
-          this.fetchRest(cur, csBase);
+          this.fetchRest(cur, csBase, bitness === 64);
           handler = undefinedOpcode;
         } else handler = ins.error === DecodeError.TooLong ? tooLong : undefinedOpcode;
       } else if (cpu.features[ins.cpuidFeature] === 0 || cpu.features[ins.cpuidFeature2] === 0) {
         handler = LEGACY_MEANING[ins.code] ?? undefinedOpcode;
       } else {
-        handler = (this.fastPaths ? fastHandler(ins) : null) ?? HANDLERS[ins.code] ?? undefinedOpcode;
+        // The fast paths are written for 32-bit code (no REX, no zero-extension of 32-bit results).
+        handler =
+          (this.fastPaths && bitness !== 64 ? fastHandler(ins) : null) ??
+          HANDLERS[ins.code] ??
+          undefinedOpcode;
       }
       b.handlers[b.count] = handler;
       b.count++;
@@ -227,18 +232,18 @@ export class BlockCache {
    * on the next page, at a translation failure. Returns the count, or -1 when not even the first byte
    * is fetchable (only possible for a non-first instruction, which then starts a new block).
    */
-  private fetch(ip: number, csBase: number, first: boolean): number {
+  private fetch(ip: number, csBase: number, first: boolean, long: boolean): number {
     const cpu = this.cpu;
     const s = cpu.segs;
     const hi = s.hi[Seg.CS]!;
-    if (ip > hi) {
+    if (ip > hi && !long) {
       if (first) raise(Vector.GP, 0);
       return -1;
     }
-    const avail = Math.min(MAX_INSTRUCTION_LENGTH, hi - ip + 1);
+    const avail = long ? MAX_INSTRUCTION_LENGTH : Math.min(MAX_INSTRUCTION_LENGTH, hi - ip + 1);
     const user = cpu.ctrl.cpl === 3;
     let n = 0;
-    let linear = (csBase + ip) >>> 0;
+    let linear = long ? ip : (csBase + ip) >>> 0;
     let p = -1;
     while (n < avail) {
       if (n === 0 || (linear & 0xfff) === 0) {
@@ -252,19 +257,19 @@ export class BlockCache {
       }
       this.bytes[n++] = cpu.phys.read8(p);
       p++;
-      linear = (linear + 1) >>> 0;
+      linear = long ? linear + 1 : (linear + 1) >>> 0;
     }
     return n;
   }
 
   /** Fetches the rest of an instruction that ran out of bytes, raising the fault a real fetch would. */
-  private fetchRest(ip: number, csBase: number): void {
+  private fetchRest(ip: number, csBase: number, long: boolean): void {
     const cpu = this.cpu;
     const s = cpu.segs;
     const end = ip + MAX_INSTRUCTION_LENGTH - 1;
     for (let i = ip; i <= end; i++) {
-      if (i > s.hi[Seg.CS]! || (s.access[Seg.CS]! & Access.VALID) === 0) segmentFault(Seg.CS);
-      cpu.pager.translate((csBase + i) >>> 0, AccessKind.Fetch, cpu.ctrl.cpl === 3);
+      if (!long && (i > s.hi[Seg.CS]! || (s.access[Seg.CS]! & Access.VALID) === 0)) segmentFault(Seg.CS);
+      cpu.pager.translate(long ? i : (csBase + i) >>> 0, AccessKind.Fetch, cpu.ctrl.cpl === 3);
     }
   }
 

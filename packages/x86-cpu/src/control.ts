@@ -32,6 +32,8 @@ export const CR4 = {
   PCE: 0x100,
   OSFXSR: 0x200,
   OSXMMEXCPT: 0x400,
+  FSGSBASE: 0x10000,
+  PCIDE: 0x20000,
 } as const;
 
 /** CR0 after RESET/INIT: CD, NW, ET (SDM Vol. 3 Table 9-1). */
@@ -56,6 +58,11 @@ export class ControlState {
   /** Current privilege level. */
   cpl = 0;
   mode: Mode = Mode.Real;
+  /**
+   * IA-32e mode is active (EFER.LMA): paging is on with EFER.LME. The sub-mode follows CS.L: 64-bit
+   * mode with L = 1, compatibility mode (`mode` Protected, legacy segmentation) with L = 0.
+   */
+  lma = false;
 
   constructor() {
     this.idtr.limit = 0x3ff;

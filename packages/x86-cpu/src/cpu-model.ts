@@ -38,6 +38,7 @@ export const Leaf1Ecx = {
   SSSE3: 1 << 9,
   SSE4_1: 1 << 19,
   SSE4_2: 1 << 20,
+  CX16: 1 << 13,
   POPCNT: 1 << 23,
   AES: 1 << 25,
   XSAVE: 1 << 26,
@@ -270,6 +271,60 @@ export function withAesPclmul(model: CpuModel): CpuModel {
  * advertises it for `-cpu host`/`max`; the guest CPUID narrows it per vCPU.
  */
 export const CORE_2_AES: CpuModel = withAesPclmul(CORE_2);
+
+/** CPUID.80000001H:EDX bits (SDM Vol. 2A Table 3-8). */
+export const Ext1Edx = {
+  SYSCALL: 1 << 11,
+  NX: 1 << 20,
+  PDPE1GB: 1 << 26,
+  RDTSCP: 1 << 27,
+  LM: 1 << 29,
+} as const;
+/** CPUID.80000001H:ECX bits. */
+export const Ext1Ecx = { LAHF_LM: 1 << 0 } as const;
+
+/**
+ * Adds IA-32e mode to a model (Intel 64, SDM Vol. 1 §2.2.7): CPUID.80000001H LM, SYSCALL/SYSRET, NX,
+ * RDTSCP and LAHF/SAHF in 64-bit mode; leaf 1's PAE (IA-32e paging is PAE-based) and CMPXCHG16B;
+ * leaf 80000008H with 40 physical and 48 linear address bits.
+ */
+export function withLongMode(model: CpuModel): CpuModel {
+  const cpuid = model.cpuid
+    .filter((l) => l.leaf < 0x80000000)
+    .map((l) =>
+      l.leaf === 1 ? { ...l, ecx: (l.ecx | Leaf1Ecx.CX16) >>> 0, edx: (l.edx | Leaf1Edx.PAE) >>> 0 } : l,
+    );
+  cpuid.push(
+    { leaf: 0x80000000, subleaf: -1, eax: 0x80000008, ebx: 0, ecx: 0, edx: 0 },
+    {
+      leaf: 0x80000001,
+      subleaf: -1,
+      eax: 0,
+      ebx: 0,
+      ecx: Ext1Ecx.LAHF_LM,
+      edx: (Ext1Edx.SYSCALL | Ext1Edx.NX | Ext1Edx.RDTSCP | Ext1Edx.LM) >>> 0,
+    },
+    { leaf: 0x80000008, subleaf: -1, eax: 0x3028, ebx: 0, ecx: 0, edx: 0 },
+  );
+  return {
+    ...model,
+    name: `${model.name}, Intel 64`,
+    cpuid,
+    features: [
+      ...model.features,
+      CpuidFeature.X64,
+      CpuidFeature.SYSCALL,
+      CpuidFeature.RDTSCP,
+      CpuidFeature.CMPXCHG16B,
+    ],
+  };
+}
+
+/**
+ * The 64-bit model: `CORE_2_AES` with IA-32e mode (`withLongMode`), for 64-bit guests and the
+ * long-mode test programs.
+ */
+export const X86_64_MODEL: CpuModel = withLongMode(CORE_2_AES);
 
 /** Looks up a leaf in a model's table (the answer before hooks edit it). */
 export function modelCpuid(model: CpuModel, leaf: number, subleaf: number): CpuidLeaf | undefined {

@@ -15,12 +15,12 @@ import { CpuExit } from './exit.js';
 import { EFLAGS, FlagState, materialize, readFlags, writeFlags } from './flags.js';
 import { type CpuHooks, CpuidResult, INTERCEPT, MsrValue, NullHooks } from './hooks.js';
 import { deliverEvent, EventKind } from './interrupts.js';
-import { MsrFile } from './msr.js';
+import { Efer, Msr, MsrFile } from './msr.js';
 import { Pager } from './paging.js';
 import { PhysicalMemory } from './physical.js';
 import { RegisterFile, Seg } from './registers.js';
 import { X87 } from './x87/index.js';
-import { REAL_MODE_CODE_ATTR, REAL_MODE_DATA_ATTR, SegmentCaches } from './segments.js';
+import { Attr, REAL_MODE_CODE_ATTR, REAL_MODE_DATA_ATTR, SegmentCaches } from './segments.js';
 
 export { CpuExit } from './exit.js';
 
@@ -81,6 +81,11 @@ export class Cpu {
   /** Segment and offset of the last memory operand computed by `operands.ts`. */
   eaSeg = 0;
   eaOff = 0;
+  /**
+   * High half of the last 64-bit value read by `read64`/`pop64`/`readOp*64` (unsigned): 64-bit values
+   * travel as a low half returned and a high half here, so nothing is allocated.
+   */
+  hi = 0;
   /** Set by a handler to end the current block after this instruction. */
   stop = false;
   /** Why the current run must return (CpuExit), or -1. */
@@ -160,6 +165,7 @@ export class Cpu {
     c.idtr.limit = 0x3ff;
     c.cpl = 0;
     c.mode = Mode.Real;
+    c.lma = false;
     this.msrs.reset();
     this.fpu.reset();
     this.pager.mmu.loadContext(c.cr0, 0, 0, 0, 0);
@@ -180,11 +186,32 @@ export class Cpu {
     this.updateMode();
   }
 
-  /** Code size for decoding: 32 when CS.D is set in protected mode, else 16. */
-  get bitness(): 16 | 32 {
-    return this.ctrl.mode !== Mode.Real && this.ctrl.mode !== Mode.V86 && this.segs.attr[Seg.CS]! & 0x4000
-      ? 32
-      : 16;
+  /**
+   * Code size for decoding: 64 in 64-bit mode (IA-32e with CS.L), 32 when CS.D is set in protected or
+   * compatibility mode, else 16.
+   */
+  get bitness(): 16 | 32 | 64 {
+    const c = this.ctrl;
+    if (c.mode !== Mode.Protected) return 16;
+    const attr = this.segs.attr[Seg.CS]!;
+    if (c.lma && (attr & Attr.L) !== 0) return 64;
+    return attr & Attr.DB ? 32 : 16;
+  }
+
+  /** 64-bit mode: IA-32e mode active (EFER.LMA) and CS.L set (SDM Vol. 3 §2.2). */
+  get code64(): boolean {
+    return this.ctrl.lma && (this.segs.attr[Seg.CS]! & Attr.L) !== 0 && this.ctrl.mode === Mode.Protected;
+  }
+
+  /**
+   * Takes EFER.LMA from the MMU, which keeps it equal to EFER.LME and CR0.PG (SDM Vol. 3 §9.8.5), into
+   * the EFER MSR and `ctrl.lma`, after any write to CR0 or EFER.
+   */
+  syncLongMode(): void {
+    const efer = this.pager.mmu.state.efer;
+    this.ctrl.lma = (efer & Efer.LMA) !== 0;
+    const slot = this.msrs.find(Msr.EFER);
+    if (slot >= 0) this.msrs.lo[slot] = efer >>> 0;
   }
 
   /**
@@ -198,6 +225,7 @@ export class Cpu {
     c.cr4 = cr4 >>> 0;
     this.pager.mmu.loadContext(c.cr0, c.cr3, c.cr4, efer >>> 0, 0);
     this.pager.flush();
+    this.syncLongMode();
     this.updateMode();
     this.stop = true;
   }

@@ -12,6 +12,10 @@ import { BIT_HANDLERS } from './handlers/bit.js';
 import { BRANCH_HANDLERS } from './handlers/branch.js';
 import { DATA_HANDLERS } from './handlers/data.js';
 import { IO_HANDLERS } from './handlers/io.js';
+import { LONG_ALU_HANDLERS } from './handlers/long-alu.js';
+import { LONG_DATA_HANDLERS } from './handlers/long-data.js';
+import { LONG_FAR_HANDLERS } from './handlers/long-far.js';
+import { LONG_SYSTEM_HANDLERS } from './handlers/long-system.js';
 import { MMX_HANDLERS } from './handlers/mmx.js';
 import { MULDIV_HANDLERS } from './handlers/muldiv.js';
 import { SHIFT_HANDLERS } from './handlers/shift.js';
@@ -48,6 +52,10 @@ export const HANDLER_FAMILIES: readonly (readonly (readonly [number, Handler])[]
   AES_HANDLERS,
   VMX_HANDLERS,
   XSAVE_HANDLERS,
+  LONG_ALU_HANDLERS,
+  LONG_DATA_HANDLERS,
+  LONG_FAR_HANDLERS,
+  LONG_SYSTEM_HANDLERS,
 ];
 
 function build(): (Handler | undefined)[] {

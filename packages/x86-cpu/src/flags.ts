@@ -238,3 +238,66 @@ export function testCondition(f: FlagState, cc: number): boolean {
   }
   return (r ^ (cc & 1)) === 1;
 }
+
+/**
+ * The status flags of a 64-bit ALU result, computed at once (the lazy record holds 32-bit values):
+ * `op` as for {@link setLazy} (INC/DEC keep CF), operands and result as unsigned 32-bit halves.
+ */
+export function setFlags64(
+  f: FlagState,
+  op: LazyOp,
+  dLo: number,
+  dHi: number,
+  sLo: number,
+  sHi: number,
+  rLo: number,
+  rHi: number,
+): void {
+  let cf = 0;
+  let of = 0;
+  let af = (dLo ^ sLo ^ rLo) & 0x10;
+  switch (op) {
+    case LazyOp.Add:
+      cf = rHi < dHi || (rHi === dHi && rLo < dLo) ? 1 : 0;
+      of = ((dHi ^ rHi) & (sHi ^ rHi)) >>> 31;
+      break;
+    case LazyOp.Adc:
+      cf = rHi < dHi || (rHi === dHi && rLo <= dLo) ? 1 : 0;
+      of = ((dHi ^ rHi) & (sHi ^ rHi)) >>> 31;
+      break;
+    case LazyOp.Sub:
+      cf = dHi < sHi || (dHi === sHi && dLo < sLo) ? 1 : 0;
+      of = ((dHi ^ sHi) & (dHi ^ rHi)) >>> 31;
+      break;
+    case LazyOp.Sbb:
+      cf = dHi < sHi || (dHi === sHi && dLo <= sLo) ? 1 : 0;
+      of = ((dHi ^ sHi) & (dHi ^ rHi)) >>> 31;
+      break;
+    case LazyOp.Inc:
+      of = ((dHi ^ rHi) & (sHi ^ rHi)) >>> 31;
+      break;
+    case LazyOp.Dec:
+      of = ((dHi ^ sHi) & (dHi ^ rHi)) >>> 31;
+      break;
+    case LazyOp.Neg:
+      cf = (sLo | sHi) !== 0 ? 1 : 0;
+      of = ((dHi ^ sHi) & (dHi ^ rHi)) >>> 31;
+      break;
+    default:
+      af = 0;
+      break;
+  }
+  const bits =
+    cf |
+    (PARITY[rLo & 0xff]! << 2) |
+    (af !== 0 ? EFLAGS.AF : 0) |
+    ((rLo | rHi) === 0 ? EFLAGS.ZF : 0) |
+    (rHi >>> 31 ? EFLAGS.SF : 0) |
+    (of ? EFLAGS.OF : 0);
+  setArith(f, op === LazyOp.Inc || op === LazyOp.Dec ? ARITH_NO_CF : ARITH_FLAGS, bits);
+}
+
+/** SF, ZF and PF of a 64-bit result given as halves, as EFLAGS bits. */
+export function szp64(lo: number, hi: number): number {
+  return (hi >>> 31 ? EFLAGS.SF : 0) | ((lo | hi) === 0 ? EFLAGS.ZF : 0) | (PARITY[lo & 0xff]! << 2);
+}

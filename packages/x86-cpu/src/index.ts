@@ -14,6 +14,8 @@ export {
   applyGuestCpuid,
   CORE_2,
   CORE_2_AES,
+  X86_64_MODEL,
+  withLongMode,
   CPUID_GATED_FEATURES,
   type CpuModel,
   type CpuidLeaf,

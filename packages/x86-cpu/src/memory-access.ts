@@ -23,9 +23,46 @@ export function segmentFault(seg: number): never {
 }
 
 function check(cpu: Cpu, seg: number, off: number, last: number, need: number): number {
+  if (cpu.code64) return linear64(cpu, seg, off, last);
   const s = cpu.segs;
   if (off < s.lo[seg]! || off + last > s.hi[seg]! || (s.access[seg]! & need) === 0) segmentFault(seg);
   return (s.base[seg]! + off) >>> 0;
+}
+
+/** 2^32, to split and join 64-bit values held as two 32-bit halves. */
+export const TWO_32 = 4294967296;
+
+/** Whether `a` (a 64-bit address in signed form) is canonical: bits 63:47 all equal (SDM Vol. 1 §3.3.7.1). */
+export function isCanonical(a: number): boolean {
+  return a >= -0x800000000000 && a < 0x800000000000;
+}
+
+/**
+ * The linear address of `last + 1` bytes at seg:off in 64-bit mode (SDM Vol. 3 §5.3.1): no limit or
+ * type checks; CS, DS, ES and SS have base 0, FS and GS their 64-bit base. `off` is a canonical
+ * address in signed form (operands.ts raises for a non-canonical effective address first). An access
+ * whose first or last byte is not canonical raises #SS(0) through SS, else #GP(0).
+ */
+function linear64(cpu: Cpu, seg: number, off: number, last: number): number {
+  const lin = seg === Seg.FS || seg === Seg.GS ? cpu.segs.base[seg]! + off : off;
+  if (!isCanonical(lin) || !isCanonical(lin + last)) segmentFault(seg);
+  return lin;
+}
+
+/**
+ * The linear address of seg:off for an instruction that computes it itself (string instructions,
+ * FXSAVE, INVLPG): segment base plus offset, wrapped to 32 bits outside 64-bit mode; in 64-bit mode
+ * as {@link linear64} without the canonical check.
+ */
+export function linearAddress(cpu: Cpu, seg: number, off: number): number {
+  if (cpu.code64) return seg === Seg.FS || seg === Seg.GS ? cpu.segs.base[seg]! + off : off;
+  return (cpu.segs.base[seg]! + off) >>> 0;
+}
+
+/** `lin + k` for the next bytes of an access: wraps at 4 GiB outside 64-bit mode. */
+function linAdd(cpu: Cpu, lin: number, k: number): number {
+  const r = lin + k;
+  return r > 0xffffffff && !cpu.code64 ? r - TWO_32 : r;
 }
 
 const FLAT_READ = Access.FLAT | Access.READ;
@@ -83,7 +120,7 @@ export function readLinear8(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): n
 
 export function readLinear16(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): number {
   if ((lin & 0xfff) === 0xfff)
-    return readLinear8(cpu, lin, user) | (readLinear8(cpu, (lin + 1) >>> 0, user) << 8);
+    return readLinear8(cpu, lin, user) | (readLinear8(cpu, linAdd(cpu, lin, 1), user) << 8);
   return cpu.phys.read16(translate(cpu, lin, AccessKind.Read, user, 2));
 }
 
@@ -91,9 +128,9 @@ export function readLinear32(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): 
   if ((lin & 0xfff) > 0xffc) {
     return (
       (readLinear8(cpu, lin, user) |
-        (readLinear8(cpu, (lin + 1) >>> 0, user) << 8) |
-        (readLinear8(cpu, (lin + 2) >>> 0, user) << 16) |
-        (readLinear8(cpu, (lin + 3) >>> 0, user) << 24)) >>>
+        (readLinear8(cpu, linAdd(cpu, lin, 1), user) << 8) |
+        (readLinear8(cpu, linAdd(cpu, lin, 2), user) << 16) |
+        (readLinear8(cpu, linAdd(cpu, lin, 3), user) << 24)) >>>
       0
     );
   }
@@ -108,7 +145,7 @@ export function writeLinear16(cpu: Cpu, lin: number, value: number, user = cpu.c
   if ((lin & 0xfff) === 0xfff) {
     // Translate both pages before writing either byte, so a fault leaves memory unchanged.
     const p0 = cpu.pager.translate(lin, AccessKind.Write, user);
-    const p1 = cpu.pager.translate((lin + 1) >>> 0, AccessKind.Write, user);
+    const p1 = cpu.pager.translate(linAdd(cpu, lin, 1), AccessKind.Write, user);
     if (cpu.bp.data) cpu.bp.access(lin, 2, true);
     cpu.phys.write8(p0, value & 0xff);
     cpu.phys.write8(p1, (value >>> 8) & 0xff);
@@ -120,7 +157,7 @@ export function writeLinear16(cpu: Cpu, lin: number, value: number, user = cpu.c
 export function writeLinear32(cpu: Cpu, lin: number, value: number, user = cpu.ctrl.cpl === 3): void {
   if ((lin & 0xfff) > 0xffc) {
     const p0 = cpu.pager.translate(lin, AccessKind.Write, user);
-    const p3 = cpu.pager.translate((lin + 3) >>> 0, AccessKind.Write, user);
+    const p3 = cpu.pager.translate(linAdd(cpu, lin, 3), AccessKind.Write, user);
     if (cpu.bp.data) cpu.bp.access(lin, 4, true);
     const split = 0x1000 - (lin & 0xfff);
     for (let i = 0; i < 4; i++) {
@@ -189,7 +226,7 @@ export function probeWrite(cpu: Cpu, seg: number, off: number, size: number): vo
   const lin = check(cpu, seg, off, size - 1, Access.WRITE);
   cpu.pager.translate(lin, AccessKind.Write, cpu.ctrl.cpl === 3);
   if ((lin & 0xfff) + size > 0x1000)
-    cpu.pager.translate((lin + size - 1) >>> 0, AccessKind.Write, cpu.ctrl.cpl === 3);
+    cpu.pager.translate(linAdd(cpu, lin, size - 1), AccessKind.Write, cpu.ctrl.cpl === 3);
 }
 
 // ------------------------------------------------------------------ stack
@@ -234,4 +271,112 @@ export function pop(cpu: Cpu, size: number): number {
   const v = peek(cpu, size, 0);
   adjustSp(cpu, size >>> 3);
   return v;
+}
+
+// ------------------------------------------------------------------ 64-bit values (two 32-bit halves)
+
+/**
+ * Reads 8 bytes at seg:off: returns the low half and leaves the high half in `cpu.hi` (both
+ * unsigned). Both halves are read before anything changes, so a fault on the second page is clean.
+ */
+export function read64(cpu: Cpu, seg: number, off: number): number {
+  const lin = readAddress(cpu, seg, off, 7);
+  const at = ramReadOffset(cpu, lin, 7);
+  if (at >= 0) {
+    const view = cpu.phys.view;
+    cpu.hi = view.getUint32(at + 4, true);
+    return view.getUint32(at, true);
+  }
+  const lo = readLinear32(cpu, lin);
+  cpu.hi = readLinear32(cpu, linAdd(cpu, lin, 4));
+  return lo;
+}
+
+/** Writes 8 bytes (`lo`, `hi` halves) at seg:off; a page-crossing write translates both pages first. */
+export function write64(cpu: Cpu, seg: number, off: number, lo: number, hi: number): void {
+  const lin = writeAddress(cpu, seg, off, 7);
+  const at = ramWriteOffset(cpu, lin, 7);
+  if (at >= 0) {
+    const view = cpu.phys.view;
+    view.setUint32(at, lo >>> 0, true);
+    view.setUint32(at + 4, hi >>> 0, true);
+    return;
+  }
+  writeLinear64(cpu, lin, lo, hi);
+}
+
+export function writeLinear64(
+  cpu: Cpu,
+  lin: number,
+  lo: number,
+  hi: number,
+  user = cpu.ctrl.cpl === 3,
+): void {
+  if ((lin & 0xfff) <= 0xff8) {
+    const p = translate(cpu, lin, AccessKind.Write, user, 8);
+    cpu.phys.write32(p, lo >>> 0);
+    cpu.phys.write32(p + 4, hi >>> 0);
+    return;
+  }
+  const p0 = cpu.pager.translate(lin, AccessKind.Write, user);
+  const p7 = cpu.pager.translate(linAdd(cpu, lin, 7), AccessKind.Write, user);
+  if (cpu.bp.data) cpu.bp.access(lin, 8, true);
+  const split = 0x1000 - (lin & 0xfff);
+  for (let i = 0; i < 8; i++) {
+    const p = i < split ? p0 + i : p7 - 7 + i;
+    const v = i < 4 ? lo >>> (i * 8) : hi >>> ((i - 4) * 8);
+    cpu.phys.write8(p, v & 0xff);
+  }
+}
+
+export function readLinear64(cpu: Cpu, lin: number, user = cpu.ctrl.cpl === 3): number {
+  const lo = readLinear32(cpu, lin, user);
+  cpu.hi = readLinear32(cpu, linAdd(cpu, lin, 4), user);
+  return lo;
+}
+
+// ------------------------------------------------------------------ 64-bit stack (64-bit mode)
+
+/** RSP as a 64-bit address in signed form (exact for canonical values). */
+export function getRsp(cpu: Cpu): number {
+  return cpu.regs.r32[16 + 4]! * TWO_32 + cpu.regs.u32[4]!;
+}
+
+/** Sets RSP from a 64-bit value in signed form. */
+export function setRsp(cpu: Cpu, a: number): void {
+  cpu.regs.r32[4] = (a % TWO_32) | 0;
+  cpu.regs.r32[16 + 4] = Math.floor(a / TWO_32);
+}
+
+/** The stack address `rsp`, which must be canonical (#SS(0) otherwise, SDM Vol. 1 §3.3.7.1). */
+function stackAddress(rsp: number): number {
+  if (!isCanonical(rsp)) raise(Vector.SS, 0);
+  return rsp;
+}
+
+/** PUSH of a 64-bit value in 64-bit mode; RSP changes only after the write succeeded. */
+export function push64(cpu: Cpu, lo: number, hi: number): void {
+  const sp = stackAddress(getRsp(cpu) - 8);
+  write64(cpu, Seg.SS, sp, lo, hi);
+  setRsp(cpu, sp);
+}
+
+/** PUSH of a 16-bit value in 64-bit mode (66h prefix). */
+export function push16In64(cpu: Cpu, value: number): void {
+  const sp = stackAddress(getRsp(cpu) - 2);
+  write16(cpu, Seg.SS, sp, value);
+  setRsp(cpu, sp);
+}
+
+/** POP of a 64-bit value in 64-bit mode: returns the low half, the high half in `cpu.hi`. */
+export function pop64(cpu: Cpu): number {
+  const sp = stackAddress(getRsp(cpu));
+  const lo = read64(cpu, Seg.SS, sp);
+  setRsp(cpu, sp + 8);
+  return lo;
+}
+
+/** The 64-bit stack slot `depth` bytes above RSP, without popping (low half; high half in `cpu.hi`). */
+export function peek64(cpu: Cpu, depth: number): number {
+  return read64(cpu, Seg.SS, stackAddress(getRsp(cpu) + depth));
 }

@@ -25,7 +25,38 @@ export const Msr = {
   PAT: 0x277,
   MTRR_DEF_TYPE: 0x2ff,
   EFER: 0xc0000080,
+  STAR: 0xc0000081,
+  LSTAR: 0xc0000082,
+  CSTAR: 0xc0000083,
+  FMASK: 0xc0000084,
+  FS_BASE: 0xc0000100,
+  GS_BASE: 0xc0000101,
+  KERNEL_GS_BASE: 0xc0000102,
+  TSC_AUX: 0xc0000103,
 } as const;
+
+/**
+ * The MSRs of IA-32e mode (SDM Vol. 4 Table 2-2), which a model without long mode does not have
+ * (#GP). FS_BASE and GS_BASE are not rows of the table: they read and write the segment caches.
+ */
+export const LONG_MODE_MSRS: readonly number[] = [
+  Msr.STAR,
+  Msr.LSTAR,
+  Msr.CSTAR,
+  Msr.FMASK,
+  Msr.FS_BASE,
+  Msr.GS_BASE,
+  Msr.KERNEL_GS_BASE,
+];
+
+/** MSRs whose value is a linear address: a non-canonical write is #GP(0) (SDM WRMSR). */
+export const ADDRESS_MSRS: readonly number[] = [
+  Msr.LSTAR,
+  Msr.CSTAR,
+  Msr.FS_BASE,
+  Msr.GS_BASE,
+  Msr.KERNEL_GS_BASE,
+];
 
 /** IA32_APIC_BASE bits. */
 export const ApicBase = { BSP: 0x100, ENABLE: 0x800, DEFAULT_BASE: 0xfee00000 } as const;
@@ -74,6 +105,12 @@ export const MSR_TABLE: readonly MsrRow[] = [
   row(Msr.PAT, 0x00070406, 0x00070406, 0x07070707, 0x07070707),
   row(Msr.MTRR_DEF_TYPE, 0, 0, 0xcff, 0),
   row(Msr.EFER, 0, 0, Efer.SCE | Efer.LME | Efer.NXE, 0),
+  row(Msr.STAR, 0, 0, 0xffffffff, 0xffffffff),
+  row(Msr.LSTAR, 0, 0, 0xffffffff, 0xffffffff),
+  row(Msr.CSTAR, 0, 0, 0xffffffff, 0xffffffff),
+  row(Msr.FMASK, 0, 0, 0xffffffff, 0),
+  row(Msr.KERNEL_GS_BASE, 0, 0, 0xffffffff, 0xffffffff),
+  row(Msr.TSC_AUX, 0, 0, 0xffffffff, 0),
 ];
 
 /** Rows a layer above may add to one CPU's file with {@link MsrFile.define}. */

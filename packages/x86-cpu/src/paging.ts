@@ -23,15 +23,20 @@ export const TLB_MASK = TLB_SIZE - 1;
 const VALID = 0x800;
 const USER = 0x1;
 
-/** The TLB tag of `linear` for a supervisor (`user` false) or user access. */
+/**
+ * The TLB tag of `linear` for a supervisor (`user` false) or user access: the page's address with the
+ * VALID and USER bits in the offset bits. Linear addresses are unsigned 32-bit numbers outside 64-bit
+ * mode and canonical addresses in signed form in it (-0x7f00_0000 for 0xFFFF_FFFF_8100_0000), so the
+ * tag is a double and tells apart pages whose low 32 bits are equal.
+ */
 export function tlbTag(linear: number, user: boolean): number {
-  return (linear & 0xfffff000) | VALID | (user ? USER : 0);
+  return linear - (linear & 0xfff) + (user ? VALID | USER : VALID);
 }
 
 export class Pager {
-  private readonly rTag = new Int32Array(TLB_SIZE);
+  private readonly rTag = new Float64Array(TLB_SIZE);
   private readonly rPage = new Float64Array(TLB_SIZE);
-  private readonly wTag = new Int32Array(TLB_SIZE);
+  private readonly wTag = new Float64Array(TLB_SIZE);
   private readonly wPage = new Float64Array(TLB_SIZE);
   /**
    * The RAM-direct TLB (see `memory-access.ts`): entries for linear pages that translate to guest RAM,
@@ -41,9 +46,9 @@ export class Pager {
    * a page starts holding code, so writes to code still go through `PhysicalMemory` (which drops the
    * blocks). Everything that flushes or invalidates the TLB clears these entries too.
    */
-  readonly ramRTag = new Int32Array(TLB_SIZE);
+  readonly ramRTag = new Float64Array(TLB_SIZE);
   readonly ramRBase = new Int32Array(TLB_SIZE);
-  readonly ramWTag = new Int32Array(TLB_SIZE);
+  readonly ramWTag = new Float64Array(TLB_SIZE);
   readonly ramWBase = new Int32Array(TLB_SIZE);
   /** True when the MMU's second stage is the identity (no EPT): paging-off accesses skip the MMU. */
   private identity: boolean;
@@ -59,7 +64,10 @@ export class Pager {
     this.identity = mmu.stage instanceof IdentityStage;
   }
 
-  /** Physical address of `linear` for an access of `kind`; raises #PF (or #GP for a bad address). */
+  /**
+   * Physical address of `linear` (unsigned 32-bit, or a canonical address in signed form in 64-bit
+   * mode) for an access of `kind`; raises #PF (or #GP for a bad address).
+   */
   translate(linear: number, kind: AccessKind, user: boolean): number {
     if ((this.host.ctrl.cr0 & CR0.PG) === 0 && this.identity) return (linear & this.a20) >>> 0;
     const idx = (linear >>> 12) & TLB_MASK;
@@ -69,7 +77,7 @@ export class Pager {
     } else if (this.rTag[idx] === key) {
       return this.rPage[idx]! + (linear & 0xfff);
     }
-    return this.miss(linear >>> 0, kind, user, idx, key);
+    return this.miss(linear, kind, user, idx, key);
   }
 
   private miss(linear: number, kind: AccessKind, user: boolean, idx: number, key: number): number {
@@ -152,6 +160,6 @@ export class Pager {
     this.wTag[idx] = 0;
     this.ramRTag[idx] = 0;
     this.ramWTag[idx] = 0;
-    this.mmu.invlpg(linear >>> 0);
+    this.mmu.invlpg(linear);
   }
 }

@@ -73,7 +73,11 @@ export const REAL_MODE_CODE_ATTR = REAL_MODE_DATA_ATTR;
 
 export class SegmentCaches {
   readonly selector = new Uint16Array(8);
-  readonly base = new Uint32Array(8);
+  /**
+   * Base address: unsigned 32-bit, except FS and GS bases written as 64-bit values (WRMSR FS_BASE/
+   * GS_BASE, SWAPGS, WRFSBASE), which hold a canonical address in signed form (see {@link setBase64}).
+   */
+  readonly base = new Float64Array(8);
   /** Byte-granular limit. */
   readonly limit = new Uint32Array(8);
   readonly attr = new Uint32Array(8);
@@ -90,6 +94,15 @@ export class SegmentCaches {
     this.limit[seg] = limit >>> 0;
     this.attr[seg] = attr;
     this.derive(seg);
+  }
+
+  /**
+   * Sets a 64-bit base (FS/GS in IA-32e mode) given as a canonical address in signed form
+   * (0xFFFF_8000_0000_0000 is -2^47): the caller checks canonicality. Other fields are kept.
+   */
+  setBase64(seg: number, base: number): void {
+    this.base[seg] = base;
+    if ((this.access[seg]! & Access.VALID) !== 0) this.derive(seg);
   }
 
   /** Marks a data segment register unusable (loaded with a null selector in protected mode). */

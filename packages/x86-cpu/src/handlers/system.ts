@@ -6,7 +6,7 @@
  * The sensitive ones consult the hooks first, so a VMX layer can turn them into VM exits.
  */
 import { MMU_FAULT } from '@typevisor/mmu';
-import { type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
+import { CpuidFeature, type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import { CR0, CR4, Mode } from '../control.js';
 import { modelCpuid } from '../cpu-model.js';
 import { DR6, DR7 } from '../debug-registers.js';
@@ -25,9 +25,18 @@ import { interceptInstruction, raise, raiseIntercept, Vector } from '../exceptio
 import { CpuExit } from '../exit.js';
 import { EFLAGS, getCF, IOPL_SHIFT, materialize, setArith, setCF, writeFlags } from '../flags.js';
 import { INTERCEPT } from '../hooks.js';
-import { read16, read32, readLinear8, write16, write32, writeLinear8 } from '../memory-access.js';
-import { Msr } from '../msr.js';
-import { getReg, locate, readOp0, setReg, writeOp0 } from '../operands.js';
+import {
+  isCanonical,
+  read16,
+  read32,
+  readLinear8,
+  TWO_32,
+  write16,
+  write32,
+  writeLinear8,
+} from '../memory-access.js';
+import { ADDRESS_MSRS, Efer, LONG_MODE_MSRS, Msr } from '../msr.js';
+import { getReg, joinSigned, locate, readOp0, setReg, writeOp0 } from '../operands.js';
 import { Seg } from '../registers.js';
 import { fwait } from './x87.js';
 import { CR4_OSXSAVE, leaf1EcxWithOsxsave, osxsaveAllowed } from './xsave.js';
@@ -165,10 +174,15 @@ const rdmsr: Handler = (cpu) => {
     const t = cpu.tsc;
     v.lo = t % 4294967296;
     v.hi = Math.floor(t / 4294967296);
+  } else if (index === Msr.FS_BASE || index === Msr.GS_BASE) {
+    const base = cpu.segs.base[index === Msr.FS_BASE ? Seg.FS : Seg.GS]!;
+    v.lo = base >>> 0;
+    v.hi = Math.floor(base / TWO_32) >>> 0;
+    known = longModeCapable(cpu);
   } else {
     // An unknown MSR reaches the hook too (reading 0), so a VMM can intercept it; otherwise #GP.
     const slot = cpu.msrs.find(index);
-    known = slot >= 0;
+    known = slot >= 0 && (longModeCapable(cpu) || !LONG_MODE_MSRS.includes(index));
     v.lo = slot < 0 ? 0 : cpu.msrs.lo[slot]!;
     v.hi = slot < 0 ? 0 : cpu.msrs.hi[slot]!;
   }
@@ -198,11 +212,23 @@ const wrmsr: Handler = (cpu) => {
     cpu.tscOffset = v.hi * 4294967296 + v.lo - cpu.tscBase();
     return;
   }
+  if (LONG_MODE_MSRS.includes(index) && !longModeCapable(cpu)) raise(Vector.GP, 0);
+  if (ADDRESS_MSRS.includes(index) && !isCanonical(joinSigned(v.lo, v.hi))) raise(Vector.GP, 0);
+  if (index === Msr.FS_BASE || index === Msr.GS_BASE) {
+    cpu.segs.setBase64(index === Msr.FS_BASE ? Seg.FS : Seg.GS, joinSigned(v.lo, v.hi));
+    return;
+  }
+  if (index === Msr.EFER && v.lo & Efer.LME && !longModeCapable(cpu)) raise(Vector.GP, 0);
   const slot = cpu.msrs.find(index);
-  if (slot < 0 || !cpu.msrs.write(slot, v.lo, v.hi)) raise(Vector.GP, 0);
+  // EFER.LME cannot change while paging is on (SDM Vol. 3 §9.8.5); LMA is read-only (writes ignored).
+  if (index === Msr.EFER && cpu.ctrl.cr0 & CR0.PG && ((v.lo ^ efer(cpu)) & Efer.LME) !== 0)
+    raise(Vector.GP, 0);
+  const lo = index === Msr.EFER ? v.lo & ~Efer.LMA : v.lo;
+  if (slot < 0 || !cpu.msrs.write(slot, lo, v.hi)) raise(Vector.GP, 0);
   if (index === Msr.EFER) {
     cpu.pager.mmu.writeEfer(cpu.msrs.lo[slot]!);
     cpu.pager.flush();
+    cpu.syncLongMode();
   }
 };
 
@@ -222,6 +248,16 @@ const CR4_KNOWN =
   CR4.OSFXSR |
   CR4.OSXMMEXCPT;
 
+/** Whether the model has IA-32e mode (CPUID.80000001H:EDX.LM): its MSRs and EFER.LME exist. */
+export function longModeCapable(cpu: Cpu): boolean {
+  return cpu.features[CpuidFeature.X64] === 1;
+}
+
+/** The EFER MSR's value. */
+function efer(cpu: Cpu): number {
+  return cpu.pager.mmu.state.efer;
+}
+
 /** Writes CRn with the architectural checks; used by MOV CR, LMSW and CLTS. */
 export function writeCr(cpu: Cpu, n: number, value: number): void {
   const c = cpu.ctrl;
@@ -231,12 +267,19 @@ export function writeCr(cpu: Cpu, n: number, value: number): void {
       // Reserved bits 63:32 do not exist here; PG without PE and NW without CD are #GP(0).
       if (value & CR0.PG && (value & CR0.PE) === 0) raise(Vector.GP, 0);
       if (value & CR0.NW && (value & CR0.CD) === 0) raise(Vector.GP, 0);
+      // IA-32e: paging with EFER.LME needs CR4.PAE and a CS without L; 64-bit mode cannot turn
+      // paging off (compatibility mode can: that is how IA-32e mode is left), SDM Vol. 3 §9.8.5.
+      if (value & CR0.PG && (c.cr0 & CR0.PG) === 0 && efer(cpu) & Efer.LME) {
+        if ((c.cr4 & CR4.PAE) === 0 || cpu.segs.attr[Seg.CS]! & Attr.L) raise(Vector.GP, 0);
+      }
+      if ((value & CR0.PG) === 0 && cpu.code64) raise(Vector.GP, 0);
       if (cpu.hooks.movToCr(0, value) === INTERCEPT) raiseIntercept();
       const old = c.cr0;
       const next = (value | CR0.ET) >>> 0;
       if (cpu.pager.mmu.writeCr0(next) === MMU_FAULT) raise(Vector.GP, 0);
       c.cr0 = next;
       if ((old ^ c.cr0) & (CR0.PG | CR0.PE | CR0.WP | CR0.CD | CR0.NW)) cpu.pager.flush();
+      cpu.syncLongMode();
       cpu.updateMode();
       if (c.mode === Mode.Real) c.cpl = 0;
       cpu.stop = true;
@@ -253,6 +296,8 @@ export function writeCr(cpu: Cpu, n: number, value: number): void {
       return;
     case 4:
       if (value & ~(osxsaveAllowed(cpu) ? CR4_KNOWN | CR4_OSXSAVE : CR4_KNOWN)) raise(Vector.GP, 0);
+      // CR4.PAE cannot be cleared in IA-32e mode (SDM Vol. 3 §2.5, MOV CR4 #GP conditions).
+      if (c.lma && (value & CR4.PAE) === 0) raise(Vector.GP, 0);
       if (cpu.hooks.movToCr(4, value) === INTERCEPT) raiseIntercept();
       if (cpu.pager.mmu.writeCr4(value) === MMU_FAULT) raise(Vector.GP, 0);
       c.cr4 = value;
