@@ -18,7 +18,7 @@ import {
 } from '@typevisor/devices';
 import { type Clock, GuestMemory, PioBus } from '@typevisor/memory';
 import { loadLinux, pcE820 } from '@typevisor/qemu';
-import { Cpu, CpuExit, type CpuHooks, NullHooks } from '@typevisor/x86-cpu';
+import { Cpu, CpuExit, type CpuHooks, type CpuModel, NullHooks } from '@typevisor/x86-cpu';
 import {
   TRAMPOLINE_BASE,
   TRAMPOLINE_EAX,
@@ -40,6 +40,8 @@ export interface BareBootOptions {
   readonly until?: string;
   readonly maxInstructions?: number;
   readonly onSerial?: (text: string) => void;
+  /** The CPU model (default: the CPU's own default, a Pentium II); `X86_64_MODEL` for 64-bit kernels. */
+  readonly model?: CpuModel;
 }
 
 export interface BareBootResult {
@@ -122,7 +124,7 @@ export function bootBare(opts: BareBootOptions): BareBootResult {
     reset = true;
     cpu?.requestStop();
   });
-  cpu = new Cpu(mem, { hooks });
+  cpu = new Cpu(mem, opts.model === undefined ? { hooks } : { hooks, model: opts.model });
   cpu.interruptController = pic;
 
   const t0 = performance.now();

@@ -1,10 +1,12 @@
 /**
  * Boots a kernel on the bare CPU harness and prints the serial console as it goes.
  *   node --conditions=source --import tsx/esm tests/boot/run-bare.ts [bzImage] [initrd] [cmdline] [maxInstructions]
+ * With TYPEVISOR_MODEL=x86_64 the CPU is `X86_64_MODEL` (long mode), for 64-bit kernels.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { X86_64_MODEL } from '@typevisor/x86-cpu';
 import { bootBare } from './bare-cpu.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -21,6 +23,7 @@ const r = bootBare({
   until: 'GUEST-DONE',
   maxInstructions: Number(max),
   onSerial: (ch) => process.stdout.write(ch),
+  ...(process.env.TYPEVISOR_MODEL === 'x86_64' ? { model: X86_64_MODEL } : {}),
 });
 console.log(
   `\n[bare-cpu] end=${r.end} eip=0x${r.eip.toString(16)} ${(r.instructions / 1e6).toFixed(0)}M instructions in ${r.seconds.toFixed(1)} s (${(r.instructions / r.seconds / 1e6).toFixed(1)} MIPS)`,

@@ -10,6 +10,7 @@ import {
   v86Program,
   x87Program,
 } from './programs.js';
+import { longAluProgram, longFlowProgram, longSystemProgram } from './programs64.js';
 
 /** Every CPU test program by name; kernels/<name>.mb and golden/<name>.txt follow these names. */
 export const PROGRAMS: Record<string, () => string> = {
@@ -23,4 +24,30 @@ export const PROGRAMS: Record<string, () => string> = {
   tasks: taskSwitchProgram,
   v86: v86Program,
   x87: x87Program,
+  'long-alu': longAluProgram,
+  'long-flow': longFlowProgram,
+  'long-system': longSystemProgram,
 };
+
+/** The 64-bit (IA-32e mode) programs: their names start with `long-`. */
+export const isLongMode = (name: string): boolean => name.startsWith('long-');
+
+/** The QEMU binary and CPU model a program's golden output is recorded with (and checked against). */
+export interface QemuOracle {
+  readonly binary: 'qemu-system-i386' | 'qemu-system-x86_64';
+  readonly args: readonly string[];
+}
+
+/** 32-bit programs: a P6-class CPU, the class Typevisor's default 32-bit model claims. */
+export const QEMU_32: QemuOracle = { binary: 'qemu-system-i386', args: ['-cpu', 'pentium3'] };
+
+/**
+ * 64-bit programs: QEMU's generic 64-bit model (LM, NX, SYSCALL, CX16, SSE3) plus the features the
+ * programs use (POPCNT, RDTSCP) and the SSSE3/SSE4 a long-mode model of this project claims.
+ */
+export const QEMU_64: QemuOracle = {
+  binary: 'qemu-system-x86_64',
+  args: ['-cpu', 'qemu64,+popcnt,+rdtscp,+ssse3,+sse4.1,+sse4.2'],
+};
+
+export const qemuOracle = (name: string): QemuOracle => (isLongMode(name) ? QEMU_64 : QEMU_32);

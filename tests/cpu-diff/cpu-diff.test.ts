@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { X86_64_MODEL } from '@typevisor/x86-cpu';
 import { describe, expect, it } from 'vitest';
 import { findQemu, runQemuKernel } from '../support/qemu.js';
-import { PROGRAMS } from './catalog.js';
+import { isLongMode, PROGRAMS, qemuOracle } from './catalog.js';
 import { runOnTypevisor } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const qemu = findQemu('qemu-system-i386');
 const golden = (name: string) => readFileSync(join(here, 'golden', `${name}.txt`), 'latin1');
 
 /**
@@ -15,7 +15,11 @@ const golden = (name: string) => readFileSync(join(here, 'golden', `${name}.txt`
  * Each is an expected failure (`it.fails`): when the CPU is fixed the test fails until the entry is
  * removed, so this list cannot go stale.
  */
-const KNOWN_DIFFERENCES: Record<string, string> = {};
+const KNOWN_DIFFERENCES: Record<string, string> = {
+  'long-alu': 'IA-32e mode not implemented yet',
+  'long-flow': 'IA-32e mode not implemented yet',
+  'long-system': 'IA-32e mode not implemented yet',
+};
 
 /** The first line where two outputs differ, for a readable failure. */
 function firstDifference(got: string, want: string): string {
@@ -37,20 +41,27 @@ describe('CPU test programs', () => {
       expect(text.split('\n').length).toBeGreaterThan(5);
     });
 
-    // The oracle: QEMU TCG still prints exactly the committed golden output. Needs Debian's
-    // qemu-system-x86 (installed by .ci/run); skipped where it is not installed.
-    it.skipIf(qemu === undefined)(`${name}: QEMU TCG (-cpu pentium3) prints the golden output`, () => {
-      const r = runQemuKernel(qemu!, join(here, 'kernels', `${name}.mb`), 60_000, ['-cpu', 'pentium3']);
-      expect(r.serial).toBe(golden(name));
-      expect(r.status).toBe(1); // isa-debug-exit with 0: (0 << 1) | 1
-    });
+    // The oracle: QEMU TCG still prints exactly the committed golden output, with the binary and
+    // CPU model record.ts used (catalog.ts). Needs Debian's qemu-system-x86 (installed by .ci/run);
+    // skipped where it is not installed.
+    const oracle = qemuOracle(name);
+    const qemu = findQemu(oracle.binary);
+    it.skipIf(qemu === undefined)(
+      `${name}: QEMU TCG (${oracle.binary} ${oracle.args.join(' ')}) prints the golden output`,
+      () => {
+        const r = runQemuKernel(qemu!, join(here, 'kernels', `${name}.mb`), 60_000, oracle.args);
+        expect(r.serial).toBe(golden(name));
+        expect(r.status).toBe(1); // isa-debug-exit with 0: (0 << 1) | 1
+      },
+    );
 
     const known = KNOWN_DIFFERENCES[name];
     const typevisorTest = known === undefined ? it : it.fails;
     typevisorTest(
       `${name}: Typevisor's CPU prints the same output as QEMU${known ? ` (known difference: ${known})` : ''}`,
       () => {
-        const r = runOnTypevisor(join(here, 'kernels', `${name}.mb`));
+        const kernel = join(here, 'kernels', `${name}.mb`);
+        const r = isLongMode(name) ? runOnTypevisor(kernel, undefined, X86_64_MODEL) : runOnTypevisor(kernel);
         expect(firstDifference(r.serial, golden(name))).toBe('none');
         expect(r.status).toBe(1);
       },

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuestMemory } from '@typevisor/memory';
 import { loadMultiboot, pcE820 } from '@typevisor/qemu';
-import { Cpu, CpuExit, type CpuHooks, NullHooks } from '@typevisor/x86-cpu';
+import { Cpu, CpuExit, type CpuHooks, type CpuModel, NullHooks } from '@typevisor/x86-cpu';
 import { TRAMPOLINE_BASE, TRAMPOLINE_ENTRY, TRAMPOLINE_MBI } from './trampoline.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -42,8 +42,11 @@ class HarnessHooks extends NullHooks implements CpuHooks {
   }
 }
 
-/** Runs a multiboot kernel under Typevisor's CPU until it exits, halts for good, or `budget` runs out. */
-export function runOnTypevisor(kernelPath: string, budget = 400_000_000): HarnessRun {
+/**
+ * Runs a multiboot kernel under Typevisor's CPU until it exits, halts for good, or `budget` runs out.
+ * `model` is the CPU model (the CPU's default when absent; the long-* programs need one with long mode).
+ */
+export function runOnTypevisor(kernelPath: string, budget = 400_000_000, model?: CpuModel): HarnessRun {
   const mem = new GuestMemory();
   mem.addRegion(0, new Uint8Array(new SharedArrayBuffer(RAM)));
   const trampoline = new Uint8Array(readFileSync(join(here, 'kernels', 'trampoline.bin')));
@@ -62,7 +65,7 @@ export function runOnTypevisor(kernelPath: string, budget = 400_000_000): Harnes
 
   let cpu: Cpu | undefined;
   const hooks = new HarnessHooks(() => cpu!);
-  cpu = new Cpu(mem, { hooks });
+  cpu = new Cpu(mem, model === undefined ? { hooks } : { hooks, model });
   let executed = 0;
   let note = 'budget exhausted';
   while (executed < budget && hooks.status === null) {
