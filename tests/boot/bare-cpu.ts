@@ -18,7 +18,7 @@ import {
 } from '@typevisor/devices';
 import { type Clock, GuestMemory, PioBus } from '@typevisor/memory';
 import { loadLinux, pcE820 } from '@typevisor/qemu';
-import { Cpu, CpuExit, type CpuHooks, type CpuModel, NullHooks } from '@typevisor/x86-cpu';
+import { Cpu, type CpuEvents, CpuExit, type CpuHooks, type CpuModel, NullHooks } from '@typevisor/x86-cpu';
 import {
   TRAMPOLINE_BASE,
   TRAMPOLINE_EAX,
@@ -42,6 +42,10 @@ export interface BareBootOptions {
   readonly onSerial?: (text: string) => void;
   /** The CPU model (default: the CPU's own default, a Pentium II); `X86_64_MODEL` for 64-bit kernels. */
   readonly model?: CpuModel;
+  /** Told about every event the CPU delivers (debugging a boot: which exception, where). */
+  readonly events?: CpuEvents;
+  /** Called with the CPU once it exists (debugging). */
+  readonly onCpu?: (cpu: Cpu) => void;
 }
 
 export interface BareBootResult {
@@ -124,8 +128,13 @@ export function bootBare(opts: BareBootOptions): BareBootResult {
     reset = true;
     cpu?.requestStop();
   });
-  cpu = new Cpu(mem, opts.model === undefined ? { hooks } : { hooks, model: opts.model });
+  cpu = new Cpu(mem, {
+    hooks,
+    ...(opts.model === undefined ? {} : { model: opts.model }),
+    ...(opts.events === undefined ? {} : { events: opts.events }),
+  });
   cpu.interruptController = pic;
+  opts.onCpu?.(cpu);
 
   const t0 = performance.now();
   const max = opts.maxInstructions ?? 3e9;
@@ -143,6 +152,11 @@ export function bootBare(opts: BareBootOptions): BareBootResult {
       break;
     }
     if (exit === CpuExit.Hlt) {
+      // HLT with interrupts off (a panic's `cli; hlt`): nothing can wake the CPU.
+      if ((cpu.eflags & 0x200) === 0) {
+        end = 'halted';
+        break;
+      }
       // Idle: jump virtual time to the next timer deadline.
       const deadlines = [pit.nextDeadlineNs(), rtc.nextDeadlineNs()].filter((d): d is number => d !== null);
       if (deadlines.length === 0) {

@@ -15,11 +15,7 @@ const golden = (name: string) => readFileSync(join(here, 'golden', `${name}.txt`
  * Each is an expected failure (`it.fails`): when the CPU is fixed the test fails until the entry is
  * removed, so this list cannot go stale.
  */
-const KNOWN_DIFFERENCES: Record<string, string> = {
-  'long-alu': 'IA-32e mode not implemented yet',
-  'long-flow': 'IA-32e mode not implemented yet',
-  'long-system': 'IA-32e mode not implemented yet',
-};
+const KNOWN_DIFFERENCES: Record<string, string> = {};
 
 /** The first line where two outputs differ, for a readable failure. */
 function firstDifference(got: string, want: string): string {

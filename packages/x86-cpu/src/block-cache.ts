@@ -39,6 +39,17 @@ for (const size of [16, 32, 64] as const) {
   }
 }
 
+/**
+ * CET's ENDBR32/ENDBR64 and RDSSPD/RDSSPQ are encodings in the reserved-NOP space (0F 1E): a processor
+ * without CET executes them as NOPs (RDSSP leaves its register unchanged), which is what lets the
+ * same binaries run on older CPUs. Debian's amd64 userland begins its functions with ENDBR64.
+ */
+const HINT_NOP: Handler = () => {};
+for (const name of ['Endbr32', 'Endbr64', 'Rdsspd_r32', 'Rdsspq_r64']) {
+  const code = (Code as Record<string, number>)[name];
+  if (code !== undefined) LEGACY_MEANING[code] = HINT_NOP;
+}
+
 export const MAX_BLOCK = 32;
 /** Sets of the block table; each holds {@link WAYS} blocks. */
 const SETS = 8192;

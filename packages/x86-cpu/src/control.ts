@@ -53,6 +53,13 @@ export class ControlState {
   /** The XCR0 bits XSETBV may set (a VMM's guest CPUID leaf 0DH narrows them; x87 always). */
   xcr0Supported = 3;
   readonly dr = new Uint32Array(8);
+  /** Bits 63:32 of DR0..DR3 (64-bit linear addresses written by MOV DRn, r64 in 64-bit mode). */
+  readonly drHi = new Uint32Array(4);
+  /**
+   * CR8 (64-bit mode only): the task-priority register, bits 3:0 (SDM Vol. 3 §10.8.6). A plain
+   * register here: it reads back what was written; no local APIC is told.
+   */
+  tpr = 0;
   readonly gdtr = new TableRegister();
   readonly idtr = new TableRegister();
   /** Current privilege level. */

@@ -114,7 +114,7 @@ export class Cpu {
    * events. CR2 takes it only when the #PF is delivered through the IDT: a #PF that causes a VM exit
    * leaves CR2 alone and the exit qualification carries the address (SDM Vol. 3C §28.1).
    */
-  pageFaultAddress = -1;
+  pageFaultAddress = NO_PAGE_FAULT;
   /** Executed instruction count (the TSC base when no {@link tscSource} is set). */
   instructions = 0;
   tscOffset = 0;
@@ -426,7 +426,7 @@ export class Cpu {
     // In VMX non-root operation a #DB that exits through the exception bitmap updates neither DR6 nor
     // DR7.GD: the exit qualification carries its conditions (SDM Vol. 3C §28.1).
     const nonRoot = this.hooks.vmx?.nonRoot === true;
-    if (nonRoot && this.vmxTakes(EventKind.Exception, Vector.DB, 0, false, -1)) {
+    if (nonRoot && this.vmxTakes(EventKind.Exception, Vector.DB, 0, false, NO_PAGE_FAULT)) {
       this.bp.pending = 0;
       return;
     }
@@ -498,16 +498,22 @@ export class Cpu {
     if (rf) this.flags.bits |= EFLAGS.RF;
     // General detect (MOV DR with DR7.GD) is a #DB fault whose condition the handler left pending.
     if (f.vector === Vector.DB) this.debugException(this.bp.pending);
-    else this.deliver(EventKind.Exception, f.vector, f.errorCode, f.vector === Vector.PF ? f.address : -1);
+    else
+      this.deliver(
+        EventKind.Exception,
+        f.vector,
+        f.errorCode,
+        f.vector === Vector.PF ? f.address : NO_PAGE_FAULT,
+      );
     if (rf && this.exitReason >= 0) this.flags.bits &= ~EFLAGS.RF;
   }
 
   /**
    * Delivers an event, applying the double-fault and triple-fault rules (SDM Vol. 3 §6.15, Interrupt 8).
-   * `pageFault` is the linear address of a #PF, which loads CR2 as the #PF is delivered (-1: not a
+   * `pageFault` is the linear address of a #PF, which loads CR2 as the #PF is delivered (NO_PAGE_FAULT: not a
    * #PF raised by the CPU; an injected #PF leaves CR2 alone).
    */
-  deliver(kind: EventKind, vector: number, errorCode: number, pageFault = -1): void {
+  deliver(kind: EventKind, vector: number, errorCode: number, pageFault = NO_PAGE_FAULT): void {
     // VMX non-root operation: the exception bitmap or NMI exiting may turn the event into a VM exit,
     // which leaves CR2 as it was (SDM Vol. 3C §28.1).
     const nonRoot = this.hooks.vmx?.nonRoot === true;
@@ -516,7 +522,7 @@ export class Cpu {
       if (kind === EventKind.Software) this.regs.ip = this.startIp;
       return;
     }
-    if (pageFault >= 0) this.ctrl.cr2 = pageFault;
+    if (pageFault !== NO_PAGE_FAULT) this.ctrl.cr2 = pageFault;
     this.deliverThroughIdt(kind, vector, errorCode, nonRoot);
   }
 
@@ -533,7 +539,7 @@ export class Cpu {
   ): boolean {
     this.pageFaultAddress = pageFault;
     const taken = this.hooks.vmx?.event?.(kind, vector, errorCode, nested) === INTERCEPT;
-    this.pageFaultAddress = -1;
+    this.pageFaultAddress = NO_PAGE_FAULT;
     if (taken) this.exitToVmm();
     return taken;
   }
@@ -550,7 +556,7 @@ export class Cpu {
       if (e !== FAULT) throw e;
       const second = FAULT.vector;
       const code = FAULT.errorCode;
-      const address = second === Vector.PF ? FAULT.address : -1;
+      const address = second === Vector.PF ? FAULT.address : NO_PAGE_FAULT;
       const first = kind === EventKind.Exception ? vector : -1;
       // A fault while delivering INT n is a fault of the INT instruction: report it at the INT.
       if (kind === EventKind.Software) this.regs.ip = this.startIp;
@@ -565,7 +571,7 @@ export class Cpu {
       }
       // "Processors update CR2 whenever a page fault is detected", also when it results in a #DF or
       // occurs while delivering one (SDM Vol. 3A §6.15, Interrupt 14); a #PF that exits was taken above.
-      if (address >= 0) this.ctrl.cr2 = address;
+      if (address !== NO_PAGE_FAULT) this.ctrl.cr2 = address;
       if (first === Vector.DF) {
         this.shutdown();
         return;
@@ -590,16 +596,16 @@ export class Cpu {
       if (e !== FAULT) throw e;
       // In non-root operation the fault is offered to the exception bitmap as a fault while
       // delivering `vector` (the VMM then sees `vector` as IDT-vectoring information).
-      const address = FAULT.vector === Vector.PF ? FAULT.address : -1;
+      const address = FAULT.vector === Vector.PF ? FAULT.address : NO_PAGE_FAULT;
       if (nonRoot && this.vmxTakes(EventKind.Exception, FAULT.vector, FAULT.errorCode, true, address)) return;
-      if (address >= 0) this.ctrl.cr2 = address;
+      if (address !== NO_PAGE_FAULT) this.ctrl.cr2 = address;
       this.deliverDoubleFault(nonRoot);
     }
   }
 
   private deliverDoubleFault(nonRoot: boolean): void {
     // The #DF may exit through the exception bitmap (bit 8), reporting the event being delivered.
-    if (nonRoot && this.vmxTakes(EventKind.Exception, Vector.DF, 0, true, -1)) return;
+    if (nonRoot && this.vmxTakes(EventKind.Exception, Vector.DF, 0, true, NO_PAGE_FAULT)) return;
     this.lastVector = Vector.DF;
     this.events.delivered(EventKind.Exception, Vector.DF, 0);
     try {
@@ -610,9 +616,9 @@ export class Cpu {
       // SDM Vol. 3C §26.2 (triple fault): in non-root operation an exception while calling the #DF
       // handler is offered to the exception bitmap first, as a fault while delivering the #DF (an EPT
       // violation always exits); only one that does not exit ends in a triple fault.
-      const address = FAULT.vector === Vector.PF ? FAULT.address : -1;
+      const address = FAULT.vector === Vector.PF ? FAULT.address : NO_PAGE_FAULT;
       if (nonRoot && this.vmxTakes(EventKind.Exception, FAULT.vector, FAULT.errorCode, true, address)) return;
-      if (address >= 0) this.ctrl.cr2 = address;
+      if (address !== NO_PAGE_FAULT) this.ctrl.cr2 = address;
       this.shutdown();
     }
   }
@@ -624,6 +630,12 @@ export class Cpu {
     this.stop = true;
   }
 }
+
+/**
+ * "Not a #PF" where a page-fault address is passed along: any number is a valid linear address (in
+ * 64-bit mode a canonical address in signed form may be negative, -1 included), 2^64 is none.
+ */
+export const NO_PAGE_FAULT = 2 ** 64;
 
 /** The flags that make the loop go instruction by instruction (single step; RF to clear). */
 const TF_RF = EFLAGS.TF | EFLAGS.RF;

@@ -22,6 +22,10 @@ export class DescriptorScratch {
   hi = 0;
   /** Linear address of the descriptor (to set the accessed bit). */
   address = 0;
+  /** Bytes 8..11 of a 16-byte IA-32e system descriptor: base (or offset) bits 63:32. */
+  upper = 0;
+  /** Bytes 12..15 of a 16-byte IA-32e system descriptor (its type field, bits 12:8, must be 0). */
+  upper2 = 0;
 }
 
 export const DESC = new DescriptorScratch();
@@ -50,17 +54,48 @@ export function readDescriptor(cpu: Cpu, selector: number, vector: number = Vect
     limit = cpu.ctrl.gdtr.limit;
   }
   if (index + 7 > limit) raise(vector, selector & 0xfffc);
-  const addr = (base + index) >>> 0;
+  // In IA-32e mode the table base is a 64-bit address (signed form) and nothing wraps at 4 GiB.
+  const lma = cpu.ctrl.lma;
+  const addr = lma ? base + index : (base + index) >>> 0;
   DESC.address = addr;
   DESC.lo = readLinear32(cpu, addr, false);
-  DESC.hi = readLinear32(cpu, (addr + 4) >>> 0, false);
+  DESC.hi = readLinear32(cpu, lma ? addr + 4 : (addr + 4) >>> 0, false);
+}
+
+/**
+ * Reads a 16-byte IA-32e system descriptor (LDT, TSS, call gate; SDM Vol. 3 §3.5.2, §5.8.3.1) for
+ * `selector` into {@link DESC} (`lo`, `hi`, `upper`, `upper2`). Raises `vector`(selector) when any of
+ * its 16 bytes is outside the table limit or the type field of the upper half is not 0.
+ */
+export function readSystemDescriptor64(cpu: Cpu, selector: number, vector: number = Vector.GP): void {
+  const limit = (selector & 4) !== 0 ? cpu.segs.limit[Seg.LDTR]! : cpu.ctrl.gdtr.limit;
+  if ((selector & 0xfff8) + 15 > limit) raise(vector, selector & 0xfffc);
+  readDescriptor(cpu, selector, vector);
+  const at = DESC.address;
+  DESC.upper = readLinear32(cpu, at + 8, false);
+  DESC.upper2 = readLinear32(cpu, at + 12, false);
+  if ((DESC.upper2 & 0x1f00) !== 0) raise(vector, selector & 0xfffc);
+}
+
+/**
+ * The base of the 16-byte system descriptor in {@link DESC} (read by {@link readSystemDescriptor64}):
+ * bits 31:0 from the legacy fields, 63:32 from `DESC.upper`, as a canonical address in signed form;
+ * raises #GP(selector) when it is not canonical (SDM Vol. 2A LLDT/LTR). LLDT and LTR in IA-32e mode
+ * load `segs.set(seg, selector, 0, limit, attr)` and then `segs.setBase64(seg, this value)`.
+ */
+export function systemDescriptorBase64(selector: number): number {
+  const lo = descriptorBase(DESC.lo, DESC.hi);
+  const base = (DESC.upper | 0) * 4294967296 + lo;
+  if (base < -0x800000000000 || base >= 0x800000000000) raise(Vector.GP, selector & 0xfffc);
+  return base;
 }
 
 /** Sets the accessed bit of the descriptor last read (code/data descriptors). */
 export function markAccessed(cpu: Cpu): void {
   if ((DESC.hi & 0x100) === 0) {
     DESC.hi |= 0x100;
-    writeLinear8(cpu, (DESC.address + 5) >>> 0, (DESC.hi >>> 8) & 0xff, false);
+    const at = DESC.address + 5;
+    writeLinear8(cpu, cpu.ctrl.lma ? at : at >>> 0, (DESC.hi >>> 8) & 0xff, false);
   }
 }
 
@@ -108,7 +143,12 @@ export function loadSegmentProtected(cpu: Cpu, seg: number, selector: number): v
   const cpl = cpu.ctrl.cpl;
   const rpl = selector & 3;
   if ((selector & 0xfffc) === 0) {
-    if (seg === Seg.SS) raise(Vector.GP, 0);
+    if (seg === Seg.SS) {
+      // 64-bit mode allows a null SS below CPL 3 when RPL = CPL (SDM Vol. 2B MOV, "IF SS is loaded").
+      if (!cpu.code64 || cpl === 3 || rpl !== cpl) raise(Vector.GP, 0);
+      loadNullSs(cpu, selector, cpl);
+      return;
+    }
     cpu.segs.setNull(seg, selector);
     return;
   }
@@ -139,6 +179,18 @@ export function loadSegmentProtected(cpu: Cpu, seg: number, selector: number): v
   }
   markAccessed(cpu);
   loadCacheFromDescriptor(cpu, seg, selector);
+}
+
+/**
+ * SS loaded with a null selector in IA-32e mode (MOV/POP SS in 64-bit mode, an interrupt or far CALL
+ * that changes privilege, IRETQ/RETF to CPL < 3): unusable, but its DPL stays the CPL, which the SS
+ * cache always carries (SDM Vol. 3 §6.14.4; VMX guest-state checks rely on SS.DPL = CPL). Stack
+ * accesses in 64-bit mode ignore the segment.
+ */
+export function loadNullSs(cpu: Cpu, selector: number, cpl: number): void {
+  const s = cpu.segs;
+  s.setNull(Seg.SS, selector);
+  s.attr[Seg.SS] = cpl << Attr.DPL_SHIFT;
 }
 
 /** Loads a data segment register or SS in the current mode. */

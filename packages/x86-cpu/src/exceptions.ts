@@ -74,7 +74,8 @@ export function raise(vector: number, errorCode = 0): never {
 export function raisePageFault(address: number, errorCode: number): never {
   FAULT.vector = Vector.PF;
   FAULT.errorCode = errorCode;
-  FAULT.address = address >>> 0;
+  // Unsigned 32-bit outside 64-bit mode, a canonical address in signed form in it: kept as given.
+  FAULT.address = address;
   throw FAULT;
 }
 

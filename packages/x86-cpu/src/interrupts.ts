@@ -10,6 +10,7 @@ import {
   dplOf,
   isCodeData,
   loadCacheFromDescriptor,
+  loadNullSs,
   markAccessed,
   presentOf,
   readDescriptor,
@@ -17,10 +18,18 @@ import {
 } from './descriptors.js';
 import { hasErrorCode, raise, Vector } from './exceptions.js';
 import { EFLAGS, readFlags, writeFlags } from './flags.js';
-import { readLinear16, readLinear32, write16, write32 } from './memory-access.js';
+import {
+  isCanonical,
+  readLinear16,
+  readLinear32,
+  TWO_32,
+  write16,
+  write32,
+  writeLinear64,
+} from './memory-access.js';
 import { Seg } from './registers.js';
 import { Attr, SegType, SysType } from './segments.js';
-import { readTssStack, TaskSwitchReason, TSS_STACK, taskSwitch } from './task.js';
+import { readTss64, readTssStack, TaskSwitchReason, TSS_STACK, taskSwitch } from './task.js';
 
 export const EventKind = {
   /** A CPU exception (fault or trap); pushes an error code when the vector has one. */
@@ -36,6 +45,7 @@ export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 export function deliverEvent(cpu: Cpu, kind: EventKind, vector: number, errorCode: number): void {
   cpu.halted = false;
   if (cpu.ctrl.mode === Mode.Real) deliverReal(cpu, vector);
+  else if (cpu.ctrl.lma) deliverLong(cpu, kind, vector, errorCode);
   else deliverProtected(cpu, kind, vector, errorCode);
 }
 
@@ -208,3 +218,97 @@ function pushRaw(cpu: Cpu, size: number, value: number): void {
   if (big) r.r32[4] = sp;
   else r.r16[8] = sp;
 }
+
+/**
+ * Delivery in IA-32e mode, from 64-bit or compatibility mode (SDM Vol. 3 §6.14): a 16-byte interrupt
+ * or trap gate to a 64-bit code segment; the stack from the TSS (RSPn on a privilege change, ISTn when
+ * the gate names one) or the current one, aligned down to 16 bytes; SS, RSP, RFLAGS, CS, RIP and the
+ * error code pushed as 8-byte slots. Nothing changes but memory until every check has passed.
+ */
+function deliverLong(cpu: Cpu, kind: EventKind, vector: number, errorCode: number): void {
+  const c = cpu.ctrl;
+  const ext = kind === EventKind.Software ? 0 : 1;
+  const gateErr = vector * 8 + 2 + ext;
+  if (vector * 16 + 15 > c.idtr.limit) raise(Vector.GP, gateErr);
+  const addr = c.idtr.base + vector * 16;
+  const lo = readLinear32(cpu, addr, false);
+  const hi = readLinear32(cpu, addr + 4, false);
+  const offHi = readLinear32(cpu, addr + 8, false);
+  const type = typeOf(hi);
+  // Only 64-bit interrupt and trap gates (types 14, 15); task gates do not exist in IA-32e mode.
+  if (isCodeData(hi) || (type !== SysType.INT_GATE32 && type !== SysType.TRAP_GATE32))
+    raise(Vector.GP, gateErr);
+  if (kind === EventKind.Software && dplOf(hi) < c.cpl) raise(Vector.GP, gateErr);
+  if (!presentOf(hi)) raise(Vector.NP, gateErr);
+  const pushError = kind === EventKind.Exception && hasErrorCode(vector);
+
+  const selector = lo >>> 16;
+  if ((selector & 0xfffc) === 0) raise(Vector.GP, ext);
+  readDescriptor(cpu, selector, Vector.GP);
+  const chi = DESC.hi;
+  const clo = DESC.lo;
+  const caddr = DESC.address;
+  const selErr = (selector & 0xfffc) + ext;
+  const ctype = typeOf(chi);
+  if (!isCodeData(chi) || (ctype & SegType.CODE) === 0 || dplOf(chi) > c.cpl) raise(Vector.GP, selErr);
+  // The handler runs in 64-bit mode: L = 1, D = 0.
+  if ((chi & (DESC_L | DESC_D)) !== DESC_L) raise(Vector.GP, selErr);
+  if (!presentOf(chi)) raise(Vector.NP, selErr);
+  const target = (offHi | 0) * TWO_32 + (((lo & 0xffff) | (hi & 0xffff0000)) >>> 0);
+  if (!isCanonical(target)) raise(Vector.GP, ext);
+  const conforming = (ctype & SegType.EXPAND_DOWN_OR_CONFORMING) !== 0;
+  const dpl = conforming ? c.cpl : dplOf(chi);
+  const r = cpu.regs;
+  const s = cpu.segs;
+  const inner = dpl < c.cpl;
+
+  // The new stack pointer, as halves.
+  const ist = hi & 7;
+  let spLo: number;
+  let spHi: number;
+  if (ist !== 0) {
+    spLo = readTss64(cpu, 36 + 8 * (ist - 1), ext);
+    spHi = cpu.hi;
+  } else if (inner) {
+    spLo = readTss64(cpu, 4 + 8 * dpl, ext);
+    spHi = cpu.hi;
+  } else {
+    spLo = r.u32[4]!;
+    spHi = r.u32[16 + 4]!;
+  }
+  const top = (spHi | 0) * TWO_32 + ((spLo & ~15) >>> 0);
+  const frame = pushError ? 48 : 40;
+  if (!isCanonical(top - 1) || !isCanonical(top - frame)) raise(Vector.SS, ext);
+
+  // The frame, written as the handler's privilege level would (supervisor unless it is 3).
+  const flags = readFlags(cpu.flags);
+  const user = dpl === 3;
+  const ip = r.ip;
+  writeLinear64(cpu, top - 8, s.selector[Seg.SS]!, 0, user);
+  writeLinear64(cpu, top - 16, r.u32[4]!, r.u32[16 + 4]!, user);
+  writeLinear64(cpu, top - 24, flags, 0, user);
+  writeLinear64(cpu, top - 32, s.selector[Seg.CS]!, 0, user);
+  writeLinear64(cpu, top - 40, ip >>> 0, Math.floor(ip / TWO_32) >>> 0, user);
+  if (pushError) writeLinear64(cpu, top - 48, errorCode, 0, user);
+
+  // Commit.
+  DESC.lo = clo;
+  DESC.hi = chi;
+  DESC.address = caddr;
+  markAccessed(cpu);
+  if (inner) loadNullSs(cpu, dpl, dpl);
+  loadCacheFromDescriptor(cpu, Seg.CS, (selector & 0xfffc) | dpl);
+  c.cpl = dpl;
+  const sp = top - frame;
+  r.r32[4] = sp >>> 0;
+  r.r32[16 + 4] = Math.floor(sp / TWO_32);
+  r.ip = target;
+  let nf = flags & ~(EFLAGS.TF | EFLAGS.NT | EFLAGS.VM | EFLAGS.RF);
+  if (type === SysType.INT_GATE32) nf &= ~EFLAGS.IF;
+  writeFlags(cpu.flags, nf);
+  cpu.updateMode();
+}
+
+/** Descriptor high-word bits: L (64-bit code) and D/B. */
+const DESC_L = 0x200000;
+const DESC_D = 0x400000;

@@ -51,6 +51,8 @@ export const LONG_MODE_MSRS: readonly number[] = [
 
 /** MSRs whose value is a linear address: a non-canonical write is #GP(0) (SDM WRMSR). */
 export const ADDRESS_MSRS: readonly number[] = [
+  Msr.SYSENTER_ESP,
+  Msr.SYSENTER_EIP,
   Msr.LSTAR,
   Msr.CSTAR,
   Msr.FS_BASE,
@@ -89,8 +91,9 @@ export const MSR_TABLE: readonly MsrRow[] = [
   // 8 variable ranges, fixed ranges, write-combining (SDM Vol. 3 §11.11.1).
   row(Msr.MTRRCAP, 0x508, 0, 0, 0),
   row(Msr.SYSENTER_CS, 0, 0, 0xffff, 0),
-  row(Msr.SYSENTER_ESP, 0, 0, 0xffffffff, 0),
-  row(Msr.SYSENTER_EIP, 0, 0, 0xffffffff, 0),
+  // 64 bits wide with IA-32e mode (WRMSR refuses bits 63:32 on a model without it).
+  row(Msr.SYSENTER_ESP, 0, 0, 0xffffffff, 0xffffffff),
+  row(Msr.SYSENTER_EIP, 0, 0, 0xffffffff, 0xffffffff),
   row(Msr.MCG_CAP, 0, 0, 0, 0),
   row(Msr.MCG_STATUS, 0, 0, 0x7, 0),
   row(Msr.MISC_ENABLE, 0x1, 0, 0xffffffff, 0xffffffff),

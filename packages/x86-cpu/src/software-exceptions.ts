@@ -24,7 +24,8 @@ const INTO_OPCODE = 0xce;
  */
 export function isSoftwareException(cpu: Cpu, vector: number): boolean {
   if (vector !== Vector.BP && vector !== Vector.OF) return false;
-  const last = (cpu.segs.base[Seg.CS]! + cpu.regs.ip - 1) >>> 0;
+  // 64-bit mode: CS base 0 and RIP a canonical address in signed form (no 32-bit wrap).
+  const last = cpu.code64 ? cpu.regs.ip - 1 : (cpu.segs.base[Seg.CS]! + cpu.regs.ip - 1) >>> 0;
   // The byte was fetched a moment ago: its translation is in the TLB and cannot fault.
   const phys = cpu.pager.translate(last, AccessKind.Fetch, cpu.ctrl.cpl === 3);
   return cpu.phys.read8(phys) === (vector === Vector.BP ? INT3_OPCODE : INTO_OPCODE);

@@ -16,7 +16,14 @@ import {
 } from './descriptors.js';
 import { raise, Vector } from './exceptions.js';
 import { EFLAGS, readFlags, writeFlags } from './flags.js';
-import { readLinear16, readLinear32, writeLinear16, writeLinear32, writeLinear8 } from './memory-access.js';
+import {
+  readLinear16,
+  readLinear32,
+  readLinear64,
+  writeLinear16,
+  writeLinear32,
+  writeLinear8,
+} from './memory-access.js';
 import { Seg } from './registers.js';
 import { SegType, SysType } from './segments.js';
 
@@ -50,6 +57,17 @@ export function readTssStack(cpu: Cpu, dpl: number, ext: number): void {
   }
 }
 
+/**
+ * Reads the 8-byte stack pointer at `offset` of the 64-bit TSS (RSP0..2 at 4/12/20, IST1..7 at 36 +
+ * 8 * (n - 1); SDM Vol. 3 §8.7): returns the low half and leaves the high half in `cpu.hi`. Raises
+ * #TS(TR + EXT) when the field is beyond the TSS limit. The TSS base may be a 64-bit address.
+ */
+export function readTss64(cpu: Cpu, offset: number, ext: number): number {
+  const s = cpu.segs;
+  if (offset + 7 > s.limit[Seg.TR]!) raise(Vector.TS, (s.selector[Seg.TR]! & 0xfffc) + ext);
+  return readLinear64(cpu, s.base[Seg.TR]! + offset, false);
+}
+
 const SEG_ORDER = [Seg.ES, Seg.CS, Seg.SS, Seg.DS, Seg.FS, Seg.GS];
 const newSelectors = new Uint16Array(6);
 const newGprs = new Uint32Array(8);
@@ -59,6 +77,8 @@ export function taskSwitch(cpu: Cpu, selector: number, reason: TaskSwitchReason)
   const s = cpu.segs;
   const c = cpu.ctrl;
   const r = cpu.regs;
+  // IA-32e mode has no hardware task switching (SDM Vol. 3 §8.7); callers reject it before this.
+  if (c.lma) raise(Vector.GP, 0);
   if (selector & 4) raise(Vector.GP, selector & 0xfffc);
   readDescriptor(cpu, selector, Vector.GP);
   const lo = DESC.lo;

@@ -38,9 +38,14 @@ function bitOp(op: number, size: number, immediate: boolean): Handler {
     const unit = Math.floor(offset / size);
     const bit = offset - unit * size;
     const mask = ins.addressSize === 16 ? 0xffff : 0xffffffff;
-    const off = immediate ? cpu.eaOff : (cpu.eaOff + unit * bytes) & mask;
-    const v = readSized(cpu, cpu.eaSeg, off >>> 0, size);
-    if (op !== BitOp.Test) writeSized(cpu, cpu.eaSeg, off >>> 0, size, apply(op, v, bit));
+    // 64-bit addressing: the offset is a canonical address in signed form (no wrap; the access checks it).
+    const off = immediate
+      ? cpu.eaOff
+      : ins.addressSize === 64
+        ? cpu.eaOff + unit * bytes
+        : ((cpu.eaOff + unit * bytes) & mask) >>> 0;
+    const v = readSized(cpu, cpu.eaSeg, off, size);
+    if (op !== BitOp.Test) writeSized(cpu, cpu.eaSeg, off, size, apply(op, v, bit));
     setCF(cpu.flags, (v >>> bit) & 1);
   };
 }

@@ -8,12 +8,19 @@ import type { Cpu, Handler } from '../cpu.js';
 import { HandlerList } from './table.js';
 import { loadSegmentReal } from '../descriptors.js';
 import { raise, Vector } from '../exceptions.js';
-import { farReturnProtected, farTransferProtected, iretProtected } from '../far.js';
+import {
+  farReturnLong,
+  farReturnProtected,
+  farTransferLong,
+  farTransferProtected,
+  iretLong,
+  iretProtected,
+} from '../far.js';
 import { EFLAGS, getOF, getZF, IOPL_SHIFT, readFlags, testCondition, writeFlags } from '../flags.js';
 import { EventKind } from '../interrupts.js';
 import { adjustSp, peek, push, read16, readSized } from '../memory-access.js';
 import { getReg, locate, readOp0 } from '../operands.js';
-import { Seg } from '../registers.js';
+import { GPR_HI, Seg } from '../registers.js';
 
 /** Near jump target check: EIP must be inside the CS limit (SDM "JMP": #GP(0)). */
 function jumpTo(cpu: Cpu, target: number): void {
@@ -68,6 +75,7 @@ function loop(kind: number, counter32: boolean): Handler {
     if (counter32) {
       n = (r.u32[1]! - 1) >>> 0;
       r.r32[1] = n;
+      r.r32[GPR_HI + 1] = 0;
     } else {
       n = (r.r16[2]! - 1) & 0xffff;
       r.r16[2] = n;
@@ -95,7 +103,8 @@ function farReal(cpu: Cpu, selector: number, offset: number): void {
 
 function farTransfer(cpu: Cpu, selector: number, offset: number, size: number, call: boolean): void {
   if (cpu.ctrl.mode === Mode.Protected) {
-    farTransferProtected(cpu, selector, offset, size, call);
+    if (cpu.ctrl.lma) farTransferLong(cpu, selector, offset, size, call);
+    else farTransferProtected(cpu, selector, offset, size, call);
   } else {
     if (call) {
       push(cpu, size, cpu.segs.selector[Seg.CS]!);
@@ -115,8 +124,13 @@ function farIndirect(size: number, call: boolean): Handler {
     if (ins.op0Kind !== OpKind.Memory) raise(Vector.UD);
     locate(cpu, ins);
     const offset = readSized(cpu, cpu.eaSeg, cpu.eaOff, size);
-    const mask = ins.addressSize === 16 ? 0xffff : 0xffffffff;
-    const selector = read16(cpu, cpu.eaSeg, ((cpu.eaOff + (size >>> 3)) & mask) >>> 0);
+    // 64-bit addressing: the selector follows the offset without a wrap (eaOff is in signed form).
+    const at = cpu.eaOff + (size >>> 3);
+    const selector = read16(
+      cpu,
+      cpu.eaSeg,
+      ins.addressSize === 64 ? at : (at & (ins.addressSize === 16 ? 0xffff : 0xffffffff)) >>> 0,
+    );
     farTransfer(cpu, selector, offset, size, call);
   };
 }
@@ -124,8 +138,10 @@ function farIndirect(size: number, call: boolean): Handler {
 function retFar(size: number, withImm: boolean): Handler {
   return (cpu, ins) => {
     const imm = withImm ? ins.immediate & 0xffff : 0;
-    if (cpu.ctrl.mode === Mode.Protected) farReturnProtected(cpu, size, imm);
-    else {
+    if (cpu.ctrl.mode === Mode.Protected) {
+      if (cpu.ctrl.lma) farReturnLong(cpu, size, imm);
+      else farReturnProtected(cpu, size, imm);
+    } else {
       const ip = peek(cpu, size, 0);
       const cs = peek(cpu, size, size >>> 3) & 0xffff;
       farReal(cpu, cs, size === 16 ? ip & 0xffff : ip);
@@ -138,8 +154,10 @@ function retFar(size: number, withImm: boolean): Handler {
 function iret(size: number): Handler {
   return (cpu) => {
     const mode = cpu.ctrl.mode;
-    if (mode === Mode.Protected) iretProtected(cpu, size);
-    else {
+    if (mode === Mode.Protected) {
+      if (cpu.ctrl.lma) iretLong(cpu, size);
+      else iretProtected(cpu, size);
+    } else {
       if (mode === Mode.V86 && ((cpu.flags.bits >>> IOPL_SHIFT) & 3) < 3) raise(Vector.GP, 0);
       const ip = peek(cpu, size, 0);
       const cs = peek(cpu, size, size >>> 3) & 0xffff;

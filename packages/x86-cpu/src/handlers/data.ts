@@ -8,9 +8,29 @@ import { HandlerList } from './table.js';
 import { loadSegment } from '../descriptors.js';
 import { raise, Vector } from '../exceptions.js';
 import { EFLAGS, LazyOp, readFlags, setArith, setLazy, sizeMask, testCondition } from '../flags.js';
-import { read16, read32, read8, readSized, write32 } from '../memory-access.js';
-import { effectiveAddress, getReg, locate, readOp0, readOp1, setReg, writeOp0 } from '../operands.js';
-import { Seg, segOf } from '../registers.js';
+import {
+  isCanonical,
+  read16,
+  read32,
+  read64,
+  read8,
+  readSized,
+  segmentFault,
+  write32,
+} from '../memory-access.js';
+import {
+  effectiveAddress,
+  effectiveAddress64,
+  getReg,
+  joinSigned,
+  locate,
+  readOp0,
+  readOp1,
+  setReg,
+  setReg64,
+  writeOp0,
+} from '../operands.js';
+import { GPR_HI, GPR_OF, Seg, segOf } from '../registers.js';
 
 function mov(size: number): Handler {
   return (cpu, ins) => writeOp0(cpu, ins, size, readOp1(cpu, ins, size), false);
@@ -26,7 +46,7 @@ function movFromSreg(size: number): Handler {
 }
 
 /** MOV Sreg, r/m16: loading SS inhibits interrupts for one instruction. */
-const movToSreg: Handler = (cpu, ins) => {
+export const movToSreg: Handler = (cpu, ins) => {
   const seg = segOf(ins.op0Register);
   if (seg === Seg.CS || seg < 0) raise(Vector.UD);
   const sel = readOp1(cpu, ins, 16);
@@ -46,8 +66,15 @@ function extend(dstSize: number, srcSize: number, signed: boolean): Handler {
   };
 }
 
+/**
+ * LEA r16/r32: the effective address truncated to the operand size. In 64-bit mode it is the raw 64-bit
+ * sum (no canonical check: LEA does not access memory).
+ */
 function lea(size: number): Handler {
-  return (cpu, ins) => setReg(cpu, ins.op0Register, size, effectiveAddress(cpu, ins) & sizeMask(size));
+  return (cpu, ins) => {
+    const a = ins.bitness === 64 ? effectiveAddress64(cpu, ins) : effectiveAddress(cpu, ins);
+    setReg(cpu, ins.op0Register, size, a & sizeMask(size));
+  };
 }
 
 function xchg(size: number): Handler {
@@ -65,13 +92,24 @@ function xadd(size: number): Handler {
     const dst = readOp0(cpu, ins, size);
     const src = getReg(cpu, ins.op1Register, size);
     const sum = ((dst + src) & mask) >>> 0;
-    writeOp0(cpu, ins, size, sum, true);
-    setReg(cpu, ins.op1Register, size, dst);
+    // SRC <- DEST, then DEST <- sum (XADD r, r with one register keeps the sum); memory is written first.
+    if (ins.op0Kind === OpKind.Register) {
+      setReg(cpu, ins.op1Register, size, dst);
+      setReg(cpu, ins.op0Register, size, sum);
+    } else {
+      writeOp0(cpu, ins, size, sum, true);
+      setReg(cpu, ins.op1Register, size, dst);
+    }
     setLazy(cpu.flags, LazyOp.Add, size, dst, src, sum);
   };
 }
 
-/** CMPXCHG: compare the accumulator with r/m; the destination is always written (SDM: "the processor never produces a locked read without also producing a locked write"). */
+/**
+ * CMPXCHG: compare the accumulator with r/m. A memory destination is always written (SDM: "the processor
+ * never produces a locked read without also producing a locked write"); a register destination is left
+ * alone when the comparison fails (in 64-bit mode a 32-bit one is not zero-extended then), and the
+ * accumulator is written only then.
+ */
 function cmpxchg(size: number): Handler {
   const mask = sizeMask(size);
   const acc = size === 8 ? Register.AL : size === 16 ? Register.AX : Register.EAX;
@@ -80,7 +118,7 @@ function cmpxchg(size: number): Handler {
     const a = getReg(cpu, acc, size);
     if (a === dst) writeOp0(cpu, ins, size, getReg(cpu, ins.op1Register, size), true);
     else {
-      writeOp0(cpu, ins, size, dst, true);
+      if (ins.op0Kind !== OpKind.Register) writeOp0(cpu, ins, size, dst, true);
       setReg(cpu, acc, size, dst);
     }
     setLazy(cpu.flags, LazyOp.Sub, size, a, dst, ((a - dst) & mask) >>> 0);
@@ -102,16 +140,21 @@ const cmpxchg8b: Handler = (cpu, ins) => {
   } else {
     write32(cpu, seg, off, lo);
     write32(cpu, seg, (off + 4) >>> 0, hi);
+    // EDX:EAX are 32-bit register writes: in 64-bit mode the upper halves become 0.
     r.r32[0] = lo;
+    r.r32[GPR_HI] = 0;
     r.r32[2] = hi;
+    r.r32[GPR_HI + 2] = 0;
     setArith(cpu.flags, EFLAGS.ZF, 0);
   }
 };
 
+/** CMOVcc: the source is read either way; in 64-bit mode CMOVcc r32 zero-extends even when false. */
 function cmov(cc: number, size: number): Handler {
   return (cpu, ins) => {
     const v = readOp1(cpu, ins, size);
     if (testCondition(cpu.flags, cc)) setReg(cpu, ins.op0Register, size, v);
+    else if (size === 32) cpu.regs.r32[GPR_OF[ins.op0Register]! + GPR_HI] = 0;
   };
 }
 
@@ -137,19 +180,27 @@ const cbw: Handler = (cpu) => {
 };
 const cwde: Handler = (cpu) => {
   cpu.regs.r32[0] = (cpu.regs.r16[0]! << 16) >> 16;
+  cpu.regs.r32[GPR_HI] = 0;
 };
 const cwd: Handler = (cpu) => {
   cpu.regs.r16[4] = cpu.regs.r16[0]! & 0x8000 ? 0xffff : 0;
 };
 const cdq: Handler = (cpu) => {
   cpu.regs.r32[2] = cpu.regs.r32[0]! >> 31;
+  cpu.regs.r32[GPR_HI + 2] = 0;
 };
 
-/** XLAT: AL = [seg:(E)BX + AL]. */
+/** XLAT: AL = [seg:(E/R)BX + AL]; with 64-bit addressing the address must be canonical. */
 const xlat: Handler = (cpu, ins) => {
   const r = cpu.regs;
-  const base = ins.addressSize === 16 ? (r.r16[6]! + r.r8[0]!) & 0xffff : (r.u32[3]! + r.r8[0]!) >>> 0;
-  r.r8[0] = read8(cpu, ins.memSegment - Register.ES, base);
+  const seg = ins.memSegment - Register.ES;
+  const as = ins.addressSize;
+  let base: number;
+  if (as === 64) {
+    base = joinSigned(r.u32[3]!, r.u32[GPR_HI + 3]!) + r.r8[0]!;
+    if (!isCanonical(base)) segmentFault(seg);
+  } else base = as === 16 ? (r.r16[6]! + r.r8[0]!) & 0xffff : (r.u32[3]! + r.r8[0]!) >>> 0;
+  r.r8[0] = read8(cpu, seg, base);
 };
 
 const LAHF_MASK = EFLAGS.SF | EFLAGS.ZF | EFLAGS.AF | EFLAGS.PF | EFLAGS.CF;
@@ -160,19 +211,22 @@ const sahf: Handler = (cpu) => {
   setArith(cpu.flags, LAHF_MASK, cpu.regs.r8[1]!);
 };
 
-/** LDS/LES/LFS/LGS/LSS r, m16:16/m16:32. */
+/** LDS/LES/LFS/LGS/LSS r, m16:16/m16:32 (LFS/LGS/LSS also r64, m16:64 with REX.W). */
 function loadFar(seg: number, size: number): Handler {
   return (cpu, ins) => {
     if (ins.op1Kind !== OpKind.Memory) raise(Vector.UD);
     locate(cpu, ins);
-    const off = readSized(cpu, cpu.eaSeg, cpu.eaOff, size);
-    const sel = read16(
-      cpu,
-      cpu.eaSeg,
-      (cpu.eaOff + (size >>> 3)) & (ins.addressSize === 16 ? 0xffff : 0xffffffff),
-    );
+    const ea = cpu.eaOff;
+    const as = ins.addressSize;
+    const next = ea + (size >>> 3);
+    // 64-bit addressing: a canonical offset in signed form, no wrap (the access checks canonicality).
+    const selOff = as === 64 ? next : as === 16 ? next & 0xffff : next >>> 0;
+    const off = size === 64 ? read64(cpu, cpu.eaSeg, ea) : readSized(cpu, cpu.eaSeg, ea, size);
+    const offHi = cpu.hi;
+    const sel = read16(cpu, cpu.eaSeg, selOff);
     loadSegment(cpu, seg, sel);
-    setReg(cpu, ins.op0Register, size, off);
+    if (size === 64) setReg64(cpu, ins.op0Register, off, offHi);
+    else setReg(cpu, ins.op0Register, size, off);
     if (seg === Seg.SS) {
       cpu.shadow = true;
       cpu.stop = true;
@@ -272,6 +326,9 @@ function entries(): [number, Handler][] {
   add('Lfs_r32_m1632', loadFar(Seg.FS, 32));
   add('Lgs_r16_m1616', loadFar(Seg.GS, 16));
   add('Lgs_r32_m1632', loadFar(Seg.GS, 32));
+  add('Lss_r64_m1664', loadFar(Seg.SS, 64));
+  add('Lfs_r64_m1664', loadFar(Seg.FS, 64));
+  add('Lgs_r64_m1664', loadFar(Seg.GS, 64));
   return list.entries;
 }
 

@@ -10,7 +10,7 @@ import { interceptInstruction, raise, raiseIntercept, Vector } from '../exceptio
 import { IOPL_SHIFT } from '../flags.js';
 import { INTERCEPT } from '../hooks.js';
 import { readLinear16 } from '../memory-access.js';
-import { Seg } from '../registers.js';
+import { GPR_HI, Seg } from '../registers.js';
 import { SysType } from '../segments.js';
 
 /** Raises #GP(0) unless the current privilege may access `size` ports at `port`. */
@@ -18,17 +18,19 @@ export function checkIo(cpu: Cpu, port: number, size: number): void {
   const mode = cpu.ctrl.mode;
   if (mode === Mode.Real) return;
   if (mode === Mode.Protected && cpu.ctrl.cpl <= ((cpu.flags.bits >>> IOPL_SHIFT) & 3)) return;
-  // Consult the I/O permission bitmap (32-bit TSS only).
+  // Consult the I/O permission bitmap (32-bit TSS, or the 64-bit TSS of IA-32e mode: map base at 0x66 too).
   const s = cpu.segs;
   const type = s.attr[Seg.TR]! & 0xf;
   if (type !== SysType.TSS32_AVAILABLE && type !== SysType.TSS32_BUSY) raise(Vector.GP, 0);
   const limit = s.limit[Seg.TR]!;
   if (limit < 0x67) raise(Vector.GP, 0);
+  // IA-32e mode: the 64-bit TSS (same types) may have a 64-bit base (signed form), no 32-bit wrap.
   const base = s.base[Seg.TR]!;
-  const mapBase = readLinear16(cpu, (base + 0x66) >>> 0, false);
+  const lma = cpu.ctrl.lma;
+  const mapBase = readLinear16(cpu, lma ? base + 0x66 : (base + 0x66) >>> 0, false);
   const byte = mapBase + (port >>> 3);
   if (byte + 1 > limit) raise(Vector.GP, 0);
-  const bits = readLinear16(cpu, (base + byte) >>> 0, false);
+  const bits = readLinear16(cpu, lma ? base + byte : (base + byte) >>> 0, false);
   const mask = ((1 << size) - 1) << (port & 7);
   if (bits & mask) raise(Vector.GP, 0);
 }
@@ -86,7 +88,11 @@ function outDx(size: 1 | 2 | 4): Handler {
 function setAcc(cpu: Cpu, size: number, v: number): void {
   if (size === 1) cpu.regs.r8[0] = v;
   else if (size === 2) cpu.regs.r16[0] = v;
-  else cpu.regs.r32[0] = v;
+  else {
+    // IN EAX: the upper half of RAX becomes 0 (harmless outside 64-bit mode).
+    cpu.regs.r32[0] = v;
+    cpu.regs.r32[GPR_HI] = 0;
+  }
 }
 
 function getAcc(cpu: Cpu, size: number): number {

@@ -9,8 +9,8 @@ import { CR0 } from '../control.js';
 import type { Cpu, Handler } from '../cpu.js';
 import { HandlerList } from './table.js';
 import { raise, Vector } from '../exceptions.js';
-import { read32, write32 } from '../memory-access.js';
-import { getReg, locate, writeOp0 } from '../operands.js';
+import { read32, read64, write64 } from '../memory-access.js';
+import { getReg, locate, readOp1_64, writeOp0, writeOp0_64 } from '../operands.js';
 import {
   emms,
   isMmxOp,
@@ -104,8 +104,13 @@ function readSource(cpu: Cpu, ins: Instruction, fpu: X87, narrow: boolean): void
     return;
   }
   locate(cpu, ins);
-  srcLo = read32(cpu, cpu.eaSeg, cpu.eaOff);
-  srcHi = narrow ? 0 : read32(cpu, cpu.eaSeg, (cpu.eaOff + 4) >>> 0);
+  if (narrow) {
+    srcLo = read32(cpu, cpu.eaSeg, cpu.eaOff);
+    srcHi = 0;
+    return;
+  }
+  srcLo = read64(cpu, cpu.eaSeg, cpu.eaOff);
+  srcHi = cpu.hi;
 }
 
 function arith(opcode: number, narrow: boolean): Handler {
@@ -155,9 +160,24 @@ const movqFromMm: Handler = (cpu, ins) => {
     return;
   }
   locate(cpu, ins);
-  // Both halves are checked before either is written.
-  write32(cpu, cpu.eaSeg, (cpu.eaOff + 4) >>> 0, hi);
-  write32(cpu, cpu.eaSeg, cpu.eaOff, lo);
+  // Both pages are translated before either half is written.
+  write64(cpu, cpu.eaSeg, cpu.eaOff, lo, hi);
+};
+
+/** MOVQ mm, r/m64 (REX.W 0F 6E): the 64-bit source is read before the MMX state changes. */
+const movqToMmFromRm64: Handler = (cpu, ins) => {
+  const fpu = enter(cpu);
+  const lo = readOp1_64(cpu, ins);
+  mmxWrite(fpu, mm(ins.op0Register), lo, cpu.hi);
+};
+
+/** MOVQ r/m64, mm (REX.W 0F 7E). */
+const movqToRm64: Handler = (cpu, ins) => {
+  const fpu = enter(cpu);
+  const r = mm(ins.op1Register);
+  const lo = mmxReadLo(fpu, r);
+  const hi = mmxReadHi(fpu, r);
+  writeOp0_64(cpu, ins, lo, hi, false);
 };
 
 const emmsHandler: Handler = (cpu) => {
@@ -180,6 +200,8 @@ function entries(): [number, Handler][] {
   add('Movd_rm32_mm', movdFromMm);
   add('Movq_mm_mmm64', movqToMm);
   add('Movq_mmm64_mm', movqFromMm);
+  add('Movq_mm_rm64', movqToMmFromRm64);
+  add('Movq_rm64_mm', movqToRm64);
   add('Emms', emmsHandler);
   return list.entries;
 }

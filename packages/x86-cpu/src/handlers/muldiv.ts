@@ -3,6 +3,7 @@ import { HandlerList } from './table.js';
 import { raise, Vector } from '../exceptions.js';
 import { EFLAGS, setArith, szp } from '../flags.js';
 import { getReg, readOp0, readOp1, readOp2, setReg } from '../operands.js';
+import { GPR_HI } from '../registers.js';
 
 const OSZAPC = EFLAGS.OF | EFLAGS.SF | EFLAGS.ZF | EFLAGS.AF | EFLAGS.PF | EFLAGS.CF;
 
@@ -32,6 +33,15 @@ function mulS32(a: number, b: number): void {
   prodHi = hi >>> 0;
 }
 
+/** EAX and EDX of a 32-bit MUL/IMUL/DIV/IDIV: like every 32-bit write, they zero RAX/RDX 63:32. */
+function setEdxEax(cpu: Cpu, eax: number, edx: number): void {
+  const r = cpu.regs.r32;
+  r[0] = eax;
+  r[GPR_HI] = 0;
+  r[2] = edx;
+  r[2 + GPR_HI] = 0;
+}
+
 function mulFlags(cpu: Cpu, overflow: boolean, lo: number, size: number): void {
   setArith(cpu.flags, OSZAPC, szp(lo, size) | (overflow ? EFLAGS.OF | EFLAGS.CF : 0));
 }
@@ -52,8 +62,7 @@ function mul(size: number): Handler {
       mulFlags(cpu, p > 0xffff, p & 0xffff, 16);
     } else {
       mulU32(r.u32[0]!, src);
-      r.r32[0] = prodLo;
-      r.r32[2] = prodHi;
+      setEdxEax(cpu, prodLo, prodHi);
       mulFlags(cpu, prodHi !== 0, prodLo, 32);
     }
   };
@@ -75,8 +84,7 @@ function imul1(size: number): Handler {
       mulFlags(cpu, p !== (p << 16) >> 16, p & 0xffff, 16);
     } else {
       mulS32(r.r32[0]!, src | 0);
-      r.r32[0] = prodLo;
-      r.r32[2] = prodHi;
+      setEdxEax(cpu, prodLo, prodHi);
       mulFlags(cpu, prodHi !== ((prodLo | 0) < 0 ? 0xffffffff : 0), prodLo, 32);
     }
   };
@@ -140,8 +148,7 @@ function div(size: number): Handler {
       const hi = r.u32[2]!;
       if (hi >= d) raise(Vector.DE);
       divU64(hi, r.u32[0]!, d);
-      r.r32[0] = quot;
-      r.r32[2] = rem;
+      setEdxEax(cpu, quot, rem);
     }
   };
 }
@@ -179,8 +186,7 @@ function idiv(size: number): Handler {
       divU64(hi, lo, absD);
       const negQ = negN !== d < 0;
       if (negQ ? quot > 0x80000000 : quot > 0x7fffffff) raise(Vector.DE);
-      r.r32[0] = negQ ? -quot : quot;
-      r.r32[2] = negN ? -rem : rem;
+      setEdxEax(cpu, negQ ? -quot : quot, negN ? -rem : rem);
     }
   };
 }

@@ -7,11 +7,11 @@
  * last single-bit step would give, as Intel hardware does bit-serially (and as the 80286 vectors show).
  * AF is undefined for every shift: it is cleared.
  */
-import type { Instruction } from '@typevisor/x86-decoder';
+import { type Instruction, OpKind } from '@typevisor/x86-decoder';
 import type { Cpu, Handler } from '../cpu.js';
 import { HandlerList } from './table.js';
 import { EFLAGS, getCF, setArith, sizeMask, szp } from '../flags.js';
-import { getReg, getReg8, readOp0, writeOp0 } from '../operands.js';
+import { getReg, getReg8, readOp0, setReg, writeOp0 } from '../operands.js';
 
 const OSZAPC = EFLAGS.OF | EFLAGS.SF | EFLAGS.ZF | EFLAGS.AF | EFLAGS.PF | EFLAGS.CF;
 const OC = EFLAGS.OF | EFLAGS.CF;
@@ -125,11 +125,24 @@ function shiftValue(cpu: Cpu, op: number, size: number, dst: number, c: number):
   return res;
 }
 
+/**
+ * A masked count of 0 changes neither the value nor the flags, but a 32-bit register destination is
+ * still written: in 64-bit mode its upper half becomes 0, as for any 32-bit result (hardware does:
+ * FEX-Emu's hardware-checked unittests, e.g. ASM/TwoByte/0F_AD_2.asm `shrd r11d, r15d, cl` with
+ * CL = 0; QEMU stores the result unconditionally too).
+ */
+function keepZeroExtended(cpu: Cpu, ins: Instruction, size: number, dst: number): void {
+  if (size === 32 && ins.op0Kind === OpKind.Register) setReg(cpu, ins.op0Register, 32, dst);
+}
+
 function shift(op: number, size: number, from: number): Handler {
   return (cpu, ins) => {
     const c = count(cpu, ins, from);
     const dst = readOp0(cpu, ins, size);
-    if (c === 0) return;
+    if (c === 0) {
+      keepZeroExtended(cpu, ins, size, dst);
+      return;
+    }
     const res = shiftValue(cpu, op, size, dst, c);
     writeOp0(cpu, ins, size, res, true);
     setArith(cpu.flags, outMask, outValues);
@@ -143,7 +156,10 @@ function doubleShift(left: boolean, size: number, fromCl: boolean): Handler {
   return (cpu, ins) => {
     const c = fromCl ? getReg8(cpu, 2) & 31 : ins.immediate & 31;
     const dst = readOp0(cpu, ins, size);
-    if (c === 0) return;
+    if (c === 0) {
+      keepZeroExtended(cpu, ins, size, dst);
+      return;
+    }
     const src = getReg(cpu, ins.op1Register, size);
     let res: number;
     let cf: number;

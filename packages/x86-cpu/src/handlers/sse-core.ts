@@ -8,7 +8,7 @@ import { type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import { CR0, CR4 } from '../control.js';
 import type { Cpu, Handler } from '../cpu.js';
 import { raise, Vector } from '../exceptions.js';
-import { probeWrite, read32, write32 } from '../memory-access.js';
+import { linearAddress, probeWrite, read32, write32 } from '../memory-access.js';
 import { locate } from '../operands.js';
 import {
   arith,
@@ -113,12 +113,22 @@ export function copyAtoR(): void {
 /** Memory operand located; #GP(0) when `aligned` and the linear address is not 16-byte aligned. */
 export function locateMem(cpu: Cpu, ins: Instruction, aligned: boolean): void {
   locate(cpu, ins);
-  if (aligned && ((cpu.segs.base[cpu.eaSeg]! + cpu.eaOff) & 15) !== 0) raise(Vector.GP, 0);
+  if (aligned && (linearAddress(cpu, cpu.eaSeg, cpu.eaOff) & 15) !== 0) raise(Vector.GP, 0);
+}
+
+/**
+ * The offset `k` bytes past `off` (the memory operand's, by default): wrapped to the address size
+ * in 16/32-bit modes; in 64-bit mode offsets are canonical addresses in signed form and simply add
+ * (with 67h too: the operand's bytes continue past 4 GiB).
+ */
+export function offsetPlus(ins: Instruction, off: number, k: number): number {
+  const o = off + k;
+  if (ins.bitness === 64) return o;
+  return ins.addressSize === 16 ? o & 0xffff : o >>> 0;
 }
 
 export function nextOff(cpu: Cpu, ins: Instruction, k: number): number {
-  const o = cpu.eaOff + k;
-  return ins.addressSize === 16 ? o & 0xffff : o >>> 0;
+  return offsetPlus(ins, cpu.eaOff, k);
 }
 
 /** Reads `bytes` (4, 8 or 16) of memory into B (the rest of B zeroed). */

@@ -12,8 +12,8 @@ import { type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import type { Cpu, Handler } from '../cpu.js';
 import { raise, Vector } from '../exceptions.js';
 import { EFLAGS, setArith } from '../flags.js';
-import { probeWrite, read16, read32, write32, write8 } from '../memory-access.js';
-import { getReg, locate, setReg, writeOp0 } from '../operands.js';
+import { isCanonical, probeWrite, read16, read32, segmentFault, write32, write8 } from '../memory-access.js';
+import { getReg, joinSigned, locate, setReg, writeOp0 } from '../operands.js';
 import {
   bitsToF32,
   F32_INDEFINITE,
@@ -35,9 +35,10 @@ import { byteMask, byteShift, INT_OPS, type IntOp, SHIFT_IMM_OPS, shuffle } from
 import { A, B, R } from '../sse/lanes.js';
 import { MXCSR, MXCSR_WRITABLE } from '../sse/state.js';
 import { mmxEnter, mmxReadHi, mmxReadLo, mmxWrite } from '../x87/index.js';
-import { Seg } from '../registers.js';
+import { GPR_HI, Seg } from '../registers.js';
 import { HandlerList } from './table.js';
 import { SSE3_HANDLERS } from './sse3.js';
+import { SSE64_HANDLERS } from './sse64.js';
 import { SSSE3_HANDLERS } from './ssse3.js';
 import {
   copyAtoR,
@@ -54,6 +55,7 @@ import {
   loadB,
   loadMmB,
   mm,
+  offsetPlus,
   readMemB,
   storeR,
   writeMem,
@@ -229,15 +231,19 @@ function maskmov(bytes: number): Handler {
     // DS:[E]DI (segment overridable), not a ModRM operand.
     const seg =
       ins.memSegment >= Register.ES && ins.memSegment <= Register.GS ? ins.memSegment - Register.ES : Seg.DS;
-    const a32 = ins.addressSize === 32;
-    const mask = a32 ? 0xffffffff : 0xffff;
+    // The address: DI, EDI, or RDI (canonical or #GP(0)/#SS(0), as a ModRM operand would be).
+    const as = ins.addressSize;
     cpu.eaSeg = seg;
-    cpu.eaOff = a32 ? cpu.regs.u32[7]! : cpu.regs.r16[14]!;
+    if (as === 64) {
+      const a = joinSigned(cpu.regs.u32[7]!, cpu.regs.u32[7 + GPR_HI]!);
+      if (!isCanonical(a)) segmentFault(seg);
+      cpu.eaOff = a;
+    } else cpu.eaOff = as === 32 ? cpu.regs.u32[7]! : cpu.regs.r16[14]!;
     for (let i = 0; i < bytes; i++) {
-      if (B.u8[i]! & 0x80) probeWrite(cpu, cpu.eaSeg, ((cpu.eaOff + i) & mask) >>> 0, 1);
+      if (B.u8[i]! & 0x80) probeWrite(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, i), 1);
     }
     for (let i = 0; i < bytes; i++) {
-      if (B.u8[i]! & 0x80) write8(cpu, cpu.eaSeg, ((cpu.eaOff + i) & mask) >>> 0, A.u8[i]!);
+      if (B.u8[i]! & 0x80) write8(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, i), A.u8[i]!);
     }
   };
 }
@@ -859,6 +865,15 @@ function entries(): [number, Handler][] {
   add('Pextrw_r32_mm_imm8', pextrw(false));
   add('Pinsrw_xmm_r32m16_imm8', pinsrw(true));
   add('Pinsrw_mm_r32m16_imm8', pinsrw(false));
+  // REX.W forms with a 64-bit register: the same result, zero-extended (a source's low bits read).
+  add('Movmskps_r64_xmm', movmsk(false));
+  add('Movmskpd_r64_xmm', movmsk(true));
+  add('Pmovmskb_r64_xmm', pmovmskbXmm);
+  add('Pmovmskb_r64_mm', pmovmskbMm);
+  add('Pextrw_r64_xmm_imm8', pextrw(true));
+  add('Pextrw_r64_mm_imm8', pextrw(false));
+  add('Pinsrw_xmm_r64m16_imm8', pinsrw(true));
+  add('Pinsrw_mm_r64m16_imm8', pinsrw(false));
   // Float arithmetic, compares, shuffles.
   for (const [name, op] of FP_OPS) {
     add(`${name}ps_xmm_xmmm128`, fpArith(op, false, false));
@@ -897,5 +912,13 @@ function entries(): [number, Handler][] {
   return list.entries;
 }
 
-/** SSE, SSE2, SSE3 (`sse3.ts`) and SSSE3 (`ssse3.ts`): the model's feature tags decide which execute. */
-export const SSE_HANDLERS: readonly [number, Handler][] = [...entries(), ...SSE3_HANDLERS, ...SSSE3_HANDLERS];
+/**
+ * SSE, SSE2, SSE3 (`sse3.ts`), SSSE3 (`ssse3.ts`) and the 64-bit-mode forms (`sse64.ts`): the model's
+ * feature tags decide which execute.
+ */
+export const SSE_HANDLERS: readonly [number, Handler][] = [
+  ...entries(),
+  ...SSE3_HANDLERS,
+  ...SSSE3_HANDLERS,
+  ...SSE64_HANDLERS,
+];

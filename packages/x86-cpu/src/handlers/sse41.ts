@@ -308,6 +308,11 @@ function entries(): [number, Handler][] {
   add('Extractps_rm32_xmm_imm8', extract(4));
   add('Pinsrb_xmm_r32m8_imm8', insert(1));
   add('Pinsrd_xmm_rm32_imm8', insert(4));
+  // REX.W forms: a 64-bit register destination is zero-extended; the register source's low byte.
+  add('Pextrb_r64m8_xmm_imm8', extract(1));
+  add('Pextrw_r64m16_xmm_imm8', extract(2));
+  add('Extractps_r64m32_xmm_imm8', extract(4));
+  add('Pinsrb_xmm_r64m8_imm8', insert(1));
   add('Insertps_xmm_xmmm32_imm8', insertps);
   add('Roundps_xmm_xmmm128_imm8', round(false, false));
   add('Roundpd_xmm_xmmm128_imm8', round(true, false));

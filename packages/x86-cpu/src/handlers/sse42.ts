@@ -7,7 +7,8 @@
  */
 import type { Handler } from '../cpu.js';
 import { EFLAGS, setArith } from '../flags.js';
-import { getReg, readOp1, setReg } from '../operands.js';
+import { getReg, readOp1, readOp1_64, setReg } from '../operands.js';
+import { GPR_HI } from '../registers.js';
 import { A, B, R } from '../sse/lanes.js';
 import { compareStrings, implicitLength, StrImm } from '../sse/strings.js';
 import { enter, intXmm, loadA, loadB, xmm } from './sse-core.js';
@@ -51,12 +52,21 @@ export function crc32c(crc: number, data: number, bits: number): number {
   return crc >>> 0;
 }
 
+/** CRC32 r32/r64, r/m8/16/32: the accumulator is the low 32 bits; the result zero-extends (r64 too). */
 function crc32(bits: number): Handler {
   return (cpu, ins) => {
     const v = readOp1(cpu, ins, bits);
     setReg(cpu, ins.op0Register, 32, crc32c(getReg(cpu, ins.op0Register, 32), v, bits));
   };
 }
+
+/** CRC32 r64, r/m64 (REX.W F2 0F 38 F1): the eight bytes, low first; RAX[63:32] = 0. */
+const crc32q: Handler = (cpu, ins) => {
+  const lo = readOp1_64(cpu, ins);
+  const hi = cpu.hi;
+  const c = crc32c(crc32c(getReg(cpu, ins.op0Register, 32), lo, 32), hi, 32);
+  setReg(cpu, ins.op0Register, 32, c);
+};
 
 // ------------------------------------------------------------------ string compares
 
@@ -66,8 +76,15 @@ function explicitLength(v: number, n: number): number {
   return Math.min(a, n);
 }
 
+/** As {@link explicitLength} for RAX/RDX (REX.W forms): the 64-bit signed value `hi`:`lo`. */
+function explicitLength64(lo: number, hi: number, n: number): number {
+  if (hi === 0) return Math.min(lo >>> 0, n);
+  if (hi === -1 && lo !== 0) return Math.min(2 ** 32 - (lo >>> 0), n);
+  return n;
+}
+
 /** PCMPESTRI/PCMPESTRM (explicit: lengths in EAX and EDX) or PCMPISTRI/PCMPISTRM (null-terminated). */
-function pcmpstr(explicit: boolean, index: boolean): Handler {
+function pcmpstr(explicit: boolean, index: boolean, wide = false): Handler {
   return (cpu, ins) => {
     const sse = enter(cpu);
     loadB(cpu, ins, sse, 16, false);
@@ -75,12 +92,23 @@ function pcmpstr(explicit: boolean, index: boolean): Handler {
     const imm = ins.immediate & 0xff;
     const words = (imm & StrImm.WORDS) !== 0;
     const n = words ? 8 : 16;
-    const la = explicit ? explicitLength(cpu.regs.r32[EAX]!, n) : implicitLength(A, words);
-    const lb = explicit ? explicitLength(cpu.regs.r32[EDX]!, n) : implicitLength(B, words);
+    const r = cpu.regs.r32;
+    const la = !explicit
+      ? implicitLength(A, words)
+      : wide
+        ? explicitLength64(r[EAX]!, r[EAX + GPR_HI]!, n)
+        : explicitLength(r[EAX]!, n);
+    const lb = !explicit
+      ? implicitLength(B, words)
+      : wide
+        ? explicitLength64(r[EDX]!, r[EDX + GPR_HI]!, n)
+        : explicitLength(r[EDX]!, n);
     const res = compareStrings(imm, la, lb);
     if (index) {
       const msb = (imm & StrImm.MSB_OR_EXPAND) !== 0;
-      cpu.regs.r32[ECX] = res === 0 ? n : msb ? 31 - Math.clz32(res) : 31 - Math.clz32(res & -res);
+      // ECX is written as a 32-bit register: RCX[63:32] = 0 in 64-bit mode.
+      r[ECX] = res === 0 ? n : msb ? 31 - Math.clz32(res) : 31 - Math.clz32(res & -res);
+      r[ECX + GPR_HI] = 0;
     } else if (imm & StrImm.MSB_OR_EXPAND) {
       for (let i = 0; i < n; i++) {
         const on = (res >>> i) & 1 ? 0xffff : 0;
@@ -110,6 +138,10 @@ function entries(): [number, Handler][] {
   list.add('Crc32_r32_rm8', crc32(8));
   list.add('Crc32_r32_rm16', crc32(16));
   list.add('Crc32_r32_rm32', crc32(32));
+  list.add('Crc32_r64_rm8', crc32(8));
+  list.add('Crc32_r64_rm64', crc32q);
+  list.add('Pcmpestri64_xmm_xmmm128_imm8', pcmpstr(true, true, true));
+  list.add('Pcmpestrm64_xmm_xmmm128_imm8', pcmpstr(true, false, true));
   list.add('Pcmpestri_xmm_xmmm128_imm8', pcmpstr(true, true));
   list.add('Pcmpestrm_xmm_xmmm128_imm8', pcmpstr(true, false));
   list.add('Pcmpistri_xmm_xmmm128_imm8', pcmpstr(false, true));

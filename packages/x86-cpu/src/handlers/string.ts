@@ -9,10 +9,21 @@
 import { type Instruction, RepPrefix, Register } from '@typevisor/x86-decoder';
 import type { Cpu, Handler } from '../cpu.js';
 import { HandlerList } from './table.js';
-import { EFLAGS, getZF, LazyOp, setLazy, sizeMask } from '../flags.js';
-import { probeWrite, readSized, writeSized } from '../memory-access.js';
+import { EFLAGS, getZF, LazyOp, setFlags64, setLazy, sizeMask } from '../flags.js';
+import {
+  isCanonical,
+  linearAddress,
+  probeWrite,
+  read64,
+  readSized,
+  segmentFault,
+  TWO_32,
+  write64,
+  writeSized,
+} from '../memory-access.js';
+import { joinSigned } from '../operands.js';
 import { AccessKind } from '../paging.js';
-import { Seg } from '../registers.js';
+import { GPR_HI, Seg } from '../registers.js';
 import { Access } from '../segments.js';
 import { checkIo, portIn, portOut } from './io.js';
 
@@ -20,10 +31,18 @@ export const REP_CHUNK = 4096;
 
 export const StringOp = { Movs: 0, Cmps: 1, Stos: 2, Lods: 3, Scas: 4, Ins: 5, Outs: 6 } as const;
 
-function stringOp(op: number, size: number): Handler {
+/**
+ * The handler of string instruction `op` with `size`-bit elements (8, 16, 32; 64 only in 64-bit mode,
+ * where every form goes through {@link string64}).
+ */
+export function stringOp(op: number, size: number): Handler {
   const bytes = size >>> 3;
   const mask = sizeMask(size);
   return (cpu: Cpu, ins: Instruction) => {
+    if (ins.bitness === 64) {
+      string64(cpu, ins, op, size);
+      return;
+    }
     const r = cpu.regs;
     const a32 = ins.addressSize === 32;
     const amask = a32 ? 0xffffffff : 0xffff;
@@ -50,13 +69,13 @@ function stringOp(op: number, size: number): Handler {
         if (done > 0) {
           const adv = done * bytes;
           if (op === StringOp.Movs) {
-            if (a32) r.r32[6] = (si + adv) | 0;
+            if (a32) setLow(r.r32, 6, si + adv);
             else r.r16[12] = (si + adv) & amask;
           }
-          if (a32) r.r32[7] = (di + adv) | 0;
+          if (a32) setLow(r.r32, 7, di + adv);
           else r.r16[14] = (di + adv) & amask;
           count = (count - done) >>> 0;
-          if (a32) r.r32[1] = count;
+          if (a32) setLow(r.r32, 1, count);
           else r.r16[2] = count;
           n += done;
           continue;
@@ -84,7 +103,7 @@ function stringOp(op: number, size: number): Handler {
           const v = readSized(cpu, srcSeg, si, size);
           if (size === 8) r.r8[0] = v;
           else if (size === 16) r.r16[0] = v;
-          else r.r32[0] = v;
+          else setLow(r.r32, 0, v);
           updateSi = true;
           break;
         }
@@ -108,17 +127,17 @@ function stringOp(op: number, size: number): Handler {
           break;
       }
       if (updateSi) {
-        if (a32) r.r32[6] = (si + step) | 0;
+        if (a32) setLow(r.r32, 6, si + step);
         else r.r16[12] = (si + step) & amask;
       }
       if (updateDi) {
-        if (a32) r.r32[7] = (di + step) | 0;
+        if (a32) setLow(r.r32, 7, di + step);
         else r.r16[14] = (di + step) & amask;
       }
       n++;
       if (rep === RepPrefix.None) return;
       count = (count - 1) >>> 0;
-      if (a32) r.r32[1] = count;
+      if (a32) setLow(r.r32, 1, count);
       else r.r16[2] = count;
       if (op === StringOp.Cmps || op === StringOp.Scas) {
         const zf = getZF(cpu.flags);
@@ -130,6 +149,209 @@ function stringOp(op: number, size: number): Handler {
     }
     if (count !== 0) r.ip = cpu.startIp;
   };
+}
+
+/** A 32-bit register write (ESI/EDI/ECX/EAX): the upper half becomes 0, as in 64-bit mode. */
+function setLow(r32: Int32Array, n: number, v: number): void {
+  r32[n] = v | 0;
+  r32[n + GPR_HI] = 0;
+}
+
+/** Sets GPR `n` to a 64-bit value given in signed form (exact below 2^53 in magnitude). */
+function setGpr64(r32: Int32Array, n: number, v: number): void {
+  r32[n] = (v % TWO_32) | 0;
+  r32[n + GPR_HI] = Math.floor(v / TWO_32);
+}
+
+/**
+ * A string instruction in 64-bit mode (SDM Vol. 1 §3.7.6): RSI/RDI/RCX with 64-bit addressing, ESI/EDI/
+ * ECX with 67h (their writes zero-extend). ES:rDI is fixed (ES base 0); the source segment may be
+ * overridden (FS/GS add their base). An offset that is not canonical raises #GP(0) (#SS(0) through SS).
+ * REP runs at most {@link REP_CHUNK} iterations per execution as in the legacy path.
+ */
+function string64(cpu: Cpu, ins: Instruction, op: number, size: number): void {
+  const r = cpu.regs;
+  const u = r.u32;
+  const r32 = r.r32;
+  const a64 = ins.addressSize === 64;
+  const bytes = size >>> 3;
+  const rep = ins.repPrefix;
+  const step = cpu.flags.bits & EFLAGS.DF ? -bytes : bytes;
+  const srcSeg =
+    ins.memSegment >= Register.ES && ins.memSegment <= Register.GS ? ins.memSegment - Register.ES : Seg.DS;
+  const port = r.r16[4]!;
+  if (op === StringOp.Ins || op === StringOp.Outs) checkIo(cpu, port, bytes);
+  const usesSi = op === StringOp.Movs || op === StringOp.Cmps || op === StringOp.Lods || op === StringOp.Outs;
+  const usesDi = op !== StringOp.Lods && op !== StringOp.Outs;
+  let cLo = 1;
+  let cHi = 0;
+  if (rep !== RepPrefix.None) {
+    cLo = u[1]!;
+    cHi = a64 ? u[GPR_HI + 1]! : 0;
+  }
+  if ((cLo | cHi) === 0) return;
+  const mask = sizeMask(size);
+  let n = 0;
+  while ((cLo | cHi) !== 0 && n < REP_CHUNK) {
+    const si = a64 ? joinSigned(u[6]!, u[GPR_HI + 6]!) : u[6]!;
+    const di = a64 ? joinSigned(u[7]!, u[GPR_HI + 7]!) : u[7]!;
+    if (
+      rep !== RepPrefix.None &&
+      step > 0 &&
+      !cpu.bp.data &&
+      (op === StringOp.Movs || op === StringOp.Stos)
+    ) {
+      const done = bulk64(cpu, op, size, srcSeg, si, di, cHi !== 0 ? REP_CHUNK : cLo, a64);
+      if (done > 0) {
+        const adv = done * bytes;
+        if (a64) {
+          if (op === StringOp.Movs) setGpr64(r32, 6, si + adv);
+          setGpr64(r32, 7, di + adv);
+          if (cLo < done) cHi = (cHi - 1) >>> 0;
+          cLo = (cLo - done) >>> 0;
+          r32[1] = cLo;
+          r32[GPR_HI + 1] = cHi;
+        } else {
+          if (op === StringOp.Movs) setLow(r32, 6, si + adv);
+          setLow(r32, 7, di + adv);
+          cLo = (cLo - done) >>> 0;
+          setLow(r32, 1, cLo);
+        }
+        n += done;
+        continue;
+      }
+    }
+    if (a64) {
+      if (usesSi && !isCanonical(si)) segmentFault(srcSeg);
+      if (usesDi && !isCanonical(di)) segmentFault(Seg.ES);
+    }
+    switch (op) {
+      case StringOp.Movs:
+        if (size === 64) {
+          const lo = read64(cpu, srcSeg, si);
+          write64(cpu, Seg.ES, di, lo, cpu.hi);
+        } else writeSized(cpu, Seg.ES, di, size, readSized(cpu, srcSeg, si, size));
+        break;
+      case StringOp.Cmps:
+        if (size === 64) {
+          const aLo = read64(cpu, srcSeg, si);
+          const aHi = cpu.hi;
+          const bLo = read64(cpu, Seg.ES, di);
+          compare64(cpu, aLo, aHi, bLo, cpu.hi);
+        } else {
+          const a = readSized(cpu, srcSeg, si, size);
+          const b = readSized(cpu, Seg.ES, di, size);
+          setLazy(cpu.flags, LazyOp.Sub, size, a, b, ((a - b) & mask) >>> 0);
+        }
+        break;
+      case StringOp.Stos:
+        if (size === 64) write64(cpu, Seg.ES, di, u[0]!, u[GPR_HI]!);
+        else writeSized(cpu, Seg.ES, di, size, size === 8 ? r.r8[0]! : size === 16 ? r.r16[0]! : u[0]!);
+        break;
+      case StringOp.Lods:
+        if (size === 64) {
+          const lo = read64(cpu, srcSeg, si);
+          r32[0] = lo;
+          r32[GPR_HI] = cpu.hi;
+        } else {
+          const v = readSized(cpu, srcSeg, si, size);
+          if (size === 8) r.r8[0] = v;
+          else if (size === 16) r.r16[0] = v;
+          else setLow(r32, 0, v);
+        }
+        break;
+      case StringOp.Scas:
+        if (size === 64) {
+          const bLo = read64(cpu, Seg.ES, di);
+          compare64(cpu, u[0]!, u[GPR_HI]!, bLo, cpu.hi);
+        } else {
+          const a = size === 8 ? r.r8[0]! : size === 16 ? r.r16[0]! : u[0]!;
+          const b = readSized(cpu, Seg.ES, di, size);
+          setLazy(cpu.flags, LazyOp.Sub, size, a, b, ((a - b) & mask) >>> 0);
+        }
+        break;
+      case StringOp.Ins:
+        probeWrite(cpu, Seg.ES, di, bytes);
+        writeSized(cpu, Seg.ES, di, size, portIn(cpu, port, bytes as 1 | 2 | 4));
+        break;
+      default:
+        portOut(cpu, port, bytes as 1 | 2 | 4, readSized(cpu, srcSeg, si, size));
+        break;
+    }
+    if (a64) {
+      if (usesSi) setGpr64(r32, 6, si + step);
+      if (usesDi) setGpr64(r32, 7, di + step);
+    } else {
+      if (usesSi) setLow(r32, 6, si + step);
+      if (usesDi) setLow(r32, 7, di + step);
+    }
+    n++;
+    if (rep === RepPrefix.None) return;
+    if (a64) {
+      if (cLo === 0) cHi = (cHi - 1) >>> 0;
+      cLo = (cLo - 1) >>> 0;
+      r32[1] = cLo;
+      r32[GPR_HI + 1] = cHi;
+    } else {
+      cLo = (cLo - 1) >>> 0;
+      setLow(r32, 1, cLo);
+    }
+    if (op === StringOp.Cmps || op === StringOp.Scas) {
+      const zf = getZF(cpu.flags);
+      if (rep === RepPrefix.Rep ? zf === 0 : zf === 1) return;
+    }
+    if (cpu.bp.hits !== 0) break;
+  }
+  if ((cLo | cHi) !== 0) r.ip = cpu.startIp;
+}
+
+/** The flags of the 64-bit comparison `a - b` (CMPSQ/SCASQ). */
+function compare64(cpu: Cpu, aLo: number, aHi: number, bLo: number, bHi: number): void {
+  const rHi = (aHi - bHi - (aLo < bLo ? 1 : 0)) >>> 0;
+  setFlags64(cpu.flags, LazyOp.Sub, aLo, aHi, bLo, bHi, (aLo - bLo) >>> 0, rHi);
+}
+
+/**
+ * {@link bulk} for 64-bit mode: forward REP MOVS/STOS over whole elements that stay on one page on each
+ * side (a canonical page: the canonical boundary is page-aligned); with 67h not past the 4 GiB wrap of
+ * the 32-bit offsets. STOSQ fills in bulk only when both halves of RAX are equal (a zero fill, say).
+ */
+function bulk64(
+  cpu: Cpu,
+  op: number,
+  size: number,
+  srcSeg: number,
+  si: number,
+  di: number,
+  count: number,
+  a64: boolean,
+): number {
+  const bytes = size >>> 3;
+  const dstLin = linearAddress(cpu, Seg.ES, di);
+  if (!isCanonical(dstLin)) return 0;
+  let n = Math.min(count, REP_CHUNK, Math.floor((0x1000 - (dstLin & 0xfff)) / bytes));
+  if (!a64) n = Math.min(n, Math.floor((TWO_32 - di) / bytes));
+  let srcLin = 0;
+  if (op === StringOp.Movs) {
+    srcLin = linearAddress(cpu, srcSeg, si);
+    if (!isCanonical(srcLin)) return 0;
+    n = Math.min(n, Math.floor((0x1000 - (srcLin & 0xfff)) / bytes));
+    if (!a64) n = Math.min(n, Math.floor((TWO_32 - si) / bytes));
+  }
+  if (n <= 1) return 0;
+  const len = n * bytes;
+  const user = cpu.ctrl.cpl === 3;
+  if (op === StringOp.Movs) {
+    const src = cpu.pager.translate(srcLin, AccessKind.Read, user);
+    const dst = cpu.pager.translate(dstLin, AccessKind.Write, user);
+    if (dst > src && dst < src + len) return 0;
+    return cpu.phys.copy(dst, src, len) ? n : 0;
+  }
+  const u = cpu.regs.u32;
+  if (size === 64 && u[0] !== u[GPR_HI]) return 0;
+  const value = size === 8 ? cpu.regs.r8[0]! : size === 16 ? cpu.regs.r16[0]! : u[0]!;
+  const dst = cpu.pager.translate(dstLin, AccessKind.Write, user);
+  return cpu.phys.fill(dst, size === 64 ? 4 : bytes, size === 64 ? n * 2 : n, value) ? n : 0;
 }
 
 /**

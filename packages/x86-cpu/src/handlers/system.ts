@@ -27,20 +27,22 @@ import { EFLAGS, getCF, IOPL_SHIFT, materialize, setArith, setCF, writeFlags } f
 import { INTERCEPT } from '../hooks.js';
 import {
   isCanonical,
+  linearAddress,
   read16,
   read32,
   readLinear8,
+  readLinear32,
   TWO_32,
   write16,
   write32,
   writeLinear8,
 } from '../memory-access.js';
 import { ADDRESS_MSRS, Efer, LONG_MODE_MSRS, Msr } from '../msr.js';
-import { getReg, joinSigned, locate, readOp0, setReg, writeOp0 } from '../operands.js';
-import { Seg } from '../registers.js';
+import { getReg, getReg64, joinSigned, locate, readOp0, setReg, setReg64, writeOp0 } from '../operands.js';
+import { GPR_HI, GPR_OF, Seg } from '../registers.js';
 import { fwait } from './x87.js';
 import { CR4_OSXSAVE, leaf1EcxWithOsxsave, osxsaveAllowed } from './xsave.js';
-import { Attr, SegType, SysType } from '../segments.js';
+import { Attr, descriptorAttr, descriptorBase, descriptorLimit, SegType, SysType } from '../segments.js';
 import type { VmxSensitive } from '../vmx-port.js';
 
 function iopl(cpu: Cpu): number {
@@ -59,7 +61,7 @@ function requireProtected(cpu: Cpu): void {
 }
 
 /** VMX non-root operation: "MOV-DR exiting" or "descriptor-table exiting" may make `ins` a VM exit. */
-function vmxSensitive(cpu: Cpu, op: VmxSensitive, ins: Instruction): void {
+export function vmxSensitive(cpu: Cpu, op: VmxSensitive, ins: Instruction): void {
   const vmx = cpu.hooks.vmx;
   if (vmx !== undefined && vmx.nonRoot === true && vmx.instruction?.(op, ins) === INTERCEPT) raiseIntercept();
 }
@@ -137,17 +139,35 @@ const cpuid: Handler = (cpu) => {
   r.r32[3] = out.ebx;
   r.r32[1] = out.ecx;
   r.r32[2] = out.edx;
+  // 32-bit results: bits 63:32 of RAX, RBX, RCX, RDX become 0 (harmless outside 64-bit mode).
+  r.r32[GPR_HI] = 0;
+  r.r32[GPR_HI + 1] = 0;
+  r.r32[GPR_HI + 2] = 0;
+  r.r32[GPR_HI + 3] = 0;
 };
 
-const rdtsc: Handler = (cpu) => {
+/**
+ * RDTSC (and RDTSCP, `long-system.ts`): #GP(0) with CR4.TSD outside CPL 0, then the hook (RDTSC
+ * exiting). Returns false when the hook intercepted (the caller returns); else EDX:EAX = TSC, upper
+ * halves of RAX and RDX zeroed.
+ */
+export function readTsc(cpu: Cpu): boolean {
   if (cpu.ctrl.cr4 & CR4.TSD && cpu.ctrl.mode !== Mode.Real && cpu.ctrl.cpl !== 0) raise(Vector.GP, 0);
   if (cpu.hooks.rdtsc() === INTERCEPT) {
     interceptInstruction(cpu);
-    return;
+    return false;
   }
   const t = cpu.tsc;
-  cpu.regs.r32[0] = t % 4294967296;
-  cpu.regs.r32[2] = Math.floor(t / 4294967296);
+  const r = cpu.regs.r32;
+  r[0] = t % 4294967296;
+  r[2] = Math.floor(t / 4294967296);
+  r[GPR_HI] = 0;
+  r[GPR_HI + 2] = 0;
+  return true;
+}
+
+const rdtsc: Handler = (cpu) => {
+  readTsc(cpu);
 };
 
 /**
@@ -161,8 +181,11 @@ const rdpmc: Handler = (cpu, ins) => {
     return;
   }
   if (cpu.regs.u32[1]! > 1) raise(Vector.GP, 0);
-  cpu.regs.r32[0] = 0;
-  cpu.regs.r32[2] = 0;
+  const r = cpu.regs.r32;
+  r[0] = 0;
+  r[2] = 0;
+  r[GPR_HI] = 0;
+  r[GPR_HI + 2] = 0;
 };
 
 const rdmsr: Handler = (cpu) => {
@@ -192,8 +215,11 @@ const rdmsr: Handler = (cpu) => {
     return;
   }
   if (h === Vector.GP || !known) raise(Vector.GP, 0);
-  cpu.regs.r32[0] = v.lo;
-  cpu.regs.r32[2] = v.hi;
+  const r = cpu.regs.r32;
+  r[0] = v.lo;
+  r[2] = v.hi;
+  r[GPR_HI] = 0;
+  r[GPR_HI + 2] = 0;
 };
 
 const wrmsr: Handler = (cpu) => {
@@ -214,6 +240,9 @@ const wrmsr: Handler = (cpu) => {
   }
   if (LONG_MODE_MSRS.includes(index) && !longModeCapable(cpu)) raise(Vector.GP, 0);
   if (ADDRESS_MSRS.includes(index) && !isCanonical(joinSigned(v.lo, v.hi))) raise(Vector.GP, 0);
+  // SYSENTER_ESP/EIP are 64 bits wide only on a CPU with IA-32e mode.
+  if ((index === Msr.SYSENTER_ESP || index === Msr.SYSENTER_EIP) && v.hi !== 0 && !longModeCapable(cpu))
+    raise(Vector.GP, 0);
   if (index === Msr.FS_BASE || index === Msr.GS_BASE) {
     cpu.segs.setBase64(index === Msr.FS_BASE ? Seg.FS : Seg.GS, joinSigned(v.lo, v.hi));
     return;
@@ -234,7 +263,10 @@ const wrmsr: Handler = (cpu) => {
 
 // ------------------------------------------------------------------ control and debug registers
 
-/** CR4 bits 0-10 (VME ... OSXMMEXCPT); KVM too allows them whatever CPUID says (cr4_guest_rsvd_bits). */
+/**
+ * CR4 bits 0-10 (VME ... OSXMMEXCPT); KVM too allows them whatever CPUID says (cr4_guest_rsvd_bits).
+ * OSXSAVE, FSGSBASE and PCIDE exist when the model has the feature (see {@link cr4Allowed}).
+ */
 const CR4_KNOWN =
   CR4.VME |
   CR4.PVI |
@@ -258,8 +290,23 @@ function efer(cpu: Cpu): number {
   return cpu.pager.mmu.state.efer;
 }
 
-/** Writes CRn with the architectural checks; used by MOV CR, LMSW and CLTS. */
-export function writeCr(cpu: Cpu, n: number, value: number): void {
+/** CPUID.01H:ECX.PCID[bit 17]: process-context identifiers (CR4.PCIDE). */
+const CPUID_1_ECX_PCID = 1 << 17;
+
+/** The CR4 bits MOV to CR4 accepts on this CPU: {@link CR4_KNOWN} plus those of the model's features. */
+function cr4Allowed(cpu: Cpu): number {
+  let bits = osxsaveAllowed(cpu) ? CR4_KNOWN | CR4_OSXSAVE : CR4_KNOWN;
+  if (cpu.features[CpuidFeature.FSGSBASE] === 1) bits |= CR4.FSGSBASE;
+  if (longModeCapable(cpu) && ((modelCpuid(cpu.model, 1, 0)?.ecx ?? 0) & CPUID_1_ECX_PCID) !== 0)
+    bits |= CR4.PCIDE;
+  return bits;
+}
+
+/**
+ * Writes CRn with the architectural checks; used by MOV CR, LMSW and CLTS. `hi`: bits 63:32 of the
+ * source in 64-bit mode, which only CR2, CR3 and CR8 take (MOV CR checks CR0/CR4 before).
+ */
+export function writeCr(cpu: Cpu, n: number, value: number, hi = 0): void {
   const c = cpu.ctrl;
   value >>>= 0;
   switch (n) {
@@ -273,6 +320,8 @@ export function writeCr(cpu: Cpu, n: number, value: number): void {
         if ((c.cr4 & CR4.PAE) === 0 || cpu.segs.attr[Seg.CS]! & Attr.L) raise(Vector.GP, 0);
       }
       if ((value & CR0.PG) === 0 && cpu.code64) raise(Vector.GP, 0);
+      // Paging cannot be turned off while CR4.PCIDE is set (SDM "MOV-Move to/from Control Registers").
+      if ((value & CR0.PG) === 0 && c.cr4 & CR4.PCIDE) raise(Vector.GP, 0);
       if (cpu.hooks.movToCr(0, value) === INTERCEPT) raiseIntercept();
       const old = c.cr0;
       const next = (value | CR0.ET) >>> 0;
@@ -286,18 +335,33 @@ export function writeCr(cpu: Cpu, n: number, value: number): void {
       return;
     }
     case 2:
-      c.cr2 = value;
+      // A linear address (signed form when canonical, as the #PF delivery stores it).
+      c.cr2 = hi === 0 ? value : joinSigned(value, hi);
       return;
-    case 3:
-      if (cpu.hooks.movToCr(3, value) === INTERCEPT) raiseIntercept();
-      if (cpu.pager.mmu.writeCr3(value) === MMU_FAULT) raise(Vector.GP, 0);
-      c.cr3 = value;
+    case 3: {
+      // With CR4.PCIDE, bit 63 asks not to flush the PCID's translations and is not stored; the
+      // other bits above MAXPHYADDR are reserved (SDM Vol. 3 §4.10.4.1, §2.5).
+      let h = hi >>> 0;
+      let noFlush = false;
+      if (c.cr4 & CR4.PCIDE) {
+        noFlush = (h & 0x80000000) !== 0;
+        h &= 0x7fffffff;
+      }
+      if ((h & ~cpu.pager.mmu.state.addressHi) !== 0) raise(Vector.GP, 0);
+      const cr3 = h * TWO_32 + value;
+      if (cpu.hooks.movToCr(3, cr3) === INTERCEPT) raiseIntercept();
+      if (cpu.pager.mmu.writeCr3(cr3, noFlush) === MMU_FAULT) raise(Vector.GP, 0);
+      c.cr3 = cr3;
       cpu.pager.flush();
       return;
+    }
     case 4:
-      if (value & ~(osxsaveAllowed(cpu) ? CR4_KNOWN | CR4_OSXSAVE : CR4_KNOWN)) raise(Vector.GP, 0);
+      if (value & ~cr4Allowed(cpu)) raise(Vector.GP, 0);
       // CR4.PAE cannot be cleared in IA-32e mode (SDM Vol. 3 §2.5, MOV CR4 #GP conditions).
       if (c.lma && (value & CR4.PAE) === 0) raise(Vector.GP, 0);
+      // PCIDE can be set only in IA-32e mode with PCID 0 in CR3[11:0].
+      if (value & CR4.PCIDE && (c.cr4 & CR4.PCIDE) === 0 && (!c.lma || c.cr3 % 4096 !== 0))
+        raise(Vector.GP, 0);
       if (cpu.hooks.movToCr(4, value) === INTERCEPT) raiseIntercept();
       if (cpu.pager.mmu.writeCr4(value) === MMU_FAULT) raise(Vector.GP, 0);
       c.cr4 = value;
@@ -305,6 +369,12 @@ export function writeCr(cpu: Cpu, n: number, value: number): void {
       // CR4.DE turns R/W=10 into I/O breakpoints.
       cpu.syncBreakpoints();
       cpu.stop = true;
+      return;
+    case 8:
+      // CR8 exists in 64-bit mode only: the TPR in bits 3:0, bits 63:4 reserved.
+      if (!cpu.code64) raise(Vector.UD);
+      if (hi !== 0 || value > 0xf) raise(Vector.GP, 0);
+      c.tpr = value;
       return;
     default:
       raise(Vector.UD);
@@ -322,6 +392,9 @@ export function readCr(cpu: Cpu, n: number): number {
       return c.cr3;
     case 4:
       return c.cr4;
+    case 8:
+      if (!cpu.code64) raise(Vector.UD);
+      return c.tpr;
     default:
       return raise(Vector.UD);
   }
@@ -335,6 +408,26 @@ const movFromCr: Handler = (cpu, ins) => {
 const movToCr: Handler = (cpu, ins) => {
   requireCpl0(cpu);
   writeCr(cpu, ins.op0Register - Register.CR0, getReg(cpu, ins.op1Register, 32));
+};
+
+/**
+ * MOV r64, CRn (64-bit mode: the operand is always 64 bits). CR2 and CR3 may hold more than 32 bits;
+ * CR0, CR4 and CR8 are zero-extended.
+ */
+const movFromCr64: Handler = (cpu, ins) => {
+  requireCpl0(cpu);
+  const v = readCr(cpu, ins.op1Register - Register.CR0);
+  setReg64(cpu, ins.op0Register, v >>> 0, Math.floor(v / TWO_32) >>> 0);
+};
+
+/** MOV CRn, r64: bits 63:32 of CR0 and CR4 are reserved (#GP(0)). */
+const movToCr64: Handler = (cpu, ins) => {
+  requireCpl0(cpu);
+  const n = ins.op0Register - Register.CR0;
+  const lo = getReg64(cpu, ins.op1Register);
+  const hi = cpu.hi;
+  if ((n === 0 || n === 4) && hi !== 0) raise(Vector.GP, 0);
+  writeCr(cpu, n, lo, hi);
 };
 
 function drIndex(cpu: Cpu, reg: number): number {
@@ -357,20 +450,31 @@ function generalDetect(cpu: Cpu): void {
   raise(Vector.DB);
 }
 
+/** MOV r32, DRn and (64-bit mode) MOV r64, DRn: DR0..DR3 with their bits 63:32. */
 const movFromDr: Handler = (cpu, ins) => {
   requireCpl0(cpu);
   const n = drIndex(cpu, ins.op1Register);
   vmxSensitive(cpu, 'movFromDr', ins);
   generalDetect(cpu);
-  setReg(cpu, ins.op0Register, 32, cpu.ctrl.dr[n]!);
+  if (ins.operandSize === 64) setReg64(cpu, ins.op0Register, cpu.ctrl.dr[n]!, n < 4 ? cpu.ctrl.drHi[n]! : 0);
+  else setReg(cpu, ins.op0Register, 32, cpu.ctrl.dr[n]!);
 };
 
+/**
+ * MOV DRn, r32 and (64-bit mode) MOV DRn, r64: bits 63:32 of DR6 and DR7 must be 0 (#GP(0)); those
+ * of DR0..DR3 are kept (breakpoint matching, `debug-registers.ts`, uses bits 31:0).
+ */
 const movToDr: Handler = (cpu, ins) => {
   requireCpl0(cpu);
   const n = drIndex(cpu, ins.op0Register);
   vmxSensitive(cpu, 'movToDr', ins);
   generalDetect(cpu);
   let v = getReg(cpu, ins.op1Register, 32);
+  if (ins.operandSize === 64) {
+    const hi = cpu.regs.u32[GPR_HI + GPR_OF[ins.op1Register]!]!;
+    if (n >= 6 && hi !== 0) raise(Vector.GP, 0);
+    if (n < 4) cpu.ctrl.drHi[n] = hi;
+  } else if (n < 4) cpu.ctrl.drHi[n] = 0;
   if (n === 6) v = (v | 0xffff0ff0) >>> 0;
   if (n === 7) v = ((v | 0x400) & ~0xd000) >>> 0;
   cpu.ctrl.dr[n] = v;
@@ -432,6 +536,38 @@ function storeTable(idt: boolean, size: number): Handler {
   };
 }
 
+/**
+ * LLDT/LTR in IA-32e mode (64-bit and compatibility mode): the LDT and TSS descriptors are 16 bytes
+ * (SDM Vol. 3 §7.2.3, §3.5.2), in the GDT only. Checks the type (LDT, or available 64-bit TSS), the
+ * upper type field (bits 12:8 of the fourth dword, which must be 0), presence and the canonical 64-bit
+ * base; marks a TSS busy; loads the cache with the 64-bit base. The errors are those of LLDT/LTR.
+ */
+function loadSystemSegment64(cpu: Cpu, seg: number, sel: number): void {
+  const err = sel & 0xfffc;
+  if (sel & 4) raise(Vector.GP, err);
+  const index = sel & 0xfff8;
+  const g = cpu.ctrl.gdtr;
+  if (index + 15 > g.limit) raise(Vector.GP, err);
+  const addr = g.base + index;
+  const lo = readLinear32(cpu, addr, false);
+  const hi = readLinear32(cpu, addr + 4, false);
+  const baseHi = readLinear32(cpu, addr + 8, false);
+  const upper = readLinear32(cpu, addr + 12, false);
+  const type = typeOf(hi);
+  const want = seg === Seg.TR ? SysType.TSS32_AVAILABLE : SysType.LDT;
+  if (isCodeData(hi) || type !== want || (upper & 0x1f00) !== 0) raise(Vector.GP, err);
+  if (!presentOf(hi)) raise(Vector.NP, err);
+  const base = joinSigned(descriptorBase(lo, hi), baseHi);
+  if (!isCanonical(base)) raise(Vector.GP, err);
+  let attr = descriptorAttr(hi);
+  if (seg === Seg.TR) {
+    writeLinear8(cpu, addr + 5, ((hi >>> 8) & 0xff) | 2, false);
+    attr |= 2;
+  }
+  cpu.segs.set(seg, sel, 0, descriptorLimit(lo, hi), attr);
+  cpu.segs.setBase64(seg, base);
+}
+
 const lldt: Handler = (cpu, ins) => {
   requireProtected(cpu);
   requireCpl0(cpu);
@@ -439,6 +575,10 @@ const lldt: Handler = (cpu, ins) => {
   const sel = readOp0(cpu, ins, 16);
   if ((sel & 0xfffc) === 0) {
     cpu.segs.setNull(Seg.LDTR, sel);
+    return;
+  }
+  if (cpu.ctrl.lma) {
+    loadSystemSegment64(cpu, Seg.LDTR, sel);
     return;
   }
   if (sel & 4) raise(Vector.GP, sel & 0xfffc);
@@ -454,6 +594,10 @@ const ltr: Handler = (cpu, ins) => {
   vmxSensitive(cpu, 'ltr', ins);
   const sel = readOp0(cpu, ins, 16);
   if ((sel & 0xfffc) === 0) raise(Vector.GP, 0);
+  if (cpu.ctrl.lma) {
+    loadSystemSegment64(cpu, Seg.TR, sel);
+    return;
+  }
   if (sel & 4) raise(Vector.GP, sel & 0xfffc);
   readDescriptor(cpu, sel);
   const t = typeOf(DESC.hi);
@@ -567,7 +711,8 @@ const arpl: Handler = (cpu, ins) => {
 const invlpg: Handler = (cpu, ins) => {
   requireCpl0(cpu);
   locate(cpu, ins);
-  const linear = (cpu.segs.base[cpu.eaSeg]! + cpu.eaOff) >>> 0;
+  // 64-bit mode: a canonical address in signed form (FS/GS with their 64-bit base).
+  const linear = linearAddress(cpu, cpu.eaSeg, cpu.eaOff);
   if (cpu.hooks.invlpg(linear) === INTERCEPT) {
     interceptInstruction(cpu);
     return;
@@ -630,6 +775,14 @@ const FLAT_CODE =
   Attr.P | Attr.S | SegType.CODE | SegType.WRITABLE_OR_READABLE | SegType.ACCESSED | Attr.DB | Attr.G;
 const FLAT_DATA = Attr.P | Attr.S | SegType.WRITABLE_OR_READABLE | SegType.ACCESSED | Attr.DB | Attr.G;
 
+/** The flat 64-bit code segment of SYSENTER/SYSCALL in IA-32e mode: L = 1, D = 0. */
+export const FLAT_CODE64 =
+  Attr.P | Attr.S | SegType.CODE | SegType.WRITABLE_OR_READABLE | SegType.ACCESSED | Attr.L | Attr.G;
+
+/**
+ * SYSENTER: in IA-32e mode (64-bit or compatibility mode) it enters 64-bit mode with the full 64-bit
+ * SYSENTER_ESP/EIP (SDM "SYSENTER", Intel behaviour).
+ */
 const sysenter: Handler = (cpu) => {
   if (cpu.ctrl.mode === Mode.Real) raise(Vector.GP, 0);
   const cs = cpu.msrs.getLo(Msr.SYSENTER_CS) & 0xfffc;
@@ -637,24 +790,50 @@ const sysenter: Handler = (cpu) => {
   materialize(cpu.flags);
   writeFlags(cpu.flags, cpu.flags.bits & ~(EFLAGS.VM | EFLAGS.IF | EFLAGS.RF));
   cpu.updateMode();
-  cpu.segs.set(Seg.CS, cs, 0, 0xffffffff, FLAT_CODE);
+  const long = cpu.ctrl.lma;
+  cpu.segs.set(Seg.CS, cs, 0, 0xffffffff, long ? FLAT_CODE64 : FLAT_CODE);
   cpu.segs.set(Seg.SS, (cs + 8) & 0xfffc, 0, 0xffffffff, FLAT_DATA);
   cpu.ctrl.cpl = 0;
-  cpu.regs.r32[4] = cpu.msrs.getLo(Msr.SYSENTER_ESP);
-  cpu.regs.ip = cpu.msrs.getLo(Msr.SYSENTER_EIP);
+  const r = cpu.regs.r32;
+  const m = cpu.msrs;
+  const esp = m.find(Msr.SYSENTER_ESP);
+  const eip = m.find(Msr.SYSENTER_EIP);
+  r[4] = m.lo[esp]!;
+  r[GPR_HI + 4] = long ? m.hi[esp]! : 0;
+  cpu.regs.ip = long ? joinSigned(m.lo[eip]!, m.hi[eip]!) : m.lo[eip]!;
   cpu.stop = true;
 };
 
-const sysexit: Handler = (cpu) => {
-  const cs = cpu.msrs.getLo(Msr.SYSENTER_CS) & 0xfffc;
-  if (cpu.ctrl.mode !== Mode.Protected || cpu.ctrl.cpl !== 0 || cs === 0) raise(Vector.GP, 0);
-  cpu.segs.set(Seg.CS, (cs + 16) | 3, 0, 0xffffffff, FLAT_CODE | (3 << Attr.DPL_SHIFT));
-  cpu.segs.set(Seg.SS, (cs + 24) | 3, 0, 0xffffffff, FLAT_DATA | (3 << Attr.DPL_SHIFT));
-  cpu.ctrl.cpl = 3;
-  cpu.regs.r32[4] = cpu.regs.r32[1]!;
-  cpu.regs.ip = cpu.regs.u32[2]!;
-  cpu.stop = true;
-};
+/**
+ * SYSEXIT: to 32-bit code at CS = SYSENTER_CS + 16; with REX.W (`Sysexitq`, 64-bit mode) to 64-bit
+ * code at SYSENTER_CS + 32 with RSP = RCX and RIP = RDX, which must be canonical (#GP(0)).
+ */
+function sysexit(wide: boolean): Handler {
+  return (cpu) => {
+    const cs = cpu.msrs.getLo(Msr.SYSENTER_CS) & 0xfffc;
+    if (cpu.ctrl.mode !== Mode.Protected || cpu.ctrl.cpl !== 0 || cs === 0) raise(Vector.GP, 0);
+    const u = cpu.regs.u32;
+    const r = cpu.regs.r32;
+    if (wide) {
+      const rsp = joinSigned(u[1]!, u[GPR_HI + 1]!);
+      const rip = joinSigned(u[2]!, u[GPR_HI + 2]!);
+      if (!isCanonical(rsp) || !isCanonical(rip)) raise(Vector.GP, 0);
+      cpu.segs.set(Seg.CS, (cs + 32) | 3, 0, 0xffffffff, FLAT_CODE64 | (3 << Attr.DPL_SHIFT));
+      cpu.segs.set(Seg.SS, (cs + 40) | 3, 0, 0xffffffff, FLAT_DATA | (3 << Attr.DPL_SHIFT));
+      r[4] = r[1]!;
+      r[GPR_HI + 4] = r[GPR_HI + 1]!;
+      cpu.regs.ip = rip;
+    } else {
+      cpu.segs.set(Seg.CS, (cs + 16) | 3, 0, 0xffffffff, FLAT_CODE | (3 << Attr.DPL_SHIFT));
+      cpu.segs.set(Seg.SS, (cs + 24) | 3, 0, 0xffffffff, FLAT_DATA | (3 << Attr.DPL_SHIFT));
+      r[4] = r[1]!;
+      r[GPR_HI + 4] = 0;
+      cpu.regs.ip = u[2]!;
+    }
+    cpu.ctrl.cpl = 3;
+    cpu.stop = true;
+  };
+}
 
 function entries(): [number, Handler][] {
   const list = new HandlerList();
@@ -674,13 +853,20 @@ function entries(): [number, Handler][] {
   add('Wrmsr', wrmsr);
   add('Mov_r32_cr', movFromCr);
   add('Mov_cr_r32', movToCr);
+  add('Mov_r64_cr', movFromCr64);
+  add('Mov_cr_r64', movToCr64);
   add('Mov_r32_dr', movFromDr);
   add('Mov_dr_r32', movToDr);
+  add('Mov_r64_dr', movFromDr);
+  add('Mov_dr_r64', movToDr);
   add('Clts', clts);
   add('Lmsw_rm16', lmsw);
   add('Lmsw_r32m16', lmsw);
+  add('Lmsw_r64m16', lmsw);
   add('Smsw_rm16', smsw(16));
   add('Smsw_r32m16', smsw(32));
+  // r64 forms: the 32-bit register write zero-extends (CR0 and the selectors have no bits 63:32).
+  add('Smsw_r64m16', smsw(32));
   add('Lgdt_m1632_16', loadTable(false, 16));
   add('Lgdt_m1632', loadTable(false, 32));
   add('Lidt_m1632_16', loadTable(true, 16));
@@ -691,12 +877,16 @@ function entries(): [number, Handler][] {
   add('Sidt_m1632', storeTable(true, 32));
   add('Lldt_rm16', lldt);
   add('Lldt_r32m16', lldt);
+  add('Lldt_r64m16', lldt);
   add('Ltr_rm16', ltr);
   add('Ltr_r32m16', ltr);
+  add('Ltr_r64m16', ltr);
   add('Sldt_rm16', storeSel(Seg.LDTR, 16));
   add('Sldt_r32m16', storeSel(Seg.LDTR, 32));
+  add('Sldt_r64m16', storeSel(Seg.LDTR, 32));
   add('Str_rm16', storeSel(Seg.TR, 16));
   add('Str_r32m16', storeSel(Seg.TR, 32));
+  add('Str_r64m16', storeSel(Seg.TR, 32));
   add('Lar_r16_rm16', lar(16));
   add('Lar_r32_r32m16', lar(32));
   add('Lsl_r16_rm16', lsl(16));
@@ -715,7 +905,8 @@ function entries(): [number, Handler][] {
   add('Monitord', monitor);
   add('Mwait', mwait);
   add('Sysenter', sysenter);
-  add('Sysexitd', sysexit);
+  add('Sysexitd', sysexit(false));
+  add('Sysexitq', sysexit(true));
   add('Ud2', ud);
   add('Wait', fwait);
   for (const s of [16, 32]) {

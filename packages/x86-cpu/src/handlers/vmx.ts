@@ -10,6 +10,7 @@ import type { Cpu, Handler } from '../cpu.js';
 import { raise, raiseIntercept, Vector } from '../exceptions.js';
 import { INTERCEPT } from '../hooks.js';
 import { getReg, setReg } from '../operands.js';
+import { GPR_HI, GPR_OF } from '../registers.js';
 import { CR4_VMXE, VmxInstruction, VmxOperands } from '../vmx-port.js';
 import { readCr, writeCr } from './system.js';
 import { HandlerList } from './table.js';
@@ -87,6 +88,22 @@ function movFromCrWithVmx(original: Handler): Handler {
   };
 }
 
+/**
+ * MOV CR0/CR4, r64 (64-bit mode) with a VMX model: bits 63:32 are reserved (#GP(0)) before the model
+ * sees the low half.
+ */
+function movToCr64WithVmx(original: Handler): Handler {
+  const wrapped = movToCrWithVmx(original);
+  return (cpu, ins) => {
+    const cr = ins.op0Register - Register.CR0;
+    if (cpu.hooks.vmx !== undefined && (cr === 0 || cr === 4)) {
+      requireCpl0(cpu);
+      if (cpu.regs.u32[GPR_HI + GPR_OF[ins.op1Register]!] !== 0) raise(Vector.GP, 0);
+    }
+    wrapped(cpu, ins);
+  };
+}
+
 function entries(): [number, Handler][] {
   const list = new HandlerList();
   const I = VmxInstruction;
@@ -112,6 +129,9 @@ function overrides(): [number, (original: Handler) => Handler][] {
   return [
     [Code.Mov_cr_r32, movToCrWithVmx],
     [Code.Mov_r32_cr, movFromCrWithVmx],
+    // 64-bit mode: the read zero-extends (CR0/CR4 have no bits 63:32).
+    [Code.Mov_cr_r64, movToCr64WithVmx],
+    [Code.Mov_r64_cr, movFromCrWithVmx],
   ];
 }
 

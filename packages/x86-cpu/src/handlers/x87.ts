@@ -11,9 +11,20 @@ import { CR0, Mode } from '../control.js';
 import type { Cpu, Handler } from '../cpu.js';
 import { HandlerList } from './table.js';
 import { restoreSse, SSE_IMAGE_REGS, saveSse, sseImageValid } from '../sse/image.js';
+import { XMM_COUNT } from '../sse/state.js';
+import { offsetPlus } from './sse-core.js';
 import { raise, Vector } from '../exceptions.js';
 import { getCF, getPF, getZF, setArith } from '../flags.js';
-import { probeWrite, read16, read32, read8, write16, write32, write8 } from '../memory-access.js';
+import {
+  linearAddress,
+  probeWrite,
+  read16,
+  read32,
+  read8,
+  write16,
+  write32,
+  write8,
+} from '../memory-access.js';
 import { locate } from '../operands.js';
 import { Seg } from '../registers.js';
 import {
@@ -30,6 +41,7 @@ import {
   fstenv,
   fxrstor,
   fxsave,
+  high32,
   PENDING_MF,
   saveSize,
   type X87,
@@ -60,6 +72,14 @@ function record(cpu: Cpu, ins: Instruction, fpu: X87, esc: number): void {
 
 const st = (reg: number): number => reg - Register.ST0;
 
+/**
+ * The offset of byte `k` of a memory operand at `off`: 32-bit unsigned outside 64-bit mode, signed
+ * canonical form in 64-bit mode (where `>>> 0` would break high-half addresses).
+ */
+function plus(ins: Instruction, off: number, k: number): number {
+  return ins.bitness === 64 ? off + k : (off + k) >>> 0;
+}
+
 // ------------------------------------------------------------------ arithmetic
 
 /** D8/DC/DA/DE memory arithmetic and compares; `kind`: 32/64 = float, 16/-32 = integer (-32 = m32int). */
@@ -75,7 +95,7 @@ function arithMem(op: number, kind: number, esc: number): Handler {
     else if (kind === 32 || kind === -32) lo = read32(cpu, seg, off);
     else {
       lo = read32(cpu, seg, off);
-      hi = read32(cpu, seg, (off + 4) >>> 0);
+      hi = read32(cpu, seg, plus(ins, off, 4));
     }
     record(cpu, ins, fpu, esc);
     if (op === 2 || op === 3) {
@@ -146,15 +166,15 @@ function loadMem(kind: 'f32' | 'f64' | 'f80' | 'i16' | 'i32' | 'i64' | 'bcd', es
         return;
       }
       case 'bcd':
-        for (let i = 0; i < 10; i++) image[i] = read8(cpu, seg, (off + i) >>> 0);
+        for (let i = 0; i < 10; i++) image[i] = read8(cpu, seg, plus(ins, off, i));
         record(cpu, ins, fpu, esc);
         fpu.fbld(image, 0);
         return;
       default: {
         const lo = read32(cpu, seg, off);
-        const hi = read32(cpu, seg, (off + 4) >>> 0);
+        const hi = read32(cpu, seg, plus(ins, off, 4));
         if (kind === 'f80') {
-          const se = read16(cpu, seg, (off + 8) >>> 0);
+          const se = read16(cpu, seg, plus(ins, off, 8));
           record(cpu, ins, fpu, esc);
           fpu.fldF80(lo, hi, se);
         } else if (kind === 'f64') {
@@ -208,12 +228,12 @@ function storeMem(kind: StoreKind, pop: boolean, truncate: boolean, esc: number)
     }
     if (!write) return;
     if (kind === 'bcd') {
-      for (let i = 0; i < 10; i++) write8(cpu, seg, (off + i) >>> 0, fpu.bcdOut[i]!);
+      for (let i = 0; i < 10; i++) write8(cpu, seg, plus(ins, off, i), fpu.bcdOut[i]!);
     } else if (kind === 'i16') write16(cpu, seg, off, out[0]!);
     else {
       write32(cpu, seg, off, out[0]!);
-      if (bytes >= 8) write32(cpu, seg, (off + 4) >>> 0, out[1]!);
-      if (bytes === 10) write16(cpu, seg, (off + 8) >>> 0, out[2]!);
+      if (bytes >= 8) write32(cpu, seg, plus(ins, off, 4), out[1]!);
+      if (bytes === 10) write16(cpu, seg, plus(ins, off, 8), out[2]!);
     }
   };
 }
@@ -251,12 +271,22 @@ function envLayout(cpu: Cpu, ins: Instruction): number {
   return real ? ENV_REAL32 : ENV_PROT32;
 }
 
-function readImage(cpu: Cpu, seg: number, off: number, n: number, mask: number): void {
-  for (let i = 0; i < n; i++) image[i] = read8(cpu, seg, ((off + i) & mask) >>> 0);
+function readImage(cpu: Cpu, ins: Instruction, n: number): void {
+  const seg = cpu.eaSeg;
+  const off = cpu.eaOff;
+  for (let i = 0; i < n; i++) image[i] = read8(cpu, seg, offsetPlus(ins, off, i));
 }
 
-function writeImage(cpu: Cpu, seg: number, off: number, n: number, mask: number): void {
-  for (let i = 0; i < n; i++) write8(cpu, seg, ((off + i) & mask) >>> 0, image[i]!);
+function writeImage(cpu: Cpu, ins: Instruction, n: number): void {
+  const seg = cpu.eaSeg;
+  const off = cpu.eaOff;
+  for (let i = 0; i < n; i++) write8(cpu, seg, offsetPlus(ins, off, i), image[i]!);
+}
+
+/** Faults (#GP/#SS/#PF) for the first and last byte of an `n`-byte image before anything is written. */
+function probeImage(cpu: Cpu, ins: Instruction, n: number): void {
+  probeWrite(cpu, cpu.eaSeg, cpu.eaOff, 1);
+  probeWrite(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, n - 1), 1);
 }
 
 function storeEnv(save: boolean, waiting: boolean): Handler {
@@ -265,13 +295,11 @@ function storeEnv(save: boolean, waiting: boolean): Handler {
     locate(cpu, ins);
     const layout = envLayout(cpu, ins);
     const n = save ? saveSize(layout) : envSize(layout);
-    const mask = ins.addressSize === 16 ? 0xffff : 0xffffffff;
-    probeWrite(cpu, cpu.eaSeg, cpu.eaOff, 1);
-    probeWrite(cpu, cpu.eaSeg, ((cpu.eaOff + n - 1) & mask) >>> 0, 1);
+    probeImage(cpu, ins, n);
     image.fill(0, 0, n);
     if (save) fsave(fpu, image, 0, layout);
     else fstenv(fpu, image, 0, layout);
-    writeImage(cpu, cpu.eaSeg, cpu.eaOff, n, mask);
+    writeImage(cpu, ins, n);
   };
 }
 
@@ -281,34 +309,37 @@ function loadEnv(restore: boolean): Handler {
     locate(cpu, ins);
     const layout = envLayout(cpu, ins);
     const n = restore ? saveSize(layout) : envSize(layout);
-    readImage(cpu, cpu.eaSeg, cpu.eaOff, n, ins.addressSize === 16 ? 0xffff : 0xffffffff);
+    readImage(cpu, ins, n);
     if (restore) frstor(fpu, image, 0, layout);
     else fldenv(fpu, image, 0, layout);
   };
 }
 
-/** FXSAVE/FXRSTOR m512: 16-byte aligned (#GP otherwise); x87, MXCSR and XMM0-XMM7 (16/32-bit modes). */
-function fxsr(save: boolean): Handler {
+/**
+ * FXSAVE/FXRSTOR m512 and their REX.W forms FXSAVE64/FXRSTOR64 (`wide`): 16-byte aligned linear
+ * address (#GP(0) otherwise); x87, MXCSR and the XMM registers: XMM0-XMM7 outside 64-bit mode, all
+ * sixteen in 64-bit mode (SDM Vol. 1 Table 10-2). The wide image holds the 64-bit FPU IP and DP at
+ * bytes 8 and 16 in place of FIP/FCS and FDP/FDS (Table 10-1 vs 10-2 of the 32-bit form).
+ */
+function fxsr(save: boolean, wide: boolean): Handler {
   return (cpu, ins) => {
     if (cpu.ctrl.cr0 & (CR0.EM | CR0.TS)) raise(Vector.NM);
     locate(cpu, ins);
-    const lin = (cpu.segs.base[cpu.eaSeg]! + cpu.eaOff) >>> 0;
-    if (lin & 15) raise(Vector.GP, 0);
-    const mask = ins.addressSize === 16 ? 0xffff : 0xffffffff;
-    const wide = ins.operandSize === 64; // FXSAVE64 (REX.W): 64-bit FIP/FDP instead of FCS/FDS
+    if (linearAddress(cpu, cpu.eaSeg, cpu.eaOff) & 15) raise(Vector.GP, 0);
+    const regs = ins.bitness === 64 ? XMM_COUNT : SSE_IMAGE_REGS;
+    const fpu = cpu.fpu;
     if (save) {
-      probeWrite(cpu, cpu.eaSeg, cpu.eaOff, 1);
-      probeWrite(cpu, cpu.eaSeg, ((cpu.eaOff + FXSAVE_SIZE - 1) & mask) >>> 0, 1);
-      readImage(cpu, cpu.eaSeg, cpu.eaOff, FXSAVE_SIZE, mask);
-      fxsave(cpu.fpu, image, 0, wide);
-      saveSse(cpu.fpu.sse, image, SSE_IMAGE_REGS);
-      writeImage(cpu, cpu.eaSeg, cpu.eaOff, FXSAVE_SIZE, mask);
+      probeImage(cpu, ins, FXSAVE_SIZE);
+      readImage(cpu, ins, FXSAVE_SIZE);
+      fxsave(fpu, image, 0, wide, high32(fpu.fip), high32(fpu.fdp));
+      saveSse(fpu.sse, image, regs);
+      writeImage(cpu, ins, FXSAVE_SIZE);
     } else {
-      readImage(cpu, cpu.eaSeg, cpu.eaOff, FXSAVE_SIZE, mask);
+      readImage(cpu, ins, FXSAVE_SIZE);
       // A reserved MXCSR bit in the image is #GP(0) before any state changes (SDM: FXRSTOR).
       if (!sseImageValid(image)) raise(Vector.GP, 0);
-      fxrstor(cpu.fpu, image, 0, wide);
-      restoreSse(cpu.fpu.sse, image, SSE_IMAGE_REGS);
+      fxrstor(fpu, image, 0, wide);
+      restoreSse(fpu.sse, image, regs);
     }
   };
 }
@@ -618,8 +649,10 @@ function entries(): [number, Handler][] {
   add('Fsave_m108byte', storeEnv(true, true));
   add('Frstor_m94byte', loadEnv(true));
   add('Frstor_m108byte', loadEnv(true));
-  add('Fxsave_m512byte', fxsr(true));
-  add('Fxrstor_m512byte', fxsr(false));
+  add('Fxsave_m512byte', fxsr(true, false));
+  add('Fxrstor_m512byte', fxsr(false, false));
+  add('Fxsave64_m512byte', fxsr(true, true));
+  add('Fxrstor64_m512byte', fxsr(false, true));
   return list.entries;
 }
 

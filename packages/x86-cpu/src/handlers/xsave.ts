@@ -101,6 +101,9 @@ const xgetbv: Handler = (cpu) => {
   if (r[1] !== 0) raise(Vector.GP, 0);
   r[0] = xcr0Of(cpu);
   r[2] = 0;
+  // Bits 63:32 of RAX and RDX become 0 in 64-bit mode.
+  r[16] = 0;
+  r[18] = 0;
 };
 
 /**

@@ -348,3 +348,92 @@ export function toInt32(x: number, truncate: boolean): number {
   if (frac !== 0) fpFlags |= MXCSR.PE;
   return v >>> 0;
 }
+
+// ------------------------------------------------------------------ 64-bit integers (REX.W forms)
+
+const TWO_32 = 4294967296;
+
+/** Magnitude halves of the last {@link int64Magnitude}; module scratch, no allocation. */
+let magHi = 0;
+let magLo = 0;
+
+/** |lo + hi * 2^32| (signed 64-bit) into magHi:magLo (unsigned; 2^63 for the most negative value). */
+function int64Magnitude(lo: number, hi: number): boolean {
+  const neg = (hi | 0) < 0;
+  if (!neg) {
+    magHi = hi >>> 0;
+    magLo = lo >>> 0;
+    return false;
+  }
+  // Two's complement negation of the 64-bit pattern.
+  magLo = -lo >>> 0;
+  magHi = (~hi + (magLo === 0 ? 1 : 0)) >>> 0;
+  return true;
+}
+
+/** Sign of (mHi:mLo - r) for an integer r in [0, 2^64] (compared as halves, exactly). */
+function compareHalves(mHi: number, mLo: number, r: number): number {
+  const rHi = Math.floor(r / TWO_32);
+  const rLo = r - rHi * TWO_32;
+  if (mHi !== rHi) return mHi > rHi ? 1 : -1;
+  return mLo > rLo ? 1 : mLo < rLo ? -1 : 0;
+}
+
+/**
+ * A signed 64-bit integer (halves) rounded to binary64 (`double`) or binary32 under MXCSR.RC, with
+ * PE when inexact (CVTSI2SD/CVTSI2SS with REX.W). One correct rounding of the exact integer: for
+ * binary64 the sum of the exact halves is rounded once; for binary32 the magnitude is first cut to
+ * 53 bits with a sticky bit below the binary32 rounding position, so the double rounding is harmless.
+ */
+export function int64ToFloat(lo: number, hi: number, double: boolean): number {
+  const neg = int64Magnitude(lo, hi);
+  const mHi = magHi;
+  const mLo = magLo;
+  let r: number;
+  if (double) r = mHi * TWO_32 + mLo;
+  else if (mHi < 0x200000) r = Math.fround(mHi * TWO_32 + mLo);
+  else r = Math.fround(mHi * TWO_32 + ((mLo & 0xfffff000) >>> 0) + (mLo & 0xfff ? 0x800 : 0));
+  const es = compareHalves(mHi, mLo, r);
+  return neg ? finish(-r, -es, double) : finish(r, es, double);
+}
+
+/** High half of the last {@link toInt64} result (unsigned). */
+export let int64Hi = 0;
+
+const INT64_INDEFINITE_HI = 0x80000000;
+
+/**
+ * Converts a value to int64 with MXCSR.RC (or truncation), as {@link toInt32}: NaN, infinities and
+ * out-of-range values give the integer indefinite 0x8000_0000_0000_0000 with IE; inexact results
+ * raise PE. Returns the low half; the high half goes to {@link int64Hi}.
+ */
+export function toInt64(x: number, truncate: boolean): number {
+  if (!Number.isFinite(x)) {
+    fpFlags |= MXCSR.IE;
+    int64Hi = INT64_INDEFINITE_HI;
+    return 0;
+  }
+  let v = Math.trunc(x);
+  const frac = x - v;
+  if (frac !== 0 && !truncate) {
+    const mode = rc;
+    if (mode === RC.Nearest) {
+      const a = Math.abs(frac);
+      if (a > 0.5 || (a === 0.5 && v % 2 !== 0)) v += frac > 0 ? 1 : -1;
+    } else if (mode === RC.Down) {
+      if (frac < 0) v -= 1;
+    } else if (mode === RC.Up) {
+      if (frac > 0) v += 1;
+    }
+  }
+  // 2^63 and above (or below -2^63) do not fit; every double below 2^63 in magnitude is exact here.
+  if (v >= 2 ** 63 || v < -(2 ** 63)) {
+    fpFlags |= MXCSR.IE;
+    int64Hi = INT64_INDEFINITE_HI;
+    return 0;
+  }
+  if (frac !== 0) fpFlags |= MXCSR.PE;
+  const h = Math.floor(v / TWO_32);
+  int64Hi = h >>> 0;
+  return (v - h * TWO_32) >>> 0;
+}

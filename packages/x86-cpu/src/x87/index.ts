@@ -60,6 +60,7 @@ export {
   fstenv,
   fxrstor,
   fxsave,
+  high32,
   saveSize,
 } from './layout.js';
 export { emms, isMmxOp, mmxEnter, mmxOp, mmxReadHi, mmxReadLo, mmxShiftImm, mmxWrite } from './mmx.js';

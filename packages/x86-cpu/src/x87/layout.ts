@@ -21,6 +21,11 @@ export function saveSize(layout: number): number {
   return envSize(layout) + 80;
 }
 
+/** Bits 63:32 of an FPU pointer (FIP/FDP) held as a number: a signed-form address in 64-bit mode. */
+export function high32(v: number): number {
+  return Math.floor(v / 4294967296) >>> 0;
+}
+
 /** FXSAVE image size and byte offsets (SDM Vol. 1, Table 10-2). */
 export const FXSAVE_SIZE = 512;
 export const FXSAVE_FCW = 0;
@@ -213,7 +218,10 @@ export function fxsave(fpu: X87, b: Uint8Array, o: number, wide: boolean, fipHig
   for (let i = 0; i < 8; i++) putReg(b, o + FXSAVE_ST0 + 16 * i, fpu.st(i));
 }
 
-/** FXRSTOR, x87/MMX part (the caller loads MXCSR and the XMM registers, and checks MXCSR). */
+/**
+ * FXRSTOR, x87/MMX part (the caller loads MXCSR and the XMM registers, and checks MXCSR). `wide`
+ * (FXRSTOR64) loads 64-bit FIP/FDP from bytes 8 and 16; FCS and FDS become 0.
+ */
 export function fxrstor(fpu: X87, b: Uint8Array, o: number, wide: boolean): void {
   fpu.setControlWord(get16(b, o + FXSAVE_FCW));
   fpu.statusWord = get16(b, o + FXSAVE_FSW);
@@ -222,6 +230,9 @@ export function fxrstor(fpu: X87, b: Uint8Array, o: number, wide: boolean): void
   fpu.fip = get32(b, o + FXSAVE_FIP);
   fpu.fdp = get32(b, o + FXSAVE_FDP);
   if (wide) {
+    // 64-bit pointers, kept in the signed form of 64-bit-mode addresses (exact below 2^53).
+    fpu.fip += (get32(b, o + FXSAVE_FCS) | 0) * 4294967296;
+    fpu.fdp += (get32(b, o + FXSAVE_FDS) | 0) * 4294967296;
     fpu.fcs = 0;
     fpu.fds = 0;
   } else {
