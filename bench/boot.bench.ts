@@ -1,10 +1,13 @@
 /**
  * `pnpm bench:boot`: boots the same kernel + initramfs with `bench=1` in Typevisor, v86 (npm `v86`
- * with Debian's SeaBIOS) and QEMU TCG (Debian `qemu-system-i386`) in one run, and prints time to
+ * with Debian's SeaBIOS) and QEMU TCG (Debian `qemu-system-i386`/`-x86_64`) in one run, and prints time to
  * GUEST-READY and GUEST-DONE, peak RSS, and Typevisor's ratio to each peer.
  * Images: the default guest (always), and Debian's stock 686 kernel from tools/images/debian-i386
  * (`bash tools/images/fetch-debian.sh i386` makes it) or ../shared/guests/debian-i386 when present.
- * Options: --only default|debian-i386, --mem 256, --timeout 600.
+ * The x86-64 images (the project's default-x86_64, Debian's stock amd64 kernel from
+ * tools/images/debian-amd64 or ../shared/guests/debian-amd64) run against QEMU TCG only
+ * (qemu-system-x86_64): v86 has no 64-bit mode.
+ * Options: --only default|default-x86_64|debian-i386|debian-amd64, --mem 256, --timeout 600.
  *
  * Figures of 2026-11-26, quiet 2-core machine, `--only default` (-m 256, bench=1):
  *   typevisor  GUEST-READY 17.7 s  GUEST-DONE 118.6 s  peak RSS 252 MiB
@@ -32,21 +35,33 @@ interface Image {
   readonly name: string;
   readonly kernel: string;
   readonly initrd: string;
+  /** x86_64 guests run in Typevisor with `-cpu qemu64` and in qemu-system-x86_64; v86 cannot boot them. */
+  readonly arch: 'i386' | 'x86_64';
 }
 const images: Image[] = [
   {
     name: 'default',
     kernel: join(root, 'tools/images/default-i386/bzImage'),
     initrd: join(root, 'tools/images/default-i386/initrd.cpio.gz'),
+    arch: 'i386',
+  },
+  {
+    name: 'default-x86_64',
+    kernel: join(root, 'tools/images/default-x86_64/bzImage'),
+    initrd: join(root, 'tools/images/default-x86_64/initrd.cpio.gz'),
+    arch: 'x86_64',
   },
 ];
-const shared = join(root, '../shared/guests/debian-i386');
-if (existsSync(join(shared, 'vmlinuz'))) {
-  images.push({
-    name: 'debian-i386',
-    kernel: join(shared, 'vmlinuz'),
-    initrd: join(shared, 'initrd.cpio.gz'),
-  });
+/** Debian's stock kernels: the project's fetch (tools/images/debian-*) or the shared reference copy. */
+for (const [arch, dir] of [
+  ['i386', 'debian-i386'],
+  ['x86_64', 'debian-amd64'],
+] as const) {
+  const own = join(root, 'tools/images', dir);
+  const shared = join(root, '../shared/guests', dir);
+  const found = [own, shared].find((d) => existsSync(join(d, 'vmlinuz')));
+  if (found !== undefined)
+    images.push({ name: dir, kernel: join(found, 'vmlinuz'), initrd: join(found, 'initrd.cpio.gz'), arch });
 }
 
 interface Result {
@@ -125,8 +140,9 @@ function v86(img: Image): Promise<Result> {
   });
 }
 
+const qemuBinary = (img: Image) => (img.arch === 'x86_64' ? 'qemu-system-x86_64' : 'qemu-system-i386');
 const qemu = (img: Image) =>
-  timeProcess('qemu-system-i386', [
+  timeProcess(qemuBinary(img), [
     '-accel',
     'tcg',
     '-m',
@@ -148,6 +164,7 @@ const typevisor = (img: Image) =>
     '--import',
     import.meta.resolve('tsx/esm'),
     join(root, 'apps/cli/src/main.ts'),
+    ...(img.arch === 'x86_64' ? ['-cpu', 'qemu64'] : []),
     '-m',
     String(memMiB),
     '-nographic',
@@ -169,12 +186,12 @@ for (const img of images) {
   console.log(`\n== ${img.name}: ${img.kernel} (-m ${memMiB}, bench=1)`);
   const rows: [string, Result][] = [];
   rows.push(['typevisor', await typevisor(img)]);
-  rows.push(['v86', await v86(img)]);
+  if (img.arch === 'i386') rows.push(['v86', await v86(img)]);
   rows.push([
     'qemu-tcg',
-    existsSync('/usr/bin/qemu-system-i386')
+    existsSync(`/usr/bin/${qemuBinary(img)}`)
       ? await qemu(img)
-      : { ready: null, done: null, rssMiB: null, note: 'qemu-system-i386 not installed' },
+      : { ready: null, done: null, rssMiB: null, note: `${qemuBinary(img)} not installed` },
   ]);
   console.log('vmm        GUEST-READY  GUEST-DONE  peak RSS   note');
   for (const [name, r] of rows) {

@@ -6,9 +6,11 @@ import {
   PENTIUM_4,
   PENTIUM_4_PRESCOTT,
   PENTIUM_II,
+  X86_64_MODEL,
 } from '@typevisor/x86-cpu';
 import { describe, expect, it } from 'vitest';
 import {
+  CORE_2_AES_MODEL,
   CORE_2_MODEL,
   DEFAULT_MODEL,
   PENTIUM_4_MODEL,
@@ -28,7 +30,8 @@ describe('the facade CPU model', () => {
       [PENTIUM_4_MODEL, PENTIUM_4],
       [PENTIUM_4_PRESCOTT_MODEL, PENTIUM_4_PRESCOTT],
       [CORE_2_MODEL, CORE_2],
-      [DEFAULT_MODEL, CORE_2_AES],
+      [CORE_2_AES_MODEL, CORE_2_AES],
+      [DEFAULT_MODEL, X86_64_MODEL],
     ] as const) {
       expect(kvm.cpu).toBe(cpu);
       expect(kvm.cpuid.map((e) => [e.function, e.ebx, e.ecx, e.edx])).toEqual(
@@ -36,12 +39,13 @@ describe('the facade CPU model', () => {
       );
       // Basic leaves keep EAX; leaf 80000000H reports itself as the highest extended leaf.
       expect(kvm.cpuid.find((e) => e.function === 1)!.eax).toBe(cpu.resetEdx);
-      expect(kvm.cpuid.find((e) => e.function === 0x8000_0000)!.eax).toBe(0x8000_0000);
+      const ext = cpu.cpuid.find((l) => l.leaf === 0x8000_0000)?.eax ?? 0;
+      expect(kvm.cpuid.find((e) => e.function === 0x8000_0000)!.eax).toBe(Math.max(ext, 0x8000_0000));
     }
   });
 
   it('KVM_GET_SUPPORTED_CPUID of a default host reports SSE to SSSE3, CLFLUSH, FXSR and XSAVE with leaf 0DH', () => {
-    expect(DEFAULT_MODEL.cpu).toBe(CORE_2_AES);
+    expect(DEFAULT_MODEL.cpu).toBe(X86_64_MODEL);
     const supported = Kvm.open(new KvmHost()).getSupportedCpuid();
     const l1 = supported.find((e) => e.function === 1)!;
     for (const bit of [Leaf1Edx.SSE, Leaf1Edx.SSE2, Leaf1Edx.CLFSH, Leaf1Edx.FXSR])
@@ -63,9 +67,33 @@ describe('the facade CPU model', () => {
     const supported = Kvm.open(new KvmHost()).getSupportedCpuid();
     expect(supported.find((e) => e.function === 1)!.ecx & aesPclmul).toBe(aesPclmul);
     expect(leaf1(CORE_2_MODEL).ecx & aesPclmul).toBe(0);
-    // Otherwise the same leaves as the Core 2 model.
-    expect(leaf1(DEFAULT_MODEL).ecx & ~aesPclmul).toBe(leaf1(CORE_2_MODEL).ecx);
-    expect(DEFAULT_MODEL.cpuid.length).toBe(CORE_2_MODEL.cpuid.length);
+    // Otherwise the same leaves as the Core 2 model (the default adds IA-32e mode: CX16 and leaves
+    // 80000001H/80000008H, pinned by the next test).
+    expect(leaf1(CORE_2_AES_MODEL).ecx & ~aesPclmul).toBe(leaf1(CORE_2_MODEL).ecx);
+    expect(CORE_2_AES_MODEL.cpuid.length).toBe(CORE_2_MODEL.cpuid.length);
+    expect(leaf1(DEFAULT_MODEL).ecx & ~(aesPclmul | Leaf1Ecx.CX16)).toBe(leaf1(CORE_2_MODEL).ecx);
+  });
+
+  it('a default host reports long mode as real KVM on a 64-bit host: LM, SYSCALL, NX, RDTSCP, LAHF_LM, CX16, PAE, 40-bit addresses', () => {
+    const supported = Kvm.open(new KvmHost()).getSupportedCpuid();
+    const l1 = supported.find((e) => e.function === 1)!;
+    expect(l1.ecx & Leaf1Ecx.CX16).toBe(Leaf1Ecx.CX16);
+    expect(l1.edx & Leaf1Edx.PAE).toBe(Leaf1Edx.PAE);
+    expect(supported.find((e) => e.function === 0x8000_0000)!.eax).toBe(0x8000_0008);
+    const e1 = supported.find((e) => e.function === 0x8000_0001)!;
+    const lm = (1 << 29) | (1 << 11) | (1 << 20) | (1 << 27);
+    expect((e1.edx & lm) >>> 0).toBe(lm >>> 0);
+    expect(e1.ecx & 1).toBe(1); // LAHF_LM
+    expect(supported.find((e) => e.function === 0x8000_0008)!.eax & 0xffff).toBe(0x3028);
+    expect(DEFAULT_MODEL.maxPhyAddr).toBe(40);
+    // KVM_GET_MSR_INDEX_LIST adds STAR, LSTAR, CSTAR, SYSCALL_MASK, KERNEL_GS_BASE and TSC_AUX.
+    const msrs = Kvm.open(new KvmHost()).getMsrIndexList();
+    for (const m of [0xc000_0081, 0xc000_0082, 0xc000_0083, 0xc000_0084, 0xc000_0102, 0xc000_0103])
+      expect(msrs).toContain(m);
+    expect(CORE_2_AES_MODEL.msrIndices).not.toContain(0xc000_0082);
+    // The 32-bit models keep no long mode and 36 physical address bits.
+    expect(CORE_2_AES_MODEL.cpuid.some((e) => e.function === 0x8000_0001)).toBe(false);
+    expect(CORE_2_AES_MODEL.maxPhyAddr).toBe(36);
   });
 
   it('XCR0 starts at x87 and may become x87|SSE with the supported CPUID; AVX (which the CPU lacks) is refused', () => {

@@ -12,6 +12,7 @@ import {
   PENTIUM_4,
   PENTIUM_4_PRESCOTT,
   PENTIUM_II,
+  X86_64_MODEL,
 } from '@typevisor/x86-cpu';
 
 export interface CpuidEntry {
@@ -64,6 +65,34 @@ const MSR_INDICES: readonly number[] = [
 ];
 
 /**
+ * msrs_to_save of a 64-bit host for a model with long mode (CPUID.80000001H:EDX.LM): the SYSCALL and
+ * SWAPGS MSRs, and IA32_TSC_AUX with RDTSCP (bit 27). FS/GS bases travel in kvm_sregs.
+ */
+const LONG_MODE_MSRS: readonly number[] = [
+  0xc000_0081, // MSR_STAR
+  0xc000_0082, // MSR_LSTAR
+  0xc000_0083, // MSR_CSTAR
+  0xc000_0084, // MSR_SYSCALL_MASK
+  0xc000_0102, // MSR_KERNEL_GS_BASE
+];
+const EXT1_EDX_LM = 1 << 29;
+const EXT1_EDX_RDTSCP = 1 << 27;
+const MSR_TSC_AUX = 0xc000_0103;
+
+/** The MSR index list of a model: the base list, plus the long-mode MSRs the model has. */
+function msrIndicesOf(cpu: CpuModel): readonly number[] {
+  const ext1 = cpu.cpuid.find((l) => l.leaf === 0x8000_0001)?.edx ?? 0;
+  if ((ext1 & EXT1_EDX_LM) === 0) return MSR_INDICES;
+  return [...MSR_INDICES, ...LONG_MODE_MSRS, ...((ext1 & EXT1_EDX_RDTSCP) !== 0 ? [MSR_TSC_AUX] : [])];
+}
+
+/** CPUID.80000008H:EAX[7:0] when the model has that leaf, else 36 (PAE/PSE-36 without it). */
+function maxPhyAddrOf(cpu: CpuModel): number {
+  const leaf = cpu.cpuid.find((l) => l.leaf === 0x8000_0008);
+  return leaf === undefined ? 36 : leaf.eax & 0xff;
+}
+
+/**
  * The facade's model over a software-CPU model: its CPUID leaves as kvm_cpuid_entry2s. KVM always
  * reports leaf 80000000H with EAX at least 80000000H (the model's EAX 0 there means "no extended
  * leaves" on the bare CPU, which answers such leaves like the highest basic one).
@@ -80,11 +109,11 @@ export function kvmCpuModel(cpu: CpuModel): KvmCpuModel {
       ecx: l.ecx,
       edx: l.edx,
     })),
-    msrIndices: MSR_INDICES,
+    msrIndices: msrIndicesOf(cpu),
     cr4Valid: cpu.cpuid.some((l) => l.leaf === 1 && l.ecx & LEAF1_ECX_XSAVE)
       ? CR4_ALWAYS_VALID | CR4_OSXSAVE
       : CR4_ALWAYS_VALID,
-    maxPhyAddr: 36,
+    maxPhyAddr: maxPhyAddrOf(cpu),
     cpu,
   };
 }
@@ -101,11 +130,16 @@ export const PENTIUM_4_PRESCOTT_MODEL: KvmCpuModel = kvmCpuModel(PENTIUM_4_PRESC
 /** The Core 2 model: the Prescott model plus SSSE3 (CPUID.01H:ECX bit 9) and XSAVE (leaf 0DH: x87|SSE). */
 export const CORE_2_MODEL: KvmCpuModel = kvmCpuModel(CORE_2);
 
+/** The Core 2 model with AES-NI and PCLMULQDQ, without IA-32e mode (the default before 64-bit guests). */
+export const CORE_2_AES_MODEL: KvmCpuModel = kvmCpuModel(CORE_2_AES);
+
 /**
  * What a `KvmHost` advertises unless told otherwise, and what the software CPU of every vCPU can
- * execute: the most capable model x86-cpu implements, `CORE_2_AES` (the Core 2 model plus AES-NI,
- * CPUID.01H:ECX bit 25, and PCLMULQDQ, bit 1). The guest CPUID (KVM_SET_CPUID2) narrows it: an
- * SSE-family, AES-NI or PCLMULQDQ instruction whose CPUID.01H bit the guest CPUID lacks is #UD (see
- * `state-sync.ts`).
+ * execute: the most capable model x86-cpu implements, `X86_64_MODEL` (`CORE_2_AES`, i.e. the Core 2
+ * model plus AES-NI and PCLMULQDQ, with IA-32e mode: CPUID.80000001H LM, SYSCALL, NX, RDTSCP,
+ * LAHF_LM, leaf 1's CX16 and PAE, and leaf 80000008H with 40 physical address bits), as real KVM
+ * reports long mode on a 64-bit host. The guest CPUID (KVM_SET_CPUID2) narrows it: an SSE-family,
+ * AES-NI or PCLMULQDQ instruction whose CPUID.01H bit the guest CPUID lacks is #UD, and without
+ * CPUID.80000001H:EDX.LM there is no IA-32e mode (see `state-sync.ts`).
  */
-export const DEFAULT_MODEL: KvmCpuModel = kvmCpuModel(CORE_2_AES);
+export const DEFAULT_MODEL: KvmCpuModel = kvmCpuModel(X86_64_MODEL);

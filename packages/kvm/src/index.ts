@@ -24,6 +24,7 @@ export { EventFd } from './eventfd.js';
 export { IoeventfdTable, type IoBus, type IoeventfdRequest, NR_IOBUS_DEVS } from './ioeventfd.js';
 export { IrqfdTable, type IrqfdRequest, type IrqchipMode } from './irqfd.js';
 export {
+  CORE_2_AES_MODEL,
   CORE_2_MODEL,
   type CpuidEntry,
   DEFAULT_MODEL,

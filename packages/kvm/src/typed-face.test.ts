@@ -21,7 +21,8 @@ describe('Kvm', () => {
     expect(kvm.checkExtension(KVM_CAP_NR_MEMSLOTS)).toBe(32764);
     expect(kvm.getVcpuMmapSize()).toBe(12288);
     const cpuid = kvm.getSupportedCpuid();
-    expect(cpuid.map((e) => e.function)).toEqual([0, 1, 2, 0xd, 0xd, 0x80000000]);
+    // The default model has IA-32e mode: leaves 80000001H (LM, SYSCALL, NX, ...) and 80000008H.
+    expect(cpuid.map((e) => e.function)).toEqual([0, 1, 2, 0xd, 0xd, 0x80000000, 0x80000001, 0x80000008]);
     expect(kvm.getMsrIndexList()).toContain(0x10);
   });
 

@@ -644,6 +644,8 @@ export class VmxUnit implements CpuHooks, VmxPort {
     // The CPU has written neither CR2 nor DR6 for an exception that exits (28.1): the #PF address and
     // the #DB conditions come with the event.
     info.qualificationLo = exceptionQualification(vector, cpu.pageFaultAddress >>> 0, cpu.bp.pending);
+    // A #PF in 64-bit mode: the linear address is a canonical address in signed form (64 bits).
+    if (vector === 14) info.qualificationHi = Math.floor(cpu.pageFaultAddress / 4294967296) >>> 0;
     this.exitPending = true;
   }
 

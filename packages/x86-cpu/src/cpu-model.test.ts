@@ -1,7 +1,16 @@
 import { CpuidFeature } from '@typevisor/x86-decoder';
 import { describe, expect, it } from 'vitest';
 import { flat32 } from '../test/machine.js';
-import { applyGuestCpuid, featureTable, Leaf1Ecx, Leaf1Edx, PENTIUM_4, PENTIUM_II } from './cpu-model.js';
+import {
+  applyGuestCpuid,
+  Ext1Edx,
+  featureTable,
+  Leaf1Ecx,
+  Leaf1Edx,
+  PENTIUM_4,
+  PENTIUM_II,
+  X86_64_MODEL,
+} from './cpu-model.js';
 import { CR0, CR4, Vector } from './index.js';
 
 const leaf1 = (edx: number) => PENTIUM_4.cpuid.find((l) => l.leaf === 1)!.edx & edx;
@@ -27,6 +36,26 @@ describe('CPU models', () => {
     // No guest CPUID at all: the P6 set stays.
     expect(applyGuestCpuid(t, PENTIUM_4, 0, 0)).toBe(false);
     expect(t).toEqual(featureTable(PENTIUM_II));
+  });
+
+  it('applyGuestCpuid gates IA-32e mode, SYSCALL and RDTSCP by CPUID.80000001H:EDX and CMPXCHG16B by CX16', () => {
+    const l1 = X86_64_MODEL.cpuid.find((l) => l.leaf === 1)!;
+    const e1 = X86_64_MODEL.cpuid.find((l) => l.leaf === 0x80000001)!;
+    const t = featureTable(X86_64_MODEL);
+    const tags = () =>
+      [CpuidFeature.X64, CpuidFeature.SYSCALL, CpuidFeature.RDTSCP, CpuidFeature.CMPXCHG16B].map((f) => t[f]);
+    // Without the extended leaf's values (callers of the leaf-1-only form): all kept.
+    expect(applyGuestCpuid(t, X86_64_MODEL, l1.ecx, l1.edx)).toBe(false);
+    expect(tags()).toEqual([1, 1, 1, 1]);
+    expect(
+      applyGuestCpuid(t, X86_64_MODEL, l1.ecx & ~Leaf1Ecx.CX16, l1.edx, e1.ecx, e1.edx & ~Ext1Edx.LM),
+    ).toBe(true);
+    expect(tags()).toEqual([0, 1, 1, 0]);
+    expect(applyGuestCpuid(t, X86_64_MODEL, l1.ecx, l1.edx, 0, Ext1Edx.LM)).toBe(true);
+    expect(tags()).toEqual([1, 0, 0, 1]);
+    // A guest CPUID with LM cannot give IA-32e mode to a model without it.
+    expect(applyGuestCpuid(t, PENTIUM_4, 0, 0, 0, 0xffffffff)).toBe(true);
+    expect(tags()).toEqual([0, 0, 0, 0]);
   });
 });
 

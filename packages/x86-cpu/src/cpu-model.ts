@@ -362,12 +362,15 @@ export function featureTable(model: CpuModel): Uint8Array {
 }
 
 /**
- * Decoder feature tags that a CPUID.01H bit switches on and off: a VMM's guest CPUID (KVM_SET_CPUID2,
- * `-cpu model,-sse2`) can take them away from a model that implements them, as QEMU's TCG does
- * (hardware would still execute them). Tags not listed here are the model's whatever the guest CPUID
- * says, so a guest without any CPUID table keeps the P6 instruction set.
+ * Decoder feature tags that a CPUID.01H bit (or, with `leaf`, a CPUID.80000001H bit) switches on and
+ * off: a VMM's guest CPUID (KVM_SET_CPUID2, `-cpu model,-sse2`) can take them away from a model that
+ * implements them, as QEMU's TCG does (hardware would still execute them). Tags not listed here are
+ * the model's whatever the guest CPUID says, so a guest without any CPUID table keeps the P6
+ * instruction set.
  */
 export const CPUID_GATED_FEATURES: readonly {
+  /** The leaf whose register holds the bit: CPUID.01H when absent. */
+  readonly leaf?: 0x80000001;
   readonly reg: 'ecx' | 'edx';
   readonly bit: number;
   readonly tag: CpuidFeature;
@@ -383,27 +386,37 @@ export const CPUID_GATED_FEATURES: readonly {
   { reg: 'ecx', bit: Leaf1Ecx.POPCNT, tag: CpuidFeature.POPCNT },
   { reg: 'ecx', bit: Leaf1Ecx.AES, tag: CpuidFeature.AES },
   { reg: 'ecx', bit: Leaf1Ecx.PCLMULQDQ, tag: CpuidFeature.PCLMULQDQ },
+  { reg: 'ecx', bit: Leaf1Ecx.CX16, tag: CpuidFeature.CMPXCHG16B },
+  // Without CPUID.80000001H:EDX.LM the guest has no IA-32e mode (EFER.LME is reserved, as KVM makes it).
+  { leaf: 0x80000001, reg: 'edx', bit: Ext1Edx.LM, tag: CpuidFeature.X64 },
+  { leaf: 0x80000001, reg: 'edx', bit: Ext1Edx.SYSCALL, tag: CpuidFeature.SYSCALL },
+  { leaf: 0x80000001, reg: 'edx', bit: Ext1Edx.RDTSCP, tag: CpuidFeature.RDTSCP },
 ];
 
 const scratchTable = new Uint8Array(512);
 
 /**
  * Makes `table` (a `Cpu`'s `features`) the feature tags `model` implements, less those whose
- * CPUID.01H bit (`CPUID_GATED_FEATURES`) is clear in the guest's `leaf1Ecx`/`leaf1Edx`. Returns true
- * when the table changed (the caller then drops decoded blocks: their #UD decisions are stale).
+ * CPUID.01H bit (`CPUID_GATED_FEATURES`) is clear in the guest's `leaf1Ecx`/`leaf1Edx`, or whose
+ * CPUID.80000001H bit is clear in `ext1Ecx`/`ext1Edx` (all set when not given). Returns true when the
+ * table changed (the caller then drops decoded blocks: their #UD decisions are stale).
  */
 export function applyGuestCpuid(
   table: Uint8Array,
   model: CpuModel,
   leaf1Ecx: number,
   leaf1Edx: number,
+  ext1Ecx = 0xffffffff,
+  ext1Edx = 0xffffffff,
 ): boolean {
   const t = scratchTable;
   t.fill(0);
   t[CpuidFeature.None] = 1;
   for (const f of model.features) t[f] = 1;
   for (const g of CPUID_GATED_FEATURES) {
-    if (((g.reg === 'edx' ? leaf1Edx : leaf1Ecx) & g.bit) === 0) t[g.tag] = 0;
+    const ext = g.leaf === 0x80000001;
+    const value = g.reg === 'edx' ? (ext ? ext1Edx : leaf1Edx) : ext ? ext1Ecx : leaf1Ecx;
+    if ((value & g.bit) === 0) t[g.tag] = 0;
   }
   let changed = false;
   for (let i = 0; i < t.length; i++) {

@@ -133,7 +133,8 @@ describe('KVM_SET_SREGS', () => {
         },
       ],
       ['a reserved APIC-base bit', (s) => s.set('apic_base', 0xfee00001)],
-      ['an APIC base above MAXPHYADDR', (s) => s.set('apic_base', 2 ** 36 + 0x800)],
+      // MAXPHYADDR is 40: the default model has IA-32e mode and leaf 80000008H (EAX[7:0] = 40).
+      ['an APIC base above MAXPHYADDR', (s) => s.set('apic_base', 2 ** 40 + 0x800)],
     ];
     for (const [what, mutate] of cases) {
       const s = getSregs();

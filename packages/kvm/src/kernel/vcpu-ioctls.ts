@@ -92,8 +92,11 @@ function translate(c: VcpuContext, arg: IoctlArg): number {
   const v = dv(b);
   const f = kvm_translation.fields;
   const la = v.getBigUint64(f.linear_address.offset, true);
-  // The model's linear addresses are 32 bits (no 64-bit mode yet): higher ones do not translate.
-  const gpa = la > 0xffff_ffffn ? -1 : c.msrs().translate(Number(la));
+  // A canonical address (4-level paging: bits 63:47 equal) goes to the MMU in the signed form the
+  // CPU uses (|a| < 2^47, exact); a non-canonical one does not translate.
+  const signed = BigInt.asIntN(64, la);
+  const canonical = signed >= -(1n << 47n) && signed < 1n << 47n;
+  const gpa = canonical ? c.msrs().translate(Number(signed)) : -1;
   v.setBigUint64(f.physical_address.offset, gpa < 0 ? 0xffff_ffff_ffff_ffffn : BigInt(gpa), true);
   v.setUint8(f.valid.offset, gpa < 0 ? 0 : 1);
   v.setUint8(f.writeable.offset, 1);

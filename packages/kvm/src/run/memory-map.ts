@@ -200,16 +200,23 @@ export class ShadowPagedMmu extends Mmu {
     return r;
   }
   override writeCr0(value: number): number {
-    return this.shadow.writeCr0(value);
+    const r = this.shadow.writeCr0(value);
+    this.mirror();
+    return r;
   }
   override writeCr3(value: number, noFlush = false): number {
-    return this.shadow.writeCr3(value, noFlush);
+    const r = this.shadow.writeCr3(value, noFlush);
+    this.mirror();
+    return r;
   }
   override writeCr4(value: number): number {
-    return this.shadow.writeCr4(value);
+    const r = this.shadow.writeCr4(value);
+    this.mirror();
+    return r;
   }
   override writeEfer(value: number): void {
     this.shadow.writeEfer(value);
+    this.mirror();
   }
   override invlpg(la: number): void {
     this.shadow.invlpg(la);
@@ -226,6 +233,22 @@ export class ShadowPagedMmu extends Mmu {
     pdptes?: ArrayLike<number>,
   ): void {
     this.shadow.loadContext(cr0, cr3, cr4, efer, pkru, pdptes);
+    this.mirror();
+  }
+
+  /**
+   * Keeps this MMU's own paging state equal to the guest's (the shadow MMU's guest context): the CPU
+   * reads `state` for EFER (LMA: IA-32e mode, SCE), the paging mode and the physical-address width.
+   */
+  private mirror(): void {
+    const g = this.shadow.guest.state;
+    const s = this.state;
+    s.cr0 = g.cr0;
+    s.cr3 = g.cr3;
+    s.cr4 = g.cr4;
+    s.efer = g.efer;
+    s.pkru = g.pkru;
+    s.recompute();
   }
 }
 

@@ -31,6 +31,7 @@ import {
   msrExits,
   pendingInjection,
   recordVmExit,
+  saveIa32eModeGuest,
 } from '@typevisor/vmx';
 import {
   Cpu,
@@ -150,6 +151,17 @@ const IRQCHIP_BUDGET = 1 << 14;
 const MSR_IA32_APIC_BASE = 0x1b;
 const MSR_IA32_TSC = 0x10;
 const MSR_EFER = 0xc0000080;
+const EFER_LMA = 1 << 10;
+
+/**
+ * RIP after skipping `length` bytes (kvm_skip_emulated_instruction): IP wraps at 64 KiB in 16-bit code
+ * and at 4 GiB in 32-bit code; in 64-bit mode RIP is a signed-form canonical address and just moves on.
+ */
+function nextIp(cpu: Cpu, length: number): number {
+  const ip = cpu.regs.ip + length;
+  if (cpu.code64) return ip;
+  return cpu.bitness === 16 ? ip & 0xffff : ip >>> 0;
+}
 const GP_VECTOR = 13;
 const DB_VECTOR = 1;
 const NMI_VECTOR = 2;
@@ -178,6 +190,8 @@ class PendingExit {
   string = false;
   rep = false;
   addr32 = false;
+  /** 64-bit address size (64-bit mode without 67h): RCX counts. */
+  addr64 = false;
   msr = 0;
   msrLo = 0;
   msrHi = 0;
@@ -256,6 +270,8 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
    */
   private exitInfoPending = false;
   private exitRip = 0;
+  /** IA32_EFER at the last VM exit. */
+  private exitEfer = 0;
   /** Guest runs left before the next timed one (guest time is sampled, see `guestRun`). */
   private untimedRuns = 0;
   /** The last guest run retired at least LONG_RUN instructions: time the next one exactly. */
@@ -391,7 +407,12 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     if (!this.exitInfoPending) return;
     this.exitInfoPending = false;
     recordVmExit(this.loaded, this.info);
-    this.loaded.write64(F.GuestRip, this.exitRip, 0);
+    // RIP as the u64 of the CPU's form (signed canonical in 64-bit mode). With "save IA32_EFER" the
+    // exit stores the guest's EFER, and "IA-32e mode guest" takes EFER.LMA (SDM 28.2/28.3).
+    const rip = this.exitRip;
+    this.loaded.write64(F.GuestRip, rip >>> 0, Math.floor(rip / 2 ** 32) >>> 0);
+    this.loaded.write64(F.GuestIa32Efer, this.exitEfer >>> 0, 0);
+    saveIa32eModeGuest(this.loaded, (this.exitEfer & EFER_LMA) !== 0);
   }
 
   /** The shadow MMU's counters (faults fixed, guest faults, zapped ...) when running without EPT. */
@@ -664,7 +685,11 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         const size = this.completionSize;
         if (size === 1) cpu.regs.r8[0] = v.getUint8(PIO_OFFSET);
         else if (size === 2) cpu.regs.r16[0] = v.getUint16(PIO_OFFSET, true);
-        else cpu.regs.r32[0] = v.getUint32(PIO_OFFSET, true);
+        else {
+          // IN EAX zero-extends into RAX in 64-bit mode (harmless elsewhere: the high half is 0).
+          cpu.regs.r32[0] = v.getUint32(PIO_OFFSET, true);
+          cpu.regs.r32[16] = 0;
+        }
         this.skip(cpu, this.completionLength);
         this.ioBreakpoints(cpu, this.completionPort, size);
         return 1;
@@ -703,8 +728,11 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
           return 1;
         }
         if (!this.completionWrite) {
+          // RDMSR writes EAX and EDX, zero-extended into RAX and RDX in 64-bit mode.
           cpu.regs.r32[0] = v.getUint32(RF['msr.data'].offset, true);
           cpu.regs.r32[2] = v.getUint32(RF['msr.data'].offset + 4, true);
+          cpu.regs.r32[16] = 0;
+          cpu.regs.r32[18] = 0;
         }
         this.skip(cpu, this.completionLength);
         return 1;
@@ -799,13 +827,14 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     return true;
   }
 
+  /** kvm_get_linear_rip(): CS.base + RIP, 32-bit wrapped; in 64-bit mode RIP itself (signed form). */
   private linearRip(cpu: Cpu): number {
+    if (cpu.code64) return cpu.regs.ip;
     return (cpu.segs.base[Seg.CS]! + cpu.regs.ip) >>> 0;
   }
 
   private skip(cpu: Cpu, length: number): void {
-    const ip = cpu.regs.ip + length;
-    cpu.regs.ip = cpu.bitness === 16 ? ip & 0xffff : ip >>> 0;
+    cpu.regs.ip = nextIp(cpu, length);
     cpu.shadow = false;
     // The instruction completed: RF no longer holds off an instruction breakpoint.
     cpu.flags.bits &= ~EFLAGS.RF;
@@ -971,8 +1000,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       if (nr === BP_VECTOR || nr === OF_VECTOR) {
         // vmx_inject_exception: a soft exception enters with VM_ENTRY_INSTRUCTION_LEN =
         // event_exit_inst_len, so the guest's handler returns past the INT3 that exited.
-        const ip = cpu.regs.ip + this.eventExitInstLen;
-        cpu.regs.ip = cpu.bitness === 16 ? ip & 0xffff : ip >>> 0;
+        cpu.regs.ip = nextIp(cpu, this.eventExitInstLen);
         this.eventExitInstLen = 0;
       }
       if (!this.deliver(cpu, EventKind.Exception, nr, code)) return false;
@@ -1078,6 +1106,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     }
     this.exitInfoPending = true;
     this.exitRip = cpu.regs.ip;
+    this.exitEfer = cpu.pager.mmu.state.efer;
     this.stats.exits[reason]!++;
     switch (reason) {
       case ExitReason.ExternalInterrupt:
@@ -1362,7 +1391,10 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         if (v !== null) {
           if (p.size === 1) cpu.regs.r8[0] = v;
           else if (p.size === 2) cpu.regs.r16[0] = v;
-          else cpu.regs.r32[0] = v;
+          else {
+            cpu.regs.r32[0] = v;
+            cpu.regs.r32[16] = 0;
+          }
           this.skip(cpu, p.length);
           this.ioBreakpoints(cpu, p.port, p.size);
           this.stats.kernelIo++;
@@ -1395,7 +1427,13 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       return this.userExit(C.KVM_EXIT_IO);
     }
     // String I/O (the emulator's em_ins/em_outs): at most a page of data per exit.
-    const rcx = p.addr32 ? cpu.regs.u32[1]! : cpu.regs.r16[2]!;
+    // RCX with a 64-bit address size: a count of 2^32 or more is capped like any count above a page.
+    const rcx =
+      p.addr64 && cpu.regs.u32[17]! !== 0
+        ? 0x1_0000_0000
+        : p.addr32 || p.addr64
+          ? cpu.regs.u32[1]!
+          : cpu.regs.r16[2]!;
     const count = Math.min(p.rep ? rcx : 1, 4096 / p.size);
     if (count === 0) {
       this.skip(cpu, p.length);
@@ -1560,16 +1598,25 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     p.port = port;
     p.size = size;
     p.input = input;
+    // 64-bit mode: addresses are 64-bit (67h makes them 32-bit), CS.base is 0 and RIP is the
+    // linear address (signed form); REX prefixes precede the opcode.
+    const code64 = cpu.code64;
     let addr32 = cpu.bitness === 32;
+    let addr64 = code64;
     let rep = false;
     let op = 0;
-    const base = cpu.segs.base[Seg.CS]! + cpu.startIp;
+    const base = code64 ? cpu.startIp : cpu.segs.base[Seg.CS]! + cpu.startIp;
     for (let i = 0; i < p.length; i++) {
-      const linear = (base + i) >>> 0;
+      const linear = code64 ? base + i : (base + i) >>> 0;
       const phys = cpu.pager.translate(linear, 2, cpu.ctrl.cpl === 3);
       op = cpu.phys.read8(phys);
-      if (op === 0x67) addr32 = !addr32;
-      else if (op === 0xf3 || op === 0xf2) rep = true;
+      if (op === 0x67) {
+        if (code64) {
+          addr64 = false;
+          addr32 = true;
+        } else addr32 = !addr32;
+      } else if (op === 0xf3 || op === 0xf2) rep = true;
+      else if (code64 && op >= 0x40 && op <= 0x4f) continue;
       else if (
         !(
           op === 0x66 ||
@@ -1587,6 +1634,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     p.string = op >= 0x6c && op <= 0x6f;
     p.rep = rep && p.string;
     p.addr32 = addr32;
+    p.addr64 = addr64;
     p.qualification = ioQualification({
       port,
       size,

@@ -49,7 +49,10 @@ const FX_FIP = 8;
 const FX_FDP = 16;
 const FX_ST0 = 32;
 
-/** kvm_regs order (rax rbx rcx rdx rsi rdi rsp rbp) to the CPU's GPR numbers (eax ecx edx ebx esp ebp esi edi). */
+/**
+ * kvm_regs order (rax rbx rcx rdx rsi rdi rsp rbp r8..r15) to the CPU's GPR numbers (rax rcx rdx rbx
+ * rsp rbp rsi rdi r8..r15); each u64 is the low half (`u32[n]`) and the high half (`u32[16 + n]`).
+ */
 const GPR_OFFSETS: readonly [number, number][] = [
   [R.rax.offset, 0],
   [R.rbx.offset, 3],
@@ -59,6 +62,14 @@ const GPR_OFFSETS: readonly [number, number][] = [
   [R.rdi.offset, 7],
   [R.rsp.offset, 4],
   [R.rbp.offset, 5],
+  [R.r8.offset, 8],
+  [R.r9.offset, 9],
+  [R.r10.offset, 10],
+  [R.r11.offset, 11],
+  [R.r12.offset, 12],
+  [R.r13.offset, 13],
+  [R.r14.offset, 14],
+  [R.r15.offset, 15],
 ];
 
 /** kvm_sregs segment fields to the CPU's segment numbers. */
@@ -73,10 +84,32 @@ const SEGMENTS: readonly [number, number][] = [
   [S.ldt.offset, Seg.LDTR],
 ];
 
+const TWO_32 = 0x1_0000_0000;
 const lo64 = (v: DataView, o: number): number => v.getUint32(o, true);
+const hi64 = (v: DataView, o: number): number => v.getUint32(o + 4, true);
+/**
+ * A u64 field as the CPU holds a 64-bit address: a canonical address in signed form (bits 63:32 all
+ * ones read as a negative number, exact because |a| < 2^47), an unsigned value otherwise (a
+ * non-canonical value is approximate: VM entry refuses it before the CPU uses it).
+ */
+const signed64 = (v: DataView, o: number): number => {
+  const hi = hi64(v, o);
+  return (hi >= 0x8000_0000 ? hi - TWO_32 : hi) * TWO_32 + lo64(v, o);
+};
+/** A u64 field as an unsigned number (CR3: physical addresses below 2^52, exact). */
+const unsigned64 = (v: DataView, o: number): number => hi64(v, o) * TWO_32 + lo64(v, o);
+/** Stores a 32-bit register (CR0, CR4, RFLAGS, EFER, DR6/DR7; signed or unsigned) as a u64. */
 const set64 = (v: DataView, o: number, value: number): void => {
   v.setUint32(o, value >>> 0, true);
   v.setUint32(o + 4, 0, true);
+};
+/**
+ * Stores an address as a u64: with `wide` (IA-32e mode) a 64-bit value in signed (canonical) or
+ * unsigned form, both halves; otherwise a 32-bit value (which the CPU may hold as a signed int32).
+ */
+const setAddr = (v: DataView, o: number, value: number, wide: boolean): void => {
+  v.setUint32(o, value >>> 0, true);
+  v.setUint32(o + 4, wide ? Math.floor(value / TWO_32) >>> 0 : 0, true);
 };
 
 /** Views over one vCPU's state buffers, made once per vCPU. */
@@ -148,17 +181,18 @@ export class StateViews {
   }
 
   /**
-   * CPUID.01H:ECX and EDX of the guest CPUID (KVM_SET_CPUID2), into `leaf1`; zeros when the table has
-   * no leaf 1 (a vCPU without KVM_SET_CPUID2 reports no features).
+   * CPUID.01H:ECX and EDX (or those of `leaf`, e.g. 80000001H) of the guest CPUID (KVM_SET_CPUID2),
+   * into `leaf1`; zeros when the table has no such leaf (a vCPU without KVM_SET_CPUID2 reports no
+   * features).
    */
-  guestLeaf1(leaf1: Uint32Array): void {
+  guestLeaf1(leaf1: Uint32Array, leaf = 1): void {
     const n = this.state.cpuidCount;
     const v = this.cpuid;
     leaf1[0] = 0;
     leaf1[1] = 0;
     for (let i = 0; i < n; i++) {
       const o = i * kvm_cpuid_entry2.size;
-      if (v.getUint32(o + CE.function.offset, true) !== 1) continue;
+      if (v.getUint32(o + CE.function.offset, true) !== leaf) continue;
       leaf1[0] = v.getUint32(o + CE.ecx.offset, true);
       leaf1[1] = v.getUint32(o + CE.edx.offset, true);
       return;
@@ -202,18 +236,20 @@ export function loadCpu(cpu: Cpu, v: StateViews, model: KvmCpuModel): void {
     gpr[n] = r.getUint32(o, true);
     gpr[16 + n] = r.getUint32(o + 4, true);
   }
-  cpu.regs.ip = lo64(r, R.rip.offset);
   const s = v.sregs;
   const c = cpu.ctrl;
   c.cr0 = lo64(s, S.cr0.offset) | CR0.ET;
-  c.cr2 = lo64(s, S.cr2.offset);
-  c.cr3 = lo64(s, S.cr3.offset);
+  // CR2 holds a linear address (signed form in IA-32e mode); CR3 a physical one (up to 52 bits).
+  c.cr2 = signed64(s, S.cr2.offset);
+  c.cr3 = unsigned64(s, S.cr3.offset);
   c.cr4 = lo64(s, S.cr4.offset);
+  // CR8 is the TPR's bits 7:4 (kvm_set_cr8; KVM_SET_SREGS already dropped a value with reserved bits).
+  c.tpr = lo64(s, S.cr8.offset) & 15;
   for (const [o, seg] of SEGMENTS) {
     const ar = segmentAr(s, o);
     const selector = s.getUint16(o + G.selector.offset, true);
     if (ar & 0x1_0000 && seg !== Seg.CS) cpu.segs.setNull(seg, selector);
-    else
+    else {
       cpu.segs.set(
         seg,
         selector,
@@ -221,10 +257,13 @@ export function loadCpu(cpu: Cpu, v: StateViews, model: KvmCpuModel): void {
         s.getUint32(o + G.limit.offset, true),
         ar & 0xffff,
       );
+      // A 64-bit base (FS, GS, TR, LDTR in IA-32e mode): the canonical address in signed form.
+      if (hi64(s, o + G.base.offset) !== 0) cpu.segs.setBase64(seg, signed64(s, o + G.base.offset));
+    }
   }
-  c.gdtr.base = lo64(s, S.gdt.offset);
+  c.gdtr.base = signed64(s, S.gdt.offset);
   c.gdtr.limit = s.getUint16(S.gdt.offset + 8, true);
-  c.idtr.base = lo64(s, S.idt.offset);
+  c.idtr.base = signed64(s, S.idt.offset);
   c.idtr.limit = s.getUint16(S.idt.offset + 8, true);
   const efer = lo64(s, S.efer.offset);
   const slot = cpu.msrs.find(Msr.EFER);
@@ -233,11 +272,18 @@ export function loadCpu(cpu: Cpu, v: StateViews, model: KvmCpuModel): void {
   cpu.updateMode();
   c.cpl = c.mode === Mode.Real ? 0 : c.mode === Mode.V86 ? 3 : (cpu.segs.attr[Seg.SS]! >>> 5) & 3;
   cpu.pager.mmu.loadContext(c.cr0, c.cr3, c.cr4, efer, 0);
+  // EFER.LMA (KVM_SET_SREGS checked it against LME and CR0.PG) into ctrl.lma: IA-32e mode or not.
+  cpu.syncLongMode();
   cpu.pager.flush();
+  // RIP: in 64-bit mode the CPU holds a canonical address in signed form, else EIP.
+  cpu.regs.ip = cpu.code64 ? signed64(r, R.rip.offset) : lo64(r, R.rip.offset);
   cpu.halted = false;
-  // Debug registers: the model's linear addresses are 32 bits, so DR0..DR3 keep their low halves.
+  // Debug registers: DR0..DR3 are linear addresses, their high halves kept apart (drHi).
   const d = v.debugregs;
-  for (let i = 0; i < 4; i++) c.dr[i] = lo64(d, DB.db.offset + 8 * i);
+  for (let i = 0; i < 4; i++) {
+    c.dr[i] = lo64(d, DB.db.offset + 8 * i);
+    c.drHi[i] = hi64(d, DB.db.offset + 8 * i);
+  }
   c.dr[6] = lo64(d, DB.dr6.offset);
   c.dr[7] = lo64(d, DB.dr7.offset);
   v.loadFpu(cpu);
@@ -247,15 +293,19 @@ export function loadCpu(cpu: Cpu, v: StateViews, model: KvmCpuModel): void {
 }
 
 const leaf1 = new Uint32Array(2);
+const ext1 = new Uint32Array(2);
 
 /**
  * The guest CPUID decides which SSE-family instructions the software CPU executes (within what the
  * host's model implements): without CPUID.01H:EDX.SSE2 an SSE2 instruction is #UD, as under QEMU's
- * TCG (hardware would run it). Decoded blocks are dropped when that changes.
+ * TCG (hardware would run it); without CPUID.80000001H:EDX.LM there is no IA-32e mode. Decoded blocks
+ * are dropped when that changes.
  */
 function applyCpuid(cpu: Cpu, v: StateViews, model: KvmCpuModel): void {
   v.guestLeaf1(leaf1);
-  if (applyGuestCpuid(cpu.features, model.cpu, leaf1[0]!, leaf1[1]!)) cpu.blocks.flush();
+  // CPUID.80000001H gates IA-32e mode (LM: EFER.LME, 64-bit-only instructions), SYSCALL and RDTSCP.
+  v.guestLeaf1(ext1, 0x8000_0001);
+  if (applyGuestCpuid(cpu.features, model.cpu, leaf1[0]!, leaf1[1]!, ext1[0]!, ext1[1]!)) cpu.blocks.flush();
   // handle_xsetbv checks the guest's XCR0 against guest_supported_xcr0 (the guest CPUID's leaf 0DH).
   setXcr0Supported(cpu, guestSupportedXcr0(v.state, model));
 }
@@ -268,18 +318,23 @@ export function saveCpu(cpu: Cpu, v: StateViews): void {
     r.setUint32(o, gpr[n]!, true);
     r.setUint32(o + 4, gpr[16 + n]!, true);
   }
-  set64(r, R.rip.offset, cpu.regs.ip);
+  // RIP: signed form in 64-bit mode (the u64 of a canonical address), EIP elsewhere.
+  setAddr(r, R.rip.offset, cpu.regs.ip, cpu.code64);
   set64(r, R.rflags.offset, cpu.eflags);
   const s = v.sregs;
   const c = cpu.ctrl;
   set64(s, S.cr0.offset, c.cr0);
-  set64(s, S.cr2.offset, c.cr2);
-  set64(s, S.cr3.offset, c.cr3);
+  const wide = c.lma;
+  setAddr(s, S.cr2.offset, c.cr2, wide);
+  // CR3: up to 52 bits, unsigned (a negative value is a 32-bit register held signed).
+  setAddr(s, S.cr3.offset, c.cr3, c.cr3 > 0xffff_ffff);
   set64(s, S.cr4.offset, c.cr4);
+  set64(s, S.cr8.offset, c.tpr & 15);
   const segs = cpu.segs;
   for (const [o, seg] of SEGMENTS) {
     const ar = segs.attr[seg]!;
-    set64(s, o + G.base.offset, segs.base[seg]!);
+    // CS, DS, ES, SS bases are 32 bits; FS, GS, TR, LDTR hold 64-bit bases in IA-32e mode.
+    setAddr(s, o + G.base.offset, segs.base[seg]!, wide && seg >= Seg.FS);
     s.setUint32(o + G.limit.offset, segs.limit[seg]!, true);
     s.setUint16(o + G.selector.offset, segs.selector[seg]!, true);
     s.setUint8(o + G.type.offset, ar & 15);
@@ -295,14 +350,17 @@ export function saveCpu(cpu: Cpu, v: StateViews): void {
     s.setUint8(o + G.g.offset, (ar >>> 15) & 1 || segs.limit[seg]! > 0xf_ffff ? 1 : 0);
     s.setUint8(o + G.unusable.offset, (ar & 0x80) === 0 ? 1 : 0);
   }
-  set64(s, S.gdt.offset, c.gdtr.base);
+  setAddr(s, S.gdt.offset, c.gdtr.base, wide);
   s.setUint16(S.gdt.offset + 8, c.gdtr.limit, true);
-  set64(s, S.idt.offset, c.idtr.base);
+  setAddr(s, S.idt.offset, c.idtr.base, wide);
   s.setUint16(S.idt.offset + 8, c.idtr.limit, true);
   const slot = cpu.msrs.find(Msr.EFER);
   if (slot >= 0) set64(s, S.efer.offset, cpu.msrs.lo[slot]!);
   const d = v.debugregs;
-  for (let i = 0; i < 4; i++) set64(d, DB.db.offset + 8 * i, c.dr[i]!);
+  for (let i = 0; i < 4; i++) {
+    d.setUint32(DB.db.offset + 8 * i, c.dr[i]!, true);
+    d.setUint32(DB.db.offset + 8 * i + 4, c.drHi[i]!, true);
+  }
   set64(d, DB.dr6.offset, c.dr[6]!);
   set64(d, DB.dr7.offset, c.dr[7]!);
   v.saveFpu(cpu);

@@ -21,7 +21,7 @@ import {
   checkHostState,
   entryFailureExitReason,
 } from '@typevisor/vmx';
-import { kvm_segment, kvm_sregs } from '../uapi/structs.js';
+import { kvm_regs, kvm_segment, kvm_sregs } from '../uapi/structs.js';
 import { type StateViews, segmentAr } from './state-sync.js';
 
 /** kvm_intel's module parameters that shape the VMCS. */
@@ -175,18 +175,20 @@ export function writeGuestState(
   const alwaysOn = unrestricted ? CR0_NE : CR0_NE | CR0_PE | CR0_PG;
   vmcs.write64(F.GuestCr0, (cr0 | alwaysOn) >>> 0, 0);
   vmcs.write64(F.GuestCr4, (cr4 | CR4_VMXE | (rmode ? CR4_VME : 0)) >>> 0, 0);
-  const cr3 = s.getUint32(S.cr3.offset, true);
-  vmcs.write64(F.GuestCr3, options.ept ? cr3 : shadowCr3, 0);
+  if (options.ept)
+    vmcs.write64(F.GuestCr3, s.getUint32(S.cr3.offset, true), s.getUint32(S.cr3.offset + 4, true));
+  else vmcs.write64(F.GuestCr3, shadowCr3, 0);
   vmcs.write64(F.GuestDr7, 0x400, 0);
   const efer = v.efer;
   vmcs.write64(F.GuestIa32Efer, efer, 0);
+  // vmx_set_efer -> vm_entry_controls_setbit/clearbit(VM_ENTRY_IA32E_MODE): IA-32e mode guest = LMA.
   const entry = vmcs.read32(F.EntryControls);
   vmcs.write32(
     F.EntryControls,
     efer & EFER_LMA ? entry | EntryCtl.Ia32eModeGuest : entry & ~EntryCtl.Ia32eModeGuest,
   );
-  vmcs.write64(F.GuestRip, v.rip, 0);
-  vmcs.write64(F.GuestRsp, v.regs.getUint32(kvmRsp, true), 0);
+  vmcs.write64(F.GuestRip, v.rip, v.regs.getUint32(kvmRip + 4, true));
+  vmcs.write64(F.GuestRsp, v.regs.getUint32(kvmRsp, true), v.regs.getUint32(kvmRsp + 4, true));
   vmcs.write64(F.GuestRflags, (v.rflags | 2 | (rmode ? EFLAGS_VM | EFLAGS_IOPL : 0)) >>> 0, 0);
   for (const [o, sel, base, limit, ar] of SEGMENTS) {
     const selector = s.getUint16(o + G.selector.offset, true);
@@ -211,22 +213,31 @@ export function writeGuestState(
     vmcs.write32(F.GuestTrAccessRights, 0x8b);
   } else {
     vmcs.write32(F.GuestTrSelector, s.getUint16(tr + G.selector.offset, true));
-    vmcs.write64(F.GuestTrBase, s.getUint32(tr + G.base.offset, true), 0);
+    vmcs.write64(
+      F.GuestTrBase,
+      s.getUint32(tr + G.base.offset, true),
+      s.getUint32(tr + G.base.offset + 4, true),
+    );
     vmcs.write32(F.GuestTrLimit, s.getUint32(tr + G.limit.offset, true));
     vmcs.write32(F.GuestTrAccessRights, segmentAr(s, tr));
   }
   const ldt = S.ldt.offset;
   vmcs.write32(F.GuestLdtrSelector, s.getUint16(ldt + G.selector.offset, true));
-  vmcs.write64(F.GuestLdtrBase, s.getUint32(ldt + G.base.offset, true), 0);
+  vmcs.write64(
+    F.GuestLdtrBase,
+    s.getUint32(ldt + G.base.offset, true),
+    s.getUint32(ldt + G.base.offset + 4, true),
+  );
   vmcs.write32(F.GuestLdtrLimit, s.getUint32(ldt + G.limit.offset, true));
   vmcs.write32(F.GuestLdtrAccessRights, segmentAr(s, ldt));
-  vmcs.write64(F.GuestGdtrBase, s.getUint32(S.gdt.offset, true), 0);
+  vmcs.write64(F.GuestGdtrBase, s.getUint32(S.gdt.offset, true), s.getUint32(S.gdt.offset + 4, true));
   vmcs.write32(F.GuestGdtrLimit, s.getUint16(S.gdt.offset + 8, true));
-  vmcs.write64(F.GuestIdtrBase, s.getUint32(S.idt.offset, true), 0);
+  vmcs.write64(F.GuestIdtrBase, s.getUint32(S.idt.offset, true), s.getUint32(S.idt.offset + 4, true));
   vmcs.write32(F.GuestIdtrLimit, s.getUint16(S.idt.offset + 8, true));
 }
 
-const kvmRsp = 48;
+const kvmRsp = kvm_regs.fields.rsp.offset;
+const kvmRip = kvm_regs.fields.rip.offset;
 
 /**
  * The checks of VMLAUNCH/VMRESUME (SDM 27.2, 27.3.1) and what KVM reports when they fail

@@ -11,13 +11,17 @@ import {
   RNG_SEED_BYTES,
   SETUP,
   SETUP_RNG_SEED,
+  XLF,
   describeLinuxLoadError,
   loadLinux,
   parseBzImage,
 } from './linux.js';
 
 /** A minimal bzImage: setup sectors with a 2.15 header, then `payload` as the protected-mode kernel. */
-function fakeBzImage(payload: Uint8Array, opts: { version?: number; setupSects?: number } = {}): Uint8Array {
+function fakeBzImage(
+  payload: Uint8Array,
+  opts: { version?: number; setupSects?: number; xloadflags?: number | undefined } = {},
+): Uint8Array {
   const setupSects = opts.setupSects ?? 4;
   const sects = setupSects === 0 ? 4 : setupSects; // 0 means 4
   const img = new Uint8Array((sects + 1) * 512 + payload.length);
@@ -33,6 +37,7 @@ function fakeBzImage(payload: Uint8Array, opts: { version?: number; setupSects?:
   dv.setUint32(SETUP.INITRD_ADDR_MAX, 0x7fffffff, true);
   dv.setUint32(SETUP.CMDLINE_SIZE, 2047, true);
   dv.setUint32(SETUP.INIT_SIZE, 0x10000, true);
+  dv.setUint16(SETUP.XLOADFLAGS, opts.xloadflags ?? 0, true);
   img.set(payload, (sects + 1) * 512);
   return img;
 }
@@ -185,6 +190,94 @@ describe('Linux boot protocol loader', () => {
     it('leaves kernels older than boot protocol 2.09 (no setup_data) without one', () => {
       expect(load(0x208).ptr).toBe(0);
       expect(load(0x209).ptr).toBe(LAYOUT.SETUP_DATA);
+    });
+  });
+
+  describe('64-bit boot protocol (XLF_KERNEL_64, protocol 2.12+, a vCPU with long mode)', () => {
+    const RAM = 64 * 2 ** 20;
+    function load(o: { version?: number; xloadflags?: number; longMode?: boolean; entry64?: boolean }) {
+      const mem = GuestMemory.create(RAM);
+      const r = loadLinux(mem, {
+        kernel: fakeBzImage(new Uint8Array(4096), { version: o.version ?? 0x20f, xloadflags: o.xloadflags }),
+        cmdline: 'console=ttyS0',
+        ramBytes: RAM,
+        e820: pcE820(RAM),
+        rngSeed: new Uint8Array(0),
+        longMode: o.longMode,
+        entry64: o.entry64,
+      });
+      if ('kind' in r) throw new Error(r.kind);
+      return { mem, r };
+    }
+    const k64 = { xloadflags: XLF.KERNEL_64 | XLF.CAN_BE_LOADED_ABOVE_4G, longMode: true };
+
+    it('enters at code32_start + 0x200 in IA-32e mode: PG, PAE, LME|LMA, CR3 at the page tables, RSI = boot_params, IF=0', () => {
+      const { r } = load(k64);
+      expect(r.entry).toEqual({
+        eip: 0x100200,
+        esi: LAYOUT.BOOT_PARAMS,
+        eflags: 0x2,
+        cr0: 0x8000_0011,
+        gdt: { base: LAYOUT.GDT, limit: 31 },
+        codeSelector: 0x10,
+        dataSelector: 0x18,
+        long: { cr3: LAYOUT.PAGE_TABLES, cr4: 0x20, efer: 0x500 },
+      });
+    });
+
+    it('writes a GDT with a 64-bit __BOOT_CS (L=1, D=0) and a flat __BOOT_DS', () => {
+      const { mem } = load(k64);
+      expect([mem.read32(LAYOUT.GDT + 0x10), mem.read32(LAYOUT.GDT + 0x14)]).toEqual([
+        0x0000ffff, 0x00af9b00,
+      ]);
+      expect([mem.read32(LAYOUT.GDT + 0x18), mem.read32(LAYOUT.GDT + 0x1c)]).toEqual([
+        0x0000ffff, 0x00cf9300,
+      ]);
+    });
+
+    it('identity-maps the first 4 GiB with 2 MiB pages, below the kernel and clear of the boot structures', () => {
+      const { mem } = load(k64);
+      const pt = LAYOUT.PAGE_TABLES;
+      // Walk a few linear addresses the way the CPU does (4-level paging, PS in the PDE).
+      const walk = (la: number): number => {
+        const pml4e = mem.read32(pt + Math.floor(la / 2 ** 39) * 8);
+        expect(pml4e & 1).toBe(1);
+        const pdpt = pml4e & ~0xfff;
+        const pdpte = mem.read32(pdpt + (Math.floor(la / 2 ** 30) % 512) * 8);
+        expect(pdpte & 0x81).toBe(1); // present, not a 1 GiB page
+        const pd = pdpte & ~0xfff;
+        const o = pd + (Math.floor(la / 2 ** 21) % 512) * 8;
+        const pde = mem.read32(o);
+        expect(pde & 0x83).toBe(0x83); // present, writable, 2 MiB page
+        return mem.read32(o + 4) * 2 ** 32 + ((pde & 0xffe0_0000) >>> 0) + (la % 2 ** 21);
+      };
+      for (const la of [0, 0x100200, LAYOUT.BOOT_PARAMS, 0x3fff_ffff, 0x4000_0000, 0xfee0_0000, 0xffff_ffff])
+        expect(walk(la)).toBe(la);
+      // The 4th GiB's PDPT entry exists, the 5th does not.
+      expect(mem.read32(pt + 0x1000 + 3 * 8) & 1).toBe(1);
+      expect(mem.read32(pt + 0x1000 + 4 * 8)).toBe(0);
+      // Below the kernel, after boot_params, before the command line.
+      expect(pt).toBeGreaterThanOrEqual(LAYOUT.BOOT_PARAMS + BOOT_PARAMS.SIZE);
+      expect(pt + 6 * 4096).toBeLessThanOrEqual(LAYOUT.CMDLINE);
+    });
+
+    it('keeps the 32-bit entry without XLF_KERNEL_64, below protocol 2.12, without long mode, or when asked', () => {
+      for (const o of [
+        { longMode: true },
+        { ...k64, version: 0x20b },
+        { ...k64, longMode: false },
+        { xloadflags: XLF.KERNEL_64 },
+        { ...k64, entry64: false },
+      ]) {
+        const { r, mem } = load(o);
+        expect(r.entry.eip).toBe(0x100000);
+        expect(r.entry.cr0).toBe(0x11);
+        expect(r.entry.long).toBeUndefined();
+        expect(mem.read32(LAYOUT.GDT + 0x14)).toBe(0x00cf9b00);
+        expect(mem.read32(LAYOUT.PAGE_TABLES)).toBe(0); // no page tables written
+      }
+      expect(load({ ...k64, version: 0x20c }).r.entry.long).toBeDefined();
+      expect(load({ ...k64, entry64: true }).r.entry.long).toBeDefined();
     });
   });
 });

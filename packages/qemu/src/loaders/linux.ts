@@ -5,6 +5,11 @@ import type { E820Entry } from './e820.js';
  * protected-mode kernel at 1 MiB, fills a `boot_params` ("zero page") with the kernel's setup header,
  * the command line, the initrd and the e820 map, and starts the vCPU in flat 32-bit protected mode at
  * `code32_start` with ESI pointing at `boot_params`, as QEMU, Firecracker and kvmtool do.
+ *
+ * The 64-bit entry ("64-bit BOOT PROTOCOL"), for a kernel that has one (XLF_KERNEL_64, protocol 2.12+)
+ * on a vCPU with long mode: the vCPU starts in 64-bit mode at `code32_start + 0x200` with identity-mapped
+ * page tables for the first 4 GiB, a GDT with a 64-bit __BOOT_CS, and RSI pointing at `boot_params`, as
+ * Firecracker and kvmtool do.
  */
 
 /** Offsets in the bzImage / boot_params (boot.rst, "The real-mode kernel header"). */
@@ -45,6 +50,17 @@ export const BOOT_PARAMS = {
   SIZE: 4096,
 } as const;
 
+/** xloadflags bits (boot.rst, protocol 2.12+). */
+export const XLF = {
+  /** The kernel has the legacy 64-bit entry point at 0x200. */
+  KERNEL_64: 0x01,
+  CAN_BE_LOADED_ABOVE_4G: 0x02,
+} as const;
+/** The first boot protocol with xloadflags (and so the 64-bit entry's flag). */
+export const PROTOCOL_XLOADFLAGS = 0x20c;
+/** The 64-bit entry point's offset from the start of the protected-mode kernel. */
+export const ENTRY64_OFFSET = 0x200;
+
 export const LOADFLAG = {
   LOADED_HIGH: 0x01,
   KASLR: 0x02,
@@ -62,8 +78,16 @@ export const LAYOUT = {
   CMDLINE: 0x20000,
   /** The `setup_data` list (the RNG seed), past the longest command line a kernel takes. */
   SETUP_DATA: 0x30000,
+  /**
+   * The 64-bit entry's page tables, below the kernel and clear of the other boot structures: PML4,
+   * PDPT, then four page directories of 2 MiB pages (24 KiB, to 0xF000).
+   */
+  PAGE_TABLES: 0x9000,
   KERNEL: 0x100000,
 } as const;
+
+/** Bytes of the 64-bit entry's page tables: PML4, PDPT and 4 PDs. */
+export const PAGE_TABLES_SIZE = 6 * 4096;
 
 /** The first boot protocol with `setup_data` (Linux 2.6.26). */
 export const PROTOCOL_SETUP_DATA = 0x209;
@@ -130,17 +154,36 @@ export interface GuestWriter {
   writeBytes(gpa: number, bytes: Uint8Array): boolean;
 }
 
-/** The vCPU state at the kernel's 32-bit entry, as plain data for KVM_SET_REGS / KVM_SET_SREGS. */
+/** IA-32e paging state of the 64-bit entry (KVM_SET_SREGS's cr3/cr4/efer; CR0 gets PG). */
+export interface LongModeEntry {
+  /** The PML4's guest-physical address. */
+  readonly cr3: number;
+  /** CR4.PAE. */
+  readonly cr4: number;
+  /** EFER.LME | EFER.LMA. */
+  readonly efer: number;
+}
+
+/**
+ * The vCPU state at the kernel's entry, as plain data for KVM_SET_REGS / KVM_SET_SREGS: the 32-bit
+ * entry, or with `long` the 64-bit one (`eip` is then RIP, `esi` RSI, CS a 64-bit code segment).
+ */
 export interface Entry32 {
   readonly eip: number;
   readonly esi: number;
   readonly eflags: number;
+  /** CR0 bits to set (PE, ET; PG too for the 64-bit entry). */
   readonly cr0: number;
   readonly gdt: { readonly base: number; readonly limit: number };
   /** Flat 4 GiB segments: CS = 0x10 (code, execute/read), DS/ES/FS/GS/SS = 0x18 (data, read/write). */
   readonly codeSelector: number;
   readonly dataSelector: number;
+  /** Present for the 64-bit entry: paging and EFER (CS then has L=1, D=0). */
+  readonly long?: LongModeEntry | undefined;
 }
+
+/** The entry state of either protocol (the name says what it is; `Entry32` stays for callers). */
+export type LinuxEntry = Entry32;
 
 export interface LinuxLoadResult {
   readonly info: BzImageInfo;
@@ -170,6 +213,17 @@ export interface LinuxLoadOptions {
    * "crng init done" at 0.000000 instead of 88-113 s into the boot). Default: {@link RNG_SEED_BYTES} bytes from `crypto.getRandomValues`; an empty array: none.
    */
   readonly rngSeed?: Uint8Array | undefined;
+  /**
+   * Whether the vCPU's CPUID has long mode (CPUID.80000001H:EDX.LM): the 64-bit entry needs it.
+   * Default false (32-bit entry).
+   */
+  readonly longMode?: boolean | undefined;
+  /**
+   * The 64-bit entry (true) or the 32-bit one (false). Default: the 64-bit entry when supported, i.e.
+   * the kernel has XLF_KERNEL_64 (protocol 2.12+) and `longMode`. true where it is not supported falls
+   * back to the 32-bit entry.
+   */
+  readonly entry64?: boolean | undefined;
 }
 
 /** The first boot protocol whose kernels read boot_params.acpi_rsdp_addr (Linux 5.0). */
@@ -182,6 +236,46 @@ export const BOOT_GDT: readonly (readonly [number, number])[] = [
   [0x0000ffff, 0x00cf9b00],
   [0x0000ffff, 0x00cf9300],
 ];
+
+/**
+ * GDT for the 64-bit entry: null, null, __BOOT_CS (0x10) 64-bit code (L=1, D=0, execute/read),
+ * __BOOT_DS (0x18) flat data, as boot.rst's 64-bit protocol requires.
+ */
+export const BOOT_GDT64: readonly (readonly [number, number])[] = [
+  [0, 0],
+  [0, 0],
+  [0x0000ffff, 0x00af9b00],
+  [0x0000ffff, 0x00cf9300],
+];
+
+/** Whether a kernel has the 64-bit entry: XLF_KERNEL_64 in xloadflags, which protocol 2.12 added. */
+export function hasEntry64(info: BzImageInfo): boolean {
+  return info.protocol >= PROTOCOL_XLOADFLAGS && (info.xloadflags & XLF.KERNEL_64) !== 0;
+}
+
+/**
+ * Identity-mapping page tables for the first 4 GiB at `base` (4-level paging, 2 MiB pages): the PML4,
+ * one PDPT with four entries, four page directories of 512 large pages each. Supervisor, writable.
+ */
+export function identityPageTables(base: number): Uint8Array {
+  const t = new Uint8Array(PAGE_TABLES_SIZE);
+  const dv = new DataView(t.buffer);
+  const P_RW = 0x3;
+  const PS = 0x80;
+  dv.setUint32(0, (base + 0x1000) | P_RW, true);
+  for (let i = 0; i < 4; i++) dv.setUint32(0x1000 + i * 8, (base + 0x2000 + i * 0x1000) | P_RW, true);
+  for (let i = 0; i < 4 * 512; i++) {
+    const addr = i * 0x20_0000; // 2 MiB pages: 4 GiB
+    dv.setUint32(0x2000 + i * 8, (addr | PS | P_RW) >>> 0, true);
+    dv.setUint32(0x2000 + i * 8 + 4, Math.floor(addr / 2 ** 32), true);
+  }
+  return t;
+}
+
+const CR0_PE_ET = 0x11;
+const CR0_PG = 0x8000_0000;
+const CR4_PAE = 0x20;
+const EFER_LME_LMA = 0x500;
 
 /** Loads a bzImage, its initrd and command line into guest memory and returns the entry state. */
 export function loadLinux(mem: GuestWriter, opts: LinuxLoadOptions): LinuxLoadResult | LinuxLoadError {
@@ -256,9 +350,11 @@ export function loadLinux(mem: GuestWriter, opts: LinuxLoadOptions): LinuxLoadRe
     dv.setUint32(SETUP.SETUP_DATA, LAYOUT.SETUP_DATA, true);
   }
 
-  const gdt = new Uint8Array(BOOT_GDT.length * 8);
+  const long = opts.entry64 !== false && opts.longMode === true && hasEntry64(info);
+  const gdtTable = long ? BOOT_GDT64 : BOOT_GDT;
+  const gdt = new Uint8Array(gdtTable.length * 8);
   const gdv = new DataView(gdt.buffer);
-  BOOT_GDT.forEach(([lo, hi], i) => {
+  gdtTable.forEach(([lo, hi], i) => {
     gdv.setUint32(i * 8, lo, true);
     gdv.setUint32(i * 8 + 4, hi, true);
   });
@@ -269,20 +365,23 @@ export function loadLinux(mem: GuestWriter, opts: LinuxLoadOptions): LinuxLoadRe
     mem.writeBytes(LAYOUT.BOOT_PARAMS, zero) &&
     mem.writeBytes(LAYOUT.CMDLINE, cmdlineZ) &&
     (setupData === null || mem.writeBytes(LAYOUT.SETUP_DATA, setupData)) &&
-    mem.writeBytes(LAYOUT.KERNEL, opts.kernel.subarray(info.kernelOffset));
+    mem.writeBytes(LAYOUT.KERNEL, opts.kernel.subarray(info.kernelOffset)) &&
+    (!long || mem.writeBytes(LAYOUT.PAGE_TABLES, identityPageTables(LAYOUT.PAGE_TABLES)));
   if (!ok) return { kind: 'DoesNotFit', detail: 'boot structures outside RAM' };
 
   return {
     info,
     initrd,
     entry: {
-      eip: info.code32Start,
+      // 64-bit: startup_64, 0x200 past the 32-bit entry (the kernel is loaded at code32_start).
+      eip: long ? info.code32Start + ENTRY64_OFFSET : info.code32Start,
       esi: LAYOUT.BOOT_PARAMS,
-      eflags: 0x2,
-      cr0: 0x11, // PE + ET
+      eflags: 0x2, // interrupts off
+      cr0: long ? (CR0_PE_ET | CR0_PG) >>> 0 : CR0_PE_ET,
       gdt: { base: LAYOUT.GDT, limit: gdt.length - 1 },
       codeSelector: 0x10,
       dataSelector: 0x18,
+      long: long ? { cr3: LAYOUT.PAGE_TABLES, cr4: CR4_PAE, efer: EFER_LME_LMA } : undefined,
     },
   };
 }

@@ -80,12 +80,44 @@ describe('-cpu models', () => {
     expect(host.warnings).toEqual([]);
   });
 
-  it('qemu64 is accepted but long mode is not advertised: the facade does not report LM', () => {
+  it("qemu64 has long mode as QEMU's model: LM, SYSCALL, NX, LAHF_LM, CX16, 40/48-bit addresses, no SSSE3", () => {
     const r = resolveCpu(cpuOf('qemu64'), supported());
-    expect(r.warnings).toContain("host doesn't support requested feature: CPUID.80000001H:EDX.lm [bit 29]");
-    expect((leaf(r.cpuid, 0x8000_0001)!.edx >>> 29) & 1).toBe(0);
+    const e1 = leaf(r.cpuid, 0x8000_0001)!;
+    for (const bit of [29, 11, 20]) expect((e1.edx >>> bit) & 1).toBe(1); // lm syscall nx
+    expect(e1.ecx & 1).toBe(1); // lahf-lm
+    expect((e1.edx >>> 27) & 1).toBe(0); // rdtscp: not in qemu64
+    expect((leaf(r.cpuid, 1)!.ecx >>> 13) & 1).toBe(1); // cx16
+    expect((leaf(r.cpuid, 1)!.ecx >>> 9) & 1).toBe(0); // no ssse3
+    expect(leaf(r.cpuid, 0x8000_0008)!.eax).toBe(0x3028);
+    // The facade has LM, SYSCALL, NX and LAHF_LM: of leaf 80000001H only SVM (AMD's, which KVM on
+    // Intel lacks) warns, as with QEMU on an Intel host.
+    expect(r.warnings.filter((w) => w.includes('80000001H'))).toEqual([
+      "host doesn't support requested feature: CPUID.80000001H:ECX.svm [bit 2]",
+    ]);
     // family 15, model 107, stepping 1: QEMU's qemu64 reset EDX in the golden session (00060fb1)
     expect(leaf(r.cpuid, 1)!.eax).toBe(0x60fb1);
+  });
+
+  it('qemu64,-lm drops long mode (and the linear width of leaf 80000008H); qemu32 has none', () => {
+    const r = resolveCpu(cpuOf('qemu64,-lm'), supported());
+    expect((leaf(r.cpuid, 0x8000_0001)!.edx >>> 29) & 1).toBe(0);
+    // Without LM: 36 bits with PSE-36, else 32 (the facade lacks PSE-36, so it was dropped).
+    expect(leaf(r.cpuid, 0x8000_0008)!.eax).toBe((leaf(r.cpuid, 1)!.edx >>> 17) & 1 ? 36 : 32);
+    expect(r.warnings).not.toContain(
+      "host doesn't support requested feature: CPUID.80000001H:EDX.lm [bit 29]",
+    );
+    const q32 = resolveCpu(cpuOf('qemu32'), supported());
+    expect((leaf(q32.cpuid, 0x8000_0001)!.edx >>> 29) & 1).toBe(0);
+    expect(leaf(q32.cpuid, 0x8000_0008)).toBeUndefined();
+    expect(q32.warnings.filter((w) => w.includes('80000001H'))).toEqual([]);
+  });
+
+  it('host and max report long mode', () => {
+    for (const model of ['host', 'max']) {
+      const r = resolveCpu(cpuOf(model), supported());
+      expect((leaf(r.cpuid, 0x8000_0001)!.edx >>> 29) & 1).toBe(1);
+      expect(r.warnings).toEqual([]);
+    }
   });
 });
 

@@ -296,6 +296,21 @@ function brandEntries(modelId: string): CpuidEntry[] {
   return out;
 }
 
+const LM_BIT = 1 << 29;
+const PSE36_BIT = 1 << 17;
+
+/**
+ * CPUID.80000008H:EAX of a named model (cpu_x86_cpuid): with long mode the physical-address width
+ * (`phys-bits`, QEMU's default 40, never above what the accelerator reports) and 48 linear-address
+ * bits; without it 36 bits with PSE-36, else 32, and no linear width.
+ */
+function addressSizes(words: readonly number[], supported: readonly CpuidEntry[]): number {
+  if ((words[3]! & LM_BIT) === 0) return (words[0]! & PSE36_BIT) !== 0 ? 36 : 32;
+  const host = findEntry(supported, 0x8000_0008, 0);
+  const phys = Math.min(40, host === undefined ? 40 : host.eax & 0xff);
+  return (48 << 8) | phys;
+}
+
 /**
  * Builds the CPUID for `cpu` against `supported` (KVM_GET_SUPPORTED_CPUID). `host` and `max` are the
  * supported CPUID itself; a named model gets its vendor, levels, signature, brand string and feature
@@ -354,7 +369,8 @@ export function resolveCpu(cpu: CpuConfig, supported: readonly CpuidEntry[]): Re
       });
       if (model.xlevel >= 0x8000_0004) entries.push(...brandEntries(model.modelId));
       for (let leaf = 0x8000_0005; leaf <= model.xlevel; leaf++) {
-        entries.push({ function: leaf, index: 0, flags: 0, eax: 0, ebx: 0, ecx: 0, edx: 0 });
+        const eax = leaf === 0x8000_0008 ? addressSizes(words, supported) : 0;
+        entries.push({ function: leaf, index: 0, flags: 0, eax, ebx: 0, ecx: 0, edx: 0 });
       }
     }
   }
