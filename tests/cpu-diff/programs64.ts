@@ -1047,13 +1047,17 @@ ${back}:
     0x240ed7,
   );
   // SYSRET with a 32-bit operand size returns to compatibility mode (CS = STAR[63:48] | 3): the
-  // bytes after the SYSCALL are 32-bit code.
+  // bytes after the SYSCALL are 32-bit code. The IRETQ to ring 3 nulled DS (its DPL 0 < CPL 3), which
+  // 64-bit mode ignores but compatibility mode faults on (#GP(0)); QEMU TCG does not check it, so DS
+  // is loaded with the ring-3 data segment first (PUSH/POP of segment registers leave the flags alone).
   ring3(
     'syscall sysret to compatibility mode',
     `mov byte [sysret_compat], 1
     mov rax, 0x5eca11
     syscall
 bits 32
+    push ss
+    pop ds
     pushfd
     pop dword [r3_out+16]
     mov [r3_out], eax

@@ -406,6 +406,52 @@ describe('IA-32e IRET and far transfers', () => {
     expect(events).toEqual([[EventKind.Exception, Vector.GP, 0]]);
   });
 
+  // SDM Vol. 2 IRET (RETURN-TO-OUTER-PRIVILEGE-LEVEL, also taken by IA-32e-MODE-RETURN): ES, FS, GS
+  // and DS holding a data or non-conforming code segment with DPL < the new CPL become null. A null
+  // DS is #GP(0) on use in compatibility mode (protected-mode rules); 64-bit mode does not check it.
+  // QEMU TCG nulls the register but does not check it on access (tests/cpu-diff README).
+  it('IRETQ to ring 3 nulls a DPL-0 DS; a DS access is then #GP(0) in compatibility mode, not in 64-bit mode', () => {
+    const frame = (m: Machine, rip: number, cs: number) => {
+      w64(m, 0x8000, BigInt(rip));
+      w64(m, 0x8008, BigInt(cs));
+      w64(m, 0x8010, 0x2n);
+      w64(m, 0x8018, 0x7000n);
+      w64(m, 0x8020, BigInt(Sel64.DataDpl3));
+      w64(m, TSS + 4, 0x6000n);
+      m.memory.write32(DATA, 0x1234_5678);
+      setReg64(m.cpu, 4, 0x8000n);
+      m.cpu.segs.set(Seg.ES, Sel64.DataDpl3, 0, 0xffffffff, ATTR_DATA | 0x60);
+    };
+
+    const events: Events = [];
+    const compat = machine('iretq', events);
+    place(compat, COMPAT, `mov eax, es:[${DATA}]\nmov ebx, [${DATA}]\nhlt`, 32);
+    frame(compat, COMPAT, SEL_CODE32_DPL3);
+    compat.cpu.step();
+    expect(compat.cpu.bitness).toBe(32);
+    expect(compat.cpu.segs.selector[Seg.DS]).toBe(0);
+    expect(compat.cpu.segs.selector[Seg.ES]).toBe(Sel64.DataDpl3); // DPL 3: kept
+    runLong(compat);
+    expect(events).toEqual([[EventKind.Exception, Vector.GP, 0]]);
+    expect(reg64(compat.cpu, 0)).toBe(0x1234_5678n);
+    expect(reg64(compat.cpu, 3)).toBe(0n);
+    // The fault is at the DS access (the ES load before it is 6 bytes: 26 A1 moffs32).
+    expect(r64(compat, 0x6000 - 40)).toBe(BigInt(COMPAT + 6));
+
+    const m64 = machine('iretq');
+    const USER64 = 0x2400;
+    place(m64, USER64, `mov ebx, [${DATA}]\nint 0x80`);
+    gate(m64, 0x80, BigInt(H_RING0), { dpl: 3 });
+    place(m64, H_RING0, 'hlt');
+    frame(m64, USER64, Sel64.Code64Dpl3);
+    m64.cpu.step();
+    expect(m64.cpu.bitness).toBe(64);
+    expect(m64.cpu.segs.selector[Seg.DS]).toBe(0);
+    runLong(m64);
+    expect(m64.cpu.ctrl.cpl).toBe(0);
+    expect(reg64(m64.cpu, 3)).toBe(0x1234_5678n);
+  });
+
   it('CALL through a 64-bit call gate from ring 3: RSP0, null SS, 8-byte frame; RETFQ back to ring 3', () => {
     const m = machine(`call far fword [rip + ptr]\nint 0x82\nptr: dd 0\ndw ${SEL_CALL_GATE}`);
     callGate(m, H_RING0, 3);
