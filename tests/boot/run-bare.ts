@@ -37,7 +37,7 @@ const r = bootBare({
           delivered: (kind, vector, code) => {
             if (kind === EventKind.Exception && theCpu !== undefined)
               exceptions.push(
-                `vector ${vector} error ${code.toString(16)} at ${hex(theCpu.startIp)} cr2 ${hex(theCpu.ctrl.cr2)}`,
+                `vector ${vector} error ${code.toString(16)} at ${hex(theCpu.startIp)} cr2 ${hex(theCpu.ctrl.cr2)} tr ${hex(theCpu.segs.base[7]!)}`,
               );
             if (exceptions.length > 50) exceptions.shift();
           },

@@ -158,6 +158,8 @@ export class Cpu {
     c.cr2 = 0;
     c.cr3 = 0;
     c.cr4 = 0;
+    c.tpr = 0;
+    c.drHi.fill(0);
     c.xcr0 = 1;
     c.gdtr.base = 0;
     c.gdtr.limit = 0xffff;
@@ -221,7 +223,8 @@ export class Cpu {
   setControlRegisters(cr0: number, cr3: number, cr4: number, efer = 0): void {
     const c = this.ctrl;
     c.cr0 = cr0 >>> 0;
-    c.cr3 = cr3 >>> 0;
+    // CR3 may hold a physical address above 4 GiB (IA-32e and PAE paging): kept as a whole number.
+    c.cr3 = cr3 < 0 ? cr3 >>> 0 : cr3;
     c.cr4 = cr4 >>> 0;
     this.pager.mmu.loadContext(c.cr0, c.cr3, c.cr4, efer >>> 0, 0);
     this.pager.flush();

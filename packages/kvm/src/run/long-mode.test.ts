@@ -136,6 +136,21 @@ for (const ept of [true, false]) {
       expect(vcpu.getRegs().rip).toBe(0x1008n);
     });
 
+    it('a null FS/GS (unusable, as 64-bit code leaves them) keeps its 64-bit base across KVM_SET_SREGS and a run', () => {
+      const { vcpu } = guest(ept);
+      const s = longSregs(vcpu.getSregs());
+      vcpu.setSregs({
+        ...s,
+        fs: { ...s.fs, selector: 0, unusable: 1, base: 0x7fff_0000_1000n },
+        gs: { ...s.gs, selector: 0, unusable: 1, base: 0xffff_ffff_8100_0000n },
+      });
+      vcpu.setRegs({ ...vcpu.getRegs(), rip: 0x1000n, rflags: 2n });
+      expect(vcpu.runGuest()).toMatchObject({ kind: 'IoOut', port: 0x10 });
+      const after = vcpu.getSregs();
+      expect(after.fs.base).toBe(0x7fff_0000_1000n);
+      expect(after.gs.base).toBe(0xffff_ffff_8100_0000n);
+    });
+
     it('the guest CPUID gates 64-bit instructions: MOV RAX, imm64 runs with CPUID.80000001H:EDX.LM, is #UD without', () => {
       // mov rax, 0x1122334455667788; out 0x10, al; hlt
       const code = [0x48, 0xb8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0xe6, 0x10, 0xf4];

@@ -151,6 +151,8 @@ const IRQCHIP_BUDGET = 1 << 14;
 const MSR_IA32_APIC_BASE = 0x1b;
 const MSR_IA32_TSC = 0x10;
 const MSR_EFER = 0xc0000080;
+const MSR_FS_BASE = 0xc0000100;
+const MSR_GS_BASE = 0xc0000101;
 const EFER_LMA = 1 << 10;
 
 /**
@@ -203,7 +205,8 @@ class PendingExit {
 class Snapshot {
   readonly gpr = new Int32Array(32);
   readonly segSelector = new Uint16Array(8);
-  readonly segBase = new Uint32Array(8);
+  /** Bases as the CPU holds them: FS/GS/TR/LDTR may be 64-bit (signed form) in IA-32e mode. */
+  readonly segBase = new Float64Array(8);
   readonly segLimit = new Uint32Array(8);
   readonly segAttr = new Uint32Array(8);
   ip = 0;
@@ -231,7 +234,10 @@ class Snapshot {
         s.attr[i] !== this.segAttr[i] ||
         s.base[i] !== this.segBase[i]
       ) {
-        s.set(i, this.segSelector[i]!, this.segBase[i]!, this.segLimit[i]!, this.segAttr[i]!);
+        const base = this.segBase[i]!;
+        const wide = base < 0 || base > 0xffff_ffff;
+        s.set(i, this.segSelector[i]!, wide ? 0 : base, this.segLimit[i]!, this.segAttr[i]!);
+        if (wide) s.setBase64(i, base);
       }
     }
   }
@@ -1132,7 +1138,11 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         // kvm_emulate_rdmsr/wrmsr: the MSR file of the vCPU answers; an unknown MSR goes to userspace
         // with KVM_MSR_EXIT_REASON_UNKNOWN enabled (kvm_msr_user_space), else #GP.
         const write = reason === ExitReason.Wrmsr;
-        const known = p.msr === MSR_IA32_TSC || cpu.msrs.find(p.msr) >= 0;
+        // FS_BASE and GS_BASE are the segment caches' (the CPU's WRMSR/RDMSR handle them), not table rows.
+        const known =
+          p.msr === MSR_IA32_TSC ||
+          ((p.msr === MSR_FS_BASE || p.msr === MSR_GS_BASE) && cpu.ctrl.lma) ||
+          cpu.msrs.find(p.msr) >= 0;
         if (!known && this.vm.userSpaceMsr & C.KVM_MSR_EXIT_REASON_UNKNOWN) {
           const rv = this.runView;
           rv.setUint8(RF['msr.error'].offset, 0);

@@ -238,7 +238,7 @@ export function loadCpu(cpu: Cpu, v: StateViews, model: KvmCpuModel): void {
   }
   const s = v.sregs;
   const c = cpu.ctrl;
-  c.cr0 = lo64(s, S.cr0.offset) | CR0.ET;
+  c.cr0 = (lo64(s, S.cr0.offset) | CR0.ET) >>> 0;
   // CR2 holds a linear address (signed form in IA-32e mode); CR3 a physical one (up to 52 bits).
   c.cr2 = signed64(s, S.cr2.offset);
   c.cr3 = unsigned64(s, S.cr3.offset);
@@ -248,8 +248,12 @@ export function loadCpu(cpu: Cpu, v: StateViews, model: KvmCpuModel): void {
   for (const [o, seg] of SEGMENTS) {
     const ar = segmentAr(s, o);
     const selector = s.getUint16(o + G.selector.offset, true);
-    if (ar & 0x1_0000 && seg !== Seg.CS) cpu.segs.setNull(seg, selector);
-    else {
+    if (ar & 0x1_0000 && seg !== Seg.CS) {
+      cpu.segs.setNull(seg, selector);
+      // A null FS/GS in 64-bit mode still has its base (WRMSR FS_BASE, ARCH_SET_FS): keep it.
+      const base = signed64(s, o + G.base.offset);
+      if (base !== 0) cpu.segs.setBase64(seg, base);
+    } else {
       cpu.segs.set(
         seg,
         selector,

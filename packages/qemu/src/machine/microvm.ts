@@ -6,7 +6,7 @@ import { pcE820 } from '../loaders/e820.js';
 import { describeLinuxLoadError, type GuestWriter, loadLinux } from '../loaders/linux.js';
 import type { VmConfig } from '../options/config.js';
 import { planVirtio } from '../options/virtio-plan.js';
-import { applyEntryRegs, applyEntrySregs } from './entry-state.js';
+import { applyEntryRegs, applyEntrySregs, cpuidHasLongMode } from './entry-state.js';
 import type { ExitAction } from './exit-dispatch.js';
 import type { GuestLog } from './guest-log.js';
 import { IrqCounter } from './irq-stats.js';
@@ -144,6 +144,8 @@ export class MicrovmMachine {
       cmdline: extra === '' ? cmdline : `${cmdline} ${extra}`.trim(),
       ramBytes: this.config.memoryBytes,
       e820: pcE820(this.config.memoryBytes),
+      // A 64-bit kernel on a vCPU with long mode enters at its 64-bit entry (boot protocol 2.12+).
+      longMode: cpuidHasLongMode(this.vcpu.getCpuid2()),
     });
     if ('kind' in r) return describeLinuxLoadError(r);
     logCpuReset(this.guestLog, this.vcpu);

@@ -25,7 +25,7 @@ import { buildPcAcpi, PC_ACPI } from '../acpi/pc.js';
 import { pcE820 } from '../loaders/e820.js';
 import { describeLinuxLoadError, type GuestWriter, loadLinux } from '../loaders/linux.js';
 import type { VmConfig } from '../options/config.js';
-import { applyEntryRegs, applyEntrySregs } from './entry-state.js';
+import { applyEntryRegs, applyEntrySregs, cpuidHasLongMode } from './entry-state.js';
 import type { ExitAction } from './exit-dispatch.js';
 import { PcVga, vgaEnabled } from './vga.js';
 import { PcFirmware } from './firmware.js';
@@ -287,6 +287,8 @@ export class PcMachine {
       ramBytes: this.config.memoryBytes,
       e820: pcE820(this.config.memoryBytes, { addr: PC_ACPI.TABLES_ADDR, size: PC_ACPI.TABLES_AREA }),
       acpi,
+      // A 64-bit kernel on a vCPU with long mode enters at its 64-bit entry (boot protocol 2.12+).
+      longMode: cpuidHasLongMode(this.vcpu.getCpuid2()),
     });
     if ('kind' in r) return describeLinuxLoadError(r);
     this.vga?.bootScreen(this.ram, 'Typevisor VGA: booting Linux (-kernel)');

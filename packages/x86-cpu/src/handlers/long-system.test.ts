@@ -422,4 +422,13 @@ describe('other IA-32e system forms', () => {
     bad.run(1);
     expect(gp[0]).toBe(Vector.GP);
   });
+
+  it('MOV r64, CR0/CR4 zero-extends even when the value has bit 31 set (CR0.PG)', () => {
+    const m = long64('mov rax, cr0\nmov rbx, cr4\nhlt');
+    m.cpu.ctrl.cr0 = m.cpu.ctrl.cr0 | 0; // held as a negative int32 (PG is bit 31)
+    runLong(m);
+    expect(reg64(m.cpu, 0) >> 32n).toBe(0n);
+    expect(Number(reg64(m.cpu, 0) & 0x8000_0000n)).toBe(0x8000_0000);
+    expect(reg64(m.cpu, 3) >> 32n).toBe(0n);
+  });
 });

@@ -416,8 +416,10 @@ const movToCr: Handler = (cpu, ins) => {
  */
 const movFromCr64: Handler = (cpu, ins) => {
   requireCpl0(cpu);
-  const v = readCr(cpu, ins.op1Register - Register.CR0);
-  setReg64(cpu, ins.op0Register, v >>> 0, Math.floor(v / TWO_32) >>> 0);
+  const n = ins.op1Register - Register.CR0;
+  const v = readCr(cpu, n);
+  // CR2 (a linear address, signed form in 64-bit mode) and CR3 may exceed 32 bits; the others do not.
+  setReg64(cpu, ins.op0Register, v >>> 0, n === 2 || n === 3 ? Math.floor(v / TWO_32) >>> 0 : 0);
 };
 
 /** MOV CRn, r64: bits 63:32 of CR0 and CR4 are reserved (#GP(0)). */
