@@ -97,8 +97,10 @@ export const MSR_TABLE: readonly MsrRow[] = [
   row(Msr.MCG_CAP, 0, 0, 0, 0),
   row(Msr.MCG_STATUS, 0, 0, 0x7, 0),
   row(Msr.MISC_ENABLE, 0x1, 0, 0xffffffff, 0xffffffff),
+  // Bits 39:32 writable: 40 physical address bits, what `X86_64_MODEL` reports in leaf 80000008H and
+  // what firmware derives its PHYSMASK values from (SeaBIOS's mtrr_setup writes 0xff there).
   ...Array.from({ length: 16 }, (_, i) =>
-    row(Msr.MTRR_PHYSBASE0 + i, 0, 0, i & 1 ? 0xfffff800 : 0xfffff0ff, 0xf),
+    row(Msr.MTRR_PHYSBASE0 + i, 0, 0, i & 1 ? 0xfffff800 : 0xfffff0ff, 0xff),
   ),
   row(Msr.MTRR_FIX64K_00000, 0, 0, 0xffffffff, 0xffffffff),
   row(Msr.MTRR_FIX16K_80000, 0, 0, 0xffffffff, 0xffffffff),

@@ -7,7 +7,7 @@
  */
 import { Mc146818, PicPair, Pit8254, pcCmosLayout, SystemControlPortB, Uart16550 } from '@typevisor/devices';
 import type { VcpuThread } from './vcpu-thread.js';
-import { EINTR, Kvm, KVM_RUN, KvmHost, kvm_run, type Vcpu, type Vm } from '@typevisor/kvm';
+import { type CpuidEntry, EINTR, Kvm, KVM_RUN, KvmHost, kvm_run, type Vcpu, type Vm } from '@typevisor/kvm';
 import {
   type ByteSink,
   type ByteSource,
@@ -109,8 +109,20 @@ export function openVmCore(config: VmConfig, host?: KvmHost): VmCore {
   const tscKhz = vcpu.getTscKhz();
   const cpu = resolveCpu(config.cpu, kvm.getSupportedCpuid());
   const named = config.cpu.model !== 'host' && config.cpu.model !== 'max';
-  vcpu.setCpuid2(tscKhz === null || named ? cpu.cpuid : withTscFrequency(cpu.cpuid, tscKhz));
+  const cpuid = tscKhz === null || named ? cpu.cpuid : withTscFrequency(cpu.cpuid, tscKhz);
+  vcpu.setCpuid2(config.kernelIrqchip ? cpuid : withoutLocalApic(cpuid));
   return { kvm, vm, vcpu, ram: mapping.bytes, ramAddr: mapping.addr, memory, cpuWarnings: cpu.warnings };
+}
+
+/**
+ * The guest CPUID without a local APIC (CPUID.01H:EDX.APIC, ECX.x2APIC): with `kernel_irqchip=off` this
+ * VMM has no LAPIC (QEMU would emulate one in userspace), and a guest told there is one programs
+ * registers nobody backs: Debian's x86-64 kernel then never completed its ACPI power-off.
+ */
+export function withoutLocalApic(entries: readonly CpuidEntry[]): CpuidEntry[] {
+  return entries.map((e) =>
+    e.function === 1 ? { ...e, edx: (e.edx & ~(1 << 9)) >>> 0, ecx: (e.ecx & ~(1 << 21)) >>> 0 } : e,
+  );
 }
 
 /** The ISA devices `pc` and `microvm` share. */

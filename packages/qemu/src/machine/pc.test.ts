@@ -28,6 +28,15 @@ describe('pc machine', () => {
     expect(m.ram.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
 
+  it('claims a local APIC in the guest CPUID only with kernel_irqchip=on (off: this VMM has no LAPIC)', () => {
+    const leaf1 = (args: string[]) =>
+      machine(args)
+        .m.vcpu.getCpuid2()
+        .find((e) => e.function === 1)!;
+    expect(leaf1(['-m', '32']).edx & (1 << 9)).toBe(0);
+    expect(leaf1(['-m', '32', '-machine', 'kernel_irqchip=on']).edx & (1 << 9)).toBe(1 << 9);
+  });
+
   it('wires the legacy devices at their PC ports', () => {
     const { m, serial } = machine();
     const names = m.pio.list().map((r) => `${r.name}@${r.base.toString(16)}`);

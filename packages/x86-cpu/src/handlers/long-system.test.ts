@@ -431,4 +431,14 @@ describe('other IA-32e system forms', () => {
     expect(Number(reg64(m.cpu, 0) & 0x8000_0000n)).toBe(0x8000_0000);
     expect(reg64(m.cpu, 3) >> 32n).toBe(0n);
   });
+
+  it('MTRR PHYSMASK takes bits 39:32 (40 physical address bits, as leaf 80000008H reports; SeaBIOS writes them)', () => {
+    const m = long64('wrmsr\nrdmsr\nhlt');
+    setReg64(m.cpu, 1, 0x201n); // IA32_MTRR_PHYSMASK0
+    setReg64(m.cpu, 0, 0xe0000800n);
+    setReg64(m.cpu, 2, 0xffn);
+    runLong(m);
+    expect(reg64(m.cpu, 2)).toBe(0xffn);
+    expect(reg64(m.cpu, 0)).toBe(0xe0000800n);
+  });
 });

@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { root, startCliGuest } from './cli-guest.js';
+
+// The x86-64 default guest (tools/images/default-x86_64, built by `ARCH=x86_64 bash tools/images/build.sh`)
+// through the whole stack: the CLI (its default CPU has long mode), the `pc` machine, the Linux loader's
+// 64-bit entry (boot protocol 2.12+: the vCPU starts at startup_64 in 64-bit mode), the KVM facade with
+// an IA-32e guest (VM entry with the IA-32e mode control), VT-x non-root, the CPU in 64-bit mode. The
+// bench=1 workload's answers are exact; the guest then powers off through ACPI and the VMM exits.
+const image = join(root, 'tools/images/default-x86_64');
+
+describe('the x86-64 default guest through the KVM facade', () => {
+  it('boots in 64-bit mode, runs the bench=1 workload and powers off (exit 0)', {
+    timeout: 900_000,
+  }, async () => {
+    // The default CPU model has long mode (QEMU's default for qemu-system-x86_64, qemu64, has it too).
+    const g = startCliGuest([
+      '-m',
+      '128',
+      '-kernel',
+      join(image, 'bzImage'),
+      '-initrd',
+      join(image, 'initrd.cpio.gz'),
+      '-append',
+      'console=ttyS0 bench=1',
+      '-nographic',
+      '-no-reboot',
+    ]);
+    try {
+      expect(await g.exited).toBe(0);
+      const out = g.output();
+      expect(out).toMatch(/GUEST-READY 6\.1\.\d+/);
+      expect(out).toContain('BENCH machine: x86_64');
+      expect(out).toContain('BENCH awk: 2666866670000 10.480728');
+      expect(out).toContain(
+        'BENCH sha256: bb9f8df61474d25e71fa00722318cd387396ca1736605e1248821cc0de3d3af8  -',
+      );
+      expect(out).toContain('GUEST-DONE');
+      expect(out).toContain('reboot: Power down');
+    } finally {
+      g.kill();
+    }
+  });
+});
