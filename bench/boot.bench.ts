@@ -13,6 +13,9 @@
  *   typevisor  GUEST-READY 17.7 s  GUEST-DONE 118.6 s  peak RSS 252 MiB
  *   v86         4.3 s   12.3 s  280 MiB;  qemu-tcg  1.5 s  3.1 s  92 MiB
  *   typevisor / v86: 4.12x, 9.60x;  typevisor / qemu-tcg: 11.53x, 38.59x
+ * 2026-11-27, after the guest CPUID stopped claiming a LAPIC with kernel_irqchip=off, `--only default`:
+ *   typevisor 10.5 s / 45.3 s / 253 MiB; v86 2.3 s / 6.1 s / 287 MiB; qemu-tcg 0.8 s / 1.4 s / 92 MiB
+ *   typevisor / v86: 4.57x, 7.43x;  typevisor / qemu-tcg: 13.27x, 31.38x
  * The bench=1 workload (awk's floating point on the software x87, sha256) is where the gap widens. The
  * Typevisor row is the CLI's own process (before, the RSS column measured its launcher: 43 MiB).
  */
