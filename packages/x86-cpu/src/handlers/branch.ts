@@ -5,7 +5,7 @@
 import { type Instruction, OpKind } from '@typevisor/x86-decoder';
 import { Mode } from '../control.js';
 import type { Cpu, Handler } from '../cpu.js';
-import { HandlerList } from './table.js';
+import { CONDITIONS, HandlerList } from './table.js';
 import { loadSegmentReal } from '../descriptors.js';
 import { raise, Vector } from '../exceptions.js';
 import {
@@ -203,25 +203,6 @@ function bound(size: number): Handler {
     if (idx < lower || idx > upper) raise(Vector.BR);
   };
 }
-
-const CONDITIONS = [
-  'o',
-  'no',
-  'b',
-  'ae',
-  'e',
-  'ne',
-  'be',
-  'a',
-  's',
-  'ns',
-  'p',
-  'np',
-  'l',
-  'ge',
-  'le',
-  'g',
-] as const;
 
 function entries(): [number, Handler][] {
   const list = new HandlerList();

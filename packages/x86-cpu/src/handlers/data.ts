@@ -4,7 +4,7 @@
  */
 import { OpKind, Register } from '@typevisor/x86-decoder';
 import type { Handler } from '../cpu.js';
-import { HandlerList } from './table.js';
+import { CONDITIONS, HandlerList } from './table.js';
 import { loadSegment } from '../descriptors.js';
 import { raise, Vector } from '../exceptions.js';
 import { EFLAGS, LazyOp, readFlags, setArith, setLazy, sizeMask, testCondition } from '../flags.js';
@@ -235,25 +235,6 @@ function loadFar(seg: number, size: number): Handler {
 }
 
 const nop: Handler = () => {};
-
-const CONDITIONS = [
-  'o',
-  'no',
-  'b',
-  'ae',
-  'e',
-  'ne',
-  'be',
-  'a',
-  's',
-  'ns',
-  'p',
-  'np',
-  'l',
-  'ge',
-  'le',
-  'g',
-] as const;
 
 function entries(): [number, Handler][] {
   const list = new HandlerList();

@@ -37,7 +37,7 @@ import { GPR_HI, GPR_OF, Seg, segOf } from '../registers.js';
 import { movToSreg } from './data.js';
 import { writeFlagsChecked } from './stack.js';
 import { StringOp, stringOp } from './string.js';
-import { HandlerList } from './table.js';
+import { CONDITIONS, HandlerList } from './table.js';
 
 // ------------------------------------------------------------------ data movement
 
@@ -387,25 +387,6 @@ function jrcxz(rcx: boolean): Handler {
     if ((u[1]! | (rcx ? u[GPR_HI + 1]! : 0)) === 0) jumpTo64(cpu, ins.nearBranchTarget);
   };
 }
-
-const CONDITIONS = [
-  'o',
-  'no',
-  'b',
-  'ae',
-  'e',
-  'ne',
-  'be',
-  'a',
-  's',
-  'ns',
-  'p',
-  'np',
-  'l',
-  'ge',
-  'le',
-  'g',
-] as const;
 
 function entries(): [number, Handler][] {
   const list = new HandlerList();

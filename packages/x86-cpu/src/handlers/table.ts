@@ -22,3 +22,23 @@ export class HandlerList {
     return CODES[name] !== undefined;
   }
 }
+
+/** Condition-code suffixes in encoding order (the low nibble of Jcc/SETcc/CMOVcc), as in Code names. */
+export const CONDITIONS = [
+  'o',
+  'no',
+  'b',
+  'ae',
+  'e',
+  'ne',
+  'be',
+  'a',
+  's',
+  'ns',
+  'p',
+  'np',
+  'l',
+  'ge',
+  'le',
+  'g',
+] as const;

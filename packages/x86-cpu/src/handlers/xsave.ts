@@ -11,15 +11,15 @@
  * XCR0 is `ControlState.xcr0` (`xcr0Of`/`setXcr0` for a VMM's state transfer); it is 1 (x87) after
  * RESET (SDM Vol. 3 Table 9-1), which `Cpu.reset()` restores.
  */
-import { CpuidFeature } from '@typevisor/x86-decoder';
+import { CpuidFeature, type Instruction } from '@typevisor/x86-decoder';
 import { CR0, Mode } from '../control.js';
 import type { Cpu, Handler } from '../cpu.js';
 import { interceptInstruction, raise, Vector } from '../exceptions.js';
 import { INTERCEPT } from '../hooks.js';
-import { probeWrite, read8, write8 } from '../memory-access.js';
+import { linearAddress, probeWrite, read8, write8 } from '../memory-access.js';
 import { locate } from '../operands.js';
-import { MXCSR_WRITABLE } from '../sse/state.js';
-import { FXSAVE_MXCSR, FXSAVE_MXCSR_MASK, FXSAVE_XMM0, fxrstor, fxsave } from '../x87/index.js';
+import { MXCSR_WRITABLE, XMM_COUNT } from '../sse/state.js';
+import { FXSAVE_MXCSR, FXSAVE_MXCSR_MASK, FXSAVE_XMM0, fxrstor, fxsave, high32 } from '../x87/index.js';
 import { HandlerList } from './table.js';
 
 /** CR4.OSXSAVE (bit 18): the OS has enabled XSETBV/XGETBV and the XSAVE instructions. */
@@ -51,6 +51,8 @@ const XSAVE_ALIGN = 64;
 
 /** XMM registers in the legacy region outside 64-bit mode (XMM0-XMM7). */
 const XMM_BYTES_32 = 8 * 16;
+/** XMM0-XMM15: the legacy region's XMM state in 64-bit mode. */
+const XMM_BYTES_64 = XMM_COUNT * 16;
 
 /** The x87 initial configuration as a legacy region (§13.6): FCW 037FH, FSW 0, all tags empty, pointers and ST(i) 0. */
 const X87_INIT_IMAGE = new Uint8Array(512);
@@ -134,8 +136,7 @@ function enterXsave(cpu: Cpu, ins: Parameters<Handler>[1]): void {
   requireOsxsave(cpu);
   if (cpu.ctrl.cr0 & CR0.TS) raise(Vector.NM);
   locate(cpu, ins);
-  const linear = (cpu.segs.base[cpu.eaSeg]! + cpu.eaOff) >>> 0;
-  if (linear & (XSAVE_ALIGN - 1)) raise(Vector.GP, 0);
+  if (linearAddress(cpu, cpu.eaSeg, cpu.eaOff) & (XSAVE_ALIGN - 1)) raise(Vector.GP, 0);
 }
 
 function get32(b: Uint8Array, o: number): number {
@@ -149,61 +150,84 @@ function put32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = (v >>> 24) & 0xff;
 }
 
-/** XSAVE and XSAVEOPT (which may skip unmodified state; saving it all is a valid execution). */
-const xsave: Handler = (cpu, ins) => {
-  enterXsave(cpu, ins);
-  const seg = cpu.eaSeg;
-  const off = cpu.eaOff;
-  const mask = ins.addressSize === 16 ? 0xffff : 0xffffffff;
-  // RFBM = XCR0 AND EDX:EAX; XCR0's upper half is 0.
-  const rfbm = xcr0Of(cpu) & cpu.regs.u32[0]!;
-  // Fault (#GP/#SS/#PF) before any byte is written.
-  probeWrite(cpu, seg, off, 1);
-  probeWrite(cpu, seg, ((off + XsaveArea.SIZE - 1) & mask) >>> 0, 1);
-  for (let i = 0; i < XsaveArea.SIZE; i++) area[i] = read8(cpu, seg, ((off + i) & mask) >>> 0);
-  const fpu = cpu.fpu;
-  if (rfbm & XFeature.X87) fxsave(fpu, area, 0, false);
-  // MXCSR goes with SSE state, and with AVX state in the standard format (§13.7).
-  if (rfbm & (XFeature.SSE | XFeature.AVX)) {
-    put32(area, FXSAVE_MXCSR, fpu.sse.mxcsr);
-    put32(area, FXSAVE_MXCSR_MASK, MXCSR_WRITABLE);
-  }
-  if (rfbm & XFeature.SSE) area.set(fpu.sse.u8.subarray(0, XMM_BYTES_32), FXSAVE_XMM0);
-  // XSTATE_BV[i] = XINUSE[i] (taken as 1) for i in RFBM; other bits and the rest of the header stay.
-  area[XsaveArea.XSTATE_BV] = (area[XsaveArea.XSTATE_BV]! | rfbm) & 0xff;
-  for (let i = 0; i < XsaveArea.SIZE; i++) write8(cpu, seg, ((off + i) & mask) >>> 0, area[i]!);
-};
+/**
+ * Offset `i` bytes into the XSAVE area at `off`: wrapped to the address size, except with 64-bit
+ * addressing, where `off` is a canonical address in signed form and the access checks it.
+ */
+function areaOffset(ins: Instruction, off: number, i: number): number {
+  const size = ins.addressSize;
+  return size === 64 ? off + i : size === 16 ? (off + i) & 0xffff : (off + i) >>> 0;
+}
+
+/** XMM bytes of the legacy region: XMM0-XMM15 in 64-bit mode, XMM0-XMM7 elsewhere (SDM Vol. 1 §13.4.1). */
+function xmmBytes(ins: Instruction): number {
+  return ins.bitness === 64 ? XMM_BYTES_64 : XMM_BYTES_32;
+}
+
+/**
+ * XSAVE and XSAVEOPT (which may skip unmodified state; saving it all is a valid execution); `rex64`
+ * for XSAVE64/XSAVEOPT64, whose legacy region has the 64-bit FPU IP/DP layout of FXSAVE64.
+ */
+function xsave(rex64: boolean): Handler {
+  return (cpu, ins) => {
+    enterXsave(cpu, ins);
+    const seg = cpu.eaSeg;
+    const off = cpu.eaOff;
+    // RFBM = XCR0 AND EDX:EAX; XCR0's upper half is 0.
+    const rfbm = xcr0Of(cpu) & cpu.regs.u32[0]!;
+    // Fault (#GP/#SS/#PF) before any byte is written.
+    probeWrite(cpu, seg, off, 1);
+    probeWrite(cpu, seg, areaOffset(ins, off, XsaveArea.SIZE - 1), 1);
+    for (let i = 0; i < XsaveArea.SIZE; i++) area[i] = read8(cpu, seg, areaOffset(ins, off, i));
+    const fpu = cpu.fpu;
+    if (rfbm & XFeature.X87) {
+      if (rex64) fxsave(fpu, area, 0, true, high32(fpu.fip), high32(fpu.fdp));
+      else fxsave(fpu, area, 0, false);
+    }
+    // MXCSR goes with SSE state, and with AVX state in the standard format (§13.7).
+    if (rfbm & (XFeature.SSE | XFeature.AVX)) {
+      put32(area, FXSAVE_MXCSR, fpu.sse.mxcsr);
+      put32(area, FXSAVE_MXCSR_MASK, MXCSR_WRITABLE);
+    }
+    if (rfbm & XFeature.SSE) area.set(fpu.sse.u8.subarray(0, xmmBytes(ins)), FXSAVE_XMM0);
+    // XSTATE_BV[i] = XINUSE[i] (taken as 1) for i in RFBM; other bits and the rest of the header stay.
+    area[XsaveArea.XSTATE_BV] = (area[XsaveArea.XSTATE_BV]! | rfbm) & 0xff;
+    for (let i = 0; i < XsaveArea.SIZE; i++) write8(cpu, seg, areaOffset(ins, off, i), area[i]!);
+  };
+}
 
 /**
  * XRSTOR, standard format (SDM Vol. 2 XRSTOR "Operation"): #GP(0) before any state changes when
  * XCOMP_BV or header bytes 16-23 are not 0 (the compacted form is not supported), when XSTATE_BV sets
  * a bit XCR0 lacks, or when the MXCSR to load sets a reserved bit. Components in RFBM whose
  * XSTATE_BV bit is 0 go to their initial configuration (x87: FNINIT with ST(i) = 0; SSE: XMM = 0,
- * MXCSR still loaded from memory, as the standard form does).
+ * MXCSR still loaded from memory, as the standard form does). `rex64`: XRSTOR64's legacy layout.
  */
-const xrstor: Handler = (cpu, ins) => {
-  enterXsave(cpu, ins);
-  const seg = cpu.eaSeg;
-  const off = cpu.eaOff;
-  const mask = ins.addressSize === 16 ? 0xffff : 0xffffffff;
-  for (let i = 0; i < XsaveArea.SIZE; i++) area[i] = read8(cpu, seg, ((off + i) & mask) >>> 0);
-  const xcr0 = xcr0Of(cpu);
-  const bvLo = get32(area, XsaveArea.XSTATE_BV);
-  const bvHi = get32(area, XsaveArea.XSTATE_BV + 4);
-  if ((bvLo & ~xcr0) !== 0 || bvHi !== 0) raise(Vector.GP, 0);
-  for (let i = XsaveArea.XCOMP_BV; i < XsaveArea.RESERVED + 8; i++) if (area[i] !== 0) raise(Vector.GP, 0);
-  const rfbm = xcr0 & cpu.regs.u32[0]!;
-  const loadMxcsr = (rfbm & (XFeature.SSE | XFeature.AVX)) !== 0;
-  const mxcsr = get32(area, FXSAVE_MXCSR);
-  if (loadMxcsr && (mxcsr & ~MXCSR_WRITABLE) !== 0) raise(Vector.GP, 0);
-  const fpu = cpu.fpu;
-  if (rfbm & XFeature.X87) fxrstor(fpu, bvLo & XFeature.X87 ? area : X87_INIT_IMAGE, 0, false);
-  if (loadMxcsr) fpu.sse.mxcsr = mxcsr;
-  if (rfbm & XFeature.SSE) {
-    if (bvLo & XFeature.SSE) fpu.sse.u8.set(area.subarray(FXSAVE_XMM0, FXSAVE_XMM0 + XMM_BYTES_32));
-    else fpu.sse.u8.fill(0, 0, XMM_BYTES_32);
-  }
-};
+function xrstor(rex64: boolean): Handler {
+  return (cpu, ins) => {
+    enterXsave(cpu, ins);
+    const seg = cpu.eaSeg;
+    const off = cpu.eaOff;
+    for (let i = 0; i < XsaveArea.SIZE; i++) area[i] = read8(cpu, seg, areaOffset(ins, off, i));
+    const xcr0 = xcr0Of(cpu);
+    const bvLo = get32(area, XsaveArea.XSTATE_BV);
+    const bvHi = get32(area, XsaveArea.XSTATE_BV + 4);
+    if ((bvLo & ~xcr0) !== 0 || bvHi !== 0) raise(Vector.GP, 0);
+    for (let i = XsaveArea.XCOMP_BV; i < XsaveArea.RESERVED + 8; i++) if (area[i] !== 0) raise(Vector.GP, 0);
+    const rfbm = xcr0 & cpu.regs.u32[0]!;
+    const loadMxcsr = (rfbm & (XFeature.SSE | XFeature.AVX)) !== 0;
+    const mxcsr = get32(area, FXSAVE_MXCSR);
+    if (loadMxcsr && (mxcsr & ~MXCSR_WRITABLE) !== 0) raise(Vector.GP, 0);
+    const fpu = cpu.fpu;
+    if (rfbm & XFeature.X87) fxrstor(fpu, bvLo & XFeature.X87 ? area : X87_INIT_IMAGE, 0, rex64);
+    if (loadMxcsr) fpu.sse.mxcsr = mxcsr;
+    if (rfbm & XFeature.SSE) {
+      const bytes = xmmBytes(ins);
+      if (bvLo & XFeature.SSE) fpu.sse.u8.set(area.subarray(FXSAVE_XMM0, FXSAVE_XMM0 + bytes));
+      else fpu.sse.u8.fill(0, 0, bytes);
+    }
+  };
+}
 
 /** CPUID.01H:ECX.OSXSAVE (bit 27). */
 const LEAF1_ECX_OSXSAVE = 1 << 27;
@@ -222,9 +246,12 @@ function entries(): [number, Handler][] {
   const list = new HandlerList();
   list.add('Xgetbv', xgetbv);
   list.add('Xsetbv', xsetbv);
-  list.add('Xsave_mem', xsave);
-  list.add('Xsaveopt_mem', xsave);
-  list.add('Xrstor_mem', xrstor);
+  list.add('Xsave_mem', xsave(false));
+  list.add('Xsaveopt_mem', xsave(false));
+  list.add('Xrstor_mem', xrstor(false));
+  list.add('Xsave64_mem', xsave(true));
+  list.add('Xsaveopt64_mem', xsave(true));
+  list.add('Xrstor64_mem', xrstor(true));
   return list.entries;
 }
 
