@@ -34,6 +34,7 @@ export const CR4 = {
   OSXMMEXCPT: 0x400,
   FSGSBASE: 0x10000,
   PCIDE: 0x20000,
+  SMEP: 0x100000,
 } as const;
 
 /** CR0 after RESET/INIT: CD, NW, ET (SDM Vol. 3 Table 9-1). */
@@ -50,8 +51,11 @@ export class ControlState {
   cr4 = 0;
   /** XCR0 (bits 31:0; bits 63:32 are always 0 here): 1 after RESET (SDM Vol. 1 §13.3). */
   xcr0 = 1;
-  /** The XCR0 bits XSETBV may set (a VMM's guest CPUID leaf 0DH narrows them; x87 always). */
-  xcr0Supported = 3;
+  /**
+   * The XCR0 bits XSETBV may set (a VMM's guest CPUID leaf 0DH narrows them; x87 always), within
+   * those the model has state for (`modelXcr0` in handlers/xsave.ts).
+   */
+  xcr0Supported = 7;
   readonly dr = new Uint32Array(8);
   /** Bits 63:32 of DR0..DR3 (64-bit linear addresses written by MOV DRn, r64 in 64-bit mode). */
   readonly drHi = new Uint32Array(4);

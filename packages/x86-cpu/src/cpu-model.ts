@@ -43,6 +43,25 @@ export const Leaf1Ecx = {
   AES: 1 << 25,
   XSAVE: 1 << 26,
   OSXSAVE: 1 << 27,
+  FMA: 1 << 12,
+  PCID: 1 << 17,
+  MOVBE: 1 << 22,
+  AVX: 1 << 28,
+  F16C: 1 << 29,
+  RDRAND: 1 << 30,
+} as const;
+
+/** CPUID.(EAX=07H,ECX=0):EBX feature bits (SDM Vol. 2A Table 3-8, structured extended features). */
+export const Leaf7Ebx = {
+  FSGSBASE: 1 << 0,
+  BMI1: 1 << 3,
+  AVX2: 1 << 5,
+  SMEP: 1 << 7,
+  BMI2: 1 << 8,
+  ERMS: 1 << 9,
+  INVPCID: 1 << 10,
+  RDSEED: 1 << 18,
+  ADX: 1 << 19,
 } as const;
 
 export interface CpuidLeaf {
@@ -186,7 +205,10 @@ export const PENTIUM_4_PRESCOTT: CpuModel = {
   resetEdx: PRESCOTT_SIGNATURE,
 };
 
-/** CPUID.(EAX=0DH,ECX=0): the XCR0 bits supported (x87 | SSE) and the XSAVE area size (legacy region + header). */
+/**
+ * CPUID.(EAX=0DH,ECX=0): the XCR0 bits supported (x87 | SSE) and the XSAVE area size (legacy region +
+ * header); EBX is reported for the XCR0 in force (`leafDEbxWithXcr0`).
+ */
 const XSAVE_LEAF_D0 = { eax: 0x3, ebx: 576, ecx: 576, edx: 0 } as const;
 
 /** CPUID.(EAX=0DH,ECX=1):EAX.XSAVEOPT (bit 0); XSAVEC (bit 1), XGETBV_ECX1 (bit 2), XSAVES (bit 3) are not claimed. */
@@ -281,7 +303,7 @@ export const Ext1Edx = {
   LM: 1 << 29,
 } as const;
 /** CPUID.80000001H:ECX bits. */
-export const Ext1Ecx = { LAHF_LM: 1 << 0 } as const;
+export const Ext1Ecx = { LAHF_LM: 1 << 0, ABM: 1 << 5 } as const;
 
 /**
  * Adds IA-32e mode to a model (Intel 64, SDM Vol. 1 §2.2.7): CPUID.80000001H LM, SYSCALL/SYSRET, NX,
@@ -353,6 +375,16 @@ export function modelCpuid(model: CpuModel, leaf: number, subleaf: number): Cpui
   return undefined;
 }
 
+/** CPUID.(EAX=07H,ECX=0):EBX of a model (0 when it has no leaf 7). */
+export function modelLeaf7Ebx(model: CpuModel): number {
+  const table = model.cpuid;
+  for (let i = 0; i < table.length; i++) {
+    const l = table[i]!;
+    if (l.leaf === 7 && (l.subleaf === 0 || l.subleaf === -1)) return l.ebx;
+  }
+  return 0;
+}
+
 /** Per-feature-tag flag table (1 = supported) for a model, indexed by `CpuidFeature`. */
 export function featureTable(model: CpuModel): Uint8Array {
   const t = new Uint8Array(512);
@@ -369,9 +401,9 @@ export function featureTable(model: CpuModel): Uint8Array {
  * instruction set.
  */
 export const CPUID_GATED_FEATURES: readonly {
-  /** The leaf whose register holds the bit: CPUID.01H when absent. */
-  readonly leaf?: 0x80000001;
-  readonly reg: 'ecx' | 'edx';
+  /** The leaf whose register holds the bit: CPUID.01H when absent (leaf 7: sub-leaf 0). */
+  readonly leaf?: 0x80000001 | 7;
+  readonly reg: 'ebx' | 'ecx' | 'edx';
   readonly bit: number;
   readonly tag: CpuidFeature;
 }[] = [
@@ -387,6 +419,19 @@ export const CPUID_GATED_FEATURES: readonly {
   { reg: 'ecx', bit: Leaf1Ecx.AES, tag: CpuidFeature.AES },
   { reg: 'ecx', bit: Leaf1Ecx.PCLMULQDQ, tag: CpuidFeature.PCLMULQDQ },
   { reg: 'ecx', bit: Leaf1Ecx.CX16, tag: CpuidFeature.CMPXCHG16B },
+  { reg: 'ecx', bit: Leaf1Ecx.AVX, tag: CpuidFeature.AVX },
+  { reg: 'ecx', bit: Leaf1Ecx.FMA, tag: CpuidFeature.FMA },
+  { reg: 'ecx', bit: Leaf1Ecx.F16C, tag: CpuidFeature.F16C },
+  { reg: 'ecx', bit: Leaf1Ecx.MOVBE, tag: CpuidFeature.MOVBE },
+  { reg: 'ecx', bit: Leaf1Ecx.RDRAND, tag: CpuidFeature.RDRAND },
+  { leaf: 7, reg: 'ebx', bit: Leaf7Ebx.FSGSBASE, tag: CpuidFeature.FSGSBASE },
+  { leaf: 7, reg: 'ebx', bit: Leaf7Ebx.BMI1, tag: CpuidFeature.BMI1 },
+  { leaf: 7, reg: 'ebx', bit: Leaf7Ebx.AVX2, tag: CpuidFeature.AVX2 },
+  { leaf: 7, reg: 'ebx', bit: Leaf7Ebx.BMI2, tag: CpuidFeature.BMI2 },
+  { leaf: 7, reg: 'ebx', bit: Leaf7Ebx.INVPCID, tag: CpuidFeature.INVPCID },
+  { leaf: 7, reg: 'ebx', bit: Leaf7Ebx.RDSEED, tag: CpuidFeature.RDSEED },
+  { leaf: 7, reg: 'ebx', bit: Leaf7Ebx.ADX, tag: CpuidFeature.ADX },
+  { leaf: 0x80000001, reg: 'ecx', bit: Ext1Ecx.ABM, tag: CpuidFeature.LZCNT },
   // Without CPUID.80000001H:EDX.LM the guest has no IA-32e mode (EFER.LME is reserved, as KVM makes it).
   { leaf: 0x80000001, reg: 'edx', bit: Ext1Edx.LM, tag: CpuidFeature.X64 },
   { leaf: 0x80000001, reg: 'edx', bit: Ext1Edx.SYSCALL, tag: CpuidFeature.SYSCALL },
@@ -397,9 +442,10 @@ const scratchTable = new Uint8Array(512);
 
 /**
  * Makes `table` (a `Cpu`'s `features`) the feature tags `model` implements, less those whose
- * CPUID.01H bit (`CPUID_GATED_FEATURES`) is clear in the guest's `leaf1Ecx`/`leaf1Edx`, or whose
- * CPUID.80000001H bit is clear in `ext1Ecx`/`ext1Edx` (all set when not given). Returns true when the
- * table changed (the caller then drops decoded blocks: their #UD decisions are stale).
+ * CPUID.01H bit (`CPUID_GATED_FEATURES`) is clear in the guest's `leaf1Ecx`/`leaf1Edx`, whose
+ * CPUID.80000001H bit is clear in `ext1Ecx`/`ext1Edx`, or whose CPUID.(07H,0):EBX bit is clear in
+ * `leaf7Ebx` (all set when not given). Returns true when the table changed (the caller then drops
+ * decoded blocks: their #UD decisions are stale).
  */
 export function applyGuestCpuid(
   table: Uint8Array,
@@ -408,6 +454,7 @@ export function applyGuestCpuid(
   leaf1Edx: number,
   ext1Ecx = 0xffffffff,
   ext1Edx = 0xffffffff,
+  leaf7Ebx = 0xffffffff,
 ): boolean {
   const t = scratchTable;
   t.fill(0);
@@ -415,7 +462,8 @@ export function applyGuestCpuid(
   for (const f of model.features) t[f] = 1;
   for (const g of CPUID_GATED_FEATURES) {
     const ext = g.leaf === 0x80000001;
-    const value = g.reg === 'edx' ? (ext ? ext1Edx : leaf1Edx) : ext ? ext1Ecx : leaf1Ecx;
+    const value =
+      g.leaf === 7 ? leaf7Ebx : g.reg === 'edx' ? (ext ? ext1Edx : leaf1Edx) : ext ? ext1Ecx : leaf1Ecx;
     if ((value & g.bit) === 0) t[g.tag] = 0;
   }
   let changed = false;
@@ -427,3 +475,131 @@ export function applyGuestCpuid(
   }
   return changed;
 }
+
+/** Sets `bits` in register `reg` of leaf `leaf` (sub-leaf `subleaf`), adding the leaf zeroed when the model has none. */
+function setLeafBits(
+  cpuid: readonly CpuidLeaf[],
+  leaf: number,
+  subleaf: number,
+  reg: 'eax' | 'ebx' | 'ecx' | 'edx',
+  bits: number,
+): CpuidLeaf[] {
+  const out = cpuid.map((l) =>
+    l.leaf === leaf && l.subleaf === subleaf ? { ...l, [reg]: (l[reg] | bits) >>> 0 } : l,
+  );
+  if (out.some((l) => l.leaf === leaf && l.subleaf === subleaf)) return out;
+  const added: CpuidLeaf = { leaf, subleaf, eax: 0, ebx: 0, ecx: 0, edx: 0, [reg]: bits >>> 0 };
+  const at = out.findIndex((l) => leaf < 0x80000000 === l.leaf < 0x80000000 && l.leaf > leaf);
+  out.splice(at < 0 ? out.length : at, 0, added);
+  return out;
+}
+
+/** A model with another family/model/stepping signature (CPUID.01H:EAX and the reset EDX) and name. */
+function withSignature(model: CpuModel, name: string, signature: number): CpuModel {
+  return {
+    ...model,
+    name,
+    cpuid: model.cpuid.map((l) => (l.leaf === 1 ? { ...l, eax: signature } : l)),
+    resetEdx: signature,
+  };
+}
+
+/**
+ * Adds AVX (CPUID.01H:ECX bit 28: the VEX-encoded 128- and 256-bit floating-point instructions and the
+ * VEX.128 forms of the SSE integer instructions; `handlers/avx*.ts`) to a model with XSAVE: XCR0 may
+ * enable the AVX state component (leaf 0DH sub-leaf 0 EAX bit 2, 832-byte area with it), whose
+ * 256 bytes (YMM_Hi128) sit at offset 576 (sub-leaf 2).
+ */
+export function withAvx(model: CpuModel): CpuModel {
+  const cpuid = setLeafBits(model.cpuid, 1, -1, 'ecx', Leaf1Ecx.AVX).map((l) =>
+    l.leaf === 0xd && l.subleaf === 0 ? { ...l, eax: l.eax | 4, ecx: 832 } : l,
+  );
+  const at = cpuid.findIndex((l) => l.leaf === 0xd && l.subleaf === 1);
+  cpuid.splice(at + 1, 0, { leaf: 0xd, subleaf: 2, eax: 256, ebx: 576, ecx: 0, edx: 0 });
+  return { ...model, cpuid, features: [...model.features, CpuidFeature.AVX] };
+}
+
+/** Family 6, model 26, stepping 3 (Core i7 "Nehalem"), QEMU's `Nehalem` signature. */
+const NEHALEM_SIGNATURE = 0x106a3;
+
+/**
+ * A Nehalem-class CPU, as QEMU's `Nehalem` model: SSE to SSE4.2, POPCNT, CX16, IA-32e mode (LM, NX,
+ * SYSCALL, LAHF_LM, RDTSCP); no XSAVE, no AES-NI (Westmere), no AVX (Sandy Bridge).
+ */
+export const NEHALEM: CpuModel = withLongMode(
+  withSignature(
+    {
+      ...CORE_2,
+      cpuid: CORE_2.cpuid
+        .filter((l) => l.leaf !== 0xd)
+        .map((l) =>
+          l.leaf === 0 ? { ...l, eax: 2 } : l.leaf === 1 ? { ...l, ecx: (l.ecx & ~Leaf1Ecx.XSAVE) >>> 0 } : l,
+        ),
+      features: CORE_2.features.filter((f) => f !== CpuidFeature.XSAVE && f !== CpuidFeature.XSAVEOPT),
+    },
+    'Nehalem (family 6 model 26)',
+    NEHALEM_SIGNATURE,
+  ),
+);
+
+/** Family 6, model 60, stepping 4 (4th generation Core "Haswell"), QEMU's `Haswell` signature. */
+const HASWELL_SIGNATURE = 0x306c4;
+
+/**
+ * A Haswell-class CPU, as QEMU's `Haswell-noTSX` model: the 64-bit model (`X86_64_MODEL`: SSE to
+ * SSE4.2, POPCNT, AES-NI, PCLMULQDQ, XSAVE, IA-32e mode) plus AVX with the YMM state, AVX2, FMA,
+ * F16C, MOVBE, RDRAND, PCID (CPUID.01H:ECX), FSGSBASE, BMI1, BMI2, SMEP, ERMS, INVPCID (CPUID.07H:EBX)
+ * and LZCNT (CPUID.80000001H:ECX.ABM). Not TSX (HLE/RTM), not the TSC deadline timer, not x2APIC.
+ */
+export const HASWELL: CpuModel = (() => {
+  const base = withAvx(withSignature(X86_64_MODEL, 'Haswell (family 6 model 60)', HASWELL_SIGNATURE));
+  let cpuid = setLeafBits(
+    base.cpuid,
+    1,
+    -1,
+    'ecx',
+    Leaf1Ecx.FMA | Leaf1Ecx.PCID | Leaf1Ecx.MOVBE | Leaf1Ecx.F16C | Leaf1Ecx.RDRAND,
+  );
+  cpuid = setLeafBits(
+    cpuid,
+    7,
+    0,
+    'ebx',
+    Leaf7Ebx.FSGSBASE |
+      Leaf7Ebx.BMI1 |
+      Leaf7Ebx.AVX2 |
+      Leaf7Ebx.SMEP |
+      Leaf7Ebx.BMI2 |
+      Leaf7Ebx.ERMS |
+      Leaf7Ebx.INVPCID,
+  );
+  cpuid = setLeafBits(cpuid, 0x80000001, -1, 'ecx', Ext1Ecx.ABM);
+  return {
+    ...base,
+    cpuid,
+    features: [
+      ...base.features,
+      CpuidFeature.AVX2,
+      CpuidFeature.FMA,
+      CpuidFeature.F16C,
+      CpuidFeature.MOVBE,
+      CpuidFeature.RDRAND,
+      CpuidFeature.FSGSBASE,
+      CpuidFeature.BMI1,
+      CpuidFeature.BMI2,
+      CpuidFeature.INVPCID,
+      CpuidFeature.LZCNT,
+    ],
+  };
+})();
+
+/**
+ * Everything this CPU implements (`-cpu max`/`host`): the Haswell model plus Broadwell's ADX
+ * (ADCX/ADOX) and RDSEED (CPUID.07H:EBX bits 19 and 18).
+ */
+export const MAX_MODEL: CpuModel = {
+  ...HASWELL,
+  name: 'max (Haswell + ADX, RDSEED)',
+  cpuid: setLeafBits(HASWELL.cpuid, 7, 0, 'ebx', Leaf7Ebx.ADX | Leaf7Ebx.RDSEED),
+  features: [...HASWELL.features, CpuidFeature.ADX, CpuidFeature.RDSEED],
+};

@@ -15,8 +15,15 @@ export {
   CORE_2,
   CORE_2_AES,
   X86_64_MODEL,
+  NEHALEM,
+  HASWELL,
+  MAX_MODEL,
+  withAvx,
   withLongMode,
   CPUID_GATED_FEATURES,
+  Ext1Ecx,
+  Ext1Edx,
+  Leaf7Ebx,
   type CpuModel,
   type CpuidLeaf,
   Leaf1Ecx,
@@ -27,7 +34,7 @@ export {
   withAesPclmul,
   withXsave,
 } from './cpu-model.js';
-export { MXCSR, MXCSR_WRITABLE, SseState } from './sse/state.js';
+export { MXCSR, MXCSR_WRITABLE, SseState, YMM_HI_BYTE, YMM_HI_WORD } from './sse/state.js';
 export { CR0, CR4, Mode } from './control.js';
 export {
   BreakCondition,
@@ -58,6 +65,9 @@ export { HANDLERS } from './dispatch.js';
 export {
   CR4_OSXSAVE,
   leaf1EcxWithOsxsave,
+  leafDEbxWithXcr0,
+  modelXcr0,
+  xsaveAreaSize,
   setXcr0,
   setXcr0Supported,
   XCR0_RESET,

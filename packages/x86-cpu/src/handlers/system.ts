@@ -8,7 +8,7 @@
 import { MMU_FAULT } from '@typevisor/mmu';
 import { CpuidFeature, type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import { CR0, CR4, Mode } from '../control.js';
-import { modelCpuid } from '../cpu-model.js';
+import { Leaf7Ebx, modelCpuid, modelLeaf7Ebx } from '../cpu-model.js';
 import { DR6, DR7 } from '../debug-registers.js';
 import type { Cpu, Handler } from '../cpu.js';
 import { HandlerList } from './table.js';
@@ -41,7 +41,7 @@ import { ADDRESS_MSRS, Efer, LONG_MODE_MSRS, Msr } from '../msr.js';
 import { getReg, getReg64, joinSigned, locate, readOp0, setReg, setReg64, writeOp0 } from '../operands.js';
 import { GPR_HI, GPR_OF, Seg } from '../registers.js';
 import { fwait } from './x87.js';
-import { CR4_OSXSAVE, leaf1EcxWithOsxsave, osxsaveAllowed } from './xsave.js';
+import { CR4_OSXSAVE, leafDEbxWithXcr0, leaf1EcxWithOsxsave, osxsaveAllowed } from './xsave.js';
 import { Attr, descriptorAttr, descriptorBase, descriptorLimit, SegType, SysType } from '../segments.js';
 import type { VmxSensitive } from '../vmx-port.js';
 
@@ -131,6 +131,8 @@ const cpuid: Handler = (cpu) => {
   out.ecx = leaf?.ecx ?? 0;
   out.edx = leaf?.edx ?? 0;
   if (r.u32[0] === 1) out.ecx = leaf1EcxWithOsxsave(cpu, out.ecx);
+  else if (r.u32[0] === 0xd && r.u32[1] === 0 && leaf !== undefined && leaf.leaf === 0xd)
+    out.ebx = leafDEbxWithXcr0(cpu, out.ebx);
   if (cpu.hooks.cpuid(r.u32[0]!, r.u32[1]!, out) === INTERCEPT) {
     interceptInstruction(cpu);
     return;
@@ -297,6 +299,8 @@ const CPUID_1_ECX_PCID = 1 << 17;
 function cr4Allowed(cpu: Cpu): number {
   let bits = osxsaveAllowed(cpu) ? CR4_KNOWN | CR4_OSXSAVE : CR4_KNOWN;
   if (cpu.features[CpuidFeature.FSGSBASE] === 1) bits |= CR4.FSGSBASE;
+  // SMEP (CR4 bit 20): the MMU's walkers enforce it; MOV to CR4 accepts it on a model that reports it.
+  if ((modelLeaf7Ebx(cpu.model) & Leaf7Ebx.SMEP) !== 0) bits |= CR4.SMEP;
   if (longModeCapable(cpu) && ((modelCpuid(cpu.model, 1, 0)?.ecx ?? 0) & CPUID_1_ECX_PCID) !== 0)
     bits |= CR4.PCIDE;
   return bits;

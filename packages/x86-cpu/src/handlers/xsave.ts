@@ -1,15 +1,17 @@
 /**
- * The XSAVE feature set for 16/32-bit modes (SDM Vol. 1 chapter 13, Vol. 2 XSAVE/XRSTOR/XGETBV/
- * XSETBV): XCR0 with its rules, and XSAVE/XSAVEOPT/XRSTOR in the standard format over the two state
- * components this CPU has, x87 (0) and SSE (1). Both live in the 512-byte legacy region (the FXSAVE
- * layout), so the area is the legacy region plus the 64-byte XSAVE header: 576 bytes for any XCR0.
+ * The XSAVE feature set (SDM Vol. 1 chapter 13, Vol. 2 XSAVE/XRSTOR/XGETBV/XSETBV): XCR0 with its
+ * rules, and XSAVE/XSAVEOPT/XRSTOR in the standard format over the three state components this CPU
+ * has: x87 (0) and SSE (1), both in the 512-byte legacy region (the FXSAVE layout), and AVX (2), the
+ * upper halves of YMM0-YMM15 at offset 576 (CPUID.(EAX=0DH,ECX=2)). The area is the legacy region,
+ * the 64-byte XSAVE header and, when XCR0 enables AVX, the 256-byte AVX component: 576 or 832 bytes.
  *
  * Not claimed, so not implemented: the compacted format (XSAVEC), supervisor state (XSAVES/XRSTORS,
  * IA32_XSS) and XINUSE (XGETBV with ECX = 1 is #GP(0)). XINUSE is taken as all ones: XSAVE sets
  * XSTATE_BV[i] for every saved component, which the SDM allows (§13.6).
  *
  * XCR0 is `ControlState.xcr0` (`xcr0Of`/`setXcr0` for a VMM's state transfer); it is 1 (x87) after
- * RESET (SDM Vol. 3 Table 9-1), which `Cpu.reset()` restores.
+ * RESET (SDM Vol. 3 Table 9-1), which `Cpu.reset()` restores. XSETBV accepts AVX only on a model
+ * with the AVX feature.
  */
 import { CpuidFeature, type Instruction } from '@typevisor/x86-decoder';
 import { CR0, Mode } from '../control.js';
@@ -18,7 +20,7 @@ import { interceptInstruction, raise, Vector } from '../exceptions.js';
 import { INTERCEPT } from '../hooks.js';
 import { linearAddress, probeWrite, read8, write8 } from '../memory-access.js';
 import { locate } from '../operands.js';
-import { MXCSR_WRITABLE, XMM_COUNT } from '../sse/state.js';
+import { MXCSR_WRITABLE, XMM_COUNT, YMM_HI_BYTE } from '../sse/state.js';
 import { FXSAVE_MXCSR, FXSAVE_MXCSR_MASK, FXSAVE_XMM0, fxrstor, fxsave, high32 } from '../x87/index.js';
 import { HandlerList } from './table.js';
 
@@ -28,8 +30,8 @@ export const CR4_OSXSAVE = 1 << 18;
 /** XSAVE state components (SDM Vol. 1 §13.1) as XCR0 / XSTATE_BV bits. */
 export const XFeature = { X87: 1 << 0, SSE: 1 << 1, AVX: 1 << 2 } as const;
 
-/** The XCR0 bits this CPU supports (CPUID.(EAX=0DH,ECX=0):EDX:EAX). */
-export const XCR0_SUPPORTED = XFeature.X87 | XFeature.SSE;
+/** The XCR0 bits this CPU supports (CPUID.(EAX=0DH,ECX=0):EDX:EAX of a model with AVX). */
+export const XCR0_SUPPORTED = XFeature.X87 | XFeature.SSE | XFeature.AVX;
 
 /** XCR0 after RESET: x87 only. */
 export const XCR0_RESET = XFeature.X87;
@@ -42,9 +44,20 @@ export const XsaveArea = {
   XCOMP_BV: 520,
   /** Header reserved bytes 16-63. */
   RESERVED: 528,
-  /** Legacy region plus header; the components here add no extended region. */
+  /** Legacy region plus header: the area's size when XCR0 does not enable AVX. */
   SIZE: 576,
+  /** The AVX component (YMM_Hi128 of YMM0-YMM15, 16 bytes each): CPUID.(EAX=0DH,ECX=2):EBX. */
+  AVX: 576,
+  /** Size of the AVX component: CPUID.(EAX=0DH,ECX=2):EAX. */
+  AVX_SIZE: 256,
+  /** The area's size with AVX enabled: CPUID.(EAX=0DH,ECX=0):ECX of a model with AVX. */
+  SIZE_AVX: 832,
 } as const;
+
+/** CPUID.(EAX=0DH,ECX=0):EBX: the area size XSAVE needs for the components `xcr0` enables. */
+export function xsaveAreaSize(xcr0: number): number {
+  return xcr0 & XFeature.AVX ? XsaveArea.SIZE_AVX : XsaveArea.SIZE;
+}
 
 /** Required alignment of the XSAVE area (#GP(0) otherwise, whatever the segment). */
 const XSAVE_ALIGN = 64;
@@ -60,7 +73,7 @@ X87_INIT_IMAGE[0] = 0x7f;
 X87_INIT_IMAGE[1] = 0x03;
 
 /** Scratch XSAVE area; handlers run one at a time on a thread. */
-const area = new Uint8Array(XsaveArea.SIZE);
+const area = new Uint8Array(XsaveArea.SIZE_AVX);
 
 /** XCR0 of `cpu` (its upper 32 bits are always 0 here). */
 export function xcr0Of(cpu: Cpu): number {
@@ -78,6 +91,11 @@ export function setXcr0(cpu: Cpu, value: number): void {
  */
 export function setXcr0Supported(cpu: Cpu, mask: number): void {
   cpu.ctrl.xcr0Supported = ((mask & XCR0_SUPPORTED) | XFeature.X87) >>> 0;
+}
+
+/** The XCR0 bits the model behind `cpu` has state for: AVX only with the AVX feature. */
+export function modelXcr0(cpu: Cpu): number {
+  return cpu.features[CpuidFeature.AVX] === 1 ? XCR0_SUPPORTED : XFeature.X87 | XFeature.SSE;
 }
 
 /**
@@ -124,7 +142,7 @@ const xsetbv: Handler = (cpu, ins) => {
   }
   const r = cpu.regs.u32;
   const c = cpu.ctrl;
-  if (r[1] !== 0 || !xcr0Valid(r[0]!, r[2]!, c.xcr0Supported)) raise(Vector.GP, 0);
+  if (r[1] !== 0 || !xcr0Valid(r[0]!, r[2]!, c.xcr0Supported & modelXcr0(cpu))) raise(Vector.GP, 0);
   c.xcr0 = r[0]!;
 };
 
@@ -159,7 +177,10 @@ function areaOffset(ins: Instruction, off: number, i: number): number {
   return size === 64 ? off + i : size === 16 ? (off + i) & 0xffff : (off + i) >>> 0;
 }
 
-/** XMM bytes of the legacy region: XMM0-XMM15 in 64-bit mode, XMM0-XMM7 elsewhere (SDM Vol. 1 §13.4.1). */
+/**
+ * XMM bytes of the legacy region: XMM0-XMM15 in 64-bit mode, XMM0-XMM7 elsewhere (SDM Vol. 1
+ * §13.4.1); the AVX component holds as many upper halves (§13.5.3).
+ */
 function xmmBytes(ins: Instruction): number {
   return ins.bitness === 64 ? XMM_BYTES_64 : XMM_BYTES_32;
 }
@@ -175,10 +196,12 @@ function xsave(rex64: boolean): Handler {
     const off = cpu.eaOff;
     // RFBM = XCR0 AND EDX:EAX; XCR0's upper half is 0.
     const rfbm = xcr0Of(cpu) & cpu.regs.u32[0]!;
+    // The bytes this XSAVE touches: the legacy region and header, and the AVX component in RFBM.
+    const size = rfbm & XFeature.AVX ? XsaveArea.SIZE_AVX : XsaveArea.SIZE;
     // Fault (#GP/#SS/#PF) before any byte is written.
     probeWrite(cpu, seg, off, 1);
-    probeWrite(cpu, seg, areaOffset(ins, off, XsaveArea.SIZE - 1), 1);
-    for (let i = 0; i < XsaveArea.SIZE; i++) area[i] = read8(cpu, seg, areaOffset(ins, off, i));
+    probeWrite(cpu, seg, areaOffset(ins, off, size - 1), 1);
+    for (let i = 0; i < size; i++) area[i] = read8(cpu, seg, areaOffset(ins, off, i));
     const fpu = cpu.fpu;
     if (rfbm & XFeature.X87) {
       if (rex64) fxsave(fpu, area, 0, true, high32(fpu.fip), high32(fpu.fdp));
@@ -190,9 +213,12 @@ function xsave(rex64: boolean): Handler {
       put32(area, FXSAVE_MXCSR_MASK, MXCSR_WRITABLE);
     }
     if (rfbm & XFeature.SSE) area.set(fpu.sse.u8.subarray(0, xmmBytes(ins)), FXSAVE_XMM0);
+    if (rfbm & XFeature.AVX) {
+      area.set(fpu.sse.u8.subarray(YMM_HI_BYTE, YMM_HI_BYTE + xmmBytes(ins)), XsaveArea.AVX);
+    }
     // XSTATE_BV[i] = XINUSE[i] (taken as 1) for i in RFBM; other bits and the rest of the header stay.
     area[XsaveArea.XSTATE_BV] = (area[XsaveArea.XSTATE_BV]! | rfbm) & 0xff;
-    for (let i = 0; i < XsaveArea.SIZE; i++) write8(cpu, seg, areaOffset(ins, off, i), area[i]!);
+    for (let i = 0; i < size; i++) write8(cpu, seg, areaOffset(ins, off, i), area[i]!);
   };
 }
 
@@ -201,20 +227,22 @@ function xsave(rex64: boolean): Handler {
  * XCOMP_BV or header bytes 16-23 are not 0 (the compacted form is not supported), when XSTATE_BV sets
  * a bit XCR0 lacks, or when the MXCSR to load sets a reserved bit. Components in RFBM whose
  * XSTATE_BV bit is 0 go to their initial configuration (x87: FNINIT with ST(i) = 0; SSE: XMM = 0,
- * MXCSR still loaded from memory, as the standard form does). `rex64`: XRSTOR64's legacy layout.
+ * MXCSR still loaded from memory, as the standard form does; AVX: upper halves 0). `rex64`:
+ * XRSTOR64's legacy layout.
  */
 function xrstor(rex64: boolean): Handler {
   return (cpu, ins) => {
     enterXsave(cpu, ins);
     const seg = cpu.eaSeg;
     const off = cpu.eaOff;
-    for (let i = 0; i < XsaveArea.SIZE; i++) area[i] = read8(cpu, seg, areaOffset(ins, off, i));
     const xcr0 = xcr0Of(cpu);
+    const rfbm = xcr0 & cpu.regs.u32[0]!;
+    const size = rfbm & XFeature.AVX ? XsaveArea.SIZE_AVX : XsaveArea.SIZE;
+    for (let i = 0; i < size; i++) area[i] = read8(cpu, seg, areaOffset(ins, off, i));
     const bvLo = get32(area, XsaveArea.XSTATE_BV);
     const bvHi = get32(area, XsaveArea.XSTATE_BV + 4);
     if ((bvLo & ~xcr0) !== 0 || bvHi !== 0) raise(Vector.GP, 0);
     for (let i = XsaveArea.XCOMP_BV; i < XsaveArea.RESERVED + 8; i++) if (area[i] !== 0) raise(Vector.GP, 0);
-    const rfbm = xcr0 & cpu.regs.u32[0]!;
     const loadMxcsr = (rfbm & (XFeature.SSE | XFeature.AVX)) !== 0;
     const mxcsr = get32(area, FXSAVE_MXCSR);
     if (loadMxcsr && (mxcsr & ~MXCSR_WRITABLE) !== 0) raise(Vector.GP, 0);
@@ -226,6 +254,12 @@ function xrstor(rex64: boolean): Handler {
       if (bvLo & XFeature.SSE) fpu.sse.u8.set(area.subarray(FXSAVE_XMM0, FXSAVE_XMM0 + bytes));
       else fpu.sse.u8.fill(0, 0, bytes);
     }
+    if (rfbm & XFeature.AVX) {
+      const bytes = xmmBytes(ins);
+      if (bvLo & XFeature.AVX)
+        fpu.sse.u8.set(area.subarray(XsaveArea.AVX, XsaveArea.AVX + bytes), YMM_HI_BYTE);
+      else fpu.sse.u8.fill(0, YMM_HI_BYTE, YMM_HI_BYTE + bytes);
+    }
   };
 }
 
@@ -235,6 +269,14 @@ const LEAF1_ECX_OSXSAVE = 1 << 27;
 /** CPUID.01H:ECX as the CPU reports it now: OSXSAVE mirrors CR4.OSXSAVE (SDM Vol. 2A Table 3-10). */
 export function leaf1EcxWithOsxsave(cpu: Cpu, ecx: number): number {
   return (cpu.ctrl.cr4 & CR4_OSXSAVE ? ecx | LEAF1_ECX_OSXSAVE : ecx & ~LEAF1_ECX_OSXSAVE) >>> 0;
+}
+
+/**
+ * CPUID.(EAX=0DH,ECX=0):EBX as the CPU reports it now: the area size for the components XCR0
+ * enables (SDM Vol. 2A CPUID, leaf 0DH).
+ */
+export function leafDEbxWithXcr0(cpu: Cpu, ebx: number): number {
+  return ebx === 0 ? 0 : xsaveAreaSize(cpu.ctrl.xcr0);
 }
 
 /** Whether MOV to CR4 may set OSXSAVE: the model executes the XSAVE feature set. */

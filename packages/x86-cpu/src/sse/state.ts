@@ -1,11 +1,22 @@
 /**
- * SSE register state: the XMM register file and MXCSR (SDM Vol. 1 §10.2). The file has room for 16
- * registers (XMM0-XMM15) so 64-bit mode can use it unchanged; 16/32-bit code reaches XMM0-XMM7.
- * Registers live in one ArrayBuffer with typed views, so no instruction allocates.
+ * SSE/AVX register state: the XMM/YMM register file and MXCSR (SDM Vol. 1 §10.2, §14.1). The file
+ * has room for 16 registers (XMM0-XMM15) so 64-bit mode can use it unchanged; 16/32-bit code reaches
+ * XMM0-XMM7. Registers live in one ArrayBuffer with typed views, so no instruction allocates.
+ *
+ * Layout: the low 128 bits of every register first (XMM i at bytes 16i..16i+15, the layout the
+ * legacy SSE handlers and FXSAVE use), then the upper 128 bits of the YMM registers (YMM i bits
+ * 255:128 at bytes {@link YMM_HI_BYTE} + 16i, words {@link YMM_HI_WORD} + 4i). Legacy SSE
+ * instructions leave the upper halves alone; VEX.128 instructions zero them (SDM Vol. 1 §14.1.3).
  */
 
 /** Number of XMM registers in the file (64-bit mode has 16). */
 export const XMM_COUNT = 16;
+
+/** Byte offset of YMM0's upper half (bits 255:128) in the register file. */
+export const YMM_HI_BYTE = XMM_COUNT * 16;
+
+/** 32-bit word offset of YMM0's upper half in the register file. */
+export const YMM_HI_WORD = YMM_HI_BYTE / 4;
 
 /** MXCSR bits (SDM Vol. 1 Figure 10-3). */
 export const MXCSR = {
@@ -44,13 +55,16 @@ export const MXCSR_WRITABLE = 0xffff;
 export const RC = { Nearest: 0, Down: 1, Up: 2, Zero: 3 } as const;
 
 export interface SseStateData {
-  /** XMM0..XMM15 as 64 little-endian 32-bit words (register i at words 4i..4i+3). */
+  /**
+   * XMM0..XMM15 as 64 little-endian 32-bit words (register i at words 4i..4i+3), then the upper
+   * halves of YMM0..YMM15 as 64 more (words 64+4i..64+4i+3); a 64-word array has upper halves 0.
+   */
   xmm: number[];
   mxcsr: number;
 }
 
 export class SseState {
-  readonly buffer = new ArrayBuffer(XMM_COUNT * 16);
+  readonly buffer = new ArrayBuffer(XMM_COUNT * 32);
   readonly u8 = new Uint8Array(this.buffer);
   readonly u16 = new Uint16Array(this.buffer);
   readonly i16 = new Int16Array(this.buffer);
