@@ -1,7 +1,8 @@
 /**
  * Builds the CPU test kernels: assembly text from programs.ts -> flat binary -> multiboot image in
  * tests/cpu-diff/kernels/<name>.mb.
- *   node --conditions=source --import tsx/esm tests/cpu-diff/build.ts
+ *   node --conditions=source --import tsx/esm tests/cpu-diff/build.ts            # all
+ *   node --conditions=source --import tsx/esm tests/cpu-diff/build.ts vec-avx    # only these
  * Assembled with NASM for now (Debian `nasm`); the project's assembler takes over once it handles
  * every program (the kernels are committed, so tests need neither).
  */
@@ -17,7 +18,10 @@ import { TRAMPOLINE_ASM } from './trampoline.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'cpu-diff-'));
 mkdirSync(join(here, 'kernels'), { recursive: true });
+const only = process.argv.slice(2);
+for (const name of only) if (PROGRAMS[name] === undefined) throw new Error(`no program named ${name}`);
 for (const [name, make] of Object.entries(PROGRAMS)) {
+  if (only.length > 0 && !only.includes(name)) continue;
   const src = join(work, `${name}.asm`);
   const bin = join(work, `${name}.bin`);
   writeFileSync(src, make());

@@ -29,8 +29,14 @@ export const PROGRAMS: Record<string, () => string> = {
   'long-system': longSystemProgram,
 };
 
-/** The 64-bit (IA-32e mode) programs: their names start with `long-`. */
-export const isLongMode = (name: string): boolean => name.startsWith('long-');
+/**
+ * The 64-bit (IA-32e mode) programs: their names start with `long-`, or with `vec-` for those using
+ * the Haswell-class additions (AVX, AVX2, FMA, F16C, BMI1/2, ADX, MOVBE...; `runtime64.ts` `vecProgram`).
+ */
+export const isLongMode = (name: string): boolean => name.startsWith('long-') || isVector(name);
+
+/** The programs that need a CPU with AVX and the rest of `MAX_MODEL` (`vec-*`). */
+export const isVector = (name: string): boolean => name.startsWith('vec-');
 
 /** The QEMU binary and CPU model a program's golden output is recorded with (and checked against). */
 export interface QemuOracle {
@@ -50,4 +56,8 @@ export const QEMU_64: QemuOracle = {
   args: ['-cpu', 'qemu64,+popcnt,+rdtscp,+ssse3,+sse4.1,+sse4.2'],
 };
 
-export const qemuOracle = (name: string): QemuOracle => (isLongMode(name) ? QEMU_64 : QEMU_32);
+/** `vec-*` programs: QEMU's `max` model (under TCG 7.2: AVX, AVX2, FMA, F16C, BMI1/2, ADX, MOVBE, RDSEED...). */
+export const QEMU_MAX: QemuOracle = { binary: 'qemu-system-x86_64', args: ['-cpu', 'max'] };
+
+export const qemuOracle = (name: string): QemuOracle =>
+  isVector(name) ? QEMU_MAX : isLongMode(name) ? QEMU_64 : QEMU_32;

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { X86_64_MODEL } from '@typevisor/x86-cpu';
+import { MAX_MODEL, X86_64_MODEL } from '@typevisor/x86-cpu';
 import { describe, expect, it } from 'vitest';
 import { findQemu, runQemuKernel } from '../support/qemu.js';
-import { isLongMode, PROGRAMS, qemuOracle } from './catalog.js';
+import { isLongMode, isVector, PROGRAMS, qemuOracle } from './catalog.js';
 import { runOnTypevisor } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -57,7 +57,11 @@ describe('CPU test programs', () => {
       `${name}: Typevisor's CPU prints the same output as QEMU${known ? ` (known difference: ${known})` : ''}`,
       () => {
         const kernel = join(here, 'kernels', `${name}.mb`);
-        const r = isLongMode(name) ? runOnTypevisor(kernel, undefined, X86_64_MODEL) : runOnTypevisor(kernel);
+        const r = isVector(name)
+          ? runOnTypevisor(kernel, undefined, MAX_MODEL)
+          : isLongMode(name)
+            ? runOnTypevisor(kernel, undefined, X86_64_MODEL)
+            : runOnTypevisor(kernel);
         expect(firstDifference(r.serial, golden(name))).toBe('none');
         expect(r.status).toBe(1);
       },

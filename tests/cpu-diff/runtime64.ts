@@ -471,3 +471,51 @@ ist1_top:
 export function program64(body: string, data = ''): string {
   return `${RUNTIME64_CODE}\nmain:\n${body}\n    ret\n${RUNTIME64_DATA}\n${data}\n`;
 }
+
+/**
+ * The start of every `vec-*` program's body: the OS side of SSE/AVX (CR0.EM clear and MP set;
+ * CR4.OSFXSR, OSXMMEXCPT and OSXSAVE) and XCR0 = x87 | SSE | AVX, so VEX instructions run.
+ */
+const VEC_PROLOGUE = `
+    mov rax, cr0
+    and eax, ~4                 ; CR0.EM
+    or eax, 2                   ; CR0.MP
+    mov cr0, rax
+    mov rax, cr4
+    or eax, 0x40600             ; CR4.OSFXSR | OSXMMEXCPT | OSXSAVE
+    mov cr4, rax
+    xor ecx, ecx
+    xor edx, edx
+    mov eax, 7                  ; XCR0: x87 | SSE | AVX
+    xsetbv
+`;
+
+/**
+ * Routines of the `vec-*` programs: `print_ymm0` prints " " and YMM0 as four 64-bit hex words,
+ * the highest first (bits 255:192 ... 63:0), and keeps every register.
+ */
+const VEC_ROUTINES = `
+print_ymm0:
+    sub rsp, 32
+    vmovdqu [rsp], ymm0
+    push rax
+    mov rax, [rsp+8+24]
+    call space_hex
+    mov rax, [rsp+8+16]
+    call space_hex
+    mov rax, [rsp+8+8]
+    call space_hex
+    mov rax, [rsp+8]
+    call space_hex
+    pop rax
+    add rsp, 32
+    ret
+`;
+
+/**
+ * A `vec-*` program (AVX, AVX2, FMA, F16C, BMI and the other Haswell-class additions): the 64-bit
+ * runtime with SSE/AVX state enabled before `body` runs, and `print_ymm0`.
+ */
+export function vecProgram(body: string, data = ''): string {
+  return `${RUNTIME64_CODE}\n${VEC_ROUTINES}\nmain:\n${VEC_PROLOGUE}\n${body}\n    ret\n${RUNTIME64_DATA}\n${data}\n`;
+}
