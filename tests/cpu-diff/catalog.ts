@@ -11,6 +11,11 @@ import {
   x87Program,
 } from './programs.js';
 import { longAluProgram, longFlowProgram, longSystemProgram } from './programs64.js';
+import { vecFmaProgram } from './programs-fma.js';
+import { vecIntProgram } from './programs-avx-int.js';
+import { vecAvx2Program } from './programs-avx2.js';
+import { vecBmiProgram } from './programs-bmi.js';
+import { vecAvxProgram } from './programs-avx.js';
 
 /** Every CPU test program by name; kernels/<name>.mb and golden/<name>.txt follow these names. */
 export const PROGRAMS: Record<string, () => string> = {
@@ -27,6 +32,11 @@ export const PROGRAMS: Record<string, () => string> = {
   'long-alu': longAluProgram,
   'long-flow': longFlowProgram,
   'long-system': longSystemProgram,
+  'vec-fma': vecFmaProgram,
+  'vec-int': vecIntProgram,
+  'vec-avx2': vecAvx2Program,
+  'vec-bmi': vecBmiProgram,
+  'vec-avx': vecAvxProgram,
 };
 
 /**

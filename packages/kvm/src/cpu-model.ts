@@ -9,6 +9,10 @@ import {
   CORE_2,
   CORE_2_AES,
   type CpuModel,
+  HASWELL,
+  Leaf7Ebx,
+  MAX_MODEL,
+  NEHALEM,
   PENTIUM_4,
   PENTIUM_4_PRESCOTT,
   PENTIUM_II,
@@ -51,6 +55,27 @@ const CR4_ALWAYS_VALID = 0x7ff;
 /** CR4.OSXSAVE (bit 18): reserved unless the CPU has XSAVE (CPUID.01H:ECX[26]). */
 const CR4_OSXSAVE = 1 << 18;
 const LEAF1_ECX_XSAVE = 1 << 26;
+/** CR4.FSGSBASE (bit 16): reserved unless CPUID.(07H,0):EBX.FSGSBASE[bit 0]. */
+export const CR4_FSGSBASE = 1 << 16;
+/** CR4.PCIDE (bit 17): reserved unless CPUID.01H:ECX.PCID[bit 17]. */
+export const CR4_PCIDE = 1 << 17;
+/** CR4.SMEP (bit 20): reserved unless CPUID.(07H,0):EBX.SMEP[bit 7]. */
+export const CR4_SMEP = 1 << 20;
+const LEAF1_ECX_PCID = 1 << 17;
+
+/**
+ * The CR4 bits a CPUID table allows (__cr4_reserved_bits over the table): the always-valid ones,
+ * OSXSAVE with XSAVE, PCIDE with PCID (CPUID.01H:ECX), FSGSBASE and SMEP with their CPUID.(07H,0):EBX
+ * bits. KVM applies it to the host's CPUID (cr4_reserved_bits) and to the guest's (cr4_guest_rsvd_bits).
+ */
+export function cr4ValidFor(leaf1Ecx: number, leaf7Ebx: number): number {
+  let bits = CR4_ALWAYS_VALID;
+  if (leaf1Ecx & LEAF1_ECX_XSAVE) bits |= CR4_OSXSAVE;
+  if (leaf1Ecx & LEAF1_ECX_PCID) bits |= CR4_PCIDE;
+  if (leaf7Ebx & Leaf7Ebx.FSGSBASE) bits |= CR4_FSGSBASE;
+  if (leaf7Ebx & Leaf7Ebx.SMEP) bits |= CR4_SMEP;
+  return bits >>> 0;
+}
 
 /** kvm_init_msr_lists' msrs_to_save that the software CPU's MSR file has. */
 const MSR_INDICES: readonly number[] = [
@@ -98,6 +123,8 @@ function maxPhyAddrOf(cpu: CpuModel): number {
  * leaves" on the bare CPU, which answers such leaves like the highest basic one).
  */
 export function kvmCpuModel(cpu: CpuModel): KvmCpuModel {
+  const leaf1Ecx = cpu.cpuid.find((l) => l.leaf === 1)?.ecx ?? 0;
+  const leaf7Ebx = cpu.cpuid.find((l) => l.leaf === 7 && l.subleaf <= 0)?.ebx ?? 0;
   return {
     name: cpu.name,
     cpuid: cpu.cpuid.map((l) => ({
@@ -105,14 +132,14 @@ export function kvmCpuModel(cpu: CpuModel): KvmCpuModel {
       index: Math.max(l.subleaf, 0),
       flags: l.subleaf < 0 ? 0 : SIGNIFICANT_INDEX,
       eax: l.leaf === 0x8000_0000 ? Math.max(l.eax >>> 0, 0x8000_0000) : l.eax,
-      ebx: l.ebx,
+      // Leaf 0DH sub-leaf 0: EBX is the area size for every supported component (__do_cpuid_func's
+      // xstate_required_size(permitted_xcr0)), the model's ECX; the guest's follows its XCR0 at run time.
+      ebx: l.leaf === 0xd && l.subleaf === 0 ? l.ecx : l.ebx,
       ecx: l.ecx,
       edx: l.edx,
     })),
     msrIndices: msrIndicesOf(cpu),
-    cr4Valid: cpu.cpuid.some((l) => l.leaf === 1 && l.ecx & LEAF1_ECX_XSAVE)
-      ? CR4_ALWAYS_VALID | CR4_OSXSAVE
-      : CR4_ALWAYS_VALID,
+    cr4Valid: cr4ValidFor(leaf1Ecx, leaf7Ebx),
     maxPhyAddr: maxPhyAddrOf(cpu),
     cpu,
   };
@@ -133,13 +160,28 @@ export const CORE_2_MODEL: KvmCpuModel = kvmCpuModel(CORE_2);
 /** The Core 2 model with AES-NI and PCLMULQDQ, without IA-32e mode (the default before 64-bit guests). */
 export const CORE_2_AES_MODEL: KvmCpuModel = kvmCpuModel(CORE_2_AES);
 
+/** The x86-64 model: the Core 2 AES model with IA-32e mode (the facade's default before AVX). */
+export const X86_64_KVM_MODEL: KvmCpuModel = kvmCpuModel(X86_64_MODEL);
+
+/** The Nehalem model: SSE to SSE4.2, POPCNT, IA-32e mode; no XSAVE, AES-NI or AVX. */
+export const NEHALEM_MODEL: KvmCpuModel = kvmCpuModel(NEHALEM);
+
+/**
+ * The Haswell model (QEMU's `Haswell-noTSX` as far as implemented): the x86-64 model plus AVX with the
+ * YMM state component, AVX2, FMA, F16C, MOVBE, RDRAND, PCID, FSGSBASE, BMI1, BMI2, SMEP, ERMS, INVPCID
+ * and ABM (LZCNT).
+ */
+export const HASWELL_MODEL: KvmCpuModel = kvmCpuModel(HASWELL);
+
 /**
  * What a `KvmHost` advertises unless told otherwise, and what the software CPU of every vCPU can
- * execute: the most capable model x86-cpu implements, `X86_64_MODEL` (`CORE_2_AES`, i.e. the Core 2
- * model plus AES-NI and PCLMULQDQ, with IA-32e mode: CPUID.80000001H LM, SYSCALL, NX, RDTSCP,
- * LAHF_LM, leaf 1's CX16 and PAE, and leaf 80000008H with 40 physical address bits), as real KVM
- * reports long mode on a 64-bit host. The guest CPUID (KVM_SET_CPUID2) narrows it: an SSE-family,
- * AES-NI or PCLMULQDQ instruction whose CPUID.01H bit the guest CPUID lacks is #UD, and without
- * CPUID.80000001H:EDX.LM there is no IA-32e mode (see `state-sync.ts`).
+ * execute: the most capable model x86-cpu implements, `MAX_MODEL` (the Haswell model plus ADX and
+ * RDSEED: SSE to SSE4.2, POPCNT, AES-NI, PCLMULQDQ, XSAVE with the x87, SSE and AVX components, AVX,
+ * AVX2, FMA, F16C, MOVBE, RDRAND, PCID, leaf 7's FSGSBASE, BMI1, BMI2, SMEP, ERMS, INVPCID, ADX,
+ * RDSEED, ABM, and IA-32e mode: LM, SYSCALL, NX, RDTSCP, LAHF_LM, CX16, PAE, 40 physical address
+ * bits), as real KVM reports what the host CPU has. The guest CPUID (KVM_SET_CPUID2) narrows it: an
+ * instruction whose CPUID bit (leaf 1, leaf 7 EBX, leaf 80000001H) the guest CPUID lacks is #UD,
+ * XCR0 may enable only the components of the guest's leaf 0DH, and without CPUID.80000001H:EDX.LM
+ * there is no IA-32e mode (see `state-sync.ts`). A VMM that sets an older CPUID sees no change.
  */
-export const DEFAULT_MODEL: KvmCpuModel = kvmCpuModel(X86_64_MODEL);
+export const DEFAULT_MODEL: KvmCpuModel = kvmCpuModel(MAX_MODEL);

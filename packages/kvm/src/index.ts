@@ -27,12 +27,16 @@ export {
   CORE_2_AES_MODEL,
   CORE_2_MODEL,
   type CpuidEntry,
+  cr4ValidFor,
   DEFAULT_MODEL,
+  HASWELL_MODEL,
   type KvmCpuModel,
   kvmCpuModel,
+  NEHALEM_MODEL,
   PENTIUM_4_MODEL,
   PENTIUM_4_PRESCOTT_MODEL,
   PENTIUM_II_MODEL,
+  X86_64_KVM_MODEL,
 } from './cpu-model.js';
 
 // The typed face.

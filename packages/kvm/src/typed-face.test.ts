@@ -21,8 +21,20 @@ describe('Kvm', () => {
     expect(kvm.checkExtension(KVM_CAP_NR_MEMSLOTS)).toBe(32764);
     expect(kvm.getVcpuMmapSize()).toBe(12288);
     const cpuid = kvm.getSupportedCpuid();
-    // The default model has IA-32e mode: leaves 80000001H (LM, SYSCALL, NX, ...) and 80000008H.
-    expect(cpuid.map((e) => e.function)).toEqual([0, 1, 2, 0xd, 0xd, 0x80000000, 0x80000001, 0x80000008]);
+    // The default model has leaf 7 (structured extended features), leaf 0DH sub-leaves 0-2 (x87, SSE,
+    // AVX) and IA-32e mode: leaves 80000001H (LM, SYSCALL, NX, ...) and 80000008H.
+    expect(cpuid.map((e) => [e.function, e.index])).toEqual([
+      [0, 0],
+      [1, 0],
+      [2, 0],
+      [7, 0],
+      [0xd, 0],
+      [0xd, 1],
+      [0xd, 2],
+      [0x80000000, 0],
+      [0x80000001, 0],
+      [0x80000008, 0],
+    ]);
     expect(kvm.getMsrIndexList()).toContain(0x10);
   });
 

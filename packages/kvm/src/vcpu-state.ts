@@ -25,7 +25,10 @@ const CPUID_COUNT_OFFSET = DEBUG_OFFSET + kvm_guest_debug.size;
 const CPUID_OFFSET = CPUID_COUNT_OFFSET + 8;
 const DEBUGREGS_OFFSET = CPUID_OFFSET + KVM_MAX_CPUID_ENTRIES * kvm_cpuid_entry2.size;
 const XCR0_OFFSET = DEBUGREGS_OFFSET + kvm_debugregs.size;
-const STATS_OFFSET = XCR0_OFFSET + 8;
+const YMM_HI_OFFSET = XCR0_OFFSET + 8;
+/** YMM0-YMM15 bits 255:128, 16 bytes each: the XSAVE AVX component (YMM_Hi128). */
+export const YMM_HI_BYTES = 256;
+const STATS_OFFSET = YMM_HI_OFFSET + YMM_HI_BYTES;
 const STATE_SIZE = STATS_OFFSET + VcpuStats.WORDS * 8;
 
 /** FCW and MXCSR after FNINIT / reset (SDM Vol. 1 8.1.5, 10.2.3.1). */
@@ -94,6 +97,12 @@ export class VcpuState {
   /** XCR0 (vcpu->arch.xcr0) as a little-endian u64; KVM_GET/SET_XCRS. */
   readonly xcr0: BigUint64Array;
   /**
+   * The upper halves of YMM0-YMM15 (bits 255:128, 16 bytes per register), the XSAVE AVX component's
+   * layout: what kvm_fpu has no room for. KVM_GET/SET_XSAVE carry it at offset 576; the CPU's
+   * register file gets it at entry and gives it back after the guest ran, like kvm_fpu.
+   */
+  readonly ymmHi: Uint8Array;
+  /**
    * The vCPU's statistics (kvm_stat), shared: the runner counts into them on whichever thread runs
    * KVM_RUN, and the VMM thread reads them (`KvmHost.vcpuStats`).
    */
@@ -123,6 +132,7 @@ export class VcpuState {
     this.cpuid = new Uint8Array(state, CPUID_OFFSET, KVM_MAX_CPUID_ENTRIES * kvm_cpuid_entry2.size);
     this.debugregs = new Uint8Array(state, DEBUGREGS_OFFSET, kvm_debugregs.size);
     this.xcr0 = new BigUint64Array(state, XCR0_OFFSET, 1);
+    this.ymmHi = new Uint8Array(state, YMM_HI_OFFSET, YMM_HI_BYTES);
     this.stats = new VcpuStats(new Float64Array(state, STATS_OFFSET, VcpuStats.WORDS));
   }
 
@@ -164,6 +174,7 @@ export class VcpuState {
     this.regs.fill(0);
     this.sregs.fill(0);
     this.fpu.fill(0);
+    this.ymmHi.fill(0);
     this.events.fill(0);
     this.guestDebug.fill(0);
     this.debugregs.fill(0);

@@ -50,6 +50,27 @@ for (const name of ['Endbr32', 'Endbr64', 'Rdsspd_r32', 'Rdsspq_r64']) {
   if (code !== undefined) LEGACY_MEANING[code] = HINT_NOP;
 }
 
+/**
+ * 0F 0D /0-/7 (AMD's PREFETCH/PREFETCHW, CPUID.80000001H:ECX.PRFCHW on Intel since Broadwell; /2 is
+ * PREFETCHWT1) are
+ * cache hints that never fault; processors without the feature bit execute them as NOPs too, as QEMU
+ * TCG and KVM's emulator do. Linux issues PREFETCHW on any CPU whose vendor is AMD and that has long
+ * mode (QEMU's `qemu64` says AuthenticAMD), whatever the PRFCHW bit says.
+ */
+for (const name of [
+  'Prefetch_m8',
+  'Prefetchw_m8',
+  'Prefetchwt1_m8',
+  'Prefetchreserved3_m8',
+  'Prefetchreserved4_m8',
+  'Prefetchreserved5_m8',
+  'Prefetchreserved6_m8',
+  'Prefetchreserved7_m8',
+]) {
+  const code = (Code as Record<string, number>)[name];
+  if (code !== undefined) LEGACY_MEANING[code] = HINT_NOP;
+}
+
 export const MAX_BLOCK = 32;
 /** Sets of the block table; each holds {@link WAYS} blocks. */
 const SETS = 8192;

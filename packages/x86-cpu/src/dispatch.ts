@@ -5,12 +5,19 @@
 import { CODE_COUNT } from '@typevisor/x86-decoder';
 import type { Handler } from './cpu.js';
 import { CpuError } from './errors.js';
+import { ADX_MOVBE_HANDLERS } from './handlers/adx-movbe.js';
 import { AES_HANDLERS } from './handlers/aes.js';
+import { AVX2_HANDLERS } from './handlers/avx2.js';
 import { ALU_HANDLERS } from './handlers/alu.js';
+import { AVX_INT_HANDLERS } from './handlers/avx-int.js';
+import { AVX_HANDLERS } from './handlers/avx.js';
 import { BCD_HANDLERS } from './handlers/bcd.js';
 import { BIT_HANDLERS } from './handlers/bit.js';
+import { BMI_HANDLERS } from './handlers/bmi.js';
 import { BRANCH_HANDLERS } from './handlers/branch.js';
 import { DATA_HANDLERS } from './handlers/data.js';
+import { FMA_HANDLERS } from './handlers/fma.js';
+import { INVPCID_HANDLERS } from './handlers/invpcid.js';
 import { IO_HANDLERS } from './handlers/io.js';
 import { LONG_ALU_HANDLERS } from './handlers/long-alu.js';
 import { LONG_DATA_HANDLERS } from './handlers/long-data.js';
@@ -18,6 +25,7 @@ import { LONG_FAR_HANDLERS } from './handlers/long-far.js';
 import { LONG_SYSTEM_HANDLERS } from './handlers/long-system.js';
 import { MMX_HANDLERS } from './handlers/mmx.js';
 import { MULDIV_HANDLERS } from './handlers/muldiv.js';
+import { RANDOM_HANDLERS } from './handlers/random.js';
 import { SHIFT_HANDLERS } from './handlers/shift.js';
 import { POPCNT_HANDLERS } from './handlers/popcnt.js';
 import { SSE_HANDLERS } from './handlers/sse.js';
@@ -48,14 +56,22 @@ export const HANDLER_FAMILIES: readonly (readonly (readonly [number, Handler])[]
   SSE_HANDLERS,
   SSE41_HANDLERS,
   SSE42_HANDLERS,
+  FMA_HANDLERS,
+  AVX_INT_HANDLERS,
+  AVX_HANDLERS,
   POPCNT_HANDLERS,
   AES_HANDLERS,
+  AVX2_HANDLERS,
   VMX_HANDLERS,
   XSAVE_HANDLERS,
   LONG_ALU_HANDLERS,
   LONG_DATA_HANDLERS,
   LONG_FAR_HANDLERS,
   LONG_SYSTEM_HANDLERS,
+  BMI_HANDLERS,
+  ADX_MOVBE_HANDLERS,
+  RANDOM_HANDLERS,
+  INVPCID_HANDLERS,
 ];
 
 function build(): (Handler | undefined)[] {

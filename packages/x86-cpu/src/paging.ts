@@ -39,6 +39,13 @@ export class Pager {
   private readonly wTag = new Float64Array(TLB_SIZE);
   private readonly wPage = new Float64Array(TLB_SIZE);
   /**
+   * Fetch entries, apart from the read ones: a page may be readable but not executable for the same
+   * privilege (XD with EFER.NXE; a user page for a supervisor fetch with CR4.SMEP), so a cached read
+   * must not let a fetch through.
+   */
+  private readonly fTag = new Float64Array(TLB_SIZE);
+  private readonly fPage = new Float64Array(TLB_SIZE);
+  /**
    * The RAM-direct TLB (see `memory-access.ts`): entries for linear pages that translate to guest RAM,
    * holding the page's offset in the RAM array, so that a hit reads or writes the array directly. Tags
    * as in the TLB above; separate read and write entries. A write entry is only made for a page that
@@ -74,6 +81,8 @@ export class Pager {
     const key = tlbTag(linear, user);
     if (kind === AccessKind.Write) {
       if (this.wTag[idx] === key) return this.wPage[idx]! + (linear & 0xfff);
+    } else if (kind === AccessKind.Fetch) {
+      if (this.fTag[idx] === key) return this.fPage[idx]! + (linear & 0xfff);
     } else if (this.rTag[idx] === key) {
       return this.rPage[idx]! + (linear & 0xfff);
     }
@@ -97,6 +106,9 @@ export class Pager {
     if (kind === AccessKind.Write) {
       this.wTag[idx] = key;
       this.wPage[idx] = page;
+    } else if (kind === AccessKind.Fetch) {
+      this.fTag[idx] = key;
+      this.fPage[idx] = page;
     }
     return phys;
   }
@@ -148,6 +160,7 @@ export class Pager {
     this.generation++;
     this.rTag.fill(0);
     this.wTag.fill(0);
+    this.fTag.fill(0);
     this.dropRam();
     this.identity = this.mmu.stage instanceof IdentityStage;
   }
@@ -158,6 +171,7 @@ export class Pager {
     const idx = (linear >>> 12) & TLB_MASK;
     this.rTag[idx] = 0;
     this.wTag[idx] = 0;
+    this.fTag[idx] = 0;
     this.ramRTag[idx] = 0;
     this.ramWTag[idx] = 0;
     this.mmu.invlpg(linear);

@@ -1,5 +1,5 @@
 import type { LocalApic } from '@typevisor/devices';
-import type { KvmCpuModel } from '../cpu-model.js';
+import { cr4ValidFor, type KvmCpuModel } from '../cpu-model.js';
 import { type RemoteLapicAccess, readLapicPage, writeLapicPage } from './irqchip.js';
 import type { IrqchipMode } from '../irqfd.js';
 import type { VcpuState } from '../vcpu-state.js';
@@ -46,7 +46,7 @@ import {
   kvm_vcpu_events,
 } from '../uapi/structs.js';
 import { dv, FAULT, type IoctlArg, structArg } from './args.js';
-import { guestHasXsave, XSTATE_IOCTLS } from './xstate-ioctls.js';
+import { guestCpuidReg, XSTATE_IOCTLS } from './xstate-ioctls.js';
 
 /** What a vCPU ioctl handler sees. */
 export interface VcpuContext {
@@ -146,7 +146,6 @@ const X86_CR0_NW = 1n << 29n;
 const X86_CR0_CD = 1n << 30n;
 const X86_CR0_PG = 1n << 31n;
 const X86_CR4_PAE = 1n << 5n;
-const X86_CR4_OSXSAVE = 1n << 18n;
 const EFER_LME = 1n << 8n;
 const EFER_LMA = 1n << 10n;
 /** IA32_APIC_BASE bits 0..7 and 9 are reserved; bit 10 (x2APIC enable) too without x2APIC in CPUID. */
@@ -191,8 +190,11 @@ function getSregs(c: VcpuContext, arg: IoctlArg): number {
   return 0;
 }
 
-/** kvm_is_valid_sregs() with kvm_is_valid_cr0/cr4 and the legal-CR3 check, against the CPU model. */
-function validSregs(model: KvmCpuModel, v: DataView, guestXsave: boolean): boolean {
+/**
+ * kvm_is_valid_sregs() with kvm_is_valid_cr0/cr4 and the legal-CR3 check, against the CPU model
+ * (cr4_reserved_bits) and the CR4 bits the guest CPUID allows (`guestCr4`, cr4_guest_rsvd_bits).
+ */
+function validSregs(model: KvmCpuModel, v: DataView, guestCr4: number): boolean {
   const f = kvm_sregs.fields;
   const cr0 = v.getBigUint64(f.cr0.offset, true);
   const cr3 = v.getBigUint64(f.cr3.offset, true);
@@ -209,8 +211,9 @@ function validSregs(model: KvmCpuModel, v: DataView, guestXsave: boolean): boole
     return false;
   }
   if (cr4 & ~BigInt(model.cr4Valid) & 0xffff_ffff_ffff_ffffn) return false;
-  // cr4_guest_rsvd_bits: OSXSAVE is reserved unless the guest CPUID has XSAVE.
-  if (cr4 & X86_CR4_OSXSAVE && !guestXsave) return false;
+  // cr4_guest_rsvd_bits: OSXSAVE, PCIDE, FSGSBASE, SMEP are reserved unless the guest CPUID has
+  // XSAVE, PCID, FSGSBASE, SMEP.
+  if (cr4 & ~BigInt(guestCr4) & 0xffff_ffff_ffff_ffffn) return false;
   if (cr0 >> 32n !== 0n) return false;
   if (cr0 & X86_CR0_NW && !(cr0 & X86_CR0_CD)) return false;
   if (cr0 & X86_CR0_PG && !(cr0 & X86_CR0_PE)) return false;
@@ -227,7 +230,8 @@ function setSregs(c: VcpuContext, arg: IoctlArg): number {
   if (b === null) return FAULT;
   const v = dv(b);
   const f = kvm_sregs.fields;
-  if (!validSregs(c.model, v, guestHasXsave(c.vcpu))) return -EINVAL;
+  const guestCr4 = cr4ValidFor(guestCpuidReg(c.vcpu, 1, 0, 'ecx'), guestCpuidReg(c.vcpu, 7, 0, 'ebx'));
+  if (!validSregs(c.model, v, guestCr4)) return -EINVAL;
   const physRsvd = ~((1n << BigInt(c.model.maxPhyAddr)) - 1n) & 0xffff_ffff_ffff_ffffn;
   const apicBase = v.getBigUint64(f.apic_base.offset, true);
   if (apicBase & (physRsvd | APIC_BASE_RSVD)) return -EINVAL;

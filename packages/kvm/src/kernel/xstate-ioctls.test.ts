@@ -12,6 +12,7 @@ import {
   kvm_xcrs,
   kvm_xsave,
 } from '../uapi/structs.js';
+import { X86_64_KVM_MODEL } from '../cpu-model.js';
 import { KvmHost } from './host.js';
 import { XSAVE } from './xstate-ioctls.js';
 
@@ -30,6 +31,18 @@ const getXsave = (): Uint8Array => {
   const b = new Uint8Array(kvm_xsave.size).fill(0xee);
   expect(host.ioctl(vcpu, I.KVM_GET_XSAVE, b)).toBe(0);
   return b;
+};
+
+/** KVM_SET_CPUID2 with leaf 0DH sub-leaf 0 whose EAX (the XCR0 bits the guest may enable) is `eax`. */
+const setLeafD = (eax: number) => {
+  const b = new Uint8Array(kvm_cpuid2.size + kvm_cpuid_entry2.size);
+  const v = view(b);
+  v.setUint32(0, 1, true);
+  const e = kvm_cpuid_entry2.fields;
+  v.setUint32(kvm_cpuid2.size + e.function.offset, 0xd, true);
+  v.setUint32(kvm_cpuid2.size + e.flags.offset, 1, true); // KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+  v.setUint32(kvm_cpuid2.size + e.eax.offset, eax, true);
+  expect(host.ioctl(vcpu, I.KVM_SET_CPUID2, b)).toBe(0);
 };
 
 describe('KVM_GET_XSAVE / KVM_SET_XSAVE', () => {
@@ -81,11 +94,11 @@ describe('KVM_GET_XSAVE / KVM_SET_XSAVE', () => {
     expect(f.bytesOf('xmm')[15 * 16]).toBe(0x5a);
   });
 
-  it('refuses XSTATE_BV beyond x87|SSE and reserved MXCSR bits with -EINVAL, changing nothing', () => {
+  it('refuses XSTATE_BV beyond x87|SSE|AVX and reserved MXCSR bits with -EINVAL, changing nothing', () => {
     const b = getXsave();
     const x = view(b);
     x.setUint16(XSAVE.FCW, 0x0040, true);
-    x.setBigUint64(XSAVE.XSTATE_BV, 7n, true); // + AVX
+    x.setBigUint64(XSAVE.XSTATE_BV, 0xfn, true); // + BNDREGS (MPX), which no model has
     expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(-EINVAL);
     x.setBigUint64(XSAVE.XSTATE_BV, 3n, true);
     x.setUint32(XSAVE.MXCSR, 0x1_1f80, true); // bit 16: above mxcsr_feature_mask (0xffff, DAZ included)
@@ -123,6 +136,64 @@ describe('KVM_GET_XSAVE / KVM_SET_XSAVE', () => {
     expect(back.getUint32(XSAVE.MXCSR, true)).toBe(0x1f80);
     expect(new Uint8Array(back.buffer, XSAVE.XMM0, 256).every((v) => v === 0)).toBe(true);
     expect(back.getBigUint64(XSAVE.XSTATE_BV, true)).toBe(3n);
+  });
+
+  it('on a model without AVX (the x86-64 model) refuses XSTATE_BV with AVX', () => {
+    host = new KvmHost({ model: X86_64_KVM_MODEL });
+    vcpu = host.ioctl(host.ioctl(host.open('/dev/kvm'), I.KVM_CREATE_VM, 0), I.KVM_CREATE_VCPU, 0);
+    const b = getXsave();
+    view(b).setBigUint64(XSAVE.XSTATE_BV, 7n, true);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(-EINVAL);
+    view(b).setBigUint64(XSAVE.XSTATE_BV, 3n, true);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(0);
+  });
+
+  it('round-trips the YMM upper halves at offset 576 with XSTATE_BV[2] once the guest CPUID allows XCR0.YMM', () => {
+    setLeafD(7);
+    const b = getXsave();
+    const x = view(b);
+    expect(x.getBigUint64(XSAVE.XSTATE_BV, true)).toBe(7n);
+    expect(b.subarray(XSAVE.YMM, XSAVE.YMM + 256).every((v) => v === 0)).toBe(true);
+    for (let i = 0; i < 256; i++) b[XSAVE.YMM + i] = (i * 7 + 1) & 0xff;
+    b.fill(0x11, XSAVE.XMM0, XSAVE.XMM0 + 256);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(0);
+    const back = getXsave();
+    expect(back.subarray(XSAVE.YMM, XSAVE.YMM + 256)).toEqual(b.subarray(XSAVE.YMM, XSAVE.YMM + 256));
+    expect(back.subarray(XSAVE.XMM0, XSAVE.XMM0 + 256).every((v) => v === 0x11)).toBe(true);
+    // Nothing beyond the AVX component.
+    expect(back.subarray(XSAVE.YMM + 256).every((v) => v === 0)).toBe(true);
+    // A guest CPUID whose leaf 0DH lacks YMM: KVM_GET_XSAVE masks the component out (it reads 0).
+    setLeafD(3);
+    const masked = getXsave();
+    expect(view(masked).getBigUint64(XSAVE.XSTATE_BV, true)).toBe(3n);
+    expect(masked.subarray(XSAVE.YMM, XSAVE.YMM + 256).every((v) => v === 0)).toBe(true);
+    // ... but the state is still there (KVM_SET_XSAVE checks against what KVM supports).
+    setLeafD(7);
+    expect(getXsave().subarray(XSAVE.YMM, XSAVE.YMM + 256)).toEqual(b.subarray(XSAVE.YMM, XSAVE.YMM + 256));
+  });
+
+  it('puts the AVX component in its initial configuration (zeros) when XSTATE_BV[2] is clear', () => {
+    setLeafD(7);
+    const b = getXsave();
+    b.fill(0x5a, XSAVE.YMM, XSAVE.YMM + 256);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(0);
+    expect(getXsave()[XSAVE.YMM + 255]).toBe(0x5a);
+    view(b).setBigUint64(XSAVE.XSTATE_BV, 3n, true);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(0);
+    expect(
+      getXsave()
+        .subarray(XSAVE.YMM, XSAVE.YMM + 256)
+        .every((v) => v === 0),
+    ).toBe(true);
+    // AVX alone: MXCSR is taken (copy_uabi_to_xstate copies it for SSE or YMM), x87/XMM initialized.
+    view(b).setBigUint64(XSAVE.XSTATE_BV, 4n, true);
+    view(b).setUint32(XSAVE.MXCSR, 0x1fc0, true);
+    b.fill(0x33, XSAVE.XMM0, XSAVE.XMM0 + 256);
+    expect(host.ioctl(vcpu, I.KVM_SET_XSAVE, b)).toBe(0);
+    const back = view(getXsave());
+    expect(back.getUint32(XSAVE.MXCSR, true)).toBe(0x1fc0);
+    expect(back.getUint8(XSAVE.XMM0)).toBe(0);
+    expect(back.getUint8(XSAVE.YMM)).toBe(0x5a);
   });
 
   it('refuses a non-zero XCOMP_BV or reserved header byte (standard format only) with -EINVAL', () => {
@@ -181,27 +252,26 @@ describe('KVM_GET_XCRS / KVM_SET_XCRS', () => {
     return e.getBigInt('value');
   };
 
-  /** KVM_SET_CPUID2 with leaf 0DH sub-leaf 0 whose EAX (the XCR0 bits the guest may enable) is `eax`. */
-  const setLeafD = (eax: number) => {
-    const b = new Uint8Array(kvm_cpuid2.size + kvm_cpuid_entry2.size);
-    const v = view(b);
-    v.setUint32(0, 1, true);
-    const e = kvm_cpuid_entry2.fields;
-    v.setUint32(kvm_cpuid2.size + e.function.offset, 0xd, true);
-    v.setUint32(kvm_cpuid2.size + e.flags.offset, 1, true); // KVM_CPUID_FLAG_SIGNIFCANT_INDEX
-    v.setUint32(kvm_cpuid2.size + e.eax.offset, eax, true);
-    expect(host.ioctl(vcpu, I.KVM_SET_CPUID2, b)).toBe(0);
-  };
-
   it('XCR0 may enable only what the guest CPUID leaf 0DH allows (guest_supported_xcr0), x87 always', () => {
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 3n]]).bytes)).toBe(-EINVAL);
     setLeafD(1);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 3n]]).bytes)).toBe(-EINVAL);
-    // AVX in the guest CPUID is not enough: the model cannot enable it.
+    // YMM only when the guest CPUID's leaf 0DH has it.
+    setLeafD(3);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 7n]]).bytes)).toBe(-EINVAL);
+    setLeafD(7);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 7n]]).bytes)).toBe(0);
+    expect(xcr0()).toBe(7n);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 3n]]).bytes)).toBe(0);
+    expect(xcr0()).toBe(3n);
+  });
+
+  it('on a model without AVX, YMM in the guest CPUID is not enough: XCR0 7 is refused', () => {
+    host = new KvmHost({ model: X86_64_KVM_MODEL });
+    vcpu = host.ioctl(host.ioctl(host.open('/dev/kvm'), I.KVM_CREATE_VM, 0), I.KVM_CREATE_VCPU, 0);
     setLeafD(7);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 7n]]).bytes)).toBe(-EINVAL);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 3n]]).bytes)).toBe(0);
-    expect(xcr0()).toBe(3n);
   });
 
   it('reports XCR0 = x87 (1) after reset and accepts x87 (1) and x87|SSE (3)', () => {
@@ -225,12 +295,13 @@ describe('KVM_GET_XCRS / KVM_SET_XCRS', () => {
     expect(xcr0()).toBe(1n);
   });
 
-  it('refuses XCR0 without x87, SSE without x87, AVX (the vCPU lacks it), flags or too many entries (-EINVAL)', () => {
-    setLeafD(7);
+  it('refuses XCR0 without x87, SSE without x87, AVX without SSE, AVX the guest CPUID lacks, flags or too many entries (-EINVAL)', () => {
+    setLeafD(3);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 0n]]).bytes)).toBe(-EINVAL);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 2n]]).bytes)).toBe(-EINVAL);
-    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 5n]]).bytes)).toBe(-EINVAL);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 7n]]).bytes)).toBe(-EINVAL);
+    setLeafD(7);
+    expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 5n]]).bytes)).toBe(-EINVAL);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 1n | (1n << 32n)]]).bytes)).toBe(-EINVAL);
     expect(host.ioctl(vcpu, I.KVM_SET_XCRS, xcrs([[0, 1n]], 1).bytes)).toBe(-EINVAL);
     const many = xcrs([[0, 1n]]);

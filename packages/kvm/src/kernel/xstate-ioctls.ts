@@ -2,16 +2,19 @@
  * KVM_GET/SET_XSAVE, KVM_GET_XSAVE2, KVM_GET/SET_XCRS and KVM_GET/SET_DEBUGREGS (arch/x86/kvm/x86.c).
  *
  * The software CPU's extended state is x87 and SSE (XMM0-XMM15, MXCSR), both in the 512-byte legacy
- * region, so the 4096-byte kvm_xsave is the FXSAVE image plus the XSAVE header and no extended region.
- * The state itself is the vCPU's kvm_fpu (KVM_GET_FPU's), which the CPU keeps current
+ * region, and on a model with AVX the AVX component (YMM_Hi128: the upper halves of YMM0-YMM15) at
+ * offset 576, 256 bytes (CPUID.(EAX=0DH,ECX=2)), within the 4096-byte kvm_xsave. The state itself is
+ * the vCPU's kvm_fpu (KVM_GET_FPU's) and its `ymmHi`, which the CPU keeps current
  * (`run/state-sync.ts`), and XCR0 is vcpu->arch.xcr0, which the guest sets with XSETBV.
  *
  * With a model that has XSAVE (CPUID.01H:ECX[26], leaf 0DH) these follow the kernel's XSAVE paths
- * (copy_xstate_to_uabi_buf / copy_uabi_to_xstate): KVM_GET_XSAVE reports x87|SSE in use (the CPU
- * does not track the init state: XINUSE taken as all ones); KVM_SET_XSAVE validates the header as
- * validate_user_xstate_header does and puts components whose XSTATE_BV bit is clear in their initial
- * configuration. Without XSAVE they follow the no-XSAVE paths: the header is not looked at beyond
- * XSTATE_BV's x87|SSE limit, and XCR0 can only be x87.
+ * (copy_xstate_to_uabi_buf / copy_uabi_to_xstate): KVM_GET_XSAVE reports every component in use (the
+ * CPU does not track the init state: XINUSE taken as all ones) within x87|SSE and the guest CPUID's
+ * XCR0 bits (KVM_GET_XSAVE masks with guest_supported_xcr0 | FP|SSE); KVM_SET_XSAVE validates the
+ * header as validate_user_xstate_header does (against everything KVM supports, user_xfeatures) and puts
+ * components whose XSTATE_BV bit is clear in their initial configuration (the AVX one: zeros). Without
+ * XSAVE they follow the no-XSAVE paths: the header is not looked at beyond XSTATE_BV's x87|SSE limit,
+ * and XCR0 can only be x87.
  */
 import { MXCSR_WRITABLE } from '@typevisor/x86-cpu';
 import type { KvmCpuModel } from '../cpu-model.js';
@@ -61,6 +64,10 @@ export const XSAVE = {
   /** Bytes 528..575: reserved, must be 0. */
   HEADER_RESERVED: 528,
   HEADER_END: 576,
+  /** The AVX component (YMM_Hi128 of YMM0-YMM15): CPUID.(EAX=0DH,ECX=2):EBX. */
+  YMM: 576,
+  /** Its size: CPUID.(EAX=0DH,ECX=2):EAX. */
+  YMM_BYTES: 256,
 } as const;
 
 /**
@@ -104,10 +111,15 @@ function guestCpuidEntry(vcpu: VcpuState, fn: number, index: number): number {
   return -1;
 }
 
-/** Whether the guest CPUID has XSAVE (CPUID.01H:ECX[26]); without it CR4.OSXSAVE is reserved (cr4_guest_rsvd_bits). */
-export function guestHasXsave(vcpu: VcpuState): boolean {
-  const o = guestCpuidEntry(vcpu, 1, 0);
-  return o >= 0 && ((dv(vcpu.cpuid).getUint32(o + CE.ecx.offset, true) >>> 26) & 1) === 1;
+/** Register `reg` of the guest CPUID entry (`fn`, `index`), 0 without such an entry. */
+export function guestCpuidReg(
+  vcpu: VcpuState,
+  fn: number,
+  index: number,
+  reg: 'eax' | 'ebx' | 'ecx' | 'edx',
+): number {
+  const o = guestCpuidEntry(vcpu, fn, index);
+  return o < 0 ? 0 : dv(vcpu.cpuid).getUint32(o + CE[reg].offset, true);
 }
 
 /**
@@ -122,8 +134,10 @@ export function guestSupportedXcr0(vcpu: VcpuState, model: KvmCpuModel): number 
 }
 
 /**
- * kvm_fpu -> kvm_xsave (fpu_copy_guest_fpstate_to_uabi): the FXSAVE image and XSTATE_BV x87|SSE, both
- * in use (the no-XSAVE path's fixed value, and with XSAVE what XINUSE taken as all ones gives).
+ * kvm_fpu and the YMM upper halves -> kvm_xsave (fpu_copy_guest_fpstate_to_uabi): the FXSAVE image
+ * and XSTATE_BV x87|SSE, both in use (the no-XSAVE path's fixed value, and with XSAVE what XINUSE
+ * taken as all ones gives), plus the AVX component and XSTATE_BV[2] when the guest CPUID lets XCR0
+ * enable it (guest_supported_xcr0). A component outside XSTATE_BV reads as zeros.
  */
 function getXsave(c: VcpuContext, arg: IoctlArg): number {
   const b = structArg(arg, kvm_xsave.size);
@@ -141,7 +155,12 @@ function getXsave(c: VcpuContext, arg: IoctlArg): number {
   x.setUint32(XSAVE.MXCSR_MASK, MXCSR_FEATURE_MASK, true);
   b.set(c.vcpu.fpu.subarray(FP.fpr.offset, FP.fpr.offset + 128), XSAVE.ST0);
   b.set(c.vcpu.fpu.subarray(FP.xmm.offset, FP.xmm.offset + XSAVE.XMM_BYTES), XSAVE.XMM0);
-  x.setBigUint64(XSAVE.XSTATE_BV, XFEATURE_MASK_FPSSE, true);
+  let bv = XFEATURE_MASK_FPSSE;
+  if (hasXsave(c.model) && guestSupportedXcr0(c.vcpu, c.model) & Number(XFEATURE_MASK_YMM)) {
+    bv |= XFEATURE_MASK_YMM;
+    b.set(c.vcpu.ymmHi, XSAVE.YMM);
+  }
+  x.setBigUint64(XSAVE.XSTATE_BV, bv, true);
   return 0;
 }
 
@@ -177,7 +196,8 @@ const X87_INIT = (() => {
  * vCPU cannot enable, a non-zero XCOMP_BV (userspace uses the standard format) or a non-zero reserved
  * header byte, and, when x87, SSE or AVX is in XSTATE_BV, for MXCSR bits outside mxcsr_feature_mask.
  * x87 state (bytes 0-159, MXCSR included) is taken when XSTATE_BV[0] is set, else the x87 state is
- * initialized; XMM0-XMM15 when XSTATE_BV[1] is set, else zeroed; MXCSR with SSE alone too. Without
+ * initialized; XMM0-XMM15 when XSTATE_BV[1] is set, else zeroed; MXCSR with SSE or AVX alone too; the
+ * YMM upper halves (bytes 576-831) when XSTATE_BV[2] is set, else zeroed. Without
  * XSAVE: -EINVAL for XSTATE_BV bits beyond x87|SSE or a bad MXCSR, then the FXSAVE image as is.
  */
 function setXsave(c: VcpuContext, arg: IoctlArg): number {
@@ -202,10 +222,14 @@ function setXsave(c: VcpuContext, arg: IoctlArg): number {
   for (let i = XSAVE.HEADER_RESERVED; i < XSAVE.HEADER_END; i++) if (b[i] !== 0) return -EINVAL;
   if (bv & (XFEATURE_MASK_FPSSE | XFEATURE_MASK_YMM) && mxcsr & ~MXCSR_FEATURE_MASK) return -EINVAL;
   loadX87(fpu, bv & XFEATURE_MASK_FP ? b : X87_INIT);
-  if (bv & XFEATURE_MASK_FPSSE) f.setUint32(FP.mxcsr.offset, mxcsr, true);
+  // MXCSR: part of the x87 bytes 0-159, and copied for SSE or AVX alone (copy_uabi_to_xstate).
+  if (bv & (XFEATURE_MASK_FPSSE | XFEATURE_MASK_YMM)) f.setUint32(FP.mxcsr.offset, mxcsr, true);
   f.setUint32(FP.pad2.offset, 0, true);
   if (bv & XFEATURE_MASK_SSE) fpu.set(b.subarray(XSAVE.XMM0, XSAVE.XMM0 + XSAVE.XMM_BYTES), FP.xmm.offset);
   else fpu.fill(0, FP.xmm.offset, FP.xmm.offset + XSAVE.XMM_BYTES);
+  // The AVX component (only in XSTATE_BV when the model supports it: checked above).
+  if (bv & XFEATURE_MASK_YMM) c.vcpu.ymmHi.set(b.subarray(XSAVE.YMM, XSAVE.YMM + XSAVE.YMM_BYTES));
+  else c.vcpu.ymmHi.fill(0);
   return 0;
 }
 

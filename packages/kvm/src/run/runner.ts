@@ -20,6 +20,7 @@ import {
   VmcsField as F,
   type VmxCapabilities,
   createVmxCapabilities,
+  DEFAULT_CR4_FIXED1,
   crAccessQualification,
   CrAccessType,
   exceptionExits,
@@ -49,8 +50,10 @@ import {
   type MsrValue,
   Seg,
   type TscSource,
+  xcr0Of,
+  xsaveAreaSize,
 } from '@typevisor/x86-cpu';
-import type { KvmCpuModel } from '../cpu-model.js';
+import { cr4ValidFor, type KvmCpuModel } from '../cpu-model.js';
 import type { HostClock } from '../kernel/context.js';
 import { KernelIrqchip } from '../kernel/irqchip.js';
 import type { Memslots } from '../memslots.js';
@@ -180,6 +183,9 @@ const HW_BP_ON = C.KVM_GUESTDBG_ENABLE | C.KVM_GUESTDBG_USE_HW_BP;
 /** kvm_guest_debug.arch.debugreg[n] */
 const DEBUGREG = 8;
 
+/** Scratch for the guest CPUID's leaf 1 (ECX, EDX) when a CR4 write is checked. */
+const cr4Leaf1 = new Uint32Array(2);
+
 /** What a hook saw of the exit it caused. */
 class PendingExit {
   reason = -1;
@@ -195,6 +201,8 @@ class PendingExit {
   /** 64-bit address size (64-bit mode without 67h): RCX counts. */
   addr64 = false;
   msr = 0;
+  /** The value a MOV to CR0/CR3/CR4 that exits would write. */
+  crValue = 0;
   msrLo = 0;
   msrHi = 0;
   /** The software exception (INT3) an ExceptionOrNmi exit intercepted. */
@@ -384,7 +392,12 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     readonly options: RunOptions,
   ) {
     this.stats = vcpu.stats;
-    this.caps = createVmxCapabilities({ physicalAddressWidth: Math.max(model.maxPhyAddr, 36) });
+    // IA32_VMX_CR4_FIXED1 reports every CR4 bit the model has (SMEP on a Haswell-class model): the
+    // guest's own MOV to CR4 sets them, and VM entry checks CR4 against it.
+    this.caps = createVmxCapabilities({
+      physicalAddressWidth: Math.max(model.maxPhyAddr, 36),
+      cr4Fixed1: (DEFAULT_CR4_FIXED1 | model.cr4Valid) >>> 0,
+    });
     this.loaded = new Vmcs(this.caps);
     this.cpuidView = new DataView(vcpu.cpuid.buffer, vcpu.cpuid.byteOffset, vcpu.cpuid.byteLength);
     const run = vcpu.run;
@@ -1160,7 +1173,13 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         return 1;
       }
       case ExitReason.CrAccess:
-        // handle_cr: kvm_set_cr0/3/4 update the read shadows and the MMU, then the write happens.
+        // handle_cr: kvm_set_cr4 refuses bits the guest CPUID does not have (cr4_guest_rsvd_bits:
+        // OSXSAVE, PCIDE, FSGSBASE, SMEP) with #GP and no RIP advance (kvm_complete_insn_gp).
+        if ((p.qualification & 0x3f) === 4 && (p.crValue & ~this.guestCr4Valid()) !== 0) {
+          this.queueException(GP_VECTOR, 0);
+          return 1;
+        }
+        // kvm_set_cr0/3/4 update the read shadows and the MMU, then the write happens.
         this.allowCr = true;
         return 1;
       case ExitReason.Invlpg:
@@ -1385,6 +1404,8 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     r[2] = found < 0 ? 0 : v.getUint32(found + CPUID_E.edx.offset, true);
     // kvm_update_cpuid_runtime(): the entry's CPUID.01H:ECX.OSXSAVE follows the guest's CR4.OSXSAVE.
     if (leaf === 1 && found >= 0) r[1] = leaf1EcxWithOsxsave(cpu, r[1]!);
+    // ... and CPUID.(0DH,0):EBX is the XSAVE area size for the guest's XCR0 (xstate_required_size).
+    else if (leaf === 0xd && sub === 0 && found >= 0) r[3] = xsaveAreaSize(xcr0Of(cpu));
     r[16] = r[19] = r[17] = r[18] = 0;
     this.skip(cpu, this.pend.length);
     return 1;
@@ -1811,7 +1832,14 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     p.reason = ExitReason.CrAccess;
     p.length = this.instructionLength(this.cpu!);
     p.qualification = crAccessQualification(cr, CrAccessType.MovToCr, 0);
+    p.crValue = value >>> 0;
     return INTERCEPT;
+  }
+
+  /** The CR4 bits the guest may set: the model's, within what its CPUID allows (kvm_is_valid_cr4). */
+  private guestCr4Valid(): number {
+    this.views.guestLeaf1(cr4Leaf1);
+    return (cr4ValidFor(cr4Leaf1[0]!, this.views.guestLeaf7Ebx()) & this.model.cr4Valid) >>> 0;
   }
 
   hlt(): number {

@@ -1,9 +1,9 @@
 import { GuestMemory } from '@typevisor/memory';
-import { Cpu, Seg } from '@typevisor/x86-cpu';
+import { Cpu, Seg, YMM_HI_BYTE } from '@typevisor/x86-cpu';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL } from '../cpu-model.js';
-import { kvm_regs, kvm_segment, kvm_sregs } from '../uapi/structs.js';
+import { kvm_fpu, kvm_regs, kvm_segment, kvm_sregs } from '../uapi/structs.js';
 import { VcpuState } from '../vcpu-state.js';
 import { StateViews, loadCpu, saveCpu } from './state-sync.js';
 
@@ -102,6 +102,34 @@ describe('kvm_regs/kvm_sregs <-> CPU in IA-32e mode (property)', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it('loadCpu then saveCpu gives back XMM0-XMM15 and the YMM upper halves, which land in the CPU register file', () => {
+    const cpu = new Cpu(GuestMemory.create(1 << 20), { model: DEFAULT_MODEL.cpu });
+    const views = new StateViews(new VcpuState(0));
+    views.state.reset(true);
+    const xmmAt = kvm_fpu.fields.xmm.offset;
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 256, maxLength: 256 }),
+        fc.uint8Array({ minLength: 256, maxLength: 256 }),
+        (xmm, ymmHi) => {
+          views.state.fpu.set(xmm, xmmAt);
+          views.state.ymmHi.set(ymmHi);
+          loadCpu(cpu, views, DEFAULT_MODEL);
+          expect(Array.from(cpu.fpu.sse.u8.subarray(0, 256))).toEqual(Array.from(xmm));
+          expect(Array.from(cpu.fpu.sse.u8.subarray(YMM_HI_BYTE, YMM_HI_BYTE + 256))).toEqual(
+            Array.from(ymmHi),
+          );
+          views.state.fpu.fill(0, xmmAt, xmmAt + 256);
+          views.state.ymmHi.fill(0);
+          saveCpu(cpu, views);
+          expect(Array.from(views.state.fpu.subarray(xmmAt, xmmAt + 256))).toEqual(Array.from(xmm));
+          expect(Array.from(views.state.ymmHi)).toEqual(Array.from(ymmHi));
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });

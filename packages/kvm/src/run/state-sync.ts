@@ -1,6 +1,6 @@
 /**
  * Moving the architectural state between the vCPU's shared KVM-format buffers (kvm_regs, kvm_sregs,
- * kvm_fpu with its x87, XMM and MXCSR parts, kvm_debugregs, XCR0) and the software CPU's register file, as
+ * kvm_fpu with its x87, XMM and MXCSR parts, the YMM upper halves, kvm_debugregs, XCR0) and the software CPU's register file, as
  * vmx_vcpu_load / vmx_get_segment do between vcpu->arch and the VMCS and the FPU switch does with the
  * guest fpstate; and the guest CPUID's say over which SSE-family instructions execute.
  * Plain DataView accesses on preallocated views: no allocation.
@@ -19,6 +19,7 @@ import {
   setXcr0,
   setXcr0Supported,
   xcr0Of,
+  YMM_HI_BYTE,
 } from '@typevisor/x86-cpu';
 import type { KvmCpuModel } from '../cpu-model.js';
 import { guestSupportedXcr0 } from '../kernel/xstate-ioctls.js';
@@ -30,7 +31,7 @@ import {
   kvm_segment,
   kvm_sregs,
 } from '../uapi/structs.js';
-import type { VcpuState } from '../vcpu-state.js';
+import { type VcpuState, YMM_HI_BYTES } from '../vcpu-state.js';
 
 const R = kvm_regs.fields;
 const S = kvm_sregs.fields;
@@ -40,6 +41,8 @@ const DB = kvm_debugregs.fields;
 const CE = kvm_cpuid_entry2.fields;
 /** kvm_fpu.xmm: XMM0..XMM15, 16 bytes each. */
 const XMM_BYTES = 256;
+/** KVM_CPUID_FLAG_SIGNIFCANT_INDEX. */
+const SIGNIFICANT_INDEX = 1;
 /** FXSAVE image offsets (SDM Vol. 1 Table 10-2) of what kvm_fpu holds apart: FIP+FCS and FDP+FDS as u64s. */
 const FX_FCW = 0;
 const FX_FSW = 2;
@@ -155,6 +158,8 @@ export class StateViews {
     fxrstor(cpu.fpu, this.image, 0, false);
     const sse = cpu.fpu.sse;
     sse.u8.set(this.state.fpu.subarray(FP.xmm.offset, FP.xmm.offset + XMM_BYTES));
+    // The upper halves of YMM0-YMM15, which kvm_fpu has no room for.
+    sse.u8.set(this.state.ymmHi, YMM_HI_BYTE);
     sse.mxcsr = (f.getUint32(FP.mxcsr.offset, true) & MXCSR_WRITABLE) >>> 0;
   }
 
@@ -177,7 +182,28 @@ export class StateViews {
     }
     const sse = cpu.fpu.sse;
     fpr.set(sse.u8.subarray(0, XMM_BYTES), FP.xmm.offset);
+    this.state.ymmHi.set(sse.u8.subarray(YMM_HI_BYTE, YMM_HI_BYTE + YMM_HI_BYTES));
     f.setUint32(FP.mxcsr.offset, sse.mxcsr, true);
+  }
+
+  /**
+   * CPUID.(EAX=07H,ECX=0):EBX of the guest CPUID (structured extended features), 0 when the table
+   * has no such entry.
+   */
+  guestLeaf7Ebx(): number {
+    const n = this.state.cpuidCount;
+    const v = this.cpuid;
+    for (let i = 0; i < n; i++) {
+      const o = i * kvm_cpuid_entry2.size;
+      if (v.getUint32(o + CE.function.offset, true) !== 7) continue;
+      if (
+        v.getUint32(o + CE.flags.offset, true) & SIGNIFICANT_INDEX &&
+        v.getUint32(o + CE.index.offset, true) !== 0
+      )
+        continue;
+      return v.getUint32(o + CE.ebx.offset, true);
+    }
+    return 0;
   }
 
   /**
@@ -300,16 +326,20 @@ const leaf1 = new Uint32Array(2);
 const ext1 = new Uint32Array(2);
 
 /**
- * The guest CPUID decides which SSE-family instructions the software CPU executes (within what the
- * host's model implements): without CPUID.01H:EDX.SSE2 an SSE2 instruction is #UD, as under QEMU's
- * TCG (hardware would run it); without CPUID.80000001H:EDX.LM there is no IA-32e mode. Decoded blocks
+ * The guest CPUID decides which SSE-family, AVX-family and BMI instructions the software CPU executes
+ * (within what the host's model implements): without CPUID.01H:EDX.SSE2 an SSE2 instruction is #UD,
+ * without CPUID.01H:ECX.AVX a VEX instruction is, as under QEMU's TCG (hardware would run them);
+ * without CPUID.80000001H:EDX.LM there is no IA-32e mode. Decoded blocks
  * are dropped when that changes.
  */
 function applyCpuid(cpu: Cpu, v: StateViews, model: KvmCpuModel): void {
   v.guestLeaf1(leaf1);
   // CPUID.80000001H gates IA-32e mode (LM: EFER.LME, 64-bit-only instructions), SYSCALL and RDTSCP.
   v.guestLeaf1(ext1, 0x8000_0001);
-  if (applyGuestCpuid(cpu.features, model.cpu, leaf1[0]!, leaf1[1]!, ext1[0]!, ext1[1]!)) cpu.blocks.flush();
+  // CPUID.(07H,0):EBX gates FSGSBASE, BMI1/2, AVX2, INVPCID, ADX, RDSEED.
+  const leaf7Ebx = v.guestLeaf7Ebx();
+  if (applyGuestCpuid(cpu.features, model.cpu, leaf1[0]!, leaf1[1]!, ext1[0]!, ext1[1]!, leaf7Ebx))
+    cpu.blocks.flush();
   // handle_xsetbv checks the guest's XCR0 against guest_supported_xcr0 (the guest CPUID's leaf 0DH).
   setXcr0Supported(cpu, guestSupportedXcr0(v.state, model));
 }

@@ -21,7 +21,7 @@ import {
 import type { PicView } from '../monitor/info-pic.js';
 import { formatRegisters } from '../monitor/registers.js';
 import type { VmConfig } from '../options/config.js';
-import { resolveCpu } from '../options/cpu-model.js';
+import { isTableModel, resolveCpu } from '../options/cpu-model.js';
 import { withTscFrequency } from './cpuid-tsc.js';
 import { type ExitAction, handleExit } from './exit-dispatch.js';
 import { GuestLog } from './guest-log.js';
@@ -81,7 +81,7 @@ export interface VmCore {
  * Opens the facade (a fresh host with `-accel kvm,ept=` as kvm_intel's module parameter, and KVM_RUN
  * returning -EINTR after {@link SLICE_INSTRUCTIONS}, as a VMM's timer signal would), maps guest RAM and
  * creates vCPU 0 with the CPUID of `-cpu`: a named model filtered against KVM_GET_SUPPORTED_CPUID with
- * QEMU's warnings; host/max (the default) the supported CPUID plus the TSC rate in leaves 15H/16H
+ * QEMU's warnings; host/max the supported CPUID, the default the facade's x86-64 model, both plus the TSC rate in leaves 15H/16H
  * (cpuid-tsc.ts), so the guest need not calibrate its TSC against the PIT. With `kernel_irqchip=on`
  * the in-kernel irqchip and PIT2 are created first (KVM_CREATE_IRQCHIP must come before any vCPU).
  */
@@ -108,7 +108,7 @@ export function openVmCore(config: VmConfig, host?: KvmHost): VmCore {
   // Without KVM_SET_CPUID2 a vCPU reports no features at all (no FPU, family 4).
   const tscKhz = vcpu.getTscKhz();
   const cpu = resolveCpu(config.cpu, kvm.getSupportedCpuid());
-  const named = config.cpu.model !== 'host' && config.cpu.model !== 'max';
+  const named = !isTableModel(config.cpu.model);
   const cpuid = tscKhz === null || named ? cpu.cpuid : withTscFrequency(cpu.cpuid, tscKhz);
   vcpu.setCpuid2(config.kernelIrqchip ? cpuid : withoutLocalApic(cpuid));
   return { kvm, vm, vcpu, ram: mapping.bytes, ramAddr: mapping.addr, memory, cpuWarnings: cpu.warnings };

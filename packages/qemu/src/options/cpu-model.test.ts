@@ -53,8 +53,8 @@ describe('-cpu models', () => {
   });
 
   it('warns for each requested feature the facade does not support, as QEMU does with KVM', () => {
-    const r = resolveCpu(cpuOf('qemu32,+sse4.2,+avx2'), supported());
-    expect(r.warnings).toContain("host doesn't support requested feature: CPUID.07H:EBX.avx2 [bit 5]");
+    const r = resolveCpu(cpuOf('qemu32,+sse4.2,+avx512f'), supported());
+    expect(r.warnings).toContain("host doesn't support requested feature: CPUID.07H:EBX.avx512f [bit 16]");
     expect(r.warnings.filter((w) => w.includes('ECX.sse4'))).toEqual([]);
     // SSE, SSE2 (qemu32's PPRO set), SSE3 (pni) and SSE4.2 are implemented by the facade's CPU: kept.
     expect(leaf(r.cpuid, 1)!.ecx).toBe((1 | (1 << 20)) >>> 0);

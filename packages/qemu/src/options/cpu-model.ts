@@ -1,9 +1,12 @@
 /**
  * `-cpu model[,+feat,-feat,feat=on|off]`: QEMU's x86 CPU models and feature names, and the CPUID a
  * vCPU gets from them. As QEMU does with KVM, every requested feature the accelerator does not report
- * in KVM_GET_SUPPORTED_CPUID is dropped with a warning naming the CPUID bit.
+ * in KVM_GET_SUPPORTED_CPUID is dropped with a warning naming the CPUID bit. Leaf 0DH (XSAVE) is
+ * built from the resulting features as QEMU's cpu_x86_cpuid does: the XCR0 components whose feature
+ * the vCPU has (x87 and SSE with XSAVE, YMM with AVX: x86_ext_save_areas), their sizes, sub-leaf 1's
+ * XSAVEOPT word, and only the sub-leaves whose EAX is not 0 (kvm_arch_init_vcpu).
  */
-import type { CpuidEntry } from '@typevisor/kvm';
+import { type CpuidEntry, X86_64_KVM_MODEL } from '@typevisor/kvm';
 import type { CpuConfig } from './config.js';
 
 type Reg = 'eax' | 'ebx' | 'ecx' | 'edx';
@@ -78,7 +81,23 @@ const W_8000_0001_ECX: FeatureWord = {
   ],
 };
 
-const WORDS = [W_1_EDX, W_1_ECX, W_7_0_EBX, W_8000_0001_EDX, W_8000_0001_ECX] as const;
+/** FEAT_XSAVE: CPUID.(EAX=0DH,ECX=1):EAX. */
+const W_XSAVE: FeatureWord = {
+  leaf: 0xd,
+  index: 1,
+  reg: 'eax',
+  // biome-ignore format: a table of 32 bit names, 8 per row
+  names: [
+    'xsaveopt', 'xsavec', 'xgetbv1', 'xsaves', 'xfd', null, null, null,
+    null, null, null, null, null, null, null, null,
+    null, null, null, null, null, null, null, null,
+    null, null, null, null, null, null, null, null,
+  ],
+};
+
+const WORDS = [W_1_EDX, W_1_ECX, W_7_0_EBX, W_8000_0001_EDX, W_8000_0001_ECX, W_XSAVE] as const;
+/** Indices into WORDS. */
+const WI = { EDX1: 0, ECX1: 1, EBX7: 2, EXT_EDX: 3, EXT_ECX: 4, XSAVE: 5 } as const;
 
 /** QEMU's alternative spellings (feature_word_info aliases and the legacy underscore forms). */
 const ALIASES: Readonly<Record<string, string>> = {
@@ -87,6 +106,7 @@ const ALIASES: Readonly<Record<string, string>> = {
   sse4_1: 'sse4.1',
   'sse4-2': 'sse4.2',
   sse4_2: 'sse4.2',
+  pclmuldq: 'pclmulqdq',
   xd: 'nx',
   i64: 'lm',
   ffxsr: 'fxsr-opt',
@@ -118,6 +138,23 @@ const PPRO = ['fpu', 'de', 'pse', 'tsc', 'msr', 'mce', 'cx8', 'pge', 'cmov', 'pa
   'sep',
   'apic',
 ]);
+/** The CPUID.01H:EDX of QEMU's Intel Core models from Conroe on (Nehalem, Haswell...). */
+const CORE_EDX = [...PPRO, 'vme', 'clflush', 'pse36', 'mca', 'mtrr'];
+const NEHALEM_ECX = ['popcnt', 'sse4.2', 'sse4.1', 'cx16', 'ssse3', 'pni'];
+// Haswell's CPUID.01H:ECX but x2apic and tsc-deadline (neither is the facade's).
+// biome-ignore format: a list of names
+const HASWELL_ECX = [...NEHALEM_ECX, 'avx', 'xsave', 'aes', 'pclmulqdq', 'fma', 'movbe', 'pcid', 'f16c', 'rdrand'];
+/** Haswell's CPUID.(07H,0):EBX without TSX (hle, rtm): Haswell-noTSX's. */
+// biome-ignore format: a list of names
+const HASWELL_EBX7 = ['fsgsbase', 'bmi1', 'avx2', 'smep', 'bmi2', 'erms', 'invpcid'];
+const HASWELL_WORDS: readonly number[] = [
+  bits(W_1_EDX, ...CORE_EDX),
+  bits(W_1_ECX, ...HASWELL_ECX),
+  bits(W_7_0_EBX, ...HASWELL_EBX7),
+  bits(W_8000_0001_EDX, 'lm', 'rdtscp', 'nx', 'syscall'),
+  bits(W_8000_0001_ECX, 'abm', 'lahf-lm'),
+  bits(W_XSAVE, 'xsaveopt'),
+];
 
 interface ModelDef {
   readonly vendor: 'GenuineIntel' | 'AuthenticAMD';
@@ -146,7 +183,7 @@ const MODELS: Readonly<Record<string, ModelDef>> = {
     stepping: 3,
     modelId: QEMU_MODEL_ID,
     description: QEMU_MODEL_ID,
-    words: [bits(W_1_EDX, ...PPRO), bits(W_1_ECX, 'pni'), 0, 0, 0],
+    words: [bits(W_1_EDX, ...PPRO), bits(W_1_ECX, 'pni'), 0, 0, 0, 0],
   },
   qemu64: {
     vendor: 'AuthenticAMD',
@@ -163,6 +200,7 @@ const MODELS: Readonly<Record<string, ModelDef>> = {
       0,
       bits(W_8000_0001_EDX, 'lm', 'syscall', 'nx'),
       bits(W_8000_0001_ECX, 'lahf-lm', 'svm'),
+      0,
     ],
   },
   pentium: {
@@ -174,7 +212,7 @@ const MODELS: Readonly<Record<string, ModelDef>> = {
     stepping: 3,
     modelId: '',
     description: 'Intel Pentium',
-    words: [bits(W_1_EDX, ...PENTIUM), 0, 0, 0, 0],
+    words: [bits(W_1_EDX, ...PENTIUM), 0, 0, 0, 0, 0],
   },
   pentium2: {
     vendor: 'GenuineIntel',
@@ -185,7 +223,7 @@ const MODELS: Readonly<Record<string, ModelDef>> = {
     stepping: 2,
     modelId: '',
     description: 'Intel Pentium II',
-    words: [bits(W_1_EDX, ...PENTIUM2), 0, 0, 0, 0],
+    words: [bits(W_1_EDX, ...PENTIUM2), 0, 0, 0, 0, 0],
   },
   pentium3: {
     vendor: 'GenuineIntel',
@@ -196,11 +234,64 @@ const MODELS: Readonly<Record<string, ModelDef>> = {
     stepping: 3,
     modelId: '',
     description: 'Intel Pentium III',
-    words: [bits(W_1_EDX, ...PENTIUM3), 0, 0, 0, 0],
+    words: [bits(W_1_EDX, ...PENTIUM3), 0, 0, 0, 0, 0],
+  },
+  Nehalem: {
+    vendor: 'GenuineIntel',
+    level: 11,
+    xlevel: 0x8000_0008,
+    family: 6,
+    model: 26,
+    stepping: 3,
+    modelId: 'Intel Core i7 9xx (Nehalem Class Core i7)',
+    description: 'Intel Core i7 9xx (Nehalem Class Core i7)',
+    words: [
+      bits(W_1_EDX, ...CORE_EDX),
+      bits(W_1_ECX, ...NEHALEM_ECX),
+      0,
+      bits(W_8000_0001_EDX, 'lm', 'syscall', 'nx'),
+      bits(W_8000_0001_ECX, 'lahf-lm'),
+      0,
+    ],
+  },
+  // Haswell-v1's identity with Haswell-noTSX's features (TSX, HLE/RTM, is not implemented).
+  Haswell: {
+    vendor: 'GenuineIntel',
+    level: 0xd,
+    xlevel: 0x8000_0008,
+    family: 6,
+    model: 60,
+    stepping: 4,
+    modelId: 'Intel Core Processor (Haswell)',
+    description: 'Intel Core Processor (Haswell)',
+    words: HASWELL_WORDS,
+  },
+  'Haswell-noTSX': {
+    vendor: 'GenuineIntel',
+    level: 0xd,
+    xlevel: 0x8000_0008,
+    family: 6,
+    model: 60,
+    stepping: 1,
+    modelId: 'Intel Core Processor (Haswell, no TSX)',
+    description: 'Intel Core Processor (Haswell, no TSX)',
+    words: HASWELL_WORDS,
   },
 };
 
-/** Every `-cpu` model name Typevisor accepts. */
+/**
+ * What a vCPU gets without `-cpu`: the facade's x86-64 model (SSE to SSE4.2, POPCNT, AES-NI,
+ * PCLMULQDQ, XSAVE with x87|SSE, IA-32e mode), the `host` CPUID from before the facade had AVX, so
+ * that default guests keep their CPUID. Not a `-cpu` name.
+ */
+export const DEFAULT_CPU_MODEL = 'default';
+
+/** Whether `model` takes a CPUID table as it is (host, max, the default) rather than a named model. */
+export function isTableModel(model: string): boolean {
+  return model === 'host' || model === 'max' || model === DEFAULT_CPU_MODEL;
+}
+
+/** Every `-cpu` model name Typevisor accepts (`host` and `max`: everything the facade supports). */
 export const CPU_MODELS: readonly string[] = [...Object.keys(MODELS), 'host', 'max'];
 
 /** The `-cpu` models with what `-cpu help` says of each (host and max in QEMU's words for KVM). */
@@ -258,6 +349,41 @@ export function checkCpuConfig(cpu: CpuConfig, explicit: ReadonlySet<string> = n
         : `Property ${prop} not found`,
     );
   }
+}
+
+/** XCR0 components (x86_ext_save_areas): x87, SSE, YMM (AVX's upper halves, 256 bytes at 576). */
+const XSTATE_FP_SSE = 3;
+const XSTATE_YMM = 4;
+const LEGACY_AND_HEADER = 576;
+const YMM_SIZE = 256;
+const XSAVE_BIT = 1 << 26;
+const AVX_BIT = 1 << 28;
+
+/**
+ * Leaf 0DH for the feature words (cpu_x86_cpuid, x86_cpu_enable_xsave_components): nothing without
+ * XSAVE; else sub-leaf 0 with the XCR0 components the features enable (YMM with AVX) within what
+ * the accelerator supports, the area size in EBX and ECX (EBX then follows XCR0 in KVM), sub-leaf 1
+ * with the XSAVE word when not 0, sub-leaf 2 with YMM's size and offset when YMM is enabled.
+ */
+function xsaveLeaves(words: readonly number[], supported: readonly CpuidEntry[]): CpuidEntry[] {
+  if ((words[WI.ECX1]! & XSAVE_BIT) === 0) return [];
+  const host = findEntry(supported, 0xd, 0);
+  let xcr0 = XSTATE_FP_SSE | ((words[WI.ECX1]! & AVX_BIT) !== 0 ? XSTATE_YMM : 0);
+  if (host !== undefined) xcr0 &= host.eax | XSTATE_FP_SSE;
+  const size = LEGACY_AND_HEADER + (xcr0 & XSTATE_YMM ? YMM_SIZE : 0);
+  const leaf = (index: number, eax: number, ebx = 0, ecx = 0): CpuidEntry => ({
+    function: 0xd,
+    index,
+    flags: 1,
+    eax,
+    ebx,
+    ecx,
+    edx: 0,
+  });
+  const out = [leaf(0, xcr0, size, size)];
+  if (words[WI.XSAVE]! !== 0) out.push(leaf(1, words[WI.XSAVE]!));
+  if (xcr0 & XSTATE_YMM) out.push(leaf(2, YMM_SIZE, LEGACY_AND_HEADER));
+  return out;
 }
 
 /** The CPUID a vCPU gets for `cpu`, and QEMU's warnings for what the accelerator lacks. */
@@ -319,9 +445,12 @@ function addressSizes(words: readonly number[], supported: readonly CpuidEntry[]
  */
 export function resolveCpu(cpu: CpuConfig, supported: readonly CpuidEntry[]): ResolvedCpu {
   const model = MODELS[cpu.model];
-  const supportedWord = (w: FeatureWord): number =>
-    (findEntry(supported, w.leaf, w.index)?.[w.reg] ?? 0) >>> 0;
-  const words = WORDS.map((w, i) => (model === undefined ? supportedWord(w) : model.words[i]!));
+  const wordOf = (table: readonly CpuidEntry[], w: FeatureWord): number =>
+    (findEntry(table, w.leaf, w.index)?.[w.reg] ?? 0) >>> 0;
+  const supportedWord = (w: FeatureWord): number => wordOf(supported, w);
+  // host/max: the supported CPUID; the default: the facade's x86-64 model's table, within it.
+  const table = cpu.model === DEFAULT_CPU_MODEL ? X86_64_KVM_MODEL.cpuid : supported;
+  const words = WORDS.map((w, i) => (model === undefined ? wordOf(table, w) : model.words[i]!));
   for (const [name, on] of cpu.features) {
     const f = FEATURES.get(ALIASES[name] ?? name);
     if (f === undefined) continue;
@@ -340,7 +469,7 @@ export function resolveCpu(cpu: CpuConfig, supported: readonly CpuidEntry[]): Re
 
   let entries: CpuidEntry[];
   if (model === undefined) {
-    entries = supported.map((e) => ({ ...e }));
+    entries = table.map((e) => ({ ...e }));
   } else {
     const v = vendorRegs(model.vendor);
     const leaf1 = findEntry(supported, 1, 0);
@@ -350,9 +479,10 @@ export function resolveCpu(cpu: CpuConfig, supported: readonly CpuidEntry[]): Re
       if (leaf === 1) {
         const eax = signature(model.family, model.model, model.stepping);
         entries.push({ function: 1, index: 0, flags: 0, eax, ebx: leaf1?.ebx ?? 0, ecx: 0, edx: 0 });
-      } else if (base.length > 0 && leaf !== 7) {
+      } else if (base.length > 0 && leaf !== 7 && leaf !== 0xd) {
         entries.push(...base.map((e) => ({ ...e })));
-      } else {
+      } else if (leaf !== 0xd) {
+        // Leaf 0DH is built from the features below.
         entries.push({ function: leaf, index: 0, flags: leaf === 7 ? 1 : 0, eax: 0, ebx: 0, ecx: 0, edx: 0 });
       }
     }
@@ -374,6 +504,15 @@ export function resolveCpu(cpu: CpuConfig, supported: readonly CpuidEntry[]): Re
       }
     }
   }
+  // Leaf 0DH from the features (within the model's level), in leaf order.
+  const level = entries.find((e) => e.function === 0)?.eax ?? 0;
+  const others = entries.filter((e) => e.function !== 0xd);
+  if (level >= 0xd) {
+    const xsave = xsaveLeaves(words, supported);
+    const at = others.findIndex((e) => e.function > 0xd);
+    others.splice(at < 0 ? others.length : at, 0, ...xsave);
+  }
+  entries = others;
   // Write the (filtered) feature words into their leaves.
   for (const [i, w] of WORDS.entries()) {
     const at = entries.findIndex((e) => e.function === w.leaf && e.index === w.index);

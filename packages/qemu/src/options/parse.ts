@@ -7,7 +7,7 @@ import type {
   NetdevConfig,
   VmConfig,
 } from './config.js';
-import { CPU_MODELS, CpuModelError, checkCpuConfig, cpuHelpText } from './cpu-model.js';
+import { CPU_MODELS, CpuModelError, checkCpuConfig, cpuHelpText, DEFAULT_CPU_MODEL } from './cpu-model.js';
 import { OptionSyntaxError, parseBool, parseKeyValues, parseSize } from './keyval.js';
 import { deviceHelpText, planVirtio, VirtioOptionError } from './virtio-plan.js';
 
@@ -64,8 +64,9 @@ const DEFAULTS: VmConfig = {
   ept: true,
   kernelIrqchip: false,
   vcpuThread: undefined,
-  // Without -cpu the vCPU gets every feature the KVM facade supports (QEMU's `-cpu host`).
-  cpu: { model: 'host', features: new Map() },
+  // Without -cpu the vCPU gets the facade's x86-64 model (what `-cpu host` was before the facade had
+  // AVX: SSE to SSE4.2, AES-NI, XSAVE, long mode), so that default guests keep their CPUID.
+  cpu: { model: DEFAULT_CPU_MODEL, features: new Map() },
   memoryBytes: 128 * 2 ** 20,
   smp: 1,
   kernel: undefined,

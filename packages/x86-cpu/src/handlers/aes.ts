@@ -1,5 +1,6 @@
 /**
- * AES-NI and PCLMULQDQ (SDM Vol. 2A/2B, the legacy SSE encodings; the VEX forms are AVX and stay #UD):
+ * AES-NI and PCLMULQDQ (SDM Vol. 2A/2B, the legacy SSE encodings; the VEX.128 forms in `avx2.ts` run
+ * the same engines, exported here, on the scratch lanes A/B into R):
  * AESENC, AESENCLAST, AESDEC, AESDECLAST, AESIMC, AESKEYGENASSIST (CPUID.01H:ECX.AES, bit 25) and
  * PCLMULQDQ (bit 1). Exception type 4: the SSE entry checks and an aligned m128 (#GP(0) otherwise).
  *
@@ -30,8 +31,8 @@ const rotl8 = (x: number, n: number): number => ((x << n) | (x >>> (8 - n))) & 0
 const rotl32 = (x: number, n: number): number => (n === 0 ? x >>> 0 : ((x << n) | (x >>> (32 - n))) >>> 0);
 
 /** FIPS-197 §5.1.1: the multiplicative inverse (0 for 0) followed by the affine transformation. */
-const SBOX = new Uint8Array(256);
-const INV_SBOX = new Uint8Array(256);
+export const SBOX = new Uint8Array(256);
+export const INV_SBOX = new Uint8Array(256);
 for (let x = 0; x < 256; x++) {
   let inv = 0;
   for (let y = 1; y < 256 && x !== 0; y++) {
@@ -50,8 +51,8 @@ for (let x = 0; x < 256; x++) {
  * MixColumns (matrix column r of {02 03 01 01} circulant), InvSubBytes and InvMixColumns ({0e 0b 0d
  * 09}), or InvMixColumns alone.
  */
-const ENC = new Uint32Array(1024);
-const DEC = new Uint32Array(1024);
+export const ENC = new Uint32Array(1024);
+export const DEC = new Uint32Array(1024);
 const IMC = new Uint32Array(1024);
 for (let x = 0; x < 256; x++) {
   const s = SBOX[x]!;
@@ -85,7 +86,7 @@ function subWord(w: number): number {
  * k = 1, InvShiftRows for k = 3), through `table` ((Inv)SubBytes and (Inv)MixColumns), then
  * AddRoundKey with B.
  */
-function mixRound(table: Uint32Array, k: number): void {
+export function mixRound(table: Uint32Array, k: number): void {
   const s = A.u8;
   for (let c = 0; c < 4; c++) {
     R.u32[c] =
@@ -99,7 +100,7 @@ function mixRound(table: Uint32Array, k: number): void {
 }
 
 /** The last round into R: the same row selection through the S-box `box` alone, then AddRoundKey. */
-function lastRound(box: Uint8Array, k: number): void {
+export function lastRound(box: Uint8Array, k: number): void {
   const s = A.u8;
   for (let c = 0; c < 4; c++) {
     R.u32[c] =
@@ -128,10 +129,8 @@ function round(mix: Uint32Array | null, box: Uint8Array, k: number): Handler {
   };
 }
 
-/** AESIMC: xmm1 = InvMixColumns(xmm2/m128), the decryption round keys of the equivalent inverse cipher. */
-const aesimc: Handler = (cpu, ins) => {
-  const sse = enter(cpu);
-  loadB(cpu, ins, sse, 16, true);
+/** InvMixColumns of B into R (AESIMC's operation). */
+export function invMixColumns(): void {
   const s = B.u8;
   for (let c = 0; c < 4; c++) {
     R.u32[c] =
@@ -141,6 +140,13 @@ const aesimc: Handler = (cpu, ins) => {
         IMC[768 + s[4 * c + 3]!]!) >>>
       0;
   }
+}
+
+/** AESIMC: xmm1 = InvMixColumns(xmm2/m128), the decryption round keys of the equivalent inverse cipher. */
+const aesimc: Handler = (cpu, ins) => {
+  const sse = enter(cpu);
+  loadB(cpu, ins, sse, 16, true);
+  invMixColumns();
   storeR(sse, xmm(ins.op0Register));
 };
 
@@ -148,16 +154,19 @@ const aesimc: Handler = (cpu, ins) => {
  * AESKEYGENASSIST: from dwords X1 and X3 of the source, [SubWord(X1), RotWord(SubWord(X1)) ^ RCON,
  * SubWord(X3), RotWord(SubWord(X3)) ^ RCON] with RCON = imm8; RotWord rotates the bytes right by one.
  */
-const aeskeygenassist: Handler = (cpu, ins) => {
-  const sse = enter(cpu);
-  loadB(cpu, ins, sse, 16, true);
-  const rcon = ins.immediate & 0xff;
+export function keygenAssist(rcon: number): void {
   const x1 = subWord(B.u32[1]!);
   const x3 = subWord(B.u32[3]!);
   R.u32[0] = x1;
   R.u32[1] = (rotl32(x1, 24) ^ rcon) >>> 0;
   R.u32[2] = x3;
   R.u32[3] = (rotl32(x3, 24) ^ rcon) >>> 0;
+}
+
+const aeskeygenassist: Handler = (cpu, ins) => {
+  const sse = enter(cpu);
+  loadB(cpu, ins, sse, 16, true);
+  keygenAssist(ins.immediate & 0xff);
   storeR(sse, xmm(ins.op0Register));
 };
 
@@ -168,12 +177,7 @@ const aeskeygenassist: Handler = (cpu, ins) => {
  * quadword imm8[4] of the source (0 = low, 1 = high). Shift-and-xor over the 64 multiplier bits,
  * the multiplicand kept shifted in four dwords.
  */
-const pclmulqdq: Handler = (cpu, ins) => {
-  const sse = enter(cpu);
-  const d = xmm(ins.op0Register);
-  loadB(cpu, ins, sse, 16, true);
-  loadA(sse, d);
-  const imm = ins.immediate;
+export function clmul(imm: number): void {
   const qa = imm & 1 ? 2 : 0;
   const qb = imm & 0x10 ? 2 : 0;
   let s0 = A.u32[qa]!;
@@ -204,6 +208,14 @@ const pclmulqdq: Handler = (cpu, ins) => {
   R.u32[1] = r1;
   R.u32[2] = r2;
   R.u32[3] = r3;
+}
+
+const pclmulqdq: Handler = (cpu, ins) => {
+  const sse = enter(cpu);
+  const d = xmm(ins.op0Register);
+  loadB(cpu, ins, sse, 16, true);
+  loadA(sse, d);
+  clmul(ins.immediate);
   storeR(sse, d);
 };
 

@@ -5,11 +5,12 @@
  * take an unaligned m128 (SDM Vol. 2A §2.4: they are exempt from the 16-byte alignment rule); PCMPGTQ
  * needs an aligned one. CRC32 is a general-purpose instruction: no SSE entry checks.
  */
-import type { Handler } from '../cpu.js';
+import type { Cpu, Handler } from '../cpu.js';
 import { EFLAGS, setArith } from '../flags.js';
 import { getReg, readOp1, readOp1_64, setReg } from '../operands.js';
 import { GPR_HI } from '../registers.js';
 import { A, B, R } from '../sse/lanes.js';
+import type { SseState } from '../sse/state.js';
 import { compareStrings, implicitLength, StrImm } from '../sse/strings.js';
 import { enter, intXmm, loadA, loadB, xmm } from './sse-core.js';
 import { HandlerList } from './table.js';
@@ -89,47 +90,61 @@ function pcmpstr(explicit: boolean, index: boolean, wide = false): Handler {
     const sse = enter(cpu);
     loadB(cpu, ins, sse, 16, false);
     loadA(sse, xmm(ins.op0Register));
-    const imm = ins.immediate & 0xff;
-    const words = (imm & StrImm.WORDS) !== 0;
-    const n = words ? 8 : 16;
-    const r = cpu.regs.r32;
-    const la = !explicit
-      ? implicitLength(A, words)
-      : wide
-        ? explicitLength64(r[EAX]!, r[EAX + GPR_HI]!, n)
-        : explicitLength(r[EAX]!, n);
-    const lb = !explicit
-      ? implicitLength(B, words)
-      : wide
-        ? explicitLength64(r[EDX]!, r[EDX + GPR_HI]!, n)
-        : explicitLength(r[EDX]!, n);
-    const res = compareStrings(imm, la, lb);
-    if (index) {
-      const msb = (imm & StrImm.MSB_OR_EXPAND) !== 0;
-      // ECX is written as a 32-bit register: RCX[63:32] = 0 in 64-bit mode.
-      r[ECX] = res === 0 ? n : msb ? 31 - Math.clz32(res) : 31 - Math.clz32(res & -res);
-      r[ECX + GPR_HI] = 0;
-    } else if (imm & StrImm.MSB_OR_EXPAND) {
-      for (let i = 0; i < n; i++) {
-        const on = (res >>> i) & 1 ? 0xffff : 0;
-        if (words) sse.u16[i] = on;
-        else sse.u8[i] = on;
-      }
-    } else {
-      sse.u32[0] = res;
-      sse.u32[1] = 0;
-      sse.u32[2] = 0;
-      sse.u32[3] = 0;
-    }
-    setArith(
-      cpu.flags,
-      ARITH_MASK,
-      (res !== 0 ? EFLAGS.CF : 0) |
-        (lb < n ? EFLAGS.ZF : 0) |
-        (la < n ? EFLAGS.SF : 0) |
-        (res & 1 ? EFLAGS.OF : 0),
-    );
+    stringCompare(cpu, sse, ins.immediate & 0xff, explicit, index, wide);
   };
+}
+
+/**
+ * The string compare on A (first operand) and B (second) with its results: ECX (the index forms) or
+ * XMM0's low 128 bits (the mask forms), and the flags. Shared with the VEX forms (`avx2.ts`).
+ */
+export function stringCompare(
+  cpu: Cpu,
+  sse: SseState,
+  imm: number,
+  explicit: boolean,
+  index: boolean,
+  wide: boolean,
+): void {
+  const words = (imm & StrImm.WORDS) !== 0;
+  const n = words ? 8 : 16;
+  const r = cpu.regs.r32;
+  const la = !explicit
+    ? implicitLength(A, words)
+    : wide
+      ? explicitLength64(r[EAX]!, r[EAX + GPR_HI]!, n)
+      : explicitLength(r[EAX]!, n);
+  const lb = !explicit
+    ? implicitLength(B, words)
+    : wide
+      ? explicitLength64(r[EDX]!, r[EDX + GPR_HI]!, n)
+      : explicitLength(r[EDX]!, n);
+  const res = compareStrings(imm, la, lb);
+  if (index) {
+    const msb = (imm & StrImm.MSB_OR_EXPAND) !== 0;
+    // ECX is written as a 32-bit register: RCX[63:32] = 0 in 64-bit mode.
+    r[ECX] = res === 0 ? n : msb ? 31 - Math.clz32(res) : 31 - Math.clz32(res & -res);
+    r[ECX + GPR_HI] = 0;
+  } else if (imm & StrImm.MSB_OR_EXPAND) {
+    for (let i = 0; i < n; i++) {
+      const on = (res >>> i) & 1 ? 0xffff : 0;
+      if (words) sse.u16[i] = on;
+      else sse.u8[i] = on;
+    }
+  } else {
+    sse.u32[0] = res;
+    sse.u32[1] = 0;
+    sse.u32[2] = 0;
+    sse.u32[3] = 0;
+  }
+  setArith(
+    cpu.flags,
+    ARITH_MASK,
+    (res !== 0 ? EFLAGS.CF : 0) |
+      (lb < n ? EFLAGS.ZF : 0) |
+      (la < n ? EFLAGS.SF : 0) |
+      (res & 1 ? EFLAGS.OF : 0),
+  );
 }
 
 function entries(): [number, Handler][] {
