@@ -50,3 +50,44 @@ describe('the x86-64 default guest through the KVM facade', () => {
     },
   );
 });
+
+// The same guest with `-cpu Haswell`: the guest CPUID has AVX, AVX2, FMA, BMI1/2... (leaf 1, leaf 7) and
+// leaf 0DH with the YMM component, so the kernel enables XCR0 = x87|SSE|AVX (an 832-byte XSAVE area),
+// and glibc's string functions in the static busybox pick their AVX2 variants (its ifuncs read CPUID
+// and XCR0): the bench=1 answers must still be exact.
+describe('-cpu Haswell with the x86-64 default guest', () => {
+  it('boots with the AVX state component enabled, runs the bench=1 workload and powers off (exit 0)', {
+    timeout: 900_000,
+  }, async () => {
+    const g = startCliGuest([
+      '-cpu',
+      'Haswell',
+      '-m',
+      '128',
+      '-kernel',
+      join(image, 'bzImage'),
+      '-initrd',
+      join(image, 'initrd.cpio.gz'),
+      '-append',
+      'console=ttyS0 bench=1',
+      '-nographic',
+      '-no-reboot',
+    ]);
+    try {
+      const status = await g.exited;
+      const out = g.output();
+      const context = `status ${status}\n--- console (end) ---\n${out.slice(-4000)}\n--- stderr ---\n${g.errors().slice(-2000)}`;
+      expect(out, context).toContain("x86/fpu: Supporting XSAVE feature 0x004: 'AVX registers'");
+      expect(out, context).toMatch(/x86\/fpu: Enabled xstate features 0x7, context size is 832 bytes/);
+      expect(out, context).toContain('BENCH machine: x86_64');
+      expect(out, context).toContain('BENCH awk: 2666866670000 10.480728');
+      expect(out, context).toContain(
+        'BENCH sha256: bb9f8df61474d25e71fa00722318cd387396ca1736605e1248821cc0de3d3af8  -',
+      );
+      expect(out, context).toContain('GUEST-DONE');
+      expect(status, context).toBe(0);
+    } finally {
+      g.kill();
+    }
+  });
+});

@@ -2,7 +2,7 @@
 import { GuestMemory } from '@typevisor/memory';
 import { assemble } from '@typevisor/x86-decoder';
 import { expect, it } from 'vitest';
-import { Cpu, CpuExit, NullHooks } from './index.js';
+import { CR0, Cpu, CpuExit, MAX_MODEL, NullHooks, Seg } from './index.js';
 
 it('runs the README example', () => {
   // 1 MiB of guest RAM; the CPU starts in real mode as after RESET, we point it at our code.
@@ -40,4 +40,40 @@ it('runs the README example', () => {
 
   expect(exit).toBe(CpuExit.Hlt);
   expect(String.fromCharCode(...out)).toBe('hi');
+});
+
+// The README's AVX example: VADDPS on YMM registers after the guest enables OSXSAVE and XCR0.
+it('runs the README AVX example', () => {
+  const memory = GuestMemory.create(1 << 20);
+  memory.writeBytes(0x2000, new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]).buffer));
+  memory.writeBytes(0x2020, new Uint8Array(new Float32Array(8).fill(0.5).buffer));
+  const code = assemble(
+    `
+      mov eax, cr4
+      or eax, 0x40200          ; CR4.OSXSAVE | CR4.OSFXSR
+      mov cr4, eax
+      xor ecx, ecx
+      xor edx, edx
+      mov eax, 7               ; XCR0 = x87 | SSE | AVX
+      xsetbv
+      vmovups ymm0, [0x2000]
+      vaddps ymm0, ymm0, [0x2020]
+      vmovups [0x2040], ymm0
+      hlt`,
+    { bitness: 32, origin: 0x1000 },
+  );
+  memory.writeBytes(0x1000, code);
+
+  const cpu = new Cpu(memory, { model: MAX_MODEL }); // PENTIUM_II (the default) has no AVX: #UD
+  cpu.setControlRegisters(CR0.PE | CR0.ET, 0, 0); // protected mode with flat 32-bit caches, no GDT needed
+  for (const s of [Seg.CS, Seg.SS, Seg.DS, Seg.ES])
+    cpu.segs.set(s, 8, 0, 0xffffffff, s === Seg.CS ? 0xc09b : 0xc093);
+  cpu.regs.ip = 0x1000;
+
+  const exit = cpu.run(1_000);
+
+  expect(exit).toBe(CpuExit.Hlt);
+  const sum = new Uint8Array(32);
+  memory.readBytes(0x2040, sum);
+  expect([...new Float32Array(sum.buffer)]).toEqual([1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5]);
 });
