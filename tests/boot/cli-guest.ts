@@ -7,6 +7,7 @@
  * four times slower than under plain Node.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -121,4 +122,42 @@ export function startDefaultCliGuest(extra: readonly string[], append = 'console
     append,
     ...extra,
   ]);
+}
+
+/** The process's exit status, or -1 when it has not exited within `ms` (a hung guest fails, it does not hang the test). */
+export function exitWithin(g: CliGuest, ms: number): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<number>((resolve) => {
+    timer = setTimeout(() => resolve(-1), ms);
+  });
+  return Promise.race([g.exited, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs HMP `commands` on the monitor listening at unix socket `path` (`-monitor unix:<path>,server,nowait`)
+ * and returns what it printed: the state of a guest that stopped making progress, for a failure message.
+ */
+export function monitorDump(path: string, commands: readonly string[]): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const sock = createConnection(path);
+    sock.setEncoding('utf8');
+    sock.on('data', (s: string) => {
+      text += s;
+    });
+    sock.on('error', (e) => resolve(`${text}\n(monitor: ${e.message})`));
+    sock.on('connect', () => {
+      let i = 0;
+      const next = () => {
+        if (i === commands.length) {
+          sock.end();
+          resolve(text);
+          return;
+        }
+        sock.write(`${commands[i++]}\n`);
+        setTimeout(next, 1000);
+      };
+      setTimeout(next, 500);
+    });
+  });
 }

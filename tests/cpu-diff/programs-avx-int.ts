@@ -10,29 +10,7 @@
  * program goes on with the next case.
  */
 import { vecProgram } from './runtime64.js';
-
-const M64 = (1n << 64n) - 1n;
-const hex = (n: bigint) => `0x${(n & M64).toString(16)}`;
-
-/** Deterministic bytes (xorshift32), so the program text does not change between builds. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s & 0xff;
-  };
-}
-
-/** 32 bytes as a `db` line. */
-const dbLine = (bytes: readonly number[]) => `    db ${bytes.map((b) => `0x${b.toString(16)}`).join(', ')}`;
-
-/** 16-bit elements, little-endian, as bytes. */
-const words = (ws: readonly number[]) => ws.flatMap((w) => [w & 0xff, (w >>> 8) & 0xff]);
-const dwords = (ds: readonly number[]) => ds.flatMap((d) => words([d & 0xffff, (d >>> 16) & 0xffff]));
+import { dbLine, dwords, guarded, hex64 as hex, prng, words, unaligned } from './vec-helpers.js';
 
 function vectors(): Record<string, number[]> {
   const r = prng(0x1badb002);
@@ -172,13 +150,7 @@ export function vecIntProgram(): string {
     vmovdqu ymm2, [${b}]
     vmovdqu ymm3, [mask]
     vmovdqu ymm0, [fill]
-    mov [case_rsp], rsp
-    mov qword [recover], after${n}
-    ${insn}
-    call print_ymm0
-after${n}:
-    mov rsp, [case_rsp]
-    mov qword [recover], 0
+${guarded(`after${n}`, insn, '    call print_ymm0')}
     call newline`);
   };
 
@@ -248,21 +220,11 @@ after${n}:
     '    dq 0xdeadbeefcafef00d, 0x0123456789abcdef, 0xfeedfacef00dbabe, 0x7766554433221100',
     // Unaligned copies of the sources for the memory forms (VEX needs no alignment).
     'align 32',
-    '    db 0x99',
-    'vau:',
-    dbLine(v.va!),
-    '    db 0x99',
-    'vbu:',
-    dbLine(v.vb!),
-    '    db 0x99',
-    'ebu:',
-    dbLine(v.eb!),
-    '    db 0x99',
-    'dbu:',
-    dbLine(v.db!),
-    '    db 0x99',
-    'cntu:',
-    '    dq 5, 0xffffffffffffffff',
+    ...unaligned('vau', dbLine(v.va!)),
+    ...unaligned('vbu', dbLine(v.vb!)),
+    ...unaligned('ebu', dbLine(v.eb!)),
+    ...unaligned('dbu', dbLine(v.db!)),
+    ...unaligned('cntu', '    dq 5, 0xffffffffffffffff'),
     'align 32',
     ...counts,
     ...names.map((n, i) => `nm${i}:\n    db "${n}", 0`),

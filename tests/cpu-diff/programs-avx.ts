@@ -20,25 +20,23 @@
  * (QEMU writes that element first; the SDM's store is all or nothing here).
  */
 import { PT4K_BASE, vecProgram } from './runtime64.js';
-
-const f32 = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0]!;
-const f64 = (v: number): bigint => new BigUint64Array(new Float64Array([v]).buffer)[0]!;
-const hex = (v: number | bigint) => `0x${v.toString(16)}`;
-/** Eight binary32 lanes (numbers converted, bigints raw bit patterns). */
-const ps = (vals: readonly (number | bigint)[]) =>
-  `    dd ${vals.map((v) => hex(typeof v === 'bigint' ? Number(v) : f32(v))).join(', ')}`;
-/** Four binary64 lanes. */
-const pd = (vals: readonly (number | bigint)[]) =>
-  `    dq ${vals.map((v) => hex(typeof v === 'bigint' ? v : f64(v))).join(', ')}`;
-const dd = (vals: readonly number[]) => `    dd ${vals.map((v) => hex(v >>> 0)).join(', ')}`;
-
-const RN = 0x1f80;
-const RD = 0x3f80;
-const RU = 0x5f80;
-const RZ = 0x7f80;
-const MODES = [RN, RD, RU, RZ];
-const FTZ = 0x8000;
-const DAZ = 0x40;
+import {
+  DAZ,
+  ddLine as dd,
+  FTZ,
+  type CaseParts,
+  caseTail,
+  hex,
+  MODES,
+  pd,
+  ps,
+  RD,
+  RN,
+  RU,
+  RZ,
+  MXCSR_SLOTS,
+  printMxcsr,
+} from './vec-helpers.js';
 
 /** Operand sets: name -> (YMM1, YMM2, YMM3). */
 function sets(): Record<string, [string, string, string]> {
@@ -138,11 +136,8 @@ export function vecAvxProgram(): string {
     rax: '    call space_hex',
     flags: '    call print_flags',
   } as const;
-  interface Opt {
+  interface Opt extends CaseParts {
     mx?: number;
-    post?: string;
-    final?: string;
-    setup?: string;
     /** Printed instead of the set name. */
     tag?: string;
   }
@@ -159,18 +154,7 @@ export function vecAvxProgram(): string {
     vmovdqu ymm1, [${set}_a]
     vmovdqu ymm2, [${set}_b]
     vmovdqu ymm3, [${set}_c]
-    push 0x8d7
-    popfq
-${o.setup ?? ''}
-    mov [case_rsp], rsp
-    mov qword [recover], after${n}
-    ${insn}
-${o.post ?? PRINT.ymm}
-after${n}:
-    mov rsp, [case_rsp]
-    mov qword [recover], 0
-${o.final ?? ''}
-    call newline`);
+${caseTail(n, insn, o, PRINT.ymm)}`);
   };
 
   // ---------------------------------------------------------------- arithmetic
@@ -543,21 +527,13 @@ ${o.final ?? ''}
     'align 32',
     'buf:',
     '    times 64 db 0',
-    'mx_in:',
-    '    dd 0',
-    'mx_out:',
-    '    dd 0',
+    ...MXCSR_SLOTS,
     'mx_good:',
     '    dd 0x5fbf',
     ...names.map((n, i) => `nm${i}:\n    db "${n}", 0`),
   );
   const routines = `
-print_mx:                   ; YMM0, then MXCSR without DE (QEMU 7.2 never sets DE; see README.md)
-    call print_ymm0
-    vstmxcsr [mx_out]
-    mov eax, [mx_out]
-    and eax, ~2
-    call space_hex
+${printMxcsr('print_mx', 'vstmxcsr')}
     ret
 print_flags:                ; the arithmetic flags (OF SF ZF AF PF CF)
     pushfq

@@ -12,26 +12,16 @@
  * shows), RAX, the flags, or the buffer. A fault is printed and the case's `final` part still runs.
  */
 import { PT4K_BASE, vecProgram } from './runtime64.js';
-
-const M64 = (1n << 64n) - 1n;
-const hex = (n: number | bigint) => `0x${(BigInt(n) & M64).toString(16)}`;
-
-/** Deterministic bytes (xorshift32), so the program text does not change between builds. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s & 0xff;
-  };
-}
-
-const dbLine = (bytes: readonly number[]) => `    db ${bytes.map((b) => `0x${b.toString(16)}`).join(', ')}`;
-const ddLine = (ds: readonly number[]) => `    dd ${ds.map((d) => `0x${(d >>> 0).toString(16)}`).join(', ')}`;
-const dqLine = (qs: readonly bigint[]) => `    dq ${qs.map((q) => hex(q)).join(', ')}`;
+import {
+  dbLine,
+  ddLine,
+  dqLine,
+  type CaseParts,
+  caseTail,
+  hex64 as hex,
+  prng,
+  unaligned,
+} from './vec-helpers.js';
 
 /** What a case prints after its instruction. */
 const P = {
@@ -56,13 +46,7 @@ export function vecAvx2Program(): string {
   const names: string[] = [];
   const body: string[] = [];
 
-  interface Case {
-    /** Printed after the instruction when it completes. */
-    post?: string;
-    /** Printed after the instruction or its fault. */
-    final?: string;
-    /** Extra setup after the standard one. */
-    setup?: string;
+  interface Case extends CaseParts {
     a?: string;
     b?: string;
     m?: string;
@@ -81,18 +65,13 @@ export function vecAvx2Program(): string {
     mov rax, 0xa0a0a0a0a0a0a0a0
     mov rcx, 0xc0c0c0c0c0c0c0c0
     mov rdx, 0xd0d0d0d0d0d0d0d0
-    push 0x8d7
-    popfq
-${o.setup ?? ''}
-    mov [case_rsp], rsp
-    mov qword [recover], after${n}
-    ${insn}
-${o.post ?? P.ymm0}
-after${n}:
-    mov rsp, [case_rsp]
-    mov qword [recover], 0
-${o.final ?? ''}
-    call newline`);
+${caseTail(n, insn, o, P.ymm0)}`);
+  };
+
+  /** Case `form` with YMM registers (VEX.256), then with XMM registers (VEX.128). */
+  const yx = (form: (r: 'ymm' | 'xmm') => string, tag = '', o: Case = {}) => {
+    c(form('ymm'), tag, o);
+    c(form('xmm'), tag, o);
   };
 
   // ---------------------------------------------------------------- moves
@@ -106,14 +85,11 @@ ${o.final ?? ''}
   c('vmovq rax, xmm1', '', { post: P.rax });
   c('vmovd [buf+4], xmm1', '', { post: P.buf });
   c('vmovq [buf+3], xmm1', '', { post: P.buf });
-  c('vmovdqa ymm0, [va]', '');
-  c('vmovdqa xmm0, [va]', '');
+  yx((r) => `vmovdqa ${r}0, [va]`);
   c('vmovdqa ymm0, [va+16]', ' (misaligned)');
   c('vmovdqa xmm0, [va+8]', ' (misaligned)');
-  c('vmovdqu ymm0, [vau]', '');
-  c('vmovdqu xmm0, [vau]', '');
-  c('vmovdqa ymm0, ymm1', '');
-  c('vmovdqa xmm0, xmm1', '');
+  yx((r) => `vmovdqu ${r}0, [vau]`);
+  yx((r) => `vmovdqa ${r}0, ${r}1`);
   c('db 0xc5, 0xfd, 0x7f, 0xc8', 'vmovdqa ymm0, ymm1 (7f)');
   c('db 0xc5, 0xf9, 0x7f, 0xc8', 'vmovdqa xmm0, xmm1 (7f)');
   c('db 0xc5, 0xfe, 0x7f, 0xc8', 'vmovdqu ymm0, ymm1 (7f)');
@@ -128,8 +104,7 @@ ${o.final ?? ''}
   c('vmovntdqa ymm0, [va]', '');
   c('vmovntdqa xmm0, [va+16]', '');
   c('vmovntdqa xmm0, [va+8]', ' (misaligned)');
-  c('vlddqu ymm0, [vau]', '');
-  c('vlddqu xmm0, [vau]', '');
+  yx((r) => `vlddqu ${r}0, [vau]`);
   c('vmaskmovdqu xmm1, xmm2', '', { setup: '    lea rdi, [buf+7]', post: P.buf });
   c('vmaskmovdqu xmm1, xmm3', ' (vc)', { setup: '    lea rdi, [buf+32]', post: P.buf });
 
@@ -157,8 +132,7 @@ ${o.final ?? ''}
   c('vpmovmskb rax, ymm2', '', { post: P.rax });
 
   // ---------------------------------------------------------------- VPTEST, VPHMINPOSUW
-  c('vptest ymm1, ymm2', '', { post: P.flags });
-  c('vptest xmm1, xmm2', '', { post: P.flags });
+  yx((r) => `vptest ${r}1, ${r}2`, '', { post: P.flags });
   c('vptest ymm1, ymm1', '', { post: P.flags });
   c('vptest ymm1, [zeros]', '', { post: P.flags });
   c('vptest ymm1, [vbu]', '', { post: P.flags, a: 'zeros' });
@@ -457,15 +431,9 @@ ${o.final ?? ''}
     'str_b:',
     '    db "xxabcxxdefxabcdx"',
     'align 32',
-    '    db 0x99',
-    'vau:',
-    dbLine(va),
-    '    db 0x99',
-    'vbu:',
-    dbLine(vb),
-    '    db 0x99',
-    'str_bu:',
-    '    db "ab", 0, "cxxdefxabcdxyzw"',
+    ...unaligned('vau', dbLine(va)),
+    ...unaligned('vbu', dbLine(vb)),
+    ...unaligned('str_bu', '    db "ab", 0, "cxxdefxabcdxyzw"'),
     ...names.map((n, i) => `nm${i}:\n    db "${n}", 0`),
   ].join('\n');
   return vecProgram(body.join('\n'), data);

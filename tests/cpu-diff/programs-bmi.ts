@@ -12,9 +12,7 @@
  * RAX RBX RCX RDX RSI RDI and RFLAGS masked to the flags the SDM defines for the instruction.
  */
 import { vecProgram } from './runtime64.js';
-
-const M64 = (1n << 64n) - 1n;
-const hex = (n: number | bigint) => `0x${(BigInt(n) & M64).toString(16)}`;
+import { hex64 as hex, M64, REG_MARKERS, regRun } from './vec-helpers.js';
 
 const OF = 0x800;
 const SF = 0x80;
@@ -63,23 +61,9 @@ class Cases {
     this.names.set(name, title);
     this.out.push(`    mov qword [cur_name], ${name}
     mov qword [cur_mask], ${hex(mask)}
-    mov rax, 0xa0a0a0a0a0a0a0a0
-    mov rbx, 0xb0b0b0b0b0b0b0b0
-    mov rcx, 0xc0c0c0c0c0c0c0c0
-    mov rdx, 0xd0d0d0d0d0d0d0d0
-    mov rsi, 0x5151515151515151
-    mov rdi, 0xd1d1d1d1d1d1d1d1
+${REG_MARKERS}
 ${setup}
-    mov [case_rsp], rsp
-    mov qword [recover], ${after}
-    push ${hex(flags)}
-    popfq
-${code}
-${after}:
-    mov rsp, [case_rsp]
-    pushfq
-    mov qword [recover], 0
-    call report_regs`);
+${regRun(after, code, flags)}`);
   }
 
   data(): string {

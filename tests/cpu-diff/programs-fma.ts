@@ -15,17 +15,21 @@
  * the SDM ignores DAZ); VCVTPS2PH of tiny results under FTZ (QEMU flushes them, the SDM ignores FTZ).
  */
 import { vecProgram } from './runtime64.js';
-
-const f32 = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0]!;
-const f64 = (v: number): bigint => new BigUint64Array(new Float64Array([v]).buffer)[0]!;
-const hex = (v: number | bigint) => `0x${v.toString(16)}`;
-
-/** Eight binary32 lanes (numbers are converted, bigints are raw bit patterns). */
-const ps = (vals: readonly (number | bigint)[]) =>
-  `    dd ${vals.map((v) => hex(typeof v === 'bigint' ? Number(v) : f32(v))).join(', ')}`;
-/** Four binary64 lanes. */
-const pd = (vals: readonly (number | bigint)[]) =>
-  `    dq ${vals.map((v) => hex(typeof v === 'bigint' ? v : f64(v))).join(', ')}`;
+import {
+  DAZ,
+  FTZ,
+  hex,
+  MODES,
+  pd,
+  ps,
+  RD,
+  RN,
+  RU,
+  RZ,
+  unaligned,
+  MXCSR_SLOTS,
+  printMxcsr,
+} from './vec-helpers.js';
 
 const fr = Math.fround;
 
@@ -114,13 +118,6 @@ function sets(): Record<string, [string, string, string]> {
 }
 
 /** MXCSR values: all exceptions masked; RC nearest/down/up/zero; FTZ; DAZ. */
-const RN = 0x1f80;
-const RD = 0x3f80;
-const RU = 0x5f80;
-const RZ = 0x7f80;
-const MODES = [RN, RD, RU, RZ];
-const FTZ = 0x8000;
-const DAZ = 0x40;
 
 const OPS = ['fmadd', 'fmsub', 'fnmadd', 'fnmsub', 'fmaddsub', 'fmsubadd'];
 const ORDERS = ['132', '213', '231'];
@@ -269,26 +266,14 @@ export function vecFmaProgram(): string {
     ps([0, 0, 0, 0, 0, 0, 0, 0]),
     'h_out:',
     '    dq 0x1111111111111111, 0x2222222222222222, 0x3333333333333333, 0x4444444444444444',
-    'mx_in:',
-    '    dd 0',
-    'mx_out:',
-    '    dd 0',
+    ...MXCSR_SLOTS,
     // Unaligned copies for the memory forms.
-    '    db 0x99',
-    'sBasic_m:',
-    data.sBasic![2],
-    '    db 0x99',
-    'dBasic_m:',
-    data.dBasic![2],
+    ...unaligned('sBasic_m', data.sBasic![2]),
+    ...unaligned('dBasic_m', data.dBasic![2]),
     ...names.map((n, i) => `nm${i}:\n    db "${n.replace(/\n.*/s, '')}", 0`),
   );
   const routines = `
-print_mxcsr:                ; YMM0, then MXCSR without DE (QEMU 7.2 never sets DE; see README.md)
-    call print_ymm0
-    stmxcsr [mx_out]
-    mov eax, [mx_out]
-    and eax, ~2
-    call space_hex
+${printMxcsr('print_mxcsr', 'stmxcsr')}
     mov dword [mx_out], 0x1f80
     ldmxcsr [mx_out]
     ret

@@ -4,6 +4,7 @@
  * instruction (undefined flags may differ between CPU models and QEMU).
  */
 import { HIGH_BASE, PT4K_BASE, program64 } from './runtime64.js';
+import { hex64 as hex, M64, REG_MARKERS, regRun } from './vec-helpers.js';
 
 /** Arithmetic flags: OF SF ZF AF PF CF. */
 const ARITH = 0x8d5;
@@ -12,9 +13,6 @@ const LOGIC = 0x8c5;
 /** RFLAGS inputs: all arithmetic flags clear, or all set. */
 const FLAGS_CLEAR = 0x002;
 const FLAGS_SET = 0x002 | ARITH;
-
-const M64 = (1n << 64n) - 1n;
-const hex = (n: number | bigint) => `0x${(BigInt(n) & M64).toString(16)}`;
 
 /** 64-bit edge operands, plus one fixed "random" value. */
 export const EDGE64: readonly bigint[] = [
@@ -130,22 +128,8 @@ function named(names: Map<string, string>, title: string, mask: number): string 
 function regCase(names: Map<string, string>, title: string, code: string, mask = ARITH, flags = FLAGS_CLEAR) {
   const after = label('after');
   return `${named(names, title, mask)}
-    mov rax, 0xa0a0a0a0a0a0a0a0
-    mov rbx, 0xb0b0b0b0b0b0b0b0
-    mov rcx, 0xc0c0c0c0c0c0c0c0
-    mov rdx, 0xd0d0d0d0d0d0d0d0
-    mov rsi, 0x5151515151515151
-    mov rdi, 0xd1d1d1d1d1d1d1d1
-    mov [case_rsp], rsp
-    mov qword [recover], ${after}
-    push ${hex(flags)}
-    popfq
-${code}
-${after}:
-    mov rsp, [case_rsp]
-    pushfq
-    mov qword [recover], 0
-    call report_regs`;
+${REG_MARKERS}
+${regRun(after, code, flags)}`;
 }
 
 /** The flags the SDM defines after a 64-bit shift/rotate by `count` (masked to 6 bits). */

@@ -6,20 +6,37 @@
 import { Kvm, KvmHost, type Vcpu } from '@typevisor/kvm';
 import { assemble } from '@typevisor/x86-decoder';
 import { checkCpuConfig, resolveCpu } from '../src/options/cpu-model.js';
-import { parseCommandLine } from '../src/options/parse.js';
+import { CommandLineError, parseCommandLine } from '../src/options/parse.js';
 
 export const CODE = 0x1000;
 export const UD_HANDLER = 0x1800;
 /** Where a test puts its operands (inside the 64 KiB of RAM). */
 export const DATA = 0x2000;
 
+/** The CPU configuration of the command line `args` (which must be a `run`). */
+export function cpuConfigOf(args: string[]) {
+  const cmd = parseCommandLine(args);
+  if (cmd.action !== 'run') throw new Error('not a run');
+  return cmd.config.cpu;
+}
+
+/** The message of the CommandLineError that `args` raise; undefined when they parse. */
+export function commandLineErrorOf(args: string[]): string | undefined {
+  try {
+    parseCommandLine(args);
+  } catch (e) {
+    if (e instanceof CommandLineError) return e.message;
+    throw e;
+  }
+  return undefined;
+}
+
 /** `-cpu <arg>` resolved against the facade's KVM_GET_SUPPORTED_CPUID, with QEMU's warnings. */
 export function resolvedCpu(cpuArg: string) {
-  const cmd = parseCommandLine(['-cpu', cpuArg]);
-  if (cmd.action !== 'run') throw new Error('not a run');
-  checkCpuConfig(cmd.config.cpu);
+  const cpu = cpuConfigOf(['-cpu', cpuArg]);
+  checkCpuConfig(cpu);
   const kvm = Kvm.open(new KvmHost({ tscKhz: 'instructions' }));
-  return { kvm, ...resolveCpu(cmd.config.cpu, kvm.getSupportedCpuid()) };
+  return { kvm, ...resolveCpu(cpu, kvm.getSupportedCpuid()) };
 }
 
 /** The guest; `cr4` is loaded as is (0x600 = OSFXSR | OSXMMEXCPT for SSE without guest setup code). */

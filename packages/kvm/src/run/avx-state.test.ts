@@ -15,7 +15,8 @@ import * as C from '../uapi/constants.js';
 import { EINVAL } from '../uapi/errno.js';
 import * as I from '../uapi/ioctls.js';
 import { allocStruct } from '../uapi/layout.js';
-import { kvm_cpuid2, kvm_cpuid_entry2, kvm_sregs, kvm_xcr, kvm_xcrs, kvm_xsave } from '../uapi/structs.js';
+import { kvm_cpuid2, kvm_cpuid_entry2, kvm_sregs, kvm_xcrs, kvm_xsave } from '../uapi/structs.js';
+import { setXcr0 } from '../../test/xcrs.js';
 import { flatProtectedMode, realModeGuest, type TestGuest } from './guest.test-support.js';
 
 const HLT = 0xf4;
@@ -46,15 +47,6 @@ function setCpuid(g: TestGuest, entries: readonly CpuidEntry[]): void {
     v.setUint32(o + E.edx.offset, e.edx >>> 0, true);
   });
   expect(g.host.ioctl(g.vcpufd, I.KVM_SET_CPUID2, b)).toBe(0);
-}
-
-function setXcr0(g: TestGuest, value: bigint): number {
-  const s = allocStruct(kvm_xcrs);
-  s.set('nr_xcrs', 1);
-  const e = allocStruct(kvm_xcr);
-  e.set('value', value);
-  s.bytesOf('xcrs').set(e.bytes);
-  return g.host.ioctl(g.vcpufd, I.KVM_SET_XCRS, s.bytes);
 }
 
 function orCr4(g: TestGuest, bits: number): number {

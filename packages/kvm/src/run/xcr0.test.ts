@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import * as C from '../uapi/constants.js';
 import * as I from '../uapi/ioctls.js';
-import { allocStruct } from '../uapi/layout.js';
-import { kvm_cpuid2, kvm_cpuid_entry2, kvm_xcr, kvm_xcrs } from '../uapi/structs.js';
+import { kvm_cpuid2, kvm_cpuid_entry2 } from '../uapi/structs.js';
+import { getXcr0, setXcr0 } from '../../test/xcrs.js';
 import { realModeGuest, type TestGuest } from './guest.test-support.js';
 
 /** mov eax, cr4; or eax, 0x40600; mov cr4, eax: CR4.OSFXSR | OSXMMEXCPT | OSXSAVE (16-bit code). */
@@ -52,23 +52,6 @@ function setCpuid(g: TestGuest, ecx: number, leafDEax?: number): void {
 function gpHandler(g: TestGuest): void {
   g.ram.set([0x00, 0x11, 0x00, 0x00], 13 * 4);
   g.ram.set([0xe6, 0x86, HLT], 0x1100);
-}
-
-function getXcr0(g: TestGuest): bigint {
-  const s = allocStruct(kvm_xcrs);
-  expect(g.host.ioctl(g.vcpufd, I.KVM_GET_XCRS, s.bytes)).toBe(0);
-  const e = allocStruct(kvm_xcr);
-  e.bytes.set(s.bytesOf('xcrs').subarray(0, kvm_xcr.size));
-  return e.getBigInt('value');
-}
-
-function setXcr0(g: TestGuest, value: bigint): number {
-  const s = allocStruct(kvm_xcrs);
-  s.set('nr_xcrs', 1);
-  const e = allocStruct(kvm_xcr);
-  e.set('value', value);
-  s.bytesOf('xcrs').set(e.bytes);
-  return g.host.ioctl(g.vcpufd, I.KVM_SET_XCRS, s.bytes);
 }
 
 describe('XCR0 through KVM_GET/SET_XCRS', () => {

@@ -1,27 +1,16 @@
 import { Kvm, KvmHost } from '@typevisor/kvm';
 import type { CpuidEntry } from '@typevisor/kvm';
 import { describe, expect, it } from 'vitest';
-import { CommandLineError, parseCommandLine } from './parse.js';
+import { commandLineErrorOf, cpuConfigOf } from '../../test/cpu-guest.js';
+import { parseCommandLine } from './parse.js';
 import { CPU_MODELS, cpuFlagNames, resolveCpu } from './cpu-model.js';
 
 const supported = (): CpuidEntry[] => Kvm.open(new KvmHost()).getSupportedCpuid();
 
-function cpuOf(args: string) {
-  const cmd = parseCommandLine(['-cpu', args]);
-  if (cmd.action !== 'run') throw new Error('not a run');
-  return cmd.config.cpu;
-}
+const cpuOf = (arg: string) => cpuConfigOf(['-cpu', arg]);
 
 const leaf = (entries: readonly CpuidEntry[], fn: number) => entries.find((e) => e.function === fn);
-const errorOf = (args: string[]) => {
-  try {
-    parseCommandLine(args);
-  } catch (e) {
-    if (e instanceof CommandLineError) return e.message;
-    throw e;
-  }
-  return undefined;
-};
+const errorOf = commandLineErrorOf;
 
 describe('-cpu models', () => {
   it('host and max are exactly what KVM_GET_SUPPORTED_CPUID reports, without warnings', () => {

@@ -6,9 +6,16 @@
  */
 import { type CpuidEntry, HASWELL_MODEL, Kvm, KvmHost, X86_64_KVM_MODEL } from '@typevisor/kvm';
 import { describe, expect, it } from 'vitest';
-import { CODE, cpuGuest, nextOut, resolvedCpu as resolved } from '../../test/cpu-guest.js';
+import {
+  CODE,
+  commandLineErrorOf,
+  cpuConfigOf,
+  cpuGuest,
+  nextOut,
+  resolvedCpu as resolved,
+} from '../../test/cpu-guest.js';
 import { CPU_MODELS, resolveCpu } from './cpu-model.js';
-import { CommandLineError, parseCommandLine } from './parse.js';
+import { parseCommandLine } from './parse.js';
 
 const find = (cpuid: readonly CpuidEntry[], fn: number, index = 0) =>
   cpuid.find((e) => e.function === fn && e.index === index);
@@ -21,21 +28,9 @@ const F16C = 1 << 29;
 const AVX2 = 1 << 5;
 const XSAVE = 1 << 26;
 
-function defaultCpu() {
-  const cmd = parseCommandLine([]);
-  if (cmd.action !== 'run') throw new Error('not a run');
-  return cmd.config.cpu;
-}
+const defaultCpu = () => cpuConfigOf([]);
 
-const errorOf = (args: string[]) => {
-  try {
-    parseCommandLine(args);
-  } catch (e) {
-    if (e instanceof CommandLineError) return e.message;
-    throw e;
-  }
-  return undefined;
-};
+const errorOf = commandLineErrorOf;
 
 describe('the default CPU and qemu64 are unchanged by the Haswell-class facade', () => {
   it('without -cpu the vCPU gets the x86-64 model table exactly: no AVX, no leaf 7, XCR0 x87|SSE', () => {

@@ -18,25 +18,12 @@ import { type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import { CR0, Mode } from '../control.js';
 import type { Cpu } from '../cpu.js';
 import { raise, Vector } from '../exceptions.js';
-import { linearAddress, probeWrite, read32, write32 } from '../memory-access.js';
+import { linearAddress, probeWrite, read32, read64, write32, write64 } from '../memory-access.js';
 import { locate } from '../operands.js';
-import { A, B, R } from '../sse/lanes.js';
+import { A, B, R, views } from '../sse/lanes.js';
 import { type SseState, YMM_HI_WORD } from '../sse/state.js';
 import { offsetPlus } from './sse-core.js';
 import { CR4_OSXSAVE, XFeature } from './xsave.js';
-
-function views(buf: ArrayBuffer) {
-  return {
-    u8: new Uint8Array(buf),
-    i8: new Int8Array(buf),
-    u16: new Uint16Array(buf),
-    i16: new Int16Array(buf),
-    u32: new Uint32Array(buf),
-    i32: new Int32Array(buf),
-    f32: new Float32Array(buf),
-    f64: new Float64Array(buf),
-  };
-}
 
 /** A 256-bit memory operand as read ({@link readVexMem}); bytes past the operand's size are 0. */
 export const M = views(new ArrayBuffer(32));
@@ -178,4 +165,72 @@ export function readYmm(sse: SseState, r: number, dst: Uint32Array): void {
 /** Zeroes bits 255:128 of register `r` (VEX.128 destinations, VZEROUPPER). */
 export function zeroUpper(sse: SseState, r: number): void {
   sse.u32.fill(0, YMM_HI_WORD + r * 4, YMM_HI_WORD + r * 4 + 4);
+}
+
+/**
+ * A register-or-memory source into `dst` (8 words): all 256 bits of a register, or `bytes` (4..32)
+ * of memory (the rest 0) with the alignment `align` (0: none).
+ */
+export function loadRm(
+  cpu: Cpu,
+  ins: Instruction,
+  sse: SseState,
+  kind: OpKind,
+  reg: number,
+  bytes: number,
+  align: number,
+  dst: Uint32Array,
+): void {
+  if (kind === OpKind.Register) {
+    readYmm(sse, vreg(reg), dst);
+    return;
+  }
+  readVexMem(cpu, ins, bytes, align);
+  const m = M.u32;
+  for (let i = 0; i < 8; i++) dst[i] = m[i]!;
+}
+
+/**
+ * The memory side of VMASKMOVPS/PD and VPMASKMOVD/Q loads, at the located operand (`locate` first):
+ * of `words` 32-bit words, each element (`q`: quadword, else doubleword) whose mask sign bit (the top
+ * bit of its last word in `mask`) is set is read into Y, the others are zero; a masked-out element is
+ * not accessed, so it cannot fault.
+ */
+export function maskedLoad(cpu: Cpu, ins: Instruction, mask: Uint32Array, words: number, q: boolean): void {
+  const step = q ? 2 : 1;
+  Y.u32.fill(0);
+  for (let w = 0; w < words; w += step) {
+    if ((mask[w + step - 1]! & 0x80000000) === 0) continue;
+    const off = offsetPlus(ins, cpu.eaOff, w * 4);
+    if (q) {
+      Y.u32[w] = read64(cpu, cpu.eaSeg, off);
+      Y.u32[w + 1] = cpu.hi;
+    } else Y.u32[w] = read32(cpu, cpu.eaSeg, off);
+  }
+}
+
+/**
+ * The masked stores of VMASKMOVPS/PD and VPMASKMOVD/Q: the elements of `src` selected as in
+ * {@link maskedLoad} go to the located operand; every selected element is probed first, so a fault
+ * stores nothing, and masked-out elements never fault.
+ */
+export function maskedStore(
+  cpu: Cpu,
+  ins: Instruction,
+  mask: Uint32Array,
+  src: Uint32Array,
+  words: number,
+  q: boolean,
+): void {
+  const step = q ? 2 : 1;
+  for (let w = 0; w < words; w += step) {
+    if (mask[w + step - 1]! & 0x80000000)
+      probeWrite(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, w * 4), step * 4);
+  }
+  for (let w = 0; w < words; w += step) {
+    if ((mask[w + step - 1]! & 0x80000000) === 0) continue;
+    const off = offsetPlus(ins, cpu.eaOff, w * 4);
+    if (q) write64(cpu, cpu.eaSeg, off, src[w]!, src[w + 1]!);
+    else write32(cpu, cpu.eaSeg, off, src[w]!);
+  }
 }

@@ -1,20 +1,15 @@
-import { assemble, CODE_NAMES } from '@typevisor/x86-decoder';
+import { CODE_NAMES } from '@typevisor/x86-decoder';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CODE, flat32, runToHlt, Sel, writeGate } from '../../test/machine.js';
-import { MAX_MODEL } from '../cpu-model.js';
+import { Sel } from '../../test/machine.js';
+import { VEX_CR4, type VexMachine, vexMachine } from '../../test/vex-machine.js';
 import { CR0, CR4, Seg, Vector } from '../index.js';
-import { YMM_HI_WORD } from '../sse/state.js';
 import { AVX_INT_HANDLERS } from './avx-int.js';
-import { CR4_OSXSAVE, setXcr0 } from './xsave.js';
+import { setXcr0 } from './xsave.js';
 
 /** Unaligned on purpose: VEX memory operands of these instructions need no alignment. */
 const MEM = 0x3001;
-const IDT = 0x2000;
-const FAULT_STUB = CODE + 0xf00;
-/** Where the tests' code goes, 64 bytes per slot. */
-const SLOTS = 0x10000;
-const CR4_ON = CR4.OSFXSR | CR4.OSXMMEXCPT | CR4_OSXSAVE;
+const CR4_ON = VEX_CR4;
 
 const SHIFTS = new Set(['vpsllw', 'vpslld', 'vpsllq', 'vpsrlw', 'vpsrld', 'vpsrlq', 'vpsraw', 'vpsrad']);
 
@@ -99,57 +94,13 @@ function legacyText(f: Form): string {
   }
 }
 
-interface Slot {
-  readonly at: number;
-  /** Address of the imm8 (the instruction's last byte). */
-  readonly immAt: number;
-}
-
 /** A flat 32-bit machine with AVX enabled (CR4.OSXSAVE, XCR0 = 7) and an IDT whose handlers HLT. */
-function avxMachine() {
-  const vectors: number[] = [];
-  const m = flat32('hlt', { model: MAX_MODEL, events: { delivered: (_k, v) => vectors.push(v) } });
-  const cpu = m.cpu;
-  cpu.setControlRegisters(CR0.PE | CR0.ET, 0, CR4_ON);
-  setXcr0(cpu, 7);
-  for (let v = 0; v < 32; v++) writeGate(m.memory, IDT + v * 8, Sel.Code32, FAULT_STUB, 0xe, 0);
-  cpu.ctrl.idtr.base = IDT;
-  cpu.ctrl.idtr.limit = 32 * 8 - 1;
-  m.ram[FAULT_STUB] = 0xf4;
-  let next = SLOTS;
-  const place = (text: string): Slot => {
-    const at = next;
-    const code = assemble(text, { bitness: 32, origin: at });
-    m.ram.set(code, at);
-    m.ram[at + code.length] = 0xf4;
-    next += 0x40;
-    return { at, immAt: at + code.length - 1 };
-  };
-  /** Runs the slot to its HLT (or a fault's handler); imm8 patched in first when given. */
-  const exec = (slot: Slot, imm?: number): void => {
-    if (imm !== undefined) m.ram[slot.immAt] = imm;
-    cpu.blocks.flush();
-    cpu.halted = false;
-    cpu.regs.ip = slot.at;
-    cpu.regs.r32[4] = 0x9000;
-    runToHlt(m);
-  };
-  return { m, cpu, sse: cpu.fpu.sse, vectors, place, exec };
-}
-type AvxMachine = ReturnType<typeof avxMachine>;
+const avxMachine = (): VexMachine => vexMachine();
+type AvxMachine = VexMachine;
 
 /** YMM register `r`'s 8 words. */
-function ymm(x: AvxMachine, r: number): number[] {
-  const u = x.sse.u32;
-  return [...u.slice(4 * r, 4 * r + 4), ...u.slice(YMM_HI_WORD + 4 * r, YMM_HI_WORD + 4 * r + 4)];
-}
-function setYmm(x: AvxMachine, r: number, w: readonly number[]): void {
-  const u = x.sse.u32;
-  for (let i = 0; i < 4; i++) {
-    u[4 * r + i] = w[i]!;
-    u[YMM_HI_WORD + 4 * r + i] = w[4 + i]!;
-  }
-}
+const ymm = (x: AvxMachine, r: number): number[] => x.ymm(r);
+const setYmm = (x: AvxMachine, r: number, w: readonly number[]): void => x.setYmm(r, w);
 const words = (b: Uint8Array): number[] => [...new Uint32Array(b.slice().buffer)];
 
 /** Bytes with edge values common: 0, 1, 0x7f, 0x80, 0xff among random ones. */

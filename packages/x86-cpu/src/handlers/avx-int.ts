@@ -18,7 +18,7 @@
 import { type Instruction, OpKind } from '@typevisor/x86-decoder';
 import type { Cpu, Handler } from '../cpu.js';
 import { byteShift, INT_OPS, type IntOp, shuffle } from '../sse/integer.js';
-import { A, B, R } from '../sse/lanes.js';
+import { B } from '../sse/lanes.js';
 import { SSE41_OPS, sse41Control } from '../sse/sse41.js';
 import { palignr, SSSE3_OPS } from '../sse/ssse3.js';
 import type { SseState } from '../sse/state.js';
@@ -33,6 +33,8 @@ import {
   stageLane,
   vreg,
 } from './avx-core.js';
+import { SSE41_LANE_OPS } from './sse41.js';
+import { pcmpgtqOp } from './sse42.js';
 import { HandlerList } from './table.js';
 
 /** How a lane's operation gets its imm8 (the handler sets it before each lane). */
@@ -158,20 +160,6 @@ function vexUnary(op: IntOp | null, kind: 'd' | 'lw' | 'hw' = 'd'): Handler {
   };
 }
 
-/**
- * PCMPGTQ on a lane: each signed quadword of A greater than B's gives all ones. (SSE4.2's legacy
- * handler keeps its operation private to `sse42.ts`.)
- */
-const pcmpgtq: IntOp = () => {
-  for (let q = 0; q < 4; q += 2) {
-    const ah = A.i32[q + 1]!;
-    const bh = B.i32[q + 1]!;
-    const gt = ah > bh || (ah === bh && A.u32[q]! > B.u32[q]!) ? 0xffffffff : 0;
-    R.u32[q] = gt;
-    R.u32[q + 1] = gt;
-  }
-};
-
 /** PSLL/PSRL/PSRA W/D/Q: a count operand (xmm/m128 or imm8) instead of a second vector. */
 const SHIFT_NAMES: ReadonlySet<string> = new Set([
   'Psllw',
@@ -188,21 +176,8 @@ const SHIFT_NAMES: ReadonlySet<string> = new Set([
 const PLAIN_OPS: readonly (readonly [string, IntOp])[] = [
   ...Object.entries(INT_OPS).filter(([name]) => !SHIFT_NAMES.has(name)),
   ...Object.entries(SSSE3_OPS).filter(([name]) => !name.startsWith('Pabs') && name !== 'Palignr'),
-  ...[
-    'Pminsb',
-    'Pmaxsb',
-    'Pminuw',
-    'Pmaxuw',
-    'Pminsd',
-    'Pmaxsd',
-    'Pminud',
-    'Pmaxud',
-    'Pmulld',
-    'Pmuldq',
-    'Pcmpeqq',
-    'Packusdw',
-  ].map((name) => [name, SSE41_OPS[name]!] as const),
-  ['Pcmpgtq', pcmpgtq],
+  ...SSE41_LANE_OPS.map((name) => [name, SSE41_OPS[name]!] as const),
+  ['Pcmpgtq', pcmpgtqOp],
 ];
 
 /** `Paddb` -> `VEX_Vpaddb` (the decoder's Code name stem of the VEX form). */

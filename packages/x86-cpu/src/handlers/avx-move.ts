@@ -11,14 +11,27 @@
  * selected element before writing any.
  */
 import { type Instruction, OpKind } from '@typevisor/x86-decoder';
-import type { Cpu, Handler } from '../cpu.js';
+import type { Handler } from '../cpu.js';
 import { raise, Vector } from '../exceptions.js';
 import { EFLAGS, setArith } from '../flags.js';
-import { probeWrite, read32, write32 } from '../memory-access.js';
+import { read32, write32 } from '../memory-access.js';
 import { locate, setReg32 } from '../operands.js';
-import { MXCSR_WRITABLE, type SseState } from '../sse/state.js';
-import { commitY, enterVex, M, readVexMem, readYmm, vreg, writeVexMem, Y, zeroUpper } from './avx-core.js';
-import { offsetPlus } from './sse-core.js';
+import { MXCSR_WRITABLE } from '../sse/state.js';
+import {
+  commitY,
+  enterVex,
+  loadRm,
+  M,
+  maskedLoad,
+  maskedStore,
+  readVexMem,
+  readYmm,
+  vreg,
+  writeVexMem,
+  Y,
+  zeroUpper,
+} from './avx-core.js';
+import { storeElement } from './sse41.js';
 import { HandlerList } from './table.js';
 
 /** First source (a register's 256 bits). */
@@ -27,25 +40,6 @@ const U = new Uint32Array(8);
 const V = new Uint32Array(8);
 /** A third operand (VBLENDV mask, VMASKMOV data). */
 const W = new Uint32Array(8);
-
-/** Operand `kind`/`reg` into `dst`: a register's 256 bits, or `bytes` of the memory operand. */
-function fetch(
-  cpu: Cpu,
-  ins: Instruction,
-  sse: SseState,
-  kind: OpKind,
-  reg: number,
-  bytes: number,
-  align: number,
-  dst: Uint32Array,
-): void {
-  if (kind === OpKind.Register) {
-    readYmm(sse, vreg(reg), dst);
-    return;
-  }
-  readVexMem(cpu, ins, bytes, align);
-  for (let i = 0; i < 8; i++) dst[i] = M.u32[i]!;
-}
 
 function dstReg(ins: Instruction): number {
   return vreg(ins.op0Register);
@@ -59,7 +53,7 @@ function movLoad(l256: boolean, aligned: boolean, dup: number): Handler {
   const align = aligned ? (l256 ? 32 : 16) : 0;
   return (cpu, ins) => {
     const sse = enterVex(cpu);
-    fetch(cpu, ins, sse, ins.op1Kind, ins.op1Register, bytes, align, V);
+    loadRm(cpu, ins, sse, ins.op1Kind, ins.op1Register, bytes, align, V);
     const y = Y.u32;
     for (let i = 0; i < 8; i++) {
       if (dup === 0) y[i] = V[i]!;
@@ -193,7 +187,7 @@ function select(kind: number, l256: boolean): Handler {
   return (cpu, ins) => {
     const sse = enterVex(cpu);
     readYmm(sse, vreg(ins.op1Register), U);
-    fetch(cpu, ins, sse, ins.op2Kind, ins.op2Register, l256 ? 32 : 16, 0, V);
+    loadRm(cpu, ins, sse, ins.op2Kind, ins.op2Register, l256 ? 32 : 16, 0, V);
     const imm = ins.immediate & 0xff;
     const y = Y.u32;
     switch (kind) {
@@ -245,7 +239,7 @@ function permilImm(double: boolean, l256: boolean): Handler {
   const n = l256 ? 8 : 4;
   return (cpu, ins) => {
     const sse = enterVex(cpu);
-    fetch(cpu, ins, sse, ins.op1Kind, ins.op1Register, l256 ? 32 : 16, 0, V);
+    loadRm(cpu, ins, sse, ins.op1Kind, ins.op1Register, l256 ? 32 : 16, 0, V);
     const imm = ins.immediate & 0xff;
     const y = Y.u32;
     for (let i = 0; i < n; i++) {
@@ -260,7 +254,7 @@ function permilImm(double: boolean, l256: boolean): Handler {
 const perm2f128: Handler = (cpu, ins) => {
   const sse = enterVex(cpu);
   readYmm(sse, vreg(ins.op1Register), U);
-  fetch(cpu, ins, sse, ins.op2Kind, ins.op2Register, 32, 0, V);
+  loadRm(cpu, ins, sse, ins.op2Kind, ins.op2Register, 32, 0, V);
   const imm = ins.immediate & 0xff;
   const y = Y.u32;
   for (let h = 0; h < 2; h++) {
@@ -276,7 +270,7 @@ const perm2f128: Handler = (cpu, ins) => {
 const insertf128: Handler = (cpu, ins) => {
   const sse = enterVex(cpu);
   readYmm(sse, vreg(ins.op1Register), U);
-  fetch(cpu, ins, sse, ins.op2Kind, ins.op2Register, 16, 0, V);
+  loadRm(cpu, ins, sse, ins.op2Kind, ins.op2Register, 16, 0, V);
   const o = (ins.immediate & 1) * 4;
   for (let i = 0; i < 8; i++) Y.u32[i] = U[i]!;
   for (let i = 0; i < 4; i++) Y.u32[o + i] = V[i]!;
@@ -327,13 +321,7 @@ const insertps: Handler = (cpu, ins) => {
 /** VEXTRACTPS r32/r64/m32, xmm, imm8: element imm8[1:0] (zero-extended in a register). */
 const extractps: Handler = (cpu, ins) => {
   const sse = enterVex(cpu);
-  const v = sse.u32[vreg(ins.op1Register) * 4 + (ins.immediate & 3)]!;
-  if (ins.op0Kind === OpKind.Register) {
-    setReg32(cpu, ins.op0Register, v);
-    return;
-  }
-  locate(cpu, ins);
-  write32(cpu, cpu.eaSeg, cpu.eaOff, v);
+  storeElement(cpu, ins, 4, sse.u32[vreg(ins.op1Register) * 4 + (ins.immediate & 3)]!);
 };
 
 // ------------------------------------------------------------------ masked moves and tests
@@ -343,35 +331,23 @@ const extractps: Handler = (cpu, ins) => {
  * others are zero; a masked-out element is not accessed, so it cannot fault.
  */
 function maskLoad(double: boolean, l256: boolean): Handler {
-  const n = l256 ? 8 : 4;
   return (cpu, ins) => {
     const sse = enterVex(cpu);
     readYmm(sse, vreg(ins.op1Register), W);
     locate(cpu, ins);
-    for (let i = 0; i < n; i++) {
-      const on = (double ? W[i | 1]! : W[i]!) >>> 31;
-      Y.u32[i] = on ? read32(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, i * 4)) : 0;
-    }
+    maskedLoad(cpu, ins, W, l256 ? 8 : 4, double);
     commitY(sse, dstReg(ins), l256);
   };
 }
 
 /** VMASKMOVPS/PD m, mask (VEX.vvvv), src: only selected elements written, all probed first. */
 function maskStore(double: boolean, l256: boolean): Handler {
-  const n = l256 ? 8 : 4;
   return (cpu, ins) => {
     const sse = enterVex(cpu);
     readYmm(sse, vreg(ins.op1Register), W);
     readYmm(sse, vreg(ins.op2Register), V);
     locate(cpu, ins);
-    const step = double ? 2 : 1;
-    for (let i = 0; i < n; i += step) {
-      if (W[i + step - 1]! >>> 31) probeWrite(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, i * 4), step * 4);
-    }
-    for (let i = 0; i < n; i++) {
-      if ((double ? W[i | 1]! : W[i]!) >>> 31)
-        write32(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, i * 4), V[i]!);
-    }
+    maskedStore(cpu, ins, W, V, l256 ? 8 : 4, double);
   };
 }
 
@@ -383,7 +359,7 @@ function vtest(double: boolean, l256: boolean): Handler {
   return (cpu, ins) => {
     const sse = enterVex(cpu);
     readYmm(sse, vreg(ins.op0Register), U);
-    fetch(cpu, ins, sse, ins.op1Kind, ins.op1Register, l256 ? 32 : 16, 0, V);
+    loadRm(cpu, ins, sse, ins.op1Kind, ins.op1Register, l256 ? 32 : 16, 0, V);
     let and = 0;
     let andn = 0;
     for (let i = double ? 1 : 0; i < n; i += double ? 2 : 1) {

@@ -1,9 +1,10 @@
-import { assemble, CODE_NAMES } from '@typevisor/x86-decoder';
+import { CODE_NAMES } from '@typevisor/x86-decoder';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { long64, reg64, runLong, setReg64 } from '../../test/long-machine.js';
-import { CODE, flat32, runToHlt, Sel, writeGate } from '../../test/machine.js';
+import { Sel } from '../../test/machine.js';
 import { MAX_MODEL } from '../cpu-model.js';
+import { VEX_CR4, type VexMachine, vexMachine } from '../../test/vex-machine.js';
 import { readFlags, writeFlags } from '../flags.js';
 import { CR0, CR4, Seg, Vector } from '../index.js';
 import { YMM_HI_WORD } from '../sse/state.js';
@@ -11,55 +12,16 @@ import { AVX_HANDLERS } from './avx.js';
 import { CR4_OSXSAVE, setXcr0 } from './xsave.js';
 
 const MEM = 0x3001;
-const IDT = 0x2000;
-const FAULT_STUB = CODE + 0xf00;
-const SLOTS = 0x10000;
-const CR4_ON = CR4.OSFXSR | CR4.OSXMMEXCPT | CR4_OSXSAVE;
+const CR4_ON = VEX_CR4;
 const EFLAGS_STATUS = 0x8d5;
 
-/** A flat 32-bit machine with AVX enabled and an IDT whose handlers HLT (faults land in `vectors`). */
-export function avxMachine() {
-  const vectors: number[] = [];
-  const m = flat32('hlt', { model: MAX_MODEL, events: { delivered: (_k, v) => vectors.push(v) } });
-  const cpu = m.cpu;
-  cpu.setControlRegisters(CR0.PE | CR0.ET, 0, CR4_ON);
-  setXcr0(cpu, 7);
-  for (let v = 0; v < 32; v++) writeGate(m.memory, IDT + v * 8, Sel.Code32, FAULT_STUB, 0xe, 0);
-  cpu.ctrl.idtr.base = IDT;
-  cpu.ctrl.idtr.limit = 32 * 8 - 1;
-  m.ram[FAULT_STUB] = 0xf4;
-  let next = SLOTS;
-  const place = (text: string) => {
-    const at = next;
-    const code = assemble(text, { bitness: 32, origin: at });
-    m.ram.set(code, at);
-    m.ram[at + code.length] = 0xf4;
-    next += 0x40;
-    return { at, immAt: at + code.length - 1 };
-  };
-  const exec = (slot: { at: number; immAt: number }, imm?: number): void => {
-    if (imm !== undefined) m.ram[slot.immAt] = imm;
-    cpu.blocks.flush();
-    cpu.halted = false;
-    cpu.regs.ip = slot.at;
-    cpu.regs.r32[4] = 0x9000;
-    runToHlt(m);
-  };
-  return { m, cpu, sse: cpu.fpu.sse, vectors, place, exec };
-}
-type AvxMachine = ReturnType<typeof avxMachine>;
+/** A flat 32-bit machine with AVX enabled (CR4.OSXSAVE, XCR0 = 7) and an IDT whose handlers HLT. */
+const avxMachine = (): VexMachine => vexMachine();
+type AvxMachine = VexMachine;
 
-function ymm(x: AvxMachine, r: number): number[] {
-  const u = x.sse.u32;
-  return [...u.slice(4 * r, 4 * r + 4), ...u.slice(YMM_HI_WORD + 4 * r, YMM_HI_WORD + 4 * r + 4)];
-}
-function setYmm(x: AvxMachine, r: number, w: readonly number[]): void {
-  const u = x.sse.u32;
-  for (let i = 0; i < 4; i++) {
-    u[4 * r + i] = w[i]! >>> 0;
-    u[YMM_HI_WORD + 4 * r + i] = w[4 + i]! >>> 0;
-  }
-}
+/** YMM register `r`'s 8 words. */
+const ymm = (x: AvxMachine, r: number): number[] => x.ymm(r);
+const setYmm = (x: AvxMachine, r: number, w: readonly number[]): void => x.setYmm(r, w);
 
 /** Words with float edge cases common: zeros, infinities, QNaN/SNaN, denormals, 1.0, max, min normal. */
 const SPECIAL32 = [
@@ -666,30 +628,20 @@ describe('AVX conversions against the legacy SSE conversions', () => {
     join: (r: number[][]) => number[];
   }[] = [
     // Widening: the source's two low elements per legacy run.
-    {
-      vex: 'vcvtps2pd ymm1, xmm2',
-      legacy: 'cvtps2pd xmm1, xmm2',
-      pieces: (s) => [s.slice(0, 4), [s[2]!, s[3]!, 0, 0]],
-      join: (r) => [...r[0]!, ...r[1]!],
-    },
-    {
-      vex: 'vcvtps2pd xmm1, xmm2',
-      legacy: 'cvtps2pd xmm1, xmm2',
-      pieces: (s) => [s.slice(0, 4)],
-      join: (r) => [...r[0]!, 0, 0, 0, 0],
-    },
-    {
-      vex: 'vcvtdq2pd ymm1, xmm2',
-      legacy: 'cvtdq2pd xmm1, xmm2',
-      pieces: (s) => [s.slice(0, 4), [s[2]!, s[3]!, 0, 0]],
-      join: (r) => [...r[0]!, ...r[1]!],
-    },
-    {
-      vex: 'vcvtdq2pd xmm1, xmm2',
-      legacy: 'cvtdq2pd xmm1, xmm2',
-      pieces: (s) => [s.slice(0, 4)],
-      join: (r) => [...r[0]!, 0, 0, 0, 0],
-    },
+    ...(['cvtps2pd', 'cvtdq2pd'] as const).flatMap((mn) => [
+      {
+        vex: `v${mn} ymm1, xmm2`,
+        legacy: `${mn} xmm1, xmm2`,
+        pieces: (s: number[]) => [s.slice(0, 4), [s[2]!, s[3]!, 0, 0]],
+        join: (r: number[][]) => [...r[0]!, ...r[1]!],
+      },
+      {
+        vex: `v${mn} xmm1, xmm2`,
+        legacy: `${mn} xmm1, xmm2`,
+        pieces: (s: number[]) => [s.slice(0, 4)],
+        join: (r: number[][]) => [...r[0]!, 0, 0, 0, 0],
+      },
+    ]),
     // Narrowing: each 16-byte half gives two elements.
     ...(['cvtpd2ps', 'cvtpd2dq', 'cvttpd2dq'] as const).flatMap((mn) => [
       {

@@ -13,15 +13,12 @@
  */
 import { type Instruction, OpKind } from '@typevisor/x86-decoder';
 import type { Cpu, Handler } from '../cpu.js';
-import { EFLAGS, setArith } from '../flags.js';
 import { read32, read64 } from '../memory-access.js';
 import { getReg32, getReg64, locate, setReg32, setReg64 } from '../operands.js';
 import {
-  F32_INDEFINITE,
   FOp,
   f32ToBits,
   fpBegin,
-  fpRaise,
   in32,
   in64,
   int64Hi,
@@ -29,9 +26,6 @@ import {
   intToF32,
   isNaN32,
   isNaN64,
-  isSNaN32,
-  isSNaN64,
-  toF32,
   toInt32,
   toInt64,
 } from '../sse/float.js';
@@ -52,7 +46,20 @@ import {
   Y,
 } from './avx-core.js';
 import { AVX_MOVE_HANDLERS } from './avx-move.js';
-import { fpEnd, lane32, lane64 } from './sse-core.js';
+import {
+  cmpLane,
+  comisFlags,
+  FP_BINARY_OPS,
+  signalsOnQnan,
+  estimate,
+  f32toInt,
+  f32to64,
+  f64to32,
+  f64toInt,
+} from './sse.js';
+import { pairsPd, pairsPs } from './sse3.js';
+import { dppdLane, dppsLane } from './sse41.js';
+import { copyAtoR, fpEnd, lane32, lane64 } from './sse-core.js';
 import { HandlerList } from './table.js';
 
 // ------------------------------------------------------------------ shared helpers
@@ -79,14 +86,6 @@ function loadS(sse: SseState, kind: OpKind, reg: number): void {
     S[i] = x[lo + i]!;
     S[4 + i] = x[hi + i]!;
   }
-}
-
-/** R = A (the merge base of scalar forms: bits 127:32/64 of the VEX.vvvv source). */
-function copyAtoR(): void {
-  R.u32[0] = A.u32[0]!;
-  R.u32[1] = A.u32[1]!;
-  R.u32[2] = A.u32[2]!;
-  R.u32[3] = A.u32[3]!;
 }
 
 /** 256-bit forms have a YMM first operand, or (VCVTPD2PS xmm, ymm/m256...) a ymm in the Code name. */
@@ -146,27 +145,6 @@ function intLanes(op: IntOp, l256: boolean): Handler {
  * VRCPPS/VRCPSS/VRSQRTPS/VRSQRTSS: as the legacy forms (`sse.ts`), the correctly rounded binary32
  * 1/x or 1/sqrt(x); denormal inputs count as zero, tiny reciprocals flush to signed zero, no flags.
  */
-function estimate(bits: number, rsqrt: boolean): number {
-  if (isNaN32(bits)) return (bits | 0x400000) >>> 0;
-  const neg = (bits & 0x80000000) !== 0;
-  if ((bits & 0x7f800000) === 0) return neg ? 0xff800000 : 0x7f800000;
-  const x = fromBits32(bits);
-  if (rsqrt) {
-    if (neg) return F32_INDEFINITE;
-    return f32ToBits(Math.fround(1 / Math.sqrt(x)));
-  }
-  const r = Math.fround(1 / x);
-  if (Math.abs(r) < 2 ** -126) return neg ? 0x80000000 : 0;
-  return f32ToBits(r);
-}
-
-const cv = new Float32Array(1);
-const cvU = new Uint32Array(cv.buffer);
-function fromBits32(b: number): number {
-  cvU[0] = b;
-  return cv[0]!;
-}
-
 function rcp(rsqrt: boolean, scalar: boolean, l256: boolean): Handler {
   const halves = l256 ? 2 : 1;
   return (cpu, ins) => {
@@ -186,40 +164,6 @@ function rcp(rsqrt: boolean, scalar: boolean, l256: boolean): Handler {
 }
 
 // ------------------------------------------------------------------ ADDSUB, HADD, HSUB
-
-const T = new Uint32Array(8);
-
-/** A' = [A0, A2, B0, B2], B' = [A1, A3, B1, B3] (HADDPS/HSUBPS pairs). */
-function pairsPs(): void {
-  T[0] = A.u32[0]!;
-  T[1] = A.u32[2]!;
-  T[2] = B.u32[0]!;
-  T[3] = B.u32[2]!;
-  T[4] = A.u32[1]!;
-  T[5] = A.u32[3]!;
-  T[6] = B.u32[1]!;
-  T[7] = B.u32[3]!;
-  for (let i = 0; i < 4; i++) {
-    A.u32[i] = T[i]!;
-    B.u32[i] = T[4 + i]!;
-  }
-}
-
-/** A' = [A.q0, B.q0], B' = [A.q1, B.q1] (HADDPD/HSUBPD pairs). */
-function pairsPd(): void {
-  T[0] = A.u32[0]!;
-  T[1] = A.u32[1]!;
-  T[2] = B.u32[0]!;
-  T[3] = B.u32[1]!;
-  T[4] = A.u32[2]!;
-  T[5] = A.u32[3]!;
-  T[6] = B.u32[2]!;
-  T[7] = B.u32[3]!;
-  for (let i = 0; i < 4; i++) {
-    A.u32[i] = T[i]!;
-    B.u32[i] = T[4 + i]!;
-  }
-}
 
 const Form = { AddSub: 0, HAdd: 1, HSub: 2 } as const;
 
@@ -252,36 +196,6 @@ function horizontal(form: number, double: boolean, l256: boolean): Handler {
 
 // ------------------------------------------------------------------ compares
 
-/**
- * The 32 VCMP predicates (SDM Vol. 2A "CMPPS", Table 3-1): bit set for each outcome that makes the
- * predicate true (LT 1, EQ 2, GT 4, unordered 8). Predicates 16-31 repeat 0-15.
- */
-const REL_LT = 1;
-const REL_EQ = 2;
-const REL_GT = 4;
-const REL_UN = 8;
-// biome-ignore format: one predicate per entry
-const PRED_TRUE = new Uint8Array([
-  REL_EQ, REL_LT, REL_LT | REL_EQ, REL_UN, REL_LT | REL_GT | REL_UN, REL_EQ | REL_GT | REL_UN, REL_GT | REL_UN,
-  REL_LT | REL_EQ | REL_GT, REL_EQ | REL_UN, REL_LT | REL_UN, REL_LT | REL_EQ | REL_UN, 0, REL_LT | REL_GT,
-  REL_EQ | REL_GT, REL_GT, 15,
-]);
-
-/**
- * Whether predicate `p` (0-31) signals invalid on a QNaN operand: the _OS/_US predicates. Among 0-15
- * those are p mod 4 = 1 or 2 (LT_OS, LE_OS, NLT_US, NLE_US, NGE_US, NGT_US, GE_OS, GT_OS); 16-31 flip it.
- */
-export function signalsOnQnan(p: number): boolean {
-  const s = (p & 3) === 1 || (p & 3) === 2;
-  return p & 16 ? !s : s;
-}
-
-/** Whether predicate `p` holds for the outcome (x, y compared, or `unordered`). */
-export function cmpPredicate(p: number, x: number, y: number, unordered: boolean): boolean {
-  const rel = unordered ? REL_UN : x < y ? REL_LT : x === y ? REL_EQ : REL_GT;
-  return (PRED_TRUE[p & 15]! & rel) !== 0;
-}
-
 function fpCompare(double: boolean, scalar: boolean, l256: boolean): Handler {
   const lanes = scalar ? 1 : double ? 2 : 4;
   const bytes = scalar ? (double ? 8 : 4) : l256 ? 32 : 16;
@@ -296,47 +210,13 @@ function fpCompare(double: boolean, scalar: boolean, l256: boolean): Handler {
       loadLaneA(sse, vreg(ins.op1Register), h);
       loadLaneB(sse, ins.op2Kind, ins.op2Register, h);
       copyAtoR();
-      for (let i = 0; i < lanes; i++) {
-        let un: boolean;
-        let sn: boolean;
-        let x = 0;
-        let y = 0;
-        if (double) {
-          const ahi = A.u32[2 * i + 1]!;
-          const alo = A.u32[2 * i]!;
-          const bhi = B.u32[2 * i + 1]!;
-          const blo = B.u32[2 * i]!;
-          un = isNaN64(ahi, alo) || isNaN64(bhi, blo);
-          sn = isSNaN64(ahi, alo) || isSNaN64(bhi, blo);
-          if (!un) {
-            x = in64(ahi, alo);
-            y = in64(bhi, blo);
-          }
-        } else {
-          const ab = A.u32[i]!;
-          const bb = B.u32[i]!;
-          un = isNaN32(ab) || isNaN32(bb);
-          sn = isSNaN32(ab) || isSNaN32(bb);
-          if (!un) {
-            x = in32(ab);
-            y = in32(bb);
-          }
-        }
-        if (sn || (un && sig)) fpRaise(MXCSR.IE);
-        const v = cmpPredicate(p, x, y, un) ? 0xffffffff : 0;
-        if (double) {
-          R.u32[2 * i] = v;
-          R.u32[2 * i + 1] = v;
-        } else R.u32[i] = v;
-      }
+      for (let i = 0; i < lanes; i++) cmpLane(p, sig, double, i);
       stageLane(h);
     }
     fpEnd(cpu, sse);
     commitY(sse, vreg(ins.op0Register), l256);
   };
 }
-
-const COMI_MASK = EFLAGS.CF | EFLAGS.PF | EFLAGS.AF | EFLAGS.ZF | EFLAGS.SF | EFLAGS.OF;
 
 /** VCOMISS/VUCOMISS/VCOMISD/VUCOMISD xmm, xmm/m32|m64: ZF, PF, CF; OF, SF, AF cleared. */
 function comis(double: boolean, quiet: boolean): Handler {
@@ -345,61 +225,11 @@ function comis(double: boolean, quiet: boolean): Handler {
     readIfMem(cpu, ins, ins.op1Kind, double ? 8 : 4);
     loadLaneA(sse, vreg(ins.op0Register), 0);
     loadLaneB(sse, ins.op1Kind, ins.op1Register, 0);
-    fpBegin(sse.mxcsr);
-    let un: boolean;
-    let sn: boolean;
-    let x = 0;
-    let y = 0;
-    if (double) {
-      un = isNaN64(A.u32[1]!, A.u32[0]!) || isNaN64(B.u32[1]!, B.u32[0]!);
-      sn = isSNaN64(A.u32[1]!, A.u32[0]!) || isSNaN64(B.u32[1]!, B.u32[0]!);
-      if (!un) {
-        x = in64(A.u32[1]!, A.u32[0]!);
-        y = in64(B.u32[1]!, B.u32[0]!);
-      }
-    } else {
-      un = isNaN32(A.u32[0]!) || isNaN32(B.u32[0]!);
-      sn = isSNaN32(A.u32[0]!) || isSNaN32(B.u32[0]!);
-      if (!un) {
-        x = in32(A.u32[0]!);
-        y = in32(B.u32[0]!);
-      }
-    }
-    if (sn || (un && !quiet)) fpRaise(MXCSR.IE);
-    fpEnd(cpu, sse);
-    const bits = un ? EFLAGS.ZF | EFLAGS.PF | EFLAGS.CF : x < y ? EFLAGS.CF : x === y ? EFLAGS.ZF : 0;
-    setArith(cpu.flags, COMI_MASK, bits);
+    comisFlags(cpu, sse, double, quiet);
   };
 }
 
 // ------------------------------------------------------------------ conversions
-
-/** binary32 bits -> binary64 words Y[2q], Y[2q+1] (SNaN quieted with IE, payload kept). */
-function f32to64(bits: number, q: number): void {
-  if (isNaN32(bits)) {
-    if (isSNaN32(bits)) fpRaise(MXCSR.IE);
-    Y.u32[2 * q] = (bits & 0x7) << 29;
-    Y.u32[2 * q + 1] = (bits & 0x80000000) | 0x7ff80000 | ((bits & 0x3fffff) >>> 3);
-    return;
-  }
-  Y.f64[q] = in32(bits);
-}
-
-/** binary64 (hi:lo) -> binary32 bits under MXCSR. */
-function f64to32(hi: number, lo: number): number {
-  if (isNaN64(hi, lo)) {
-    if (isSNaN64(hi, lo)) fpRaise(MXCSR.IE);
-    return ((hi & 0x80000000) | 0x7fc00000 | ((hi & 0xfffff) << 3) | (lo >>> 29)) >>> 0;
-  }
-  return f32ToBits(toF32(in64(hi, lo)));
-}
-
-function f32toInt(bits: number, truncate: boolean): number {
-  return toInt32(isNaN32(bits) ? Number.NaN : in32(bits), truncate);
-}
-function f64toInt(hi: number, lo: number, truncate: boolean): number {
-  return toInt32(isNaN64(hi, lo) ? Number.NaN : in64(hi, lo), truncate);
-}
 
 const Cvt = {
   Ps2Pd: 0,
@@ -430,7 +260,7 @@ function packedCvt(kind: number, l256: boolean): Handler {
     Y.u32.fill(0);
     switch (kind) {
       case Cvt.Ps2Pd:
-        for (let q = 0; q < (l256 ? 4 : 2); q++) f32to64(S[q]!, q);
+        for (let q = 0; q < (l256 ? 4 : 2); q++) f32to64(S[q]!, q, Y);
         break;
       case Cvt.Dq2Pd:
         for (let q = 0; q < (l256 ? 4 : 2); q++) Y.f64[q] = S[q]! | 0;
@@ -464,7 +294,7 @@ function scalarCvt(toDouble: boolean): Handler {
     loadLaneA(sse, vreg(ins.op1Register), 0);
     fpBegin(sse.mxcsr);
     for (let i = 0; i < 4; i++) Y.u32[i] = A.u32[i]!;
-    if (toDouble) f32to64(B.u32[0]!, 0);
+    if (toDouble) f32to64(B.u32[0]!, 0, Y);
     else Y.u32[0] = f64to32(B.u32[1]!, B.u32[0]!);
     fpEnd(cpu, sse);
     commitY(sse, vreg(ins.op0Register), false);
@@ -555,51 +385,6 @@ function round(double: boolean, scalar: boolean, l256: boolean): Handler {
   };
 }
 
-const P = new Uint32Array(4);
-
-/** DPPS on one lane (A, B) into R: the SDM pseudo-code's products and sums, each rounded. */
-function dppsLane(imm: number): void {
-  for (let i = 0; i < 4; i++) {
-    if ((imm >>> (4 + i)) & 1) lane32(FOp.Mul, i);
-    else R.u32[i] = 0;
-  }
-  for (let i = 0; i < 4; i++) P[i] = R.u32[i]!;
-  A.u32[0] = P[0]!;
-  B.u32[0] = P[1]!;
-  A.u32[1] = P[2]!;
-  B.u32[1] = P[3]!;
-  lane32(FOp.Add, 0);
-  lane32(FOp.Add, 1);
-  A.u32[0] = R.u32[0]!;
-  B.u32[0] = R.u32[1]!;
-  lane32(FOp.Add, 0);
-  const sum = R.u32[0]!;
-  for (let i = 0; i < 4; i++) R.u32[i] = (imm >>> i) & 1 ? sum : 0;
-}
-
-/** DPPD on one lane. */
-function dppdLane(imm: number): void {
-  for (let q = 0; q < 2; q++) {
-    if ((imm >>> (4 + q)) & 1) lane64(FOp.Mul, q);
-    else {
-      R.u32[2 * q] = 0;
-      R.u32[2 * q + 1] = 0;
-    }
-  }
-  A.u32[0] = R.u32[0]!;
-  A.u32[1] = R.u32[1]!;
-  B.u32[0] = R.u32[2]!;
-  B.u32[1] = R.u32[3]!;
-  lane64(FOp.Add, 0);
-  const lo = R.u32[0]!;
-  const hi = R.u32[1]!;
-  for (let q = 0; q < 2; q++) {
-    const on = (imm >>> q) & 1;
-    R.u32[2 * q] = on ? lo : 0;
-    R.u32[2 * q + 1] = on ? hi : 0;
-  }
-}
-
 function dp(double: boolean, l256: boolean): Handler {
   const halves = l256 ? 2 : 1;
   return (cpu, ins) => {
@@ -621,15 +406,6 @@ function dp(double: boolean, l256: boolean): Handler {
 
 // ------------------------------------------------------------------ registration
 
-const FP_OPS: readonly (readonly [string, number])[] = [
-  ['Add', FOp.Add],
-  ['Sub', FOp.Sub],
-  ['Mul', FOp.Mul],
-  ['Div', FOp.Div],
-  ['Min', FOp.Min],
-  ['Max', FOp.Max],
-];
-
 function entries(): [number, Handler][] {
   const list = new HandlerList();
   const add = (name: string, h: Handler): void => list.add(`VEX_V${name}`, h);
@@ -637,7 +413,7 @@ function entries(): [number, Handler][] {
     add(`${stem}_${tail128}`, make(false));
     add(`${stem}_${tail256}`, make(true));
   };
-  for (const [name, op] of FP_OPS) {
+  for (const [name, op] of FP_BINARY_OPS) {
     both(
       `${name.toLowerCase()}ps`,
       (l) => fpArith(op, false, false, l, false),

@@ -17,23 +17,10 @@
 import { type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import type { Cpu, Handler } from '../cpu.js';
 import { EFLAGS, setArith } from '../flags.js';
-import {
-  isCanonical,
-  probeWrite,
-  read8,
-  read16,
-  read32,
-  read64,
-  segmentFault,
-  write8,
-  write16,
-  write32,
-  write64,
-} from '../memory-access.js';
+import { read8, read16, read32, read64 } from '../memory-access.js';
 import {
   getReg32,
   getReg64,
-  joinSigned,
   locate,
   readOp1,
   readOp1_64,
@@ -41,8 +28,7 @@ import {
   writeOp0,
   writeOp0_64,
 } from '../operands.js';
-import { GPR_HI, Seg } from '../registers.js';
-import { A, B } from '../sse/lanes.js';
+import { A, B, views } from '../sse/lanes.js';
 import { pmov, SSE41_OPS } from '../sse/sse41.js';
 import type { SseState } from '../sse/state.js';
 import { clmul, DEC, ENC, INV_SBOX, invMixColumns, keygenAssist, lastRound, mixRound, SBOX } from './aes.js';
@@ -58,20 +44,14 @@ import {
   vreg,
   writeVexMem,
   Y,
+  loadRm,
+  maskedLoad,
+  maskedStore,
 } from './avx-core.js';
-import { offsetPlus } from './sse-core.js';
 import { stringCompare } from './sse42.js';
+import { maskMovStore } from './sse.js';
+import { storeElement } from './sse41.js';
 import { HandlerList } from './table.js';
-
-function views(buf: ArrayBuffer) {
-  return {
-    u8: new Uint8Array(buf),
-    i8: new Int8Array(buf),
-    u16: new Uint16Array(buf),
-    u32: new Uint32Array(buf),
-    i32: new Int32Array(buf),
-  };
-}
 
 /** First and second 256-bit sources, as read before the computation. */
 const S = views(new ArrayBuffer(32));
@@ -80,29 +60,6 @@ const T = views(new ArrayBuffer(32));
 const ARITH_MASK = EFLAGS.CF | EFLAGS.PF | EFLAGS.AF | EFLAGS.ZF | EFLAGS.SF | EFLAGS.OF;
 
 const isYmm = (reg: number): boolean => reg >= Register.YMM0;
-
-/**
- * A register-or-memory source into `dst` (8 words): all 256 bits of a register, or `bytes` (4..32)
- * of memory (the rest 0) with the alignment `align` (0: none).
- */
-function loadRm(
-  cpu: Cpu,
-  ins: Instruction,
-  sse: SseState,
-  kind: OpKind,
-  reg: number,
-  bytes: number,
-  align: number,
-  dst: Uint32Array,
-): void {
-  if (kind === OpKind.Register) {
-    readYmm(sse, vreg(reg), dst);
-    return;
-  }
-  readVexMem(cpu, ins, bytes, align);
-  const m = M.u32;
-  for (let i = 0; i < 8; i++) dst[i] = m[i]!;
-}
 
 /** A 1- or 2-byte memory source (VPBROADCASTB/W, VPMOVSX/ZXBQ): into dst word 0, the rest 0. */
 function loadSmallMem(cpu: Cpu, ins: Instruction, bytes: number, dst: Uint32Array): void {
@@ -202,21 +159,7 @@ const vmaskmovdqu: Handler = (cpu, ins) => {
     A.u32[i] = sse.u32[s + i]!;
     B.u32[i] = sse.u32[m + i]!;
   }
-  const seg =
-    ins.memSegment >= Register.ES && ins.memSegment <= Register.GS ? ins.memSegment - Register.ES : Seg.DS;
-  const as = ins.addressSize;
-  cpu.eaSeg = seg;
-  if (as === 64) {
-    const a = joinSigned(cpu.regs.u32[7]!, cpu.regs.u32[7 + GPR_HI]!);
-    if (!isCanonical(a)) segmentFault(seg);
-    cpu.eaOff = a;
-  } else cpu.eaOff = as === 32 ? cpu.regs.u32[7]! : cpu.regs.r16[14]!;
-  for (let i = 0; i < 16; i++) {
-    if (B.u8[i]! & 0x80) probeWrite(cpu, seg, offsetPlus(ins, cpu.eaOff, i), 1);
-  }
-  for (let i = 0; i < 16; i++) {
-    if (B.u8[i]! & 0x80) write8(cpu, seg, offsetPlus(ins, cpu.eaOff, i), A.u8[i]!);
-  }
+  maskMovStore(cpu, ins, 16);
 };
 
 // ------------------------------------------------------------------ extract and insert
@@ -234,15 +177,7 @@ function extract(bytes: number): Handler {
       writeOp0_64(cpu, ins, sse.u32[2 * i]!, sse.u32[2 * i + 1]!, false);
       return;
     }
-    const v = bytes === 1 ? sse.u8[i]! : bytes === 2 ? sse.u16[i]! : sse.u32[i]!;
-    if (ins.op0Kind === OpKind.Register) {
-      setReg32(cpu, ins.op0Register, v);
-      return;
-    }
-    locate(cpu, ins);
-    if (bytes === 1) write8(cpu, cpu.eaSeg, cpu.eaOff, v);
-    else if (bytes === 2) write16(cpu, cpu.eaSeg, cpu.eaOff, v);
-    else write32(cpu, cpu.eaSeg, cpu.eaOff, v);
+    storeElement(cpu, ins, bytes, bytes === 1 ? sse.u8[i]! : bytes === 2 ? sse.u16[i]! : sse.u32[i]!);
   };
 }
 
@@ -592,17 +527,7 @@ function maskLoad(q: boolean): Handler {
     const l = isYmm(ins.op0Register);
     readYmm(sse, vreg(ins.op1Register), S.u32);
     locate(cpu, ins);
-    const words = l ? 8 : 4;
-    const step = q ? 2 : 1;
-    Y.u32.fill(0);
-    for (let w = 0; w < words; w += step) {
-      if ((S.u32[w + step - 1]! & 0x80000000) === 0) continue;
-      const off = offsetPlus(ins, cpu.eaOff, w * 4);
-      if (q) {
-        Y.u32[w] = read64(cpu, cpu.eaSeg, off);
-        Y.u32[w + 1] = cpu.hi;
-      } else Y.u32[w] = read32(cpu, cpu.eaSeg, off);
-    }
+    maskedLoad(cpu, ins, S.u32, l ? 8 : 4, q);
     commitY(sse, vreg(ins.op0Register), l);
   };
 }
@@ -614,22 +539,10 @@ function maskLoad(q: boolean): Handler {
 function maskStore(q: boolean): Handler {
   return (cpu, ins) => {
     const sse = enterVex(cpu);
-    const l = isYmm(ins.op1Register);
     readYmm(sse, vreg(ins.op1Register), S.u32);
     readYmm(sse, vreg(ins.op2Register), T.u32);
     locate(cpu, ins);
-    const words = l ? 8 : 4;
-    const step = q ? 2 : 1;
-    for (let w = 0; w < words; w += step) {
-      if (S.u32[w + step - 1]! & 0x80000000)
-        probeWrite(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, w * 4), step * 4);
-    }
-    for (let w = 0; w < words; w += step) {
-      if ((S.u32[w + step - 1]! & 0x80000000) === 0) continue;
-      const off = offsetPlus(ins, cpu.eaOff, w * 4);
-      if (q) write64(cpu, cpu.eaSeg, off, T.u32[w]!, T.u32[w + 1]!);
-      else write32(cpu, cpu.eaSeg, off, T.u32[w]!);
-    }
+    maskedStore(cpu, ins, S.u32, T.u32, isYmm(ins.op1Register) ? 8 : 4, q);
   };
 }
 

@@ -1,17 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CODE64, long64, reg64, setReg64, STACK64 } from '../../test/long-machine.js';
+import { reg64 } from '../../test/long-machine.js';
 import { flat32, real16 } from '../../test/machine.js';
-import type { Machine } from '../../test/machine.js';
+import { type LongRun, longRunner, RAX, RBX, RCX, RDX, STATUS } from '../../test/long-runner.js';
 import { assemble } from '@typevisor/x86-decoder';
 import { CpuExit, EFLAGS as F, MAX_MODEL, Mode, Seg, Vector, X86_64_MODEL } from '../index.js';
 import { pdep32, pext32 } from './bmi.js';
 
-const STATUS = F.CF | F.PF | F.AF | F.ZF | F.SF | F.OF;
-const RAX = 0;
-const RCX = 1;
-const RDX = 2;
-const RBX = 3;
 const MEM = 0x3000;
 
 const mask = (w: number) => (1n << BigInt(w)) - 1n;
@@ -38,40 +33,9 @@ const index = fc.oneof(
   fc.integer({ min: 0, max: 0xfff }),
 );
 
-interface Out {
-  vector?: number;
-  error?: number;
-  m: Machine;
-}
-
-/** Runs `source` then HLT in 64-bit mode on MAX_MODEL, reusing the machine until a fault. */
-function runner(source: string, model = MAX_MODEL) {
-  let m: Machine | undefined;
-  const vectors: [number, number][] = [];
-  return (regs: [number, bigint][], flags = 0, mem: [number, bigint][] = []): Out => {
-    if (!m)
-      m = long64(`${source}\nhlt`, { model, events: { delivered: (_k, v, e) => vectors.push([v, e]) } });
-    vectors.length = 0;
-    const { cpu } = m;
-    cpu.halted = false;
-    cpu.regs.ip = CODE64;
-    setReg64(cpu, 4, BigInt(STACK64));
-    cpu.eflags = F.FIXED1 | flags;
-    for (const [n, v] of regs) setReg64(cpu, n, v);
-    for (const [a, v] of mem) {
-      m.memory.write32(a, Number(v & 0xffff_ffffn));
-      m.memory.write32(a + 4, Number((v >> 32n) & 0xffff_ffffn));
-    }
-    const exit = m.run(10);
-    const out: Out = { m };
-    if (vectors.length > 0) {
-      out.vector = vectors[0]![0];
-      out.error = vectors[0]![1];
-      m = undefined;
-    } else expect(exit).toBe(CpuExit.Hlt);
-    return out;
-  };
-}
+/** Runs `source` then HLT in 64-bit mode on `model`, reusing the machine until a fault. */
+const runner = (source: string, model = MAX_MODEL) => longRunner(source, model);
+type Out = LongRun;
 const flagsOf = (o: Out) => o.m.cpu.eflags & STATUS;
 const r = (o: Out, n: number) => reg64(o.m.cpu, n);
 const sf = (v: bigint, w: number) => ((v >> BigInt(w - 1)) & 1n ? F.SF : 0);

@@ -172,63 +172,46 @@ const RUNS = 4000;
 
 // ------------------------------------------------------------------ properties against the oracle
 
-describe('fma32 is x*y+z rounded once, as the exact BigInt oracle', () => {
-  MODES.forEach((name, rc) => {
-    it(`random bit patterns and edge operands, round ${name}`, () => {
-      fc.assert(
-        fc.property(any32, any32, any32, fc.boolean(), fc.boolean(), envArb(rc), (x, y, z, np, na, env) =>
-          expect32(x, y, z, np, na, env),
-        ),
-        { numRuns: RUNS },
-      );
-    });
-    it(`near-cancellation (exact zeros, ties, sticky bits), round ${name}`, () => {
-      fc.assert(
-        fc.property(cancel32, fc.boolean(), fc.boolean(), envArb(rc), ([x, y, z], np, na, env) =>
-          expect32(x, y, z, np, na !== np, env),
-        ),
-        { numRuns: RUNS },
-      );
-    });
-    it(`results at the overflow and underflow thresholds, round ${name}`, () => {
-      fc.assert(
-        fc.property(edge32, fc.boolean(), fc.boolean(), envArb(rc), ([x, y, z], np, na, env) =>
-          expect32(x, y, z, np, na, env),
-        ),
-        { numRuns: RUNS },
-      );
+/** The three properties of one width: random and edge operands, near-cancellation, thresholds. */
+function fmaProperties<T>(
+  fn: string,
+  any: fc.Arbitrary<T>,
+  cancel: fc.Arbitrary<readonly [T, T, T]>,
+  edge: fc.Arbitrary<readonly [T, T, T]>,
+  check: (x: T, y: T, z: T, np: boolean, na: boolean, env: Env) => void,
+): void {
+  describe(`${fn} is x*y+z rounded once, as the exact BigInt oracle`, () => {
+    MODES.forEach((name, rc) => {
+      it(`random bit patterns and edge operands, round ${name}`, () => {
+        fc.assert(
+          fc.property(any, any, any, fc.boolean(), fc.boolean(), envArb(rc), (x, y, z, np, na, env) =>
+            check(x, y, z, np, na, env),
+          ),
+          { numRuns: RUNS },
+        );
+      });
+      it(`near-cancellation (exact zeros, ties, sticky bits), round ${name}`, () => {
+        fc.assert(
+          fc.property(cancel, fc.boolean(), fc.boolean(), envArb(rc), ([x, y, z], np, na, env) =>
+            check(x, y, z, np, na !== np, env),
+          ),
+          { numRuns: RUNS },
+        );
+      });
+      it(`results at the overflow and underflow thresholds, round ${name}`, () => {
+        fc.assert(
+          fc.property(edge, fc.boolean(), fc.boolean(), envArb(rc), ([x, y, z], np, na, env) =>
+            check(x, y, z, np, na, env),
+          ),
+          { numRuns: RUNS },
+        );
+      });
     });
   });
-});
+}
 
-describe('fma64 is x*y+z rounded once, as the exact BigInt oracle', () => {
-  MODES.forEach((name, rc) => {
-    it(`random bit patterns and edge operands, round ${name}`, () => {
-      fc.assert(
-        fc.property(any64, any64, any64, fc.boolean(), fc.boolean(), envArb(rc), (x, y, z, np, na, env) =>
-          expect64(x, y, z, np, na, env),
-        ),
-        { numRuns: RUNS },
-      );
-    });
-    it(`near-cancellation (exact zeros, ties, sticky bits), round ${name}`, () => {
-      fc.assert(
-        fc.property(cancel64, fc.boolean(), fc.boolean(), envArb(rc), ([x, y, z], np, na, env) =>
-          expect64(x, y, z, np, na !== np, env),
-        ),
-        { numRuns: RUNS },
-      );
-    });
-    it(`results at the overflow and underflow thresholds, round ${name}`, () => {
-      fc.assert(
-        fc.property(edge64, fc.boolean(), fc.boolean(), envArb(rc), ([x, y, z], np, na, env) =>
-          expect64(x, y, z, np, na, env),
-        ),
-        { numRuns: RUNS },
-      );
-    });
-  });
-});
+fmaProperties('fma32', any32, cancel32, edge32, expect32);
+fmaProperties('fma64', any64, cancel64, edge64, expect64);
 
 // ------------------------------------------------------------------ targeted SDM cases
 

@@ -13,7 +13,9 @@
  * subnormal grid when the result is tiny.
  */
 import {
+  exponentOf,
   F32_INDEFINITE,
+  f32ToBits,
   fpBegin,
   fpRaise,
   in32,
@@ -22,6 +24,9 @@ import {
   isNaN64,
   isSNaN32,
   isSNaN64,
+  ldexp,
+  nextToward64,
+  twoProdErr,
 } from '../sse/float.js';
 import { MXCSR, RC } from '../sse/state.js';
 
@@ -50,13 +55,6 @@ export function setRounding(mode: number): void {
 const buf = new ArrayBuffer(8);
 const F64 = new Float64Array(buf);
 const U32 = new Uint32Array(buf);
-const F32 = new Float32Array(buf);
-
-function f64(lo: number, hi: number): number {
-  U32[0] = lo;
-  U32[1] = hi;
-  return F64[0]!;
-}
 
 /** High word of the last binary64 result of {@link fma64}. */
 export let resultHi = 0;
@@ -67,44 +65,10 @@ function out64(v: number): number {
   return U32[0]!;
 }
 
-function bits32(v: number): number {
-  F32[0] = v;
-  return U32[0]!;
-}
-
-/** floor(log2 |x|) of a finite non-zero double (subnormals too). */
-function expOf(x: number): number {
-  F64[0] = x;
-  const e = (U32[1]! >>> 20) & 0x7ff;
-  if (e !== 0) return e - 1023;
-  F64[0] = x * 2 ** 64;
-  return ((U32[1]! >>> 20) & 0x7ff) - 1023 - 64;
-}
-
 /** Whether the normal double x is a power of two in magnitude. */
 function isPow2(x: number): boolean {
   F64[0] = x;
   return (U32[1]! & 0xfffff) === 0 && U32[0] === 0;
-}
-
-/** 2^n for a normal exponent n (-1022..1023), built from its bits. */
-function pow2(n: number): number {
-  U32[0] = 0;
-  U32[1] = (n + 1023) << 20;
-  return F64[0]!;
-}
-
-/** x * 2^n; exact whenever the result is representable (the steps move monotonically toward it). */
-function ldexp(x: number, n: number): number {
-  while (n > 1000) {
-    x *= 2 ** 1000;
-    n -= 1000;
-  }
-  while (n < -1000) {
-    x *= 2 ** -1000;
-    n += 1000;
-  }
-  return x * pow2(n);
 }
 
 // ------------------------------------------------------------------ error-free transformations
@@ -120,18 +84,10 @@ function twoSum(a: number, b: number): number {
   return s;
 }
 
-const SPLIT = 134217729; // 2^27 + 1 (Veltkamp)
-
 /** a * b = p + err exactly, for |a|, |b| in [1, 2). */
 function twoProd(a: number, b: number): number {
   const p = a * b;
-  let c = SPLIT * a;
-  const ah = c - (c - a);
-  const al = a - ah;
-  c = SPLIT * b;
-  const bh = c - (c - b);
-  const bl = b - bh;
-  err = ah * bh - p + ah * bl + al * bh + al * bl;
+  err = twoProdErr(a, b, p);
   return p;
 }
 
@@ -143,16 +99,7 @@ function sumToOdd(a: number, b: number): number {
   F64[0] = s;
   if ((U32[0]! & 1) !== 0) return s;
   // Even: the exact value lies between s and its neighbour toward e, which is odd.
-  let lo = U32[0]!;
-  let hi = U32[1]!;
-  if (s > 0 === e > 0) {
-    lo = (lo + 1) >>> 0;
-    if (lo === 0) hi = (hi + 1) >>> 0;
-  } else {
-    if (lo === 0) hi = (hi - 1) >>> 0;
-    lo = (lo - 1) >>> 0;
-  }
-  return f64(lo, hi);
+  return nextToward64(s, e > 0);
 }
 
 // ------------------------------------------------------------------ rounding
@@ -213,7 +160,7 @@ function roundGrid(h: number, z: number, eb: number, g: number, negative: boolea
  */
 function roundFormat(h: number, z: number, K: number, p: number, emin: number, emax: number): number {
   const negative = h < 0;
-  let eb = expOf(h);
+  let eb = exponentOf(h);
   if (z !== 0 && z < 0 !== negative && isPow2(h)) eb -= 1;
   const e = eb + K;
   // Rounded to p bits with unbounded exponent: decides overflow and tininess.
@@ -312,7 +259,7 @@ export function fma32(xb: number, yb: number, zb: number, negProduct: boolean, n
     }
     r = h === 0 ? exactZero() : rc === RC.Nearest ? nearest32(h, t) : roundFormat(h, t, 0, 24, -126, 127);
   }
-  return Number.isNaN(r) ? F32_INDEFINITE : bits32(r);
+  return Number.isNaN(r) ? F32_INDEFINITE : f32ToBits(r);
 }
 
 const F32_MAX = 3.4028234663852886e38;
@@ -373,17 +320,17 @@ export function fma64(
 /** x*y + z correctly rounded to binary64, x*y or z non-zero, all finite. */
 function fmaFinite64(x: number, y: number, z: number): number {
   if (x === 0 || y === 0) {
-    const kz = expOf(z);
+    const kz = exponentOf(z);
     return roundFormat(ldexp(z, -kz), 0, kz, 53, -1022, 1023);
   }
-  const kx = expOf(x);
-  const ky = expOf(y);
+  const kx = exponentOf(x);
+  const ky = exponentOf(y);
   let ph = twoProd(ldexp(x, -kx), ldexp(y, -ky));
   let pl = err;
   let K = kx + ky;
   let c = 0;
   if (z !== 0) {
-    const kz = expOf(z);
+    const kz = exponentOf(z);
     const d = kz - K;
     if (d > 300) {
       // The product lies far below z's last bit: only its sign matters.
@@ -407,7 +354,7 @@ function fmaFinite64(x: number, y: number, z: number): number {
   }
   if (rc === RC.Nearest) {
     // Far from the exponent limits the nearest double of h + t is the result (see the file comment).
-    const e = expOf(h) + K;
+    const e = exponentOf(h) + K;
     if (e > -1000 && e < 1000) {
       const r = twoSum(h, t);
       if (err !== 0) fpRaise(MXCSR.PE);
@@ -434,7 +381,7 @@ export function halfToSingle(h: number): number {
   }
   if (e === 0) {
     if (m === 0) return sign >>> 0;
-    return (bits32(m * 2 ** -24) | sign) >>> 0;
+    return (f32ToBits(m * 2 ** -24) | sign) >>> 0;
   }
   return (sign | ((e - 15 + 127) << 23) | (m << 13)) >>> 0;
 }
@@ -460,6 +407,6 @@ export function singleToHalf(b: number): number {
   if (a === Number.POSITIVE_INFINITY) return sign | 0x7c00;
   if (a === 0) return sign;
   if (a < 2 ** -14) return sign | (a * 2 ** 24);
-  const e = expOf(a);
+  const e = exponentOf(a);
   return sign | ((e + 15) << 10) | ((a * 2 ** -e - 1) * 1024);
 }

@@ -1,4 +1,4 @@
-import { assemble, CODE_NAMES } from '@typevisor/x86-decoder';
+import { CODE_NAMES } from '@typevisor/x86-decoder';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,65 +9,34 @@ import {
   oracleHalfToSingle,
   oracleSingleToHalf,
 } from '../../test/fma-oracle.js';
-import { CODE, flat32, runToHlt, Sel, writeGate } from '../../test/machine.js';
-import { MAX_MODEL } from '../cpu-model.js';
-import { CR0, CR4, Vector } from '../index.js';
-import { MXCSR, YMM_HI_WORD } from '../sse/state.js';
+import { type Slot, vexMachine } from '../../test/vex-machine.js';
+import { CR4, Vector } from '../index.js';
+import { MXCSR } from '../sse/state.js';
 import { FMA_HANDLERS } from './fma.js';
-import { CR4_OSXSAVE, setXcr0 } from './xsave.js';
+import { CR4_OSXSAVE } from './xsave.js';
 
 const MEM = 0x3001;
-const IDT = 0x2000;
-const FAULT_STUB = CODE + 0xf00;
-const SLOTS = 0x10000;
 
-/** A flat 32-bit machine with AVX state enabled and an IDT whose handlers HLT. */
-function avxMachine(cr4 = CR4.OSFXSR | CR4.OSXMMEXCPT | CR4_OSXSAVE) {
-  const vectors: number[] = [];
-  const m = flat32('hlt', { model: MAX_MODEL, events: { delivered: (_k, v) => vectors.push(v) } });
-  const cpu = m.cpu;
-  cpu.setControlRegisters(CR0.PE | CR0.ET, 0, cr4);
-  setXcr0(cpu, 7);
-  for (let v = 0; v < 32; v++) writeGate(m.memory, IDT + v * 8, Sel.Code32, FAULT_STUB, 0xe, 0);
-  cpu.ctrl.idtr.base = IDT;
-  cpu.ctrl.idtr.limit = 32 * 8 - 1;
-  m.ram[FAULT_STUB] = 0xf4;
-  let next = SLOTS;
-  const slots = new Map<string, number>();
+/** The VEX test machine; `exec` places `text` once and runs it with `vectors` cleared. */
+function avxMachine(cr4?: number) {
+  const x = vexMachine(cr4);
+  const { m, vectors } = x;
+  const slots = new Map<string, Slot>();
   const exec = (text: string): void => {
-    let at = slots.get(text);
-    if (at === undefined) {
-      at = next;
-      const code = assemble(text, { bitness: 32, origin: at });
-      m.ram.set(code, at);
-      m.ram[at + code.length] = 0xf4;
-      next += 0x40;
-      slots.set(text, at);
+    let slot = slots.get(text);
+    if (slot === undefined) {
+      slot = x.place(text);
+      slots.set(text, slot);
     }
     vectors.length = 0;
-    cpu.blocks.flush();
-    cpu.halted = false;
-    cpu.regs.ip = at;
-    cpu.regs.r32[4] = 0x9000;
-    runToHlt(m);
-  };
-  const sse = cpu.fpu.sse;
-  const ymm = (r: number): number[] => {
-    const u = sse.u32;
-    return [...u.slice(4 * r, 4 * r + 4), ...u.slice(YMM_HI_WORD + 4 * r, YMM_HI_WORD + 4 * r + 4)];
-  };
-  const setYmm = (r: number, w: readonly number[]): void => {
-    for (let i = 0; i < 4; i++) {
-      sse.u32[4 * r + i] = w[i]! >>> 0;
-      sse.u32[YMM_HI_WORD + 4 * r + i] = w[4 + i]! >>> 0;
-    }
+    x.exec(slot);
   };
   const setMem = (w: readonly number[]): void => {
     for (let i = 0; i < w.length; i++) m.memory.write32(MEM + 4 * i, w[i]! >>> 0);
   };
   const mem = (n: number): number[] =>
     Array.from({ length: n }, (_, i) => m.memory.read32(MEM + 4 * i) >>> 0);
-  return { m, cpu, sse, vectors, exec, ymm, setYmm, setMem, mem };
+  return { ...x, exec, setMem, mem };
 }
 
 // ------------------------------------------------------------------ the SDM reference per form

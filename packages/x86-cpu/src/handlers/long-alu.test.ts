@@ -1,19 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CODE64, long64, reg64, setReg64, STACK64 } from '../../test/long-machine.js';
+import { reg64 } from '../../test/long-machine.js';
+import { longRunner, RAX, RBP, RBX, RCX, RDI, RDX, STATUS } from '../../test/long-runner.js';
 import type { Machine } from '../../test/machine.js';
-import { CpuExit, EFLAGS as F, Vector } from '../index.js';
+import { EFLAGS as F, Vector } from '../index.js';
 import { divWide, mulWide, WIDE } from './long-alu.js';
 
 const M64 = (1n << 64n) - 1n;
 const SIGN = 1n << 63n;
-const STATUS = F.CF | F.PF | F.AF | F.ZF | F.SF | F.OF;
-const RAX = 0;
-const RCX = 1;
-const RDX = 2;
-const RBX = 3;
-const RBP = 5;
-const RDI = 7;
 const MEM = 0x3000;
 
 const EDGES = [
@@ -43,45 +37,9 @@ function szp(r: bigint): number {
   return (ones % 2 === 0 ? F.PF : 0) | (r === 0n ? F.ZF : 0) | (msb(r) ? F.SF : 0);
 }
 
-interface Result {
-  /** Exception vector if the instruction faulted. */
-  vector?: number;
-  cpu: Machine['cpu'];
-  m: Machine;
-}
+/** Runs `source` then HLT in 64-bit mode, reusing one machine until an instruction faults. */
+const runner = (source: string) => longRunner(source);
 
-/**
- * Runs `source` then HLT in 64-bit mode, reusing one machine until an instruction faults (a fault
- * without an IDT ends in a shutdown, so the next run gets a new machine).
- */
-function runner(source: string) {
-  let m: Machine | undefined;
-  const vectors: number[] = [];
-  return (regs: [number, bigint][], flags = 0, mem: [number, bigint][] = []): Result => {
-    if (!m) m = long64(`${source}\nhlt`, { events: { delivered: (_k, v) => vectors.push(v) } });
-    vectors.length = 0;
-    const { cpu } = m;
-    cpu.halted = false;
-    cpu.regs.ip = CODE64;
-    setReg64(cpu, 4, BigInt(STACK64));
-    cpu.eflags = F.FIXED1 | flags;
-    for (const [n, v] of regs) setReg64(cpu, n, v);
-    for (const [a, v] of mem) writeQ(m, a, v);
-    const exit = m.run(10);
-    const out: Result = { cpu, m };
-    if (vectors.length > 0) {
-      out.vector = vectors[0]!;
-      m = undefined;
-    } else expect(exit).toBe(CpuExit.Hlt);
-    return out;
-  };
-}
-
-function writeQ(m: Machine, a: number, v: bigint): void {
-  const u = BigInt.asUintN(64, v);
-  m.memory.write32(a, Number(u & 0xffff_ffffn));
-  m.memory.write32(a + 4, Number(u >> 32n));
-}
 function readQ(m: Machine, a: number): bigint {
   const view = new DataView(m.ram.buffer, m.ram.byteOffset);
   return view.getBigUint64(a, true);

@@ -32,8 +32,8 @@ import {
   toInt32,
 } from '../sse/float.js';
 import { byteMask, byteShift, INT_OPS, type IntOp, SHIFT_IMM_OPS, shuffle } from '../sse/integer.js';
-import { A, B, R } from '../sse/lanes.js';
-import { MXCSR, MXCSR_WRITABLE } from '../sse/state.js';
+import { A, B, type Lanes, R } from '../sse/lanes.js';
+import { MXCSR, MXCSR_WRITABLE, type SseState } from '../sse/state.js';
 import { mmxEnter, mmxReadHi, mmxReadLo, mmxWrite } from '../x87/index.js';
 import { GPR_HI, Seg } from '../registers.js';
 import { HandlerList } from './table.js';
@@ -210,6 +210,30 @@ const pmovmskbMm: Handler = (cpu, ins) => {
   setReg(cpu, ins.op0Register, 32, byteMask(8));
 };
 
+/**
+ * The store of MASKMOVQ/MASKMOVDQU/VMASKMOVDQU: the first `bytes` bytes of A whose mask byte in B has
+ * bit 7 set go to DS:[E/R]DI (segment overridable); every selected byte is probed before any is written.
+ */
+export function maskMovStore(cpu: Cpu, ins: Instruction, bytes: number): void {
+  // DS:[E]DI (segment overridable), not a ModRM operand.
+  const seg =
+    ins.memSegment >= Register.ES && ins.memSegment <= Register.GS ? ins.memSegment - Register.ES : Seg.DS;
+  // The address: DI, EDI, or RDI (canonical or #GP(0)/#SS(0), as a ModRM operand would be).
+  const as = ins.addressSize;
+  cpu.eaSeg = seg;
+  if (as === 64) {
+    const a = joinSigned(cpu.regs.u32[7]!, cpu.regs.u32[7 + GPR_HI]!);
+    if (!isCanonical(a)) segmentFault(seg);
+    cpu.eaOff = a;
+  } else cpu.eaOff = as === 32 ? cpu.regs.u32[7]! : cpu.regs.r16[14]!;
+  for (let i = 0; i < bytes; i++) {
+    if (B.u8[i]! & 0x80) probeWrite(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, i), 1);
+  }
+  for (let i = 0; i < bytes; i++) {
+    if (B.u8[i]! & 0x80) write8(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, i), A.u8[i]!);
+  }
+}
+
 /** MASKMOVDQU / MASKMOVQ: bytes of op1 whose mask byte (op2) has bit 7 set go to DS:[E]DI. */
 function maskmov(bytes: number): Handler {
   return (cpu, ins) => {
@@ -228,23 +252,7 @@ function maskmov(bytes: number): Handler {
       B.u32[0] = mmxReadLo(fpu, mm(ins.op2Register));
       B.u32[1] = mmxReadHi(fpu, mm(ins.op2Register));
     }
-    // DS:[E]DI (segment overridable), not a ModRM operand.
-    const seg =
-      ins.memSegment >= Register.ES && ins.memSegment <= Register.GS ? ins.memSegment - Register.ES : Seg.DS;
-    // The address: DI, EDI, or RDI (canonical or #GP(0)/#SS(0), as a ModRM operand would be).
-    const as = ins.addressSize;
-    cpu.eaSeg = seg;
-    if (as === 64) {
-      const a = joinSigned(cpu.regs.u32[7]!, cpu.regs.u32[7 + GPR_HI]!);
-      if (!isCanonical(a)) segmentFault(seg);
-      cpu.eaOff = a;
-    } else cpu.eaOff = as === 32 ? cpu.regs.u32[7]! : cpu.regs.r16[14]!;
-    for (let i = 0; i < bytes; i++) {
-      if (B.u8[i]! & 0x80) probeWrite(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, i), 1);
-    }
-    for (let i = 0; i < bytes; i++) {
-      if (B.u8[i]! & 0x80) write8(cpu, cpu.eaSeg, offsetPlus(ins, cpu.eaOff, i), A.u8[i]!);
-    }
+    maskMovStore(cpu, ins, bytes);
   };
 }
 
@@ -394,30 +402,73 @@ function fpArith(op: number, double: boolean, scalar: boolean): Handler {
 
 // ------------------------------------------------------------------ compares
 
-/** Compare predicate (imm8 & 7) on two ordered-or-unordered values; unordered = either NaN. */
-function predicate(p: number, x: number, y: number, unordered: boolean): boolean {
-  switch (p) {
-    case 0:
-      return !unordered && x === y;
-    case 1:
-      return !unordered && x < y;
-    case 2:
-      return !unordered && x <= y;
-    case 3:
-      return unordered;
-    case 4:
-      return unordered || x !== y;
-    case 5:
-      return unordered || !(x < y);
-    case 6:
-      return unordered || !(x <= y);
-    default:
-      return !unordered;
-  }
+/**
+ * The 32 VCMP predicates (SDM Vol. 2A "CMPPS", Table 3-1): bit set for each outcome that makes the
+ * predicate true (LT 1, EQ 2, GT 4, unordered 8). Predicates 16-31 repeat 0-15.
+ */
+const REL_LT = 1;
+const REL_EQ = 2;
+const REL_GT = 4;
+const REL_UN = 8;
+// biome-ignore format: one predicate per entry
+const PRED_TRUE = new Uint8Array([
+  REL_EQ, REL_LT, REL_LT | REL_EQ, REL_UN, REL_LT | REL_GT | REL_UN, REL_EQ | REL_GT | REL_UN, REL_GT | REL_UN,
+  REL_LT | REL_EQ | REL_GT, REL_EQ | REL_UN, REL_LT | REL_UN, REL_LT | REL_EQ | REL_UN, 0, REL_LT | REL_GT,
+  REL_EQ | REL_GT, REL_GT, 15,
+]);
+
+/**
+ * Whether predicate `p` (0-31) signals invalid on a QNaN operand: the _OS/_US predicates. Among 0-15
+ * those are p mod 4 = 1 or 2 (LT_OS, LE_OS, NLT_US, NLE_US, NGE_US, NGT_US, GE_OS, GT_OS); 16-31 flip it.
+ */
+export function signalsOnQnan(p: number): boolean {
+  const s = (p & 3) === 1 || (p & 3) === 2;
+  return p & 16 ? !s : s;
 }
 
-/** LT, LE, NLT, NLE signal invalid on any NaN; the others only on SNaN. */
-const SIGNALS_ON_QNAN = [false, true, true, false, false, true, true, false];
+/** Whether predicate `p` holds for the outcome (x, y compared, or `unordered`). */
+export function cmpPredicate(p: number, x: number, y: number, unordered: boolean): boolean {
+  const rel = unordered ? REL_UN : x < y ? REL_LT : x === y ? REL_EQ : REL_GT;
+  return (PRED_TRUE[p & 15]! & rel) !== 0;
+}
+
+/**
+ * Element i (binary64 when `double`) of A compared with B under predicate `p` (0-31) into R: all ones
+ * when it holds, else zero. IE on an SNaN operand, or on a QNaN when `sig` (= signalsOnQnan(p)).
+ */
+export function cmpLane(p: number, sig: boolean, double: boolean, i: number): void {
+  let un: boolean;
+  let sn: boolean;
+  let x = 0;
+  let y = 0;
+  if (double) {
+    const ahi = A.u32[2 * i + 1]!;
+    const alo = A.u32[2 * i]!;
+    const bhi = B.u32[2 * i + 1]!;
+    const blo = B.u32[2 * i]!;
+    un = isNaN64(ahi, alo) || isNaN64(bhi, blo);
+    sn = isSNaN64(ahi, alo) || isSNaN64(bhi, blo);
+    if (!un) {
+      x = in64(ahi, alo);
+      y = in64(bhi, blo);
+    }
+  } else {
+    const ab = A.u32[i]!;
+    const bb = B.u32[i]!;
+    un = isNaN32(ab) || isNaN32(bb);
+    sn = isSNaN32(ab) || isSNaN32(bb);
+    if (!un) {
+      x = in32(ab);
+      y = in32(bb);
+    }
+  }
+  if (sn || (un && sig)) fpRaise(MXCSR.IE);
+  const v = cmpPredicate(p, x, y, un) ? 0xffffffff : 0;
+  if (double) {
+    R.u32[2 * i] = v;
+    R.u32[2 * i + 1] = v;
+  } else R.u32[i] = v;
+}
 
 function fpCompare(double: boolean, scalar: boolean): Handler {
   const lanes = scalar ? 1 : double ? 2 : 4;
@@ -430,38 +481,42 @@ function fpCompare(double: boolean, scalar: boolean): Handler {
     copyAtoR();
     fpBegin(sse.mxcsr);
     const p = ins.immediate & 7;
-    for (let i = 0; i < lanes; i++) {
-      let un: boolean;
-      let sn: boolean;
-      let x: number;
-      let y: number;
-      if (double) {
-        const ahi = A.u32[2 * i + 1]!;
-        const alo = A.u32[2 * i]!;
-        const bhi = B.u32[2 * i + 1]!;
-        const blo = B.u32[2 * i]!;
-        un = isNaN64(ahi, alo) || isNaN64(bhi, blo);
-        sn = isSNaN64(ahi, alo) || isSNaN64(bhi, blo);
-        x = un ? 0 : in64(ahi, alo);
-        y = un ? 0 : in64(bhi, blo);
-      } else {
-        const ab = A.u32[i]!;
-        const bb = B.u32[i]!;
-        un = isNaN32(ab) || isNaN32(bb);
-        sn = isSNaN32(ab) || isSNaN32(bb);
-        x = un ? 0 : in32(ab);
-        y = un ? 0 : in32(bb);
-      }
-      if (sn || (un && SIGNALS_ON_QNAN[p])) fpRaise(MXCSR.IE);
-      const v = predicate(p, x, y, un) ? 0xffffffff : 0;
-      if (double) {
-        R.u32[2 * i] = v;
-        R.u32[2 * i + 1] = v;
-      } else R.u32[i] = v;
-    }
+    const sig = signalsOnQnan(p);
+    for (let i = 0; i < lanes; i++) cmpLane(p, sig, double, i);
     fpEnd(cpu, sse);
     storeR(sse, d);
   };
+}
+
+/**
+ * The compare of (V)(U)COMISS/SD on element 0 of A and B: ZF, PF, CF (all three when unordered); OF,
+ * SF, AF cleared. IE on an SNaN, or on any NaN unless `quiet`; an unmasked IE faults before the flags change.
+ */
+export function comisFlags(cpu: Cpu, sse: SseState, double: boolean, quiet: boolean): void {
+  fpBegin(sse.mxcsr);
+  let un: boolean;
+  let sn: boolean;
+  let x = 0;
+  let y = 0;
+  if (double) {
+    un = isNaN64(A.u32[1]!, A.u32[0]!) || isNaN64(B.u32[1]!, B.u32[0]!);
+    sn = isSNaN64(A.u32[1]!, A.u32[0]!) || isSNaN64(B.u32[1]!, B.u32[0]!);
+    if (!un) {
+      x = in64(A.u32[1]!, A.u32[0]!);
+      y = in64(B.u32[1]!, B.u32[0]!);
+    }
+  } else {
+    un = isNaN32(A.u32[0]!) || isNaN32(B.u32[0]!);
+    sn = isSNaN32(A.u32[0]!) || isSNaN32(B.u32[0]!);
+    if (!un) {
+      x = in32(A.u32[0]!);
+      y = in32(B.u32[0]!);
+    }
+  }
+  if (sn || (un && !quiet)) fpRaise(MXCSR.IE);
+  fpEnd(cpu, sse);
+  const bits = un ? EFLAGS.ZF | EFLAGS.PF | EFLAGS.CF : x < y ? EFLAGS.CF : x === y ? EFLAGS.ZF : 0;
+  setArith(cpu.flags, COMI_MASK, bits);
 }
 
 /** COMISS/UCOMISS/COMISD/UCOMISD: ZF, PF, CF from the compare; OF, SF, AF cleared. */
@@ -470,30 +525,7 @@ function comis(double: boolean, quiet: boolean): Handler {
     const sse = enter(cpu);
     loadB(cpu, ins, sse, double ? 8 : 4, false);
     loadA(sse, xmm(ins.op0Register));
-    fpBegin(sse.mxcsr);
-    let un: boolean;
-    let sn: boolean;
-    let x = 0;
-    let y = 0;
-    if (double) {
-      un = isNaN64(A.u32[1]!, A.u32[0]!) || isNaN64(B.u32[1]!, B.u32[0]!);
-      sn = isSNaN64(A.u32[1]!, A.u32[0]!) || isSNaN64(B.u32[1]!, B.u32[0]!);
-      if (!un) {
-        x = in64(A.u32[1]!, A.u32[0]!);
-        y = in64(B.u32[1]!, B.u32[0]!);
-      }
-    } else {
-      un = isNaN32(A.u32[0]!) || isNaN32(B.u32[0]!);
-      sn = isSNaN32(A.u32[0]!) || isSNaN32(B.u32[0]!);
-      if (!un) {
-        x = in32(A.u32[0]!);
-        y = in32(B.u32[0]!);
-      }
-    }
-    if (sn || (un && !quiet)) fpRaise(MXCSR.IE);
-    fpEnd(cpu, sse);
-    const bits = un ? EFLAGS.ZF | EFLAGS.PF | EFLAGS.CF : x < y ? EFLAGS.CF : x === y ? EFLAGS.ZF : 0;
-    setArith(cpu.flags, COMI_MASK, bits);
+    comisFlags(cpu, sse, double, quiet);
   };
 }
 
@@ -531,19 +563,19 @@ const shufpd: Handler = (cpu, ins) => {
 
 // ------------------------------------------------------------------ conversions
 
-/** binary32 bits -> binary64 (exact; SNaN quieted with IE; payload kept). Writes R.f64[q]. */
-function f32to64(bits: number, q: number): void {
+/** binary32 bits -> binary64 (exact; SNaN quieted with IE; payload kept). Writes dst.f64[q] (R or the VEX Y). */
+export function f32to64(bits: number, q: number, dst: Lanes): void {
   if (isNaN32(bits)) {
     if (isSNaN32(bits)) fpRaise(MXCSR.IE);
-    R.u32[2 * q] = (bits & 0x7) << 29;
-    R.u32[2 * q + 1] = (bits & 0x80000000) | 0x7ff80000 | ((bits & 0x3fffff) >>> 3);
+    dst.u32[2 * q] = (bits & 0x7) << 29;
+    dst.u32[2 * q + 1] = (bits & 0x80000000) | 0x7ff80000 | ((bits & 0x3fffff) >>> 3);
     return;
   }
-  R.f64[q] = in32(bits);
+  dst.f64[q] = in32(bits);
 }
 
 /** binary64 (hi:lo) -> binary32 bits under MXCSR. */
-function f64to32(hi: number, lo: number): number {
+export function f64to32(hi: number, lo: number): number {
   if (isNaN64(hi, lo)) {
     if (isSNaN64(hi, lo)) fpRaise(MXCSR.IE);
     return ((hi & 0x80000000) | 0x7fc00000 | ((hi & 0xfffff) << 3) | (lo >>> 29)) >>> 0;
@@ -552,10 +584,10 @@ function f64to32(hi: number, lo: number): number {
 }
 
 /** Float element -> int32 (NaN -> indefinite with IE). */
-function f32toInt(bits: number, truncate: boolean): number {
+export function f32toInt(bits: number, truncate: boolean): number {
   return toInt32(isNaN32(bits) ? Number.NaN : in32(bits), truncate);
 }
-function f64toInt(hi: number, lo: number, truncate: boolean): number {
+export function f64toInt(hi: number, lo: number, truncate: boolean): number {
   return toInt32(isNaN64(hi, lo) ? Number.NaN : in64(hi, lo), truncate);
 }
 
@@ -630,10 +662,10 @@ const cvtpi2pd: Compute = (cpu, ins) => {
 const cvtps2pd: Compute = () => {
   const lo = B.u32[0]!;
   const hi = B.u32[1]!;
-  f32to64(lo, 0);
-  f32to64(hi, 1);
+  f32to64(lo, 0, R);
+  f32to64(hi, 1, R);
 };
-const cvtss2sd: Compute = () => f32to64(B.u32[0]!, 0);
+const cvtss2sd: Compute = () => f32to64(B.u32[0]!, 0, R);
 const cvtpd2ps: Compute = () => {
   R.u32[0] = f64to32(B.u32[1]!, B.u32[0]!);
   R.u32[1] = f64to32(B.u32[3]!, B.u32[2]!);
@@ -726,8 +758,8 @@ const CONVERSIONS: readonly ConvRow[] = [
  * 1/sqrt(x) (relative error <= 2^-24, inside the SDM's |error| <= 1.5 * 2^-12). As on hardware,
  * denormal inputs count as zero, tiny results flush to signed zero, and no MXCSR flag is raised.
  */
-function estimate(bits: number, rsqrt: boolean): number {
-  if (isNaN32(bits)) return bits | 0x400000;
+export function estimate(bits: number, rsqrt: boolean): number {
+  if (isNaN32(bits)) return (bits | 0x400000) >>> 0;
   const neg = (bits & 0x80000000) !== 0;
   const zero = (bits & 0x7f800000) === 0;
   if (zero) return neg ? 0xff800000 : 0x7f800000;
@@ -782,15 +814,17 @@ const MM_ADDITIONS = [
   'Psubq',
 ];
 
-const FP_OPS: readonly (readonly [string, number])[] = [
+/** The two-source float operations by mnemonic stem (ADD..MAX PS/PD/SS/SD, also their VEX forms in `avx.ts`). */
+export const FP_BINARY_OPS: readonly (readonly [string, number])[] = [
   ['Add', FOp.Add],
   ['Sub', FOp.Sub],
   ['Mul', FOp.Mul],
   ['Div', FOp.Div],
   ['Min', FOp.Min],
   ['Max', FOp.Max],
-  ['Sqrt', FOp.Sqrt],
 ];
+
+const FP_OPS: readonly (readonly [string, number])[] = [...FP_BINARY_OPS, ['Sqrt', FOp.Sqrt]];
 
 function entries(): [number, Handler][] {
   const list = new HandlerList();

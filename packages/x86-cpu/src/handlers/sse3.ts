@@ -20,7 +20,7 @@ const T = new Uint32Array(8);
  * HADDPS/HSUBPS: R = [A0 op A1, A2 op A3, B0 op B1, B2 op B3] (as A' op B' lane by lane with
  * A' = [A0, A2, B0, B2], B' = [A1, A3, B1, B3]).
  */
-function pairsPs(): void {
+export function pairsPs(): void {
   T[0] = A.u32[0]!;
   T[1] = A.u32[2]!;
   T[2] = B.u32[0]!;
@@ -36,7 +36,7 @@ function pairsPs(): void {
 }
 
 /** HADDPD/HSUBPD: R = [A.q0 op A.q1, B.q0 op B.q1] (A' = [A.q0, B.q0], B' = [A.q1, B.q1]). */
-function pairsPd(): void {
+export function pairsPd(): void {
   T[0] = A.u32[0]!;
   T[1] = A.u32[1]!;
   T[2] = B.u32[0]!;

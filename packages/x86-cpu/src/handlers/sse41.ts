@@ -120,21 +120,28 @@ const ptest: Handler = (cpu, ins) => {
 
 // ------------------------------------------------------------------ extract and insert
 
+/**
+ * The destination of (V)PEXTRB/W/D and (V)EXTRACTPS: element `v` (`bytes` 1, 2 or 4) zero-extended into
+ * the op0 register, or stored to the memory operand.
+ */
+export function storeElement(cpu: Cpu, ins: Instruction, bytes: number, v: number): void {
+  if (ins.op0Kind === OpKind.Register) {
+    setReg(cpu, ins.op0Register, 32, v);
+    return;
+  }
+  locate(cpu, ins);
+  if (bytes === 1) write8(cpu, cpu.eaSeg, cpu.eaOff, v);
+  else if (bytes === 2) write16(cpu, cpu.eaSeg, cpu.eaOff, v);
+  else write32(cpu, cpu.eaSeg, cpu.eaOff, v);
+}
+
 /** PEXTRB/PEXTRW/PEXTRD/EXTRACTPS r32/m, xmm, imm8: element imm8 mod count, zero-extended in a register. */
 function extract(bytes: number): Handler {
   const count = 16 / bytes;
   return (cpu, ins) => {
     const sse = enter(cpu);
     const i = xmm(ins.op1Register) * count + (ins.immediate & (count - 1));
-    const v = bytes === 1 ? sse.u8[i]! : bytes === 2 ? sse.u16[i]! : sse.u32[i]!;
-    if (ins.op0Kind === OpKind.Register) {
-      setReg(cpu, ins.op0Register, 32, v);
-      return;
-    }
-    locate(cpu, ins);
-    if (bytes === 1) write8(cpu, cpu.eaSeg, cpu.eaOff, v);
-    else if (bytes === 2) write16(cpu, cpu.eaSeg, cpu.eaOff, v);
-    else write32(cpu, cpu.eaSeg, cpu.eaOff, v);
+    storeElement(cpu, ins, bytes, bytes === 1 ? sse.u8[i]! : bytes === 2 ? sse.u16[i]! : sse.u32[i]!);
   };
 }
 
@@ -211,14 +218,10 @@ function round(double: boolean, scalar: boolean): Handler {
  * DPPS xmm, xmm/m128, imm8 (SDM "DPPS" pseudo-code): products of the elements set in imm8[7:4]
  * (+0.0 for the others), summed as (p0 + p1) + (p2 + p3), each step rounded; the sum goes to the
  * elements set in imm8[3:0], +0.0 to the others.
+ *
+ * On the lanes A, B into R (DPPS, and VDPPS per 128-bit lane); MXCSR flags accumulate.
  */
-const dpps: Handler = (cpu, ins) => {
-  const sse = enter(cpu);
-  const d = xmm(ins.op0Register);
-  loadB(cpu, ins, sse, 16, true);
-  loadA(sse, d);
-  const imm = ins.immediate & 0xff;
-  fpBegin(sse.mxcsr);
+export function dppsLane(imm: number): void {
   for (let i = 0; i < 4; i++) {
     if ((imm >>> (4 + i)) & 1) lane32(FOp.Mul, i);
     else R.u32[i] = 0;
@@ -234,19 +237,11 @@ const dpps: Handler = (cpu, ins) => {
   B.u32[0] = R.u32[1]!;
   lane32(FOp.Add, 0);
   const sum = R.u32[0]!;
-  fpEnd(cpu, sse);
   for (let i = 0; i < 4; i++) R.u32[i] = (imm >>> i) & 1 ? sum : 0;
-  storeR(sse, d);
-};
+}
 
-/** DPPD xmm, xmm/m128, imm8: products by imm8[5:4], one rounded sum, written by imm8[1:0]. */
-const dppd: Handler = (cpu, ins) => {
-  const sse = enter(cpu);
-  const d = xmm(ins.op0Register);
-  loadB(cpu, ins, sse, 16, true);
-  loadA(sse, d);
-  const imm = ins.immediate & 0xff;
-  fpBegin(sse.mxcsr);
+/** DPPD on the lanes A, B into R (`dppd` below, VDPPD). */
+export function dppdLane(imm: number): void {
   for (let q = 0; q < 2; q++) {
     if ((imm >>> (4 + q)) & 1) lane64(FOp.Mul, q);
     else {
@@ -261,33 +256,51 @@ const dppd: Handler = (cpu, ins) => {
   lane64(FOp.Add, 0);
   const lo = R.u32[0]!;
   const hi = R.u32[1]!;
-  fpEnd(cpu, sse);
   for (let q = 0; q < 2; q++) {
     const on = (imm >>> q) & 1;
     R.u32[2 * q] = on ? lo : 0;
     R.u32[2 * q + 1] = on ? hi : 0;
   }
-  storeR(sse, d);
-};
+}
+
+/** DPPS/DPPD xmm, xmm/m128, imm8. */
+function dp(double: boolean): Handler {
+  return (cpu, ins) => {
+    const sse = enter(cpu);
+    const d = xmm(ins.op0Register);
+    loadB(cpu, ins, sse, 16, true);
+    loadA(sse, d);
+    fpBegin(sse.mxcsr);
+    if (double) dppdLane(ins.immediate & 0xff);
+    else dppsLane(ins.immediate & 0xff);
+    fpEnd(cpu, sse);
+    storeR(sse, d);
+  };
+}
+
+/**
+ * The SSE4.1 integer operations of `SSE41_OPS` that work per 128-bit lane (their VEX.256 forms in
+ * `avx-int.ts` apply them to each half); PHMINPOSUW, 128-bit only, is not among them.
+ */
+export const SSE41_LANE_OPS: readonly string[] = [
+  'Pminsb',
+  'Pmaxsb',
+  'Pminuw',
+  'Pmaxuw',
+  'Pminsd',
+  'Pmaxsd',
+  'Pminud',
+  'Pmaxud',
+  'Pmulld',
+  'Pmuldq',
+  'Pcmpeqq',
+  'Packusdw',
+];
 
 function entries(): [number, Handler][] {
   const list = new HandlerList();
   const add = (name: string, h: Handler): void => list.add(name, h);
-  for (const name of [
-    'Pminsb',
-    'Pmaxsb',
-    'Pminuw',
-    'Pmaxuw',
-    'Pminsd',
-    'Pmaxsd',
-    'Pminud',
-    'Pmaxud',
-    'Pmulld',
-    'Pmuldq',
-    'Pcmpeqq',
-    'Packusdw',
-    'Phminposuw',
-  ]) {
+  for (const name of [...SSE41_LANE_OPS, 'Phminposuw']) {
     add(`${name}_xmm_xmmm128`, intXmm(SSE41_OPS[name]!));
   }
   add('Pblendw_xmm_xmmm128_imm8', withImm(intXmm(SSE41_OPS.Pblendw!)));
@@ -318,8 +331,8 @@ function entries(): [number, Handler][] {
   add('Roundpd_xmm_xmmm128_imm8', round(true, false));
   add('Roundss_xmm_xmmm32_imm8', round(false, true));
   add('Roundsd_xmm_xmmm64_imm8', round(true, true));
-  add('Dpps_xmm_xmmm128_imm8', dpps);
-  add('Dppd_xmm_xmmm128_imm8', dppd);
+  add('Dpps_xmm_xmmm128_imm8', dp(false));
+  add('Dppd_xmm_xmmm128_imm8', dp(true));
   return list.entries;
 }
 

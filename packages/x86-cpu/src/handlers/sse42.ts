@@ -9,6 +9,7 @@ import type { Cpu, Handler } from '../cpu.js';
 import { EFLAGS, setArith } from '../flags.js';
 import { getReg, readOp1, readOp1_64, setReg } from '../operands.js';
 import { GPR_HI } from '../registers.js';
+import type { IntOp } from '../sse/integer.js';
 import { A, B, R } from '../sse/lanes.js';
 import type { SseState } from '../sse/state.js';
 import { compareStrings, implicitLength, StrImm } from '../sse/strings.js';
@@ -21,8 +22,8 @@ const EDX = 2;
 
 const ARITH_MASK = EFLAGS.CF | EFLAGS.PF | EFLAGS.AF | EFLAGS.ZF | EFLAGS.SF | EFLAGS.OF;
 
-/** PCMPGTQ: each signed quadword of A greater than B's: all ones, else zero. */
-const pcmpgtq = intXmm(() => {
+/** PCMPGTQ on the lanes A, B into R: each signed quadword of A greater than B's: all ones, else zero. */
+export const pcmpgtqOp: IntOp = () => {
   for (let q = 0; q < 4; q += 2) {
     const ah = A.i32[q + 1]!;
     const bh = B.i32[q + 1]!;
@@ -30,7 +31,9 @@ const pcmpgtq = intXmm(() => {
     R.u32[q] = gt;
     R.u32[q + 1] = gt;
   }
-});
+};
+
+const pcmpgtq = intXmm(pcmpgtqOp);
 
 // ------------------------------------------------------------------ CRC32
 

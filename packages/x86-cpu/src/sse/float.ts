@@ -54,7 +54,7 @@ function f64Hi(v: number): number {
   cvF64[0] = v;
   return cvU32[1]!;
 }
-function f64From(lo: number, hi: number): number {
+export function f64From(lo: number, hi: number): number {
   cvU32[0] = lo;
   cvU32[1] = hi;
   return cvF64[0]!;
@@ -100,7 +100,7 @@ export function in64(hi: number, lo: number): number {
 const SPLIT = 134217729; // 2^27 + 1 (Veltkamp)
 
 /** Error of the binary64 product p = fl(a * b), exactly (|a|, |b| in [1, 4)). */
-function twoProdErr(a: number, b: number, p: number): number {
+export function twoProdErr(a: number, b: number, p: number): number {
   let c = SPLIT * a;
   const ah = c - (c - a);
   const al = a - ah;
@@ -111,14 +111,14 @@ function twoProdErr(a: number, b: number, p: number): number {
 }
 
 /** Unbiased exponent k with |x| * 2^-k in [1, 2) (x finite, non-zero). */
-function exponentOf(x: number): number {
+export function exponentOf(x: number): number {
   const e = (f64Hi(x) >>> 20) & 0x7ff;
   if (e !== 0) return e - 1023;
   return ((f64Hi(x * 2 ** 64) >>> 20) & 0x7ff) - 1023 - 64;
 }
 
 /** x * 2^n, exact when the result is normal. */
-function ldexp(x: number, n: number): number {
+export function ldexp(x: number, n: number): number {
   while (n > 1000) {
     x *= 2 ** 1000;
     n -= 1000;
@@ -191,7 +191,8 @@ function nextToward32(r: number, up: boolean): number {
   return bitsToF32(r > 0 === up ? b + 1 : b - 1);
 }
 
-function nextToward64(r: number, up: boolean): number {
+/** The binary64 neighbour of r toward +inf (`up`) or -inf. */
+export function nextToward64(r: number, up: boolean): number {
   if (r === 0) return up ? Number.MIN_VALUE : -Number.MIN_VALUE;
   cvF64[0] = r;
   let lo = cvU32[0]!;

@@ -4,7 +4,8 @@
  * faulting instruction never leaves a half-written register and nothing is allocated per instruction.
  */
 
-function views(buf: ArrayBuffer) {
+/** Every typed view of `buf` (the scratch lanes here, and the 32-byte VEX scratch in `avx-core.ts`). */
+export function views(buf: ArrayBuffer) {
   return {
     u8: new Uint8Array(buf),
     i8: new Int8Array(buf),
@@ -20,3 +21,6 @@ function views(buf: ArrayBuffer) {
 export const A = views(new ArrayBuffer(16));
 export const B = views(new ArrayBuffer(16));
 export const R = views(new ArrayBuffer(16));
+
+/** A scratch buffer with all its views (A, B, R, and the VEX scratch M, Y). */
+export type Lanes = ReturnType<typeof views>;
