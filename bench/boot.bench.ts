@@ -16,6 +16,12 @@
  * 2026-11-27, after the guest CPUID stopped claiming a LAPIC with kernel_irqchip=off, `--only default`:
  *   typevisor 10.5 s / 45.3 s / 253 MiB; v86 2.3 s / 6.1 s / 287 MiB; qemu-tcg 0.8 s / 1.4 s / 92 MiB
  *   typevisor / v86: 4.57x, 7.43x;  typevisor / qemu-tcg: 13.27x, 31.38x
+ * 2026-11-27, the x86-64 images against qemu-system-x86_64 (Typevisor with `-cpu qemu64`):
+ *   `--only default-x86_64`: typevisor 8.8 s / 43.4 s / 259 MiB; qemu-tcg 1.0 s / 1.5 s / 106 MiB;
+ *     typevisor / qemu-tcg: 8.84x, 29.60x
+ *   `--only debian-amd64 --timeout 1500` (stock boot, self-tests on): typevisor 267.8 s / 311.2 s /
+ *     378 MiB; qemu-tcg 4.5 s / 5.0 s / 229 MiB; typevisor / qemu-tcg: 60.11x, 61.93x (the CPU's fast
+ *     paths are 32-bit only; 64-bit code runs the generic handlers)
  * The bench=1 workload (awk's floating point on the software x87, sha256) is where the gap widens. The
  * Typevisor row is the CLI's own process (before, the RSS column measured its launcher: 43 MiB).
  */
