@@ -62,7 +62,7 @@ describe("Debian 12's stock i386 kernel through the full stack", () => {
 // VMX, 4-level paging walked under EPT (ept=on) or shadowed by the facade (ept=off). The bench=1
 // workload's answers are exact, then the guest powers off through ACPI. The two run side by side. Each
 // has a monitor on a socket for the vCPU's state (`info registers`, `info pic`...) when the VMM outlives
-// GUEST-DONE by 300 s. Known defect (issue 11's note): with ept=off, 3 boots in 9 printed GUEST-DONE
+// GUEST-DONE by 300 s. Known defect (issue 11's note): with ept=off, 4 boots in 15 printed GUEST-DONE
 // and then idled in HLT with IF=1, an idle 8259 and no IRQ0 for 30 s (the VMM kept resuming the vCPU)
 // instead of powering off (`poweroff -f` never reached "Preparing to enter system sleep state S5");
 // ept=on never did. So with ept=off the power-off is reported, with that state, rather than failed
