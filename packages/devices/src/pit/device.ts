@@ -112,8 +112,11 @@ export class Pit8254 implements PioDevice, SpeakerTimer {
 
   write(offset: number, _size: AccessSize, value: number): void {
     value &= 0xff;
-    const now = this.nowTick();
+    // Edges up to now first, then the write takes effect at the tick that poll stopped at. Reading the
+    // clock again (or before the poll) would let a host stall between the two reads put lastPollTick
+    // past a short count's terminal tick, and its one edge would never be delivered.
     this.poll();
+    const now = this.lastPollTick;
     if (offset === CONTROL_OFFSET) this.writeControl(value, now);
     else if (offset <= 2) this.writeCounter(this.channels[offset]!, value, now);
     this.poll();
@@ -124,7 +127,7 @@ export class Pit8254 implements PioDevice, SpeakerTimer {
     const c = this.channels[checkInt('PIT channel', channel, 0, 2)]!;
     if (c.gate === level) return;
     this.poll();
-    const now = this.nowTick();
+    const now = this.lastPollTick; // the tick the poll delivered up to (see write)
     this.settle(c, now);
     c.gate = level;
     if (gateLevelSensitive(c.mode) && !periodic(c.mode)) {
