@@ -77,8 +77,11 @@ export class AcpiPm implements PioDevice, ApmHandler {
 
   read(offset: number, size: AccessSize): number {
     this.poll();
+    // One timer sample per access: bytes of one `inl` taken at different instants tear across a carry
+    // (0x4355f2 then 0x435500), and Linux's acpi_pm check rejects a timer that runs backwards.
+    const timer = this.lastPollTick % 0x100_0000;
     let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + this.readByte(offset + i);
+    for (let i = size - 1; i >= 0; i--) v = v * 256 + this.readByte(offset + i, timer);
     return v;
   }
 
@@ -154,7 +157,7 @@ export class AcpiPm implements PioDevice, ApmHandler {
     return nsToTicks(this.clock.nowNs(), PM_TIMER_HZ);
   }
 
-  private readByte(offset: number): number {
+  private readByte(offset: number, timer: number): number {
     const reg = offset & ~1;
     const shift = (offset & 1) * 8;
     switch (reg) {
@@ -167,7 +170,7 @@ export class AcpiPm implements PioDevice, ApmHandler {
       case PM_TMR_OFFSET:
       case PM_TMR_OFFSET + 2:
         // Bits 31-24 read 0: TMR_VAL_EXT = 0 in the FADT (24-bit timer).
-        return offset - PM_TMR_OFFSET < 3 ? (this.timerValue() >> ((offset - PM_TMR_OFFSET) * 8)) & 0xff : 0;
+        return offset - PM_TMR_OFFSET < 3 ? (timer >> ((offset - PM_TMR_OFFSET) * 8)) & 0xff : 0;
       default:
         return 0;
     }
