@@ -21,6 +21,7 @@ import {
   CR4_PCIDE,
   CR4_SMEP,
   DEFAULT_MODEL,
+  KVM_PARAVIRT_LEAVES,
   HASWELL_MODEL,
   NEHALEM_MODEL,
   PENTIUM_4_MODEL,
@@ -49,7 +50,13 @@ describe('the facade CPU model', () => {
     ] as const) {
       expect(kvm.cpu).toBe(cpu);
       // Leaf 0DH sub-leaf 0's EBX is the size for every supported component (ECX), as KVM reports it.
-      expect(kvm.cpuid.map((e) => [e.function, e.ebx, e.ecx, e.edx])).toEqual(
+      // ... with KVM's own leaves (signature and paravirtual features) between basic and extended ones.
+      const hardware = kvm.cpuid.filter((e) => e.function >>> 28 !== 4);
+      expect(kvm.cpuid.filter((e) => e.function >>> 28 === 4)).toEqual(KVM_PARAVIRT_LEAVES);
+      expect(kvm.cpuid.map((e) => e.function >>> 0)).toEqual(
+        kvm.cpuid.map((e) => e.function >>> 0).sort((a, b) => a - b),
+      );
+      expect(hardware.map((e) => [e.function, e.ebx, e.ecx, e.edx])).toEqual(
         cpu.cpuid.map((l) => [l.leaf, l.leaf === 0xd && l.subleaf === 0 ? l.ecx : l.ebx, l.ecx, l.edx]),
       );
       // Basic leaves keep EAX; leaf 80000000H reports itself as the highest extended leaf.

@@ -6,6 +6,13 @@
  * KVM lets a guest set, the physical-address width.
  */
 import {
+  KVM_CPUID_FEATURES,
+  KVM_CPUID_SIGNATURE,
+  KVM_SIGNATURE,
+  KvmFeature,
+  KVMCLOCK_MSRS,
+} from './kernel/kvmclock.js';
+import {
   CORE_2,
   CORE_2_AES,
   type CpuModel,
@@ -104,12 +111,35 @@ const EXT1_EDX_LM = 1 << 29;
 const EXT1_EDX_RDTSCP = 1 << 27;
 const MSR_TSC_AUX = 0xc000_0103;
 
-/** The MSR index list of a model: the base list, plus the long-mode MSRs the model has. */
+/** The MSR index list of a model: the base list, the long-mode MSRs the model has, kvmclock's. */
 function msrIndicesOf(cpu: CpuModel): readonly number[] {
   const ext1 = cpu.cpuid.find((l) => l.leaf === 0x8000_0001)?.edx ?? 0;
-  if ((ext1 & EXT1_EDX_LM) === 0) return MSR_INDICES;
-  return [...MSR_INDICES, ...LONG_MODE_MSRS, ...((ext1 & EXT1_EDX_RDTSCP) !== 0 ? [MSR_TSC_AUX] : [])];
+  const longMode = (ext1 & EXT1_EDX_LM) === 0 ? [] : LONG_MODE_MSRS;
+  const tscAux = (ext1 & EXT1_EDX_LM) !== 0 && (ext1 & EXT1_EDX_RDTSCP) !== 0 ? [MSR_TSC_AUX] : [];
+  return [...MSR_INDICES, ...longMode, ...tscAux, ...KVMCLOCK_MSRS];
 }
+
+/**
+ * KVM's own leaves, which KVM_GET_SUPPORTED_CPUID reports after the hardware ones: the signature leaf
+ * (EAX = the highest KVM leaf) and the paravirtual features this facade implements: kvmclock (both MSR
+ * pairs, with the stable bit) and the no-op I/O delay (the guest may skip its port 0x80 writes).
+ */
+export const KVM_PARAVIRT_LEAVES: readonly CpuidEntry[] = [
+  { function: KVM_CPUID_SIGNATURE, index: 0, flags: 0, eax: KVM_CPUID_FEATURES, ...KVM_SIGNATURE },
+  {
+    function: KVM_CPUID_FEATURES,
+    index: 0,
+    flags: 0,
+    eax:
+      KvmFeature.CLOCKSOURCE |
+      KvmFeature.NOP_IO_DELAY |
+      KvmFeature.CLOCKSOURCE2 |
+      KvmFeature.CLOCKSOURCE_STABLE_BIT,
+    ebx: 0,
+    ecx: 0,
+    edx: 0,
+  },
+];
 
 /** CPUID.80000008H:EAX[7:0] when the model has that leaf, else 36 (PAE/PSE-36 without it). */
 function maxPhyAddrOf(cpu: CpuModel): number {
@@ -127,17 +157,21 @@ export function kvmCpuModel(cpu: CpuModel): KvmCpuModel {
   const leaf7Ebx = cpu.cpuid.find((l) => l.leaf === 7 && l.subleaf <= 0)?.ebx ?? 0;
   return {
     name: cpu.name,
-    cpuid: cpu.cpuid.map((l) => ({
-      function: l.leaf,
-      index: Math.max(l.subleaf, 0),
-      flags: l.subleaf < 0 ? 0 : SIGNIFICANT_INDEX,
-      eax: l.leaf === 0x8000_0000 ? Math.max(l.eax >>> 0, 0x8000_0000) : l.eax,
-      // Leaf 0DH sub-leaf 0: EBX is the area size for every supported component (__do_cpuid_func's
-      // xstate_required_size(permitted_xcr0)), the model's ECX; the guest's follows its XCR0 at run time.
-      ebx: l.leaf === 0xd && l.subleaf === 0 ? l.ecx : l.ebx,
-      ecx: l.ecx,
-      edx: l.edx,
-    })),
+    cpuid: cpu.cpuid
+      .map((l) => ({
+        function: l.leaf,
+        index: Math.max(l.subleaf, 0),
+        flags: l.subleaf < 0 ? 0 : SIGNIFICANT_INDEX,
+        eax: l.leaf === 0x8000_0000 ? Math.max(l.eax >>> 0, 0x8000_0000) : l.eax,
+        // Leaf 0DH sub-leaf 0: EBX is the area size for every supported component (__do_cpuid_func's
+        // xstate_required_size(permitted_xcr0)), the model's ECX; the guest's follows its XCR0 at run time.
+        ebx: l.leaf === 0xd && l.subleaf === 0 ? l.ecx : l.ebx,
+        ecx: l.ecx,
+        edx: l.edx,
+      }))
+      // KVM's order: basic leaves, its own 40000000H leaves, then the extended ones.
+      .concat(KVM_PARAVIRT_LEAVES)
+      .sort((a, b) => (a.function >>> 0) - (b.function >>> 0)),
     msrIndices: msrIndicesOf(cpu),
     cr4Valid: cr4ValidFor(leaf1Ecx, leaf7Ebx),
     maxPhyAddr: maxPhyAddrOf(cpu),

@@ -22,7 +22,7 @@ describe('Kvm', () => {
     expect(kvm.getVcpuMmapSize()).toBe(12288);
     const cpuid = kvm.getSupportedCpuid();
     // The default model has leaf 7 (structured extended features), leaf 0DH sub-leaves 0-2 (x87, SSE,
-    // AVX) and IA-32e mode: leaves 80000001H (LM, SYSCALL, NX, ...) and 80000008H.
+    // AVX), KVM's signature and paravirtual-feature leaves, and IA-32e mode: leaves 80000001H (LM, SYSCALL, NX, ...) and 80000008H.
     expect(cpuid.map((e) => [e.function, e.index])).toEqual([
       [0, 0],
       [1, 0],
@@ -31,6 +31,8 @@ describe('Kvm', () => {
       [0xd, 0],
       [0xd, 1],
       [0xd, 2],
+      [0x40000000, 0],
+      [0x40000001, 0],
       [0x80000000, 0],
       [0x80000001, 0],
       [0x80000008, 0],

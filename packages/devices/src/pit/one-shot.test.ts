@@ -26,7 +26,11 @@ function oneShotPit() {
   const clock = new StallingClock();
   const irq = new FakeIrqLine();
   const pit = new Pit8254({ clock, irq0: irq });
-  pit.write(R.CONTROL_OFFSET, 1, (R.RW_LSB_MSB << R.CW_RW_SHIFT) | (R.Mode.SoftwareTriggeredStrobe << R.CW_MODE_SHIFT));
+  pit.write(
+    R.CONTROL_OFFSET,
+    1,
+    (R.RW_LSB_MSB << R.CW_RW_SHIFT) | (R.Mode.SoftwareTriggeredStrobe << R.CW_MODE_SHIFT),
+  );
   return { clock, irq, pit };
 }
 

@@ -56,6 +56,8 @@ export class VmState {
   identityMapAddr: bigint | null = null;
   /** kvmclock = host monotonic ns + offset; starts at 0 when the VM is created (kvm_arch_init_vm). */
   kvmclockOffset: bigint;
+  /** Counts KVM_SET_CLOCKs: each makes every vCPU rewrite its kvmclock record (KVM_REQ_CLOCK_UPDATE). */
+  clockGeneration = 0;
 
   constructor(readonly ctx: KernelContext<VmState>) {
     this.memslots = new Memslots(ctx.addressSpace);
@@ -213,6 +215,7 @@ function setClock(vm: VmState, arg: IoctlArg): number {
     if (now > then) clock += now - then;
   }
   vm.kvmclockOffset = clock - BigInt(vm.ctx.clock.monotonicNs());
+  vm.clockGeneration++;
   return 0;
 }
 

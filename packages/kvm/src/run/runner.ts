@@ -56,6 +56,18 @@ import {
 import { cr4ValidFor, type KvmCpuModel } from '../cpu-model.js';
 import type { HostClock } from '../kernel/context.js';
 import { KernelIrqchip } from '../kernel/irqchip.js';
+import {
+  KvmClockVcpu,
+  MSR_KVM_SYSTEM_TIME,
+  MSR_KVM_SYSTEM_TIME_NEW,
+  MSR_KVM_WALL_CLOCK,
+  MSR_KVM_WALL_CLOCK_NEW,
+  PVCLOCK_TSC_STABLE_BIT,
+  type TimeScale,
+  timeScale,
+  writePvclock,
+  writeWallClock,
+} from '../kernel/kvmclock.js';
 import type { Memslots } from '../memslots.js';
 import * as C from '../uapi/constants.js';
 import { EINTR } from '../uapi/errno.js';
@@ -87,6 +99,10 @@ export interface RunVm {
   readonly chip: KernelIrqchip | null;
   /** KVM_CAP_X86_USER_SPACE_MSR's KVM_MSR_EXIT_REASON_* mask (0: MSR faults stay in the kernel). */
   readonly userSpaceMsr: number;
+  /** kvmclock = host monotonic ns + this (KVM_SET_CLOCK moves it). */
+  readonly kvmclockOffset: bigint;
+  /** Counts KVM_SET_CLOCKs: each makes every vCPU rewrite its kvmclock record (KVM_REQ_CLOCK_UPDATE). */
+  readonly clockGeneration: number;
 }
 
 /** Options of a host's KVM_RUN (kvm_intel module parameters and the run slice). */
@@ -153,6 +169,13 @@ const LONG_RUN = 64;
 const IRQCHIP_BUDGET = 1 << 14;
 const MSR_IA32_APIC_BASE = 0x1b;
 const MSR_IA32_TSC = 0x10;
+/** The rate kvmclock's record claims when the TSC counts instructions (no real rate exists). */
+const DEFAULT_PVCLOCK_KHZ = 1_000_000;
+const isKvmClockMsr = (index: number): boolean =>
+  index === MSR_KVM_SYSTEM_TIME_NEW ||
+  index === MSR_KVM_WALL_CLOCK_NEW ||
+  index === MSR_KVM_SYSTEM_TIME ||
+  index === MSR_KVM_WALL_CLOCK;
 const MSR_EFER = 0xc0000080;
 const MSR_FS_BASE = 0xc0000100;
 const MSR_GS_BASE = 0xc0000101;
@@ -331,6 +354,12 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   /** One-shot permissions for re-executing an instruction the kernel emulates. */
   private allowCr = false;
   private allowMsr = false;
+  /** kvmclock: MSR_KVM_SYSTEM_TIME and when its record needs rewriting. */
+  private readonly kvmclock = new KvmClockVcpu();
+  /** MSR_KVM_WALL_CLOCK as last written (KVM keeps it per VM; one value per vCPU here). */
+  private wallClockLo = 0;
+  private wallClockHi = 0;
+  private readonly pvclockScale: TimeScale;
   private allowInvlpg = false;
   /** MMIO replay: read data supplied by userspace (per read of the instruction), queued writes. */
   private readonly mmioReadData = new Float64Array(8);
@@ -392,6 +421,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     readonly options: RunOptions,
   ) {
     this.stats = vcpu.stats;
+    this.pvclockScale = timeScale(1e9, (options.tsc?.khz ?? DEFAULT_PVCLOCK_KHZ) * 1000);
     // IA32_VMX_CR4_FIXED1 reports every CR4 bit the model has (SMEP on a Haswell-class model): the
     // guest's own MOV to CR4 sets them, and VM entry checks CR4 against it.
     this.caps = createVmxCapabilities({
@@ -817,6 +847,10 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       out.hi = Math.floor(t / 2 ** 32);
       return true;
     }
+    if (isKvmClockMsr(index)) {
+      this.getKvmClockMsr(index, out);
+      return true;
+    }
     const slot = cpu.msrs.find(index);
     if (slot < 0) return false;
     // EFER: kvm_sregs holds the current value (userspace may have set it since the last entry).
@@ -834,6 +868,11 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     if (lapic !== undefined) return lapic.writeApicBase((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
     if (index === MSR_IA32_TSC) {
       cpu.tscOffset = hi * 2 ** 32 + (lo >>> 0) - cpu.tscBase();
+      this.kvmclock.requestUpdate();
+      return true;
+    }
+    if (isKvmClockMsr(index)) {
+      this.setKvmClockMsr(index, lo >>> 0, hi >>> 0);
       return true;
     }
     const slot = cpu.msrs.find(index);
@@ -844,6 +883,64 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       this.views.sregs.setUint32(SR.efer.offset + 4, cpu.msrs.hi[slot]!, true);
     }
     return true;
+  }
+
+  // ---- kvmclock (kernel/kvmclock.ts) ------------------------------------------------------------------
+
+  /** RDMSR/WRMSR of a kvmclock MSR: emulated in the kernel, never #GP (KVM does not enforce PV CPUID). */
+  private emulateKvmClockMsr(cpu: Cpu, write: boolean): number {
+    const p = this.pend;
+    if (write) {
+      this.setKvmClockMsr(p.msr, p.msrLo, p.msrHi);
+    } else {
+      const out = { lo: 0, hi: 0 };
+      this.getKvmClockMsr(p.msr, out);
+      // RDMSR writes EAX and EDX, zero-extended into RAX and RDX in 64-bit mode.
+      cpu.regs.r32[0] = out.lo;
+      cpu.regs.r32[2] = out.hi;
+      cpu.regs.r32[16] = 0;
+      cpu.regs.r32[18] = 0;
+    }
+    this.skip(cpu, p.length);
+    return 1;
+  }
+
+  private getKvmClockMsr(index: number, out: MsrValue): void {
+    const wall = index === MSR_KVM_WALL_CLOCK || index === MSR_KVM_WALL_CLOCK_NEW;
+    out.lo = wall ? this.wallClockLo : this.kvmclock.lo;
+    out.hi = wall ? this.wallClockHi : this.kvmclock.hi;
+  }
+
+  /**
+   * MSR_KVM_SYSTEM_TIME(_NEW): the record's address (bit 0 enables it), written at the next entry.
+   * MSR_KVM_WALL_CLOCK(_NEW): the boot wall-clock time is written at that address now.
+   */
+  private setKvmClockMsr(index: number, lo: number, hi: number): void {
+    if (index === MSR_KVM_SYSTEM_TIME || index === MSR_KVM_SYSTEM_TIME_NEW) {
+      this.kvmclock.lo = lo;
+      this.kvmclock.hi = hi;
+      this.kvmclock.requestUpdate();
+      return;
+    }
+    this.wallClockLo = lo;
+    this.wallClockHi = hi;
+    const clock = this.options.clock;
+    const kvmclockNs = BigInt(clock.monotonicNs()) + this.vm.kvmclockOffset;
+    writeWallClock(this.vm.memslots, hi * 2 ** 32 + lo, clock.realtimeNs(), kvmclockNs);
+  }
+
+  /**
+   * kvm_guest_time_update(): the TSC and kvmclock at one host instant, and the TSC's scale. The TSC is
+   * computed exactly as its source computes it (HostTsc), so the guest's RDTSC and this record agree.
+   */
+  private updatePvclock(cpu: Cpu): void {
+    const m = this.options.clock.monotonicNs();
+    const src = this.options.tsc;
+    const tsc = src === null ? cpu.tsc : Math.floor((m * src.khz) / 1e6) + cpu.tscOffset;
+    const systemTime = BigInt(m) + this.vm.kvmclockOffset;
+    const flags = src === null ? 0 : PVCLOCK_TSC_STABLE_BIT;
+    writePvclock(this.vm.memslots, this.kvmclock.gpa, BigInt(tsc), systemTime, this.pvclockScale, flags);
+    this.kvmclock.updated(this.vm.clockGeneration);
   }
 
   /** kvm_get_linear_rip(): CS.base + RIP, 32-bit wrapped; in 64-bit mode RIP itself (signed form). */
@@ -907,6 +1004,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   /** vcpu_enter_guest(): inject, run until a VM exit, handle it. 1: stay in the kernel; 0: to userspace. */
   private enterGuest(cpu: Cpu, maxBudget: number): number {
     const vmcs = this.loaded;
+    if (this.kvmclock.due(this.vm.clockGeneration)) this.updatePvclock(cpu);
     // enable_irq_window when userspace asked for one and cannot inject now (judged before this entry's
     // injection, as userspace saw it), or when the in-kernel LAPIC still has an interrupt after it.
     const userWindow = this.vcpu.run[REQUEST_IRQ_WINDOW] !== 0 && !this.readyForInjection(cpu);
@@ -1151,6 +1249,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         // kvm_emulate_rdmsr/wrmsr: the MSR file of the vCPU answers; an unknown MSR goes to userspace
         // with KVM_MSR_EXIT_REASON_UNKNOWN enabled (kvm_msr_user_space), else #GP.
         const write = reason === ExitReason.Wrmsr;
+        if (isKvmClockMsr(p.msr)) return this.emulateKvmClockMsr(cpu, write);
         // FS_BASE and GS_BASE are the segment caches' (the CPU's WRMSR/RDMSR handle them), not table rows.
         const known =
           p.msr === MSR_IA32_TSC ||
@@ -1790,6 +1889,8 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   private msrHook(index: number, write: boolean, value: MsrValue): number {
     if (this.allowMsr) {
       this.allowMsr = false;
+      // kvm_synchronize_tsc / KVM_REQ_CLOCK_UPDATE: the guest's TSC moves, so does its kvmclock record.
+      if (write && index === MSR_IA32_TSC) this.kvmclock.requestUpdate();
       const lapic = index === MSR_IA32_APIC_BASE ? this.vm.chip?.lapic(this.vcpu.id) : undefined;
       if (lapic !== undefined) {
         // kvm_get/set_apic_base(): IA32_APIC_BASE is the in-kernel LAPIC's (#GP for a bad transition).

@@ -29,6 +29,9 @@ export interface VmImage {
   readonly slots: readonly SlotImage[] | null;
   readonly tssAddr: number | null;
   readonly userSpaceMsr: number;
+  /** The VM's kvmclock offset and KVM_SET_CLOCK count (RunVm). */
+  readonly kvmclockOffset: bigint;
+  readonly clockGeneration: number;
 }
 
 /** kvm_intel's options and the run slice, as plain data (the worker makes its own clock and TSC). */

@@ -68,6 +68,8 @@ function lwnInit(): { init: InitMessage; run: StructView<keyof typeof kvm_run.fi
     ],
     tssAddr: null,
     userSpaceMsr: 0,
+    kvmclockOffset: 0n,
+    clockGeneration: 0,
   };
   const vcpu = host.vcpuState(vcpufd)!;
   const init: InitMessage = {
@@ -186,7 +188,14 @@ describe('the vCPU thread handler (the worker side, run here without a worker)',
 
   it('answers bad messages with an error reply instead of throwing, and posts FAILED once broken', () => {
     const handle = vcpuThreadHandler();
-    const vm: VmImage = { generation: 0, slots: [], tssAddr: null, userSpaceMsr: 0 };
+    const vm: VmImage = {
+      generation: 0,
+      slots: [],
+      tssAddr: null,
+      userSpaceMsr: 0,
+      kvmclockOffset: 0n,
+      clockGeneration: 0,
+    };
     expect(handle({ type: 'vm', seq: 1, vm })).toMatchObject({
       type: 'error',
       message: expect.stringContaining('before the vCPU thread'),

@@ -96,6 +96,8 @@ class WorkerVm implements RunVm {
   chip: WorkerIrqchip | null = null;
   tssAddr: number | null = null;
   userSpaceMsr = 0;
+  kvmclockOffset = 0n;
+  clockGeneration = 0;
 
   constructor() {
     const m = this.memslots;
@@ -109,6 +111,8 @@ class WorkerVm implements RunVm {
     }
     this.tssAddr = image.tssAddr;
     this.userSpaceMsr = image.userSpaceMsr;
+    this.kvmclockOffset = image.kvmclockOffset;
+    this.clockGeneration = image.clockGeneration;
   }
 }
 

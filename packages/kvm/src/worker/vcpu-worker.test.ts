@@ -300,13 +300,27 @@ describe('a vCPU in a worker thread', () => {
         tscKhz: null,
       },
       timeOrigin: performance.timeOrigin,
-      vm: { generation: 0, slots: [], tssAddr: null, userSpaceMsr: 0 },
+      vm: {
+        generation: 0,
+        slots: [],
+        tssAddr: null,
+        userSpaceMsr: 0,
+        kvmclockOffset: 0n,
+        clockGeneration: 0,
+      },
       lapic: null,
     });
     port.postMessage({
       type: 'vm',
       seq: 1,
-      vm: { generation: 0, slots: [], tssAddr: null, userSpaceMsr: 0 },
+      vm: {
+        generation: 0,
+        slots: [],
+        tssAddr: null,
+        userSpaceMsr: 0,
+        kvmclockOffset: 0n,
+        clockGeneration: 0,
+      },
     });
     await got;
     expect(replies[0]).toMatchObject({ type: 'error', message: expect.stringContaining('RangeError') });

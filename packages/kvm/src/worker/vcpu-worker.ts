@@ -141,6 +141,7 @@ export class VcpuWorker {
   private sentGeneration = -1;
   private sentTssAddr: number | null = null;
   private sentUserSpaceMsr = 0;
+  private sentClockGeneration = 0;
   private vmSeq = 0;
   private waiter: Waiter | null = null;
   private failed: Error | null = null;
@@ -283,18 +284,24 @@ export class VcpuWorker {
 
   /** The VM image for the worker, or null when nothing changed since the last one (unless `always`). */
   private vmImage(always: boolean): VmImage | null {
-    const { memslots: m, tssAddr, userSpaceMsr } = this.vm;
+    const { memslots: m, tssAddr, userSpaceMsr, kvmclockOffset, clockGeneration } = this.vm;
     const changed = m.generation !== this.sentGeneration;
-    if (!always && !changed && tssAddr === this.sentTssAddr && userSpaceMsr === this.sentUserSpaceMsr)
-      return null;
+    const same =
+      tssAddr === this.sentTssAddr &&
+      userSpaceMsr === this.sentUserSpaceMsr &&
+      clockGeneration === this.sentClockGeneration;
+    if (!always && !changed && same) return null;
     this.sentGeneration = m.generation;
     this.sentTssAddr = tssAddr;
     this.sentUserSpaceMsr = userSpaceMsr;
+    this.sentClockGeneration = clockGeneration;
     return {
       generation: m.generation,
       slots: changed || always ? m.all().map(slotImage) : null,
       tssAddr,
       userSpaceMsr,
+      kvmclockOffset,
+      clockGeneration,
     };
   }
 

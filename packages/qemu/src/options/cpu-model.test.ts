@@ -8,17 +8,46 @@ import { CPU_MODELS, cpuFlagNames, resolveCpu } from './cpu-model.js';
 const supported = (): CpuidEntry[] => Kvm.open(new KvmHost()).getSupportedCpuid();
 
 const cpuOf = (arg: string) => cpuConfigOf(['-cpu', arg]);
+/** CPUID.01H:ECX.HYPERVISOR, which QEMU sets in every model's CPUID. */
+const HYPERVISOR = 2 ** 31;
+/** The supported CPUID as a guest gets it: with the hypervisor bit (KVM's leaves are in it already). */
+const asGuest = (entries: readonly CpuidEntry[]): CpuidEntry[] =>
+  entries.map((e) => (e.function === 1 ? { ...e, ecx: (e.ecx | HYPERVISOR) >>> 0 } : e));
 
 const leaf = (entries: readonly CpuidEntry[], fn: number) => entries.find((e) => e.function === fn);
 const errorOf = commandLineErrorOf;
 
 describe('-cpu models', () => {
-  it('host and max are exactly what KVM_GET_SUPPORTED_CPUID reports, without warnings', () => {
+  it('host and max are exactly what KVM_GET_SUPPORTED_CPUID reports plus the hypervisor bit, without warnings', () => {
     for (const model of ['host', 'max']) {
       const r = resolveCpu(cpuOf(model), supported());
-      expect(r.warnings.filter((w) => /ECX\.(pni|sse)/.test(w))).toEqual([]);
-      expect(r.cpuid).toEqual(supported());
+      expect(r.warnings).toEqual([]);
+      expect(r.cpuid).toEqual(asGuest(supported()));
     }
+  });
+
+  it('every model tells the guest it runs on KVM with kvmclock and the no-op I/O delay; -kvmclock removes both clock bits', () => {
+    for (const model of ['qemu32', 'qemu64', 'Haswell', 'max']) {
+      const r = resolveCpu(cpuOf(model), supported());
+      expect((leaf(r.cpuid, 1)!.ecx & HYPERVISOR) >>> 0).toBe(HYPERVISOR);
+      const sig = leaf(r.cpuid, 0x4000_0000)!;
+      expect(new TextDecoder().decode(new Uint32Array([sig.ebx, sig.ecx, sig.edx]))).toBe('KVMKVMKVM\0\0\0');
+      expect(sig.eax).toBe(0x4000_0001);
+      // kvmclock (bits 0 and 3), kvm-nopiodelay (1), kvmclock-stable-bit (24)
+      expect(leaf(r.cpuid, 0x4000_0001)!.eax).toBe((1 | 2 | 8 | (1 << 24)) >>> 0);
+      // KVM's leaves sit between the basic and the extended ones, as KVM_GET_CPUID2 lists them.
+      const order = r.cpuid.map((e) => e.function >>> 0);
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+    }
+    const off = resolveCpu(cpuOf('qemu64,-kvmclock,-kvm-nopiodelay'), supported());
+    expect(leaf(off.cpuid, 0x4000_0001)!.eax).toBe(1 << 24);
+    const more = resolveCpu(cpuOf('qemu64,+kvm-asyncpf'), supported());
+    expect(more.warnings).toContain(
+      "host doesn't support requested feature: CPUID.40000001H:EAX.kvm-asyncpf [bit 4]",
+    );
+    expect(cpuFlagNames()).toEqual(
+      expect.arrayContaining(['kvmclock', 'kvm-nopiodelay', 'kvmclock-stable-bit']),
+    );
   });
 
   it("pentium2 is QEMU's model: Intel, family 6 model 5 stepping 2, level 2, its features where supported", () => {
@@ -46,7 +75,7 @@ describe('-cpu models', () => {
     expect(r.warnings).toContain("host doesn't support requested feature: CPUID.07H:EBX.avx512f [bit 16]");
     expect(r.warnings.filter((w) => w.includes('ECX.sse4'))).toEqual([]);
     // SSE, SSE2 (qemu32's PPRO set), SSE3 (pni) and SSE4.2 are implemented by the facade's CPU: kept.
-    expect(leaf(r.cpuid, 1)!.ecx).toBe((1 | (1 << 20)) >>> 0);
+    expect(leaf(r.cpuid, 1)!.ecx).toBe((1 | (1 << 20) | HYPERVISOR) >>> 0);
     expect((leaf(r.cpuid, 1)!.edx >>> 25) & 3).toBe(3);
     expect(r.warnings.filter((w) => /\.(sse2?|pni) /.test(w))).toEqual([]);
     // qemu32's brand string is QEMU's.
@@ -62,7 +91,7 @@ describe('-cpu models', () => {
     const edx = leaf(r.cpuid, 1)!.edx;
     expect((edx >>> 23) & 1).toBe(0);
     expect((edx >>> 24) & 1).toBe(0);
-    expect(leaf(r.cpuid, 1)!.ecx).toBe((1 | (1 << 19)) >>> 0); // sse3 = pni and sse4_1 = sse4.1, the facade's
+    expect(leaf(r.cpuid, 1)!.ecx).toBe((1 | (1 << 19) | HYPERVISOR) >>> 0); // sse3 = pni and sse4_1 = sse4.1, the facade's
     expect(r.warnings.filter((w) => /ECX\.(pni|sse)/.test(w))).toEqual([]);
     const host = resolveCpu(cpuOf('host,-tsc'), supported());
     expect((leaf(host.cpuid, 1)!.edx >>> 4) & 1).toBe(0);

@@ -95,9 +95,36 @@ const W_XSAVE: FeatureWord = {
   ],
 };
 
-const WORDS = [W_1_EDX, W_1_ECX, W_7_0_EBX, W_8000_0001_EDX, W_8000_0001_ECX, W_XSAVE] as const;
+/** FEAT_KVM: CPUID.40000001H:EAX, KVM's paravirtual features (bits 0 and 3 are both "kvmclock"). */
+const W_KVM: FeatureWord = {
+  leaf: 0x4000_0001,
+  index: 0,
+  reg: 'eax',
+  // biome-ignore format: a table of 32 bit names, 8 per row
+  names: [
+    'kvmclock', 'kvm-nopiodelay', 'kvm-mmu', 'kvmclock', 'kvm-asyncpf', 'kvm-steal-time', 'kvm-pv-eoi', 'kvm-pv-unhalt',
+    null, 'kvm-pv-tlb-flush', null, 'kvm-pv-ipi', 'kvm-poll-control', 'kvm-pv-sched-yield', 'kvm-asyncpf-int', 'kvm-msi-ext-dest-id',
+    null, null, null, null, null, null, null, null,
+    'kvmclock-stable-bit', null, null, null, null, null, null, null,
+  ],
+};
+
+const WORDS = [W_1_EDX, W_1_ECX, W_7_0_EBX, W_8000_0001_EDX, W_8000_0001_ECX, W_XSAVE, W_KVM] as const;
 /** Indices into WORDS. */
-const WI = { EDX1: 0, ECX1: 1, EBX7: 2, EXT_EDX: 3, EXT_ECX: 4, XSAVE: 5 } as const;
+const WI = { EDX1: 0, ECX1: 1, EBX7: 2, EXT_EDX: 3, EXT_ECX: 4, XSAVE: 5, KVM: 6 } as const;
+
+/** CPUID.01H:ECX.HYPERVISOR: QEMU sets it for every model and counts it as supported by KVM. */
+const HYPERVISOR_BIT = 1 << 31;
+/** KVM's signature leaf ("KVMKVMKVM\0\0\0") with the highest KVM leaf in EAX. */
+const KVM_SIGNATURE_LEAF: CpuidEntry = {
+  function: 0x4000_0000,
+  index: 0,
+  flags: 0,
+  eax: 0x4000_0001,
+  ebx: 0x4b4d_564b,
+  ecx: 0x564b_4d56,
+  edx: 0x0000_004d,
+};
 
 /** QEMU's alternative spellings (feature_word_info aliases and the legacy underscore forms). */
 const ALIASES: Readonly<Record<string, string>> = {
@@ -116,16 +143,27 @@ const ALIASES: Readonly<Record<string, string>> = {
   fxsr_opt: 'fxsr-opt',
 };
 
-const FEATURES = new Map<string, { readonly word: number; readonly bit: number }>();
+/** Each flag name's bits (one, except "kvmclock": KVM_FEATURE_CLOCKSOURCE and CLOCKSOURCE2). */
+const FEATURES = new Map<string, { readonly word: number; readonly mask: number }>();
 for (const [w, word] of WORDS.entries()) {
-  for (const [bit, name] of word.names.entries()) if (name !== null) FEATURES.set(name, { word: w, bit });
+  for (const [bit, name] of word.names.entries()) {
+    if (name === null) continue;
+    FEATURES.set(name, { word: w, mask: ((FEATURES.get(name)?.mask ?? 0) | (1 << bit)) >>> 0 });
+  }
 }
 
 const bits = (word: FeatureWord, ...names: string[]): number => {
   let v = 0;
-  for (const n of names) v |= 1 << word.names.indexOf(n);
+  for (const [bit, n] of word.names.entries()) if (n !== null && names.includes(n)) v |= 1 << bit;
   return v >>> 0;
 };
+
+/**
+ * The KVM features every model gets with `accel=kvm` (QEMU's kvm_default_props), as far as the facade
+ * implements them: kvmclock with its stable bit, and the no-op I/O delay. QEMU's other defaults
+ * (kvm-asyncpf, kvm-steal-time, kvm-pv-eoi) are left out rather than warned about.
+ */
+const KVM_DEFAULT_WORD = bits(W_KVM, 'kvmclock', 'kvm-nopiodelay', 'kvmclock-stable-bit');
 
 const I486 = ['fpu', 'vme', 'pse'];
 const PENTIUM = [...I486, 'de', 'tsc', 'msr', 'mce', 'cx8', 'mmx', 'apic'];
@@ -422,6 +460,14 @@ function brandEntries(modelId: string): CpuidEntry[] {
   return out;
 }
 
+/** KVM's signature leaf and its feature leaf (the feature word is written in afterwards), as QEMU adds them. */
+function kvmLeaves(): CpuidEntry[] {
+  return [
+    { ...KVM_SIGNATURE_LEAF },
+    { function: 0x4000_0001, index: 0, flags: 0, eax: 0, ebx: 0, ecx: 0, edx: 0 },
+  ];
+}
+
 const LM_BIT = 1 << 29;
 const PSE36_BIT = 1 << 17;
 
@@ -447,14 +493,18 @@ export function resolveCpu(cpu: CpuConfig, supported: readonly CpuidEntry[]): Re
   const model = MODELS[cpu.model];
   const wordOf = (table: readonly CpuidEntry[], w: FeatureWord): number =>
     (findEntry(table, w.leaf, w.index)?.[w.reg] ?? 0) >>> 0;
-  const supportedWord = (w: FeatureWord): number => wordOf(supported, w);
+  const supportedWord = (w: FeatureWord): number =>
+    (wordOf(supported, w) | (w === W_1_ECX ? HYPERVISOR_BIT : 0)) >>> 0;
   // host/max: the supported CPUID; the default: the facade's x86-64 model's table, within it.
   const table = cpu.model === DEFAULT_CPU_MODEL ? X86_64_KVM_MODEL.cpuid : supported;
-  const words = WORDS.map((w, i) => (model === undefined ? wordOf(table, w) : model.words[i]!));
+  const words = WORDS.map((w, i) =>
+    i === WI.KVM ? KVM_DEFAULT_WORD : model === undefined ? wordOf(table, w) : model.words[i]!,
+  );
+  words[WI.ECX1] = (words[WI.ECX1]! | HYPERVISOR_BIT) >>> 0;
   for (const [name, on] of cpu.features) {
     const f = FEATURES.get(ALIASES[name] ?? name);
     if (f === undefined) continue;
-    words[f.word] = on ? (words[f.word]! | (1 << f.bit)) >>> 0 : (words[f.word]! & ~(1 << f.bit)) >>> 0;
+    words[f.word] = on ? (words[f.word]! | f.mask) >>> 0 : (words[f.word]! & ~f.mask) >>> 0;
   }
   const warnings: string[] = [];
   for (const [i, w] of WORDS.entries()) {
@@ -469,7 +519,11 @@ export function resolveCpu(cpu: CpuConfig, supported: readonly CpuidEntry[]): Re
 
   let entries: CpuidEntry[];
   if (model === undefined) {
-    entries = table.map((e) => ({ ...e }));
+    // KVM's leaves as this VMM sets them (the accelerator's table may or may not report them).
+    const hardware = table.filter((e) => e.function >>> 0 < 0x4000_0000 || e.function >>> 0 >= 0x8000_0000);
+    entries = [...hardware.map((e) => ({ ...e })), ...kvmLeaves()].sort(
+      (a, b) => (a.function >>> 0) - (b.function >>> 0) || a.index - b.index,
+    );
   } else {
     const v = vendorRegs(model.vendor);
     const leaf1 = findEntry(supported, 1, 0);
@@ -486,6 +540,7 @@ export function resolveCpu(cpu: CpuConfig, supported: readonly CpuidEntry[]): Re
         entries.push({ function: leaf, index: 0, flags: leaf === 7 ? 1 : 0, eax: 0, ebx: 0, ecx: 0, edx: 0 });
       }
     }
+    entries.push(...kvmLeaves());
     if (model.xlevel >= 0x8000_0000) {
       entries.push({ function: 0x8000_0000, index: 0, flags: 0, eax: model.xlevel, ...v });
       entries.push({

@@ -29,15 +29,20 @@ const AVX2 = 1 << 5;
 const XSAVE = 1 << 26;
 
 const defaultCpu = () => cpuConfigOf([]);
+/** CPUID.01H:ECX.HYPERVISOR: QEMU sets it in every model's CPUID. */
+const HYPERVISOR = 2 ** 31;
+/** A facade table as a guest gets it: the hypervisor bit set (KVM's 40000000H leaves are in the table). */
+const asGuest = (entries: readonly CpuidEntry[]): CpuidEntry[] =>
+  entries.map((e) => (e.function === 1 ? { ...e, ecx: (e.ecx | HYPERVISOR) >>> 0 } : e));
 
 const errorOf = commandLineErrorOf;
 
 describe('the default CPU and qemu64 are unchanged by the Haswell-class facade', () => {
-  it('without -cpu the vCPU gets the x86-64 model table exactly: no AVX, no leaf 7, XCR0 x87|SSE', () => {
+  it('without -cpu the vCPU gets the x86-64 model table (and the hypervisor bit): no AVX, no leaf 7, XCR0 x87|SSE', () => {
     const supported = Kvm.open(new KvmHost()).getSupportedCpuid();
     const r = resolveCpu(defaultCpu(), supported);
     expect(r.warnings).toEqual([]);
-    expect(r.cpuid).toEqual(X86_64_KVM_MODEL.cpuid);
+    expect(r.cpuid).toEqual(asGuest(X86_64_KVM_MODEL.cpuid));
     expect(reg(r.cpuid, 1, 'ecx') & AVX).toBe(0);
     expect(find(r.cpuid, 7)).toBeUndefined();
     expect([reg(r.cpuid, 0xd, 'eax'), reg(r.cpuid, 0xd, 'ebx'), reg(r.cpuid, 0xd, 'ecx')]).toEqual([
@@ -65,7 +70,7 @@ describe('-cpu Nehalem, Haswell, Haswell-noTSX, max, host', () => {
     expect(reg(r.cpuid, 0, 'eax')).toBe(0xd);
     expect(reg(r.cpuid, 1, 'eax')).toBe(0x306c4);
     const hw = HASWELL_MODEL.cpuid;
-    expect(reg(r.cpuid, 1, 'ecx')).toBe(reg(hw, 1, 'ecx'));
+    expect(reg(r.cpuid, 1, 'ecx')).toBe((reg(hw, 1, 'ecx') | HYPERVISOR) >>> 0);
     expect(reg(r.cpuid, 7, 'ebx')).toBe(reg(hw, 7, 'ebx'));
     expect(find(r.cpuid, 7)!.flags).toBe(1);
     expect(reg(r.cpuid, 0x8000_0001, 'ecx')).toBe(reg(hw, 0x8000_0001, 'ecx'));
@@ -108,7 +113,7 @@ describe('-cpu Nehalem, Haswell, Haswell-noTSX, max, host', () => {
     const r = resolved('Nehalem');
     expect(reg(r.cpuid, 0, 'eax')).toBe(11);
     expect(reg(r.cpuid, 1, 'eax')).toBe(0x106a3);
-    const ecx = (1 | (1 << 9) | (1 << 13) | (1 << 19) | (1 << 20) | (1 << 23)) >>> 0;
+    const ecx = (1 | (1 << 9) | (1 << 13) | (1 << 19) | (1 << 20) | (1 << 23) | HYPERVISOR) >>> 0;
     expect(reg(r.cpuid, 1, 'ecx')).toBe(ecx);
     expect(reg(r.cpuid, 7, 'ebx')).toBe(0);
     expect(r.cpuid.some((e) => e.function === 0xd)).toBe(false);
@@ -120,7 +125,7 @@ describe('-cpu Nehalem, Haswell, Haswell-noTSX, max, host', () => {
     for (const m of ['max', 'host']) {
       const r = resolved(m);
       expect(r.warnings).toEqual([]);
-      expect(r.cpuid).toEqual(supported);
+      expect(r.cpuid).toEqual(asGuest(supported));
       expect(reg(r.cpuid, 7, 'ebx') & ((1 << 18) | (1 << 19))).toBe((1 << 18) | (1 << 19));
     }
     const r = resolved('max,-avx2');
