@@ -120,3 +120,9 @@ it('lists in the README exactly the capabilities KVM_CHECK_EXTENSION advertises'
   );
   expect([...listed].sort()).toEqual([...advertised].sort());
 });
+
+it('runs the README kvmclock example: KVM_GET_SUPPORTED_CPUID reports kvmclock with both MSR pairs', () => {
+  const kvm = Kvm.open(new KvmHost());
+  const leaf = kvm.getSupportedCpuid().find((e) => e.function === 0x4000_0001)!;
+  expect((leaf.eax & 1) !== 0 && (leaf.eax & 8) !== 0).toBe(true);
+});
