@@ -15,8 +15,18 @@ import {
   kvm_userspace_memory_region,
 } from '../uapi/structs.js';
 import { Kvm } from '../kvm.js';
-import { CONTROL_CELLS, type FromVcpuThread } from './protocol.js';
+import { CONTROL_CELLS, type FromVcpuThread, type VmImage } from './protocol.js';
 import { VcpuWorker } from './vcpu-worker.js';
+
+/** A VM with no memslots yet. */
+const EMPTY_VM: VmImage = {
+  generation: 0,
+  slots: [],
+  tssAddr: null,
+  userSpaceMsr: 0,
+  kvmclockOffset: 0n,
+  clockGeneration: 0,
+};
 
 /** LWN "Using the KVM API": mov dx,0x3f8; add al,bl; add al,'0'; out dx,al; mov al,'\n'; out dx,al; hlt. */
 const LWN = [0xba, 0xf8, 0x03, 0x00, 0xd8, 0x04, 0x30, 0xee, 0xb0, 0x0a, 0xee, 0xf4];
@@ -300,27 +310,13 @@ describe('a vCPU in a worker thread', () => {
         tscKhz: null,
       },
       timeOrigin: performance.timeOrigin,
-      vm: {
-        generation: 0,
-        slots: [],
-        tssAddr: null,
-        userSpaceMsr: 0,
-        kvmclockOffset: 0n,
-        clockGeneration: 0,
-      },
+      vm: EMPTY_VM,
       lapic: null,
     });
     port.postMessage({
       type: 'vm',
       seq: 1,
-      vm: {
-        generation: 0,
-        slots: [],
-        tssAddr: null,
-        userSpaceMsr: 0,
-        kvmclockOffset: 0n,
-        clockGeneration: 0,
-      },
+      vm: EMPTY_VM,
     });
     await got;
     expect(replies[0]).toMatchObject({ type: 'error', message: expect.stringContaining('RangeError') });
