@@ -3,7 +3,7 @@
  * memory, branches and string operations (paging off), plus the memory loop with 32-bit paging on.
  * Prints wall-clock MIPS and MIPS per second of this process's CPU time (steadier on a shared machine).
  *
- *   node_modules/.bin/tsx --conditions=source bench/cpu.bench.ts [--generic]
+ *   node_modules/.bin/tsx --conditions=source bench/cpu.bench.ts [--generic] [--long]
  *
  * `--generic` turns off the specialised handlers of `packages/x86-cpu/src/fast-paths.ts` (the state
  * before they existed). Figures of 2026-11-26 on a shared 2-core machine, MIPS of CPU time, best of
@@ -26,14 +26,38 @@
  * run loop 26.8% (+9.3%), block lookup 11.1%, each fast handler 1.7-5.2%. What is left is dispatch
  * (the handler call and the per-block lookup); removing the per-instruction bookkeeping of the run
  * loop (startIp/startSp/instruction count) measured at about 3% and was left as it is.
+ *
+ * `--long` runs the loops of `LOOPS64` in IA-32e 64-bit mode (4-level paging): 64-bit ALU, 32-bit ALU
+ * in 64-bit mode (zero-extending, REX registers, LEA), 64-bit and 32-bit memory (MOVZX, RIP-relative),
+ * branches with 8-byte CALL/RET/PUSH/POP, REP MOVSQ/STOSQ. `--generic` there is the state before
+ * `packages/x86-cpu/src/fast-paths64.ts` (64-bit code had no fast paths). Figures of 2026-11-27 on the
+ * shared 2-core machine (load 2.5-3.4), MIPS of CPU time, best of three alternating runs:
+ *
+ *   loop             generic   fast paths
+ *   alu                41.8       79.0
+ *   alu32              58.9       81.8
+ *   memory             41.9       67.4
+ *   memory32           40.1       66.6
+ *   branches           33.6       49.2
+ *   string            about 5,800 MB/s either way (the REP string bulk path)
+ *
+ * Profile (`--long`, self time as a share of the whole profile) before: 64-bit ALU closures
+ * (long-alu.ts) 15.9%, 64-bit MOV/PUSH/POP/Jcc/CALL/RET (long-data.ts) 14.9%, run loop 14.4% (+5.4%
+ * runBlocks), the shared 32-bit ALU closure (alu.ts) 10.7%, setFlags64 6.8%, block lookup 4.9%, locate
+ * 4.9%, 32-bit MOV/LEA/MOVZX (data.ts) 4.5%, effectiveAddress64 1.2%. After: the fast handlers 39.0%
+ * together (1.7-3.8% each, memory access inlined), run loop 19.5% (+4.0%), block lookup 7.0%, the
+ * generic CALL/RET (long-data.ts) 5.1%, locate64 1.7%; setFlags64 and the generic ALU closures are gone
+ * from these loops. As for 32-bit code, what is left is mostly dispatch.
  */
 import { GuestMemory } from '@typevisor/memory';
-import { CR0, Cpu, CpuExit, EFLAGS, Seg } from '@typevisor/x86-cpu';
+import { CR0, CR4, Cpu, CpuExit, EFLAGS, Seg, X86_64_MODEL } from '@typevisor/x86-cpu';
 import { assemble } from '@typevisor/x86-decoder';
 
 const CODE = 0x10000;
-/** `--generic`: run every instruction through its generic family handler (no `fast-paths.ts`). */
+/** `--generic`: run every instruction through its generic family handler (no `fast-paths.ts`/`fast-paths64.ts`). */
 const GENERIC = process.argv.includes('--generic');
+/** `--long`: the 64-bit loops of {@link LOOPS64} in IA-32e 64-bit mode (4-level paging) instead. */
+const LONG = process.argv.includes('--long');
 
 const LOOPS: Record<string, string> = {
   alu: `
@@ -96,6 +120,125 @@ const LOOPS: Record<string, string> = {
     hlt`,
 };
 
+/**
+ * The same kinds of loops as 64-bit code: 64-bit registers and addresses, the 32-bit forms that
+ * compilers emit in 64-bit code (zero-extending), REX registers, RIP-relative data, 8-byte PUSH/CALL.
+ */
+const LOOPS64: Record<string, string> = {
+  alu: `
+    mov ecx, 2000000
+  top:
+    add rax, rbx
+    xor rdx, rax
+    sub rbx, 3
+    shl rsi, 1
+    or rsi, rdx
+    inc rdi
+    dec ecx
+    jnz top
+    hlt`,
+  alu32: `
+    mov ecx, 2000000
+  top:
+    add eax, ebx
+    xor edx, eax
+    sub r8d, 3
+    lea r9d, [rax+rdx*2]
+    and r9d, 0xfff
+    inc edi
+    dec ecx
+    jnz top
+    hlt`,
+  memory: `
+    mov ecx, 2000000
+    mov esi, 0x100000
+  top:
+    mov rax, [rsi]
+    add rax, rcx
+    mov [rsi+8], rax
+    add rsi, 16
+    and rsi, 0x10ffff
+    dec rcx
+    jnz top
+    hlt`,
+  memory32: `
+    mov ecx, 2000000
+    mov esi, 0x100000
+  top:
+    mov eax, [rsi]
+    add eax, ecx
+    mov [rsi+4], eax
+    movzx edx, byte [rsi+1]
+    add r8d, [rip+counter]
+    add rsi, 8
+    and esi, 0x10ffff
+    dec ecx
+    jnz top
+    hlt
+  counter: dd 3`,
+  branches: `
+    mov ecx, 2000000
+  top:
+    test ecx, 1
+    jz even
+    inc rax
+    jmp next
+  even:
+    dec rbx
+  next:
+    cmp rcx, 1000
+    jb low
+    call fn
+  low:
+    dec rcx
+    jnz top
+    hlt
+  fn:
+    push rbx
+    add rdx, 1
+    pop rbx
+    ret`,
+  string: `
+    mov ebx, 20000
+  top:
+    mov esi, 0x100000
+    mov edi, 0x200000
+    mov ecx, 512
+    rep movsq
+    mov edi, 0x300000
+    mov ecx, 512
+    xor eax, eax
+    rep stosq
+    dec ebx
+    jnz top
+    hlt`,
+};
+
+/**
+ * IA-32e 64-bit mode at CPL 0 (as `packages/x86-cpu/test/long-machine.ts`): 4-level paging that
+ * identity-maps 4 MiB with 2 MiB pages, 64-bit CS, flat data segments.
+ */
+function longCpu(source: string): Cpu {
+  const memory = GuestMemory.create(16 << 20);
+  const ram = memory.regions()[0]!.bytes;
+  ram.set(assemble(source, { bitness: 64, origin: CODE }), CODE);
+  const cpu = new Cpu(memory, { model: X86_64_MODEL });
+  const pml4 = 0x1000;
+  memory.write32(pml4, 0x2000 | 7);
+  memory.write32(0x2000, 0x3000 | 7);
+  memory.write32(0x3000, 0x87);
+  memory.write32(0x3008, 0x200000 | 0x87);
+  // EFER.LME | EFER.LMA | EFER.SCE | EFER.NXE.
+  cpu.setControlRegisters(CR0.PE | CR0.ET | CR0.PG | CR0.NE, pml4, CR4.PAE | CR4.OSFXSR, 0xd01);
+  cpu.segs.set(Seg.CS, 8, 0, 0xffffffff, 0x9b | 0xa000);
+  for (const s of [Seg.SS, Seg.DS, Seg.ES, Seg.FS, Seg.GS]) cpu.segs.set(s, 16, 0, 0xffffffff, 0x93 | 0xc000);
+  cpu.updateMode();
+  cpu.regs.ip = CODE;
+  cpu.regs.r32[4] = 0x8000;
+  cpu.eflags = EFLAGS.FIXED1;
+  return cpu;
+}
+
 function flatCpu(source: string, paging: boolean): Cpu {
   const memory = GuestMemory.create(16 << 20);
   const ram = memory.regions()[0]!.bytes;
@@ -123,7 +266,7 @@ function flatCpu(source: string, paging: boolean): Cpu {
 function bench(name: string, source: string, paging: boolean): void {
   // Warm-up run, then a measured one.
   for (let round = 0; round < 2; round++) {
-    const cpu = flatCpu(source, paging);
+    const cpu = LONG ? longCpu(source) : flatCpu(source, paging);
     if (GENERIC) {
       cpu.blocks.fastPaths = false;
       cpu.blocks.flush();
@@ -155,5 +298,9 @@ function bench(name: string, source: string, paging: boolean): void {
   }
 }
 
-for (const [name, src] of Object.entries(LOOPS)) bench(name, src, false);
-bench('memory (paged)', LOOPS.memory!, true);
+if (LONG) {
+  for (const [name, src] of Object.entries(LOOPS64)) bench(name, src, true);
+} else {
+  for (const [name, src] of Object.entries(LOOPS)) bench(name, src, false);
+  bench('memory (paged)', LOOPS.memory!, true);
+}

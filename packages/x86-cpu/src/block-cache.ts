@@ -15,6 +15,7 @@ import { Code, DecodeError, decodeInto, Instruction, MAX_INSTRUCTION_LENGTH } fr
 import type { Cpu, Handler } from './cpu.js';
 import { HANDLERS } from './dispatch.js';
 import { fastHandler } from './fast-paths.js';
+import { fastHandler64 } from './fast-paths64.js';
 import { raise, Vector } from './exceptions.js';
 import { segmentFault } from './memory-access.js';
 import { AccessKind } from './paging.js';
@@ -116,7 +117,8 @@ export class BlockCache {
   /** Blocks built (for statistics and tests). */
   builds = 0;
   /**
-   * Whether blocks use the specialised handlers of `fast-paths.ts` where they apply (default). Off, every
+   * Whether blocks use the specialised handlers of `fast-paths.ts` (and `fast-paths64.ts` for 64-bit
+   * code) where they apply (default). Off, every
    * instruction runs its generic family handler: for differential tests and speed comparisons. Call
    * {@link flush} after changing it.
    */
@@ -218,9 +220,9 @@ export class BlockCache {
       } else if (cpu.features[ins.cpuidFeature] === 0 || cpu.features[ins.cpuidFeature2] === 0) {
         handler = LEGACY_MEANING[ins.code] ?? undefinedOpcode;
       } else {
-        // The fast paths are written for 32-bit code (no REX, no zero-extension of 32-bit results).
+        // 64-bit code has its own fast paths (REX registers, zero-extended 32-bit results, 64-bit addressing).
         handler =
-          (this.fastPaths && bitness !== 64 ? fastHandler(ins) : null) ??
+          (this.fastPaths ? (bitness === 64 ? fastHandler64(ins) : fastHandler(ins)) : null) ??
           HANDLERS[ins.code] ??
           undefinedOpcode;
       }
