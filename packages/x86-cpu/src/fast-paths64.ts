@@ -35,38 +35,20 @@ import {
   write32,
   write64,
 } from './memory-access.js';
+import { effectiveAddress64 } from './operands.js';
 import { BYTE_OFFSET_OF, GPR_HI, GPR_OF } from './registers.js';
 
 // ------------------------------------------------------------------ memory operands
 
 /**
- * Offset of a memory operand with 64-bit addressing, recorded like `operands.ts` `locate`: the
- * 64-bit sum as a canonical address in signed form, or #GP(0) (#SS(0) through SS).
+ * Offset of a memory operand with 64-bit addressing, recorded like `operands.ts` `locate`: the sum
+ * `effectiveAddress64` computes, as a canonical address in signed form, or #GP(0) (#SS(0) through SS).
  */
 function locate64(cpu: Cpu, ins: Instruction): number {
-  const u32 = cpu.regs.u32;
-  const base = ins.memBase;
-  let lo = ins.memDisplacement >>> 0;
-  let hi = ins.memDisplSize === 8 ? ins.memDisplacementHi : ins.memDisplacement < 0 ? -1 : 0;
-  if (base === Register.RIP) {
-    const ip = ins.nextIp;
-    lo += ip >>> 0;
-    hi += Math.floor(ip / TWO_32);
-  } else if (base !== Register.None) {
-    const n = GPR_OF[base]!;
-    lo += u32[n]!;
-    hi += u32[n + GPR_HI]!;
-  }
-  const index = ins.memIndex;
-  if (index !== Register.None) {
-    const n = GPR_OF[index]!;
-    const scale = ins.memScale;
-    lo += u32[n]! * scale;
-    hi += u32[n + GPR_HI]! * scale;
-  }
-  const h = (hi + Math.floor(lo / TWO_32)) | 0;
+  const lo = effectiveAddress64(cpu, ins);
+  const h = cpu.hi | 0;
   if ((h << 16) >> 16 !== h) raise(ins.memSegment === Register.SS ? Vector.SS : Vector.GP, 0);
-  const off = h * TWO_32 + (lo >>> 0);
+  const off = h * TWO_32 + lo;
   cpu.eaSeg = ins.memSegment - Register.ES;
   cpu.eaOff = off;
   return off;
