@@ -32,12 +32,25 @@ export {
   HASWELL_MODEL,
   type KvmCpuModel,
   kvmCpuModel,
+  KVM_PARAVIRT_LEAVES,
   NEHALEM_MODEL,
   PENTIUM_4_MODEL,
   PENTIUM_4_PRESCOTT_MODEL,
   PENTIUM_II_MODEL,
   X86_64_KVM_MODEL,
 } from './cpu-model.js';
+export {
+  KVM_CPUID_FEATURES,
+  KVM_CPUID_SIGNATURE,
+  KVM_SIGNATURE,
+  KvmFeature,
+  KVMCLOCK_MSRS,
+  MSR_KVM_SYSTEM_TIME_NEW,
+  MSR_KVM_WALL_CLOCK_NEW,
+  PVCLOCK_TSC_STABLE_BIT,
+  pvclockNs,
+  timeScale,
+} from './kernel/kvmclock.js';
 
 // The typed face.
 export { Kvm } from './kvm.js';

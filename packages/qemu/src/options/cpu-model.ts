@@ -6,7 +6,13 @@
  * the vCPU has (x87 and SSE with XSAVE, YMM with AVX: x86_ext_save_areas), their sizes, sub-leaf 1's
  * XSAVEOPT word, and only the sub-leaves whose EAX is not 0 (kvm_arch_init_vcpu).
  */
-import { type CpuidEntry, X86_64_KVM_MODEL } from '@typevisor/kvm';
+import {
+  type CpuidEntry,
+  KVM_CPUID_FEATURES,
+  KVM_CPUID_SIGNATURE,
+  KVM_SIGNATURE,
+  X86_64_KVM_MODEL,
+} from '@typevisor/kvm';
 import type { CpuConfig } from './config.js';
 
 type Reg = 'eax' | 'ebx' | 'ecx' | 'edx';
@@ -115,16 +121,6 @@ const WI = { EDX1: 0, ECX1: 1, EBX7: 2, EXT_EDX: 3, EXT_ECX: 4, XSAVE: 5, KVM: 6
 
 /** CPUID.01H:ECX.HYPERVISOR: QEMU sets it for every model and counts it as supported by KVM. */
 const HYPERVISOR_BIT = 1 << 31;
-/** KVM's signature leaf ("KVMKVMKVM\0\0\0") with the highest KVM leaf in EAX. */
-const KVM_SIGNATURE_LEAF: CpuidEntry = {
-  function: 0x4000_0000,
-  index: 0,
-  flags: 0,
-  eax: 0x4000_0001,
-  ebx: 0x4b4d_564b,
-  ecx: 0x564b_4d56,
-  edx: 0x0000_004d,
-};
 
 /** QEMU's alternative spellings (feature_word_info aliases and the legacy underscore forms). */
 const ALIASES: Readonly<Record<string, string>> = {
@@ -463,8 +459,8 @@ function brandEntries(modelId: string): CpuidEntry[] {
 /** KVM's signature leaf and its feature leaf (the feature word is written in afterwards), as QEMU adds them. */
 function kvmLeaves(): CpuidEntry[] {
   return [
-    { ...KVM_SIGNATURE_LEAF },
-    { function: 0x4000_0001, index: 0, flags: 0, eax: 0, ebx: 0, ecx: 0, edx: 0 },
+    { function: KVM_CPUID_SIGNATURE, index: 0, flags: 0, eax: KVM_CPUID_FEATURES, ...KVM_SIGNATURE },
+    { function: KVM_CPUID_FEATURES, index: 0, flags: 0, eax: 0, ebx: 0, ecx: 0, edx: 0 },
   ];
 }
 
