@@ -3,7 +3,7 @@
  * memory, branches and string operations (paging off), plus the memory loop with 32-bit paging on.
  * Prints wall-clock MIPS and MIPS per second of this process's CPU time (steadier on a shared machine).
  *
- *   node_modules/.bin/tsx --conditions=source bench/cpu.bench.ts [--generic] [--long]
+ *   node_modules/.bin/tsx --conditions=source bench/cpu.bench.ts [--generic] [--interpret] [--long]
  *
  * `--generic` turns off the specialised handlers of `packages/x86-cpu/src/fast-paths.ts` (the state
  * before they existed). Figures of 2026-11-26 on a shared 2-core machine, MIPS of CPU time, best of
@@ -56,6 +56,8 @@ import { assemble } from '@typevisor/x86-decoder';
 const CODE = 0x10000;
 /** `--generic`: run every instruction through its generic family handler (no `fast-paths.ts`/`fast-paths64.ts`). */
 const GENERIC = process.argv.includes('--generic');
+/** `--interpret`: no compiling tier (`packages/x86-cpu/src/compiler.ts`): every block stays interpreted. */
+const INTERPRET = process.argv.includes('--interpret');
 /** `--long`: the 64-bit loops of {@link LOOPS64} in IA-32e 64-bit mode (4-level paging) instead. */
 const LONG = process.argv.includes('--long');
 
@@ -271,6 +273,7 @@ function bench(name: string, source: string, paging: boolean): void {
       cpu.blocks.fastPaths = false;
       cpu.blocks.flush();
     }
+    if (INTERPRET) cpu.blocks.compiling = false;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     let exit: CpuExit = CpuExit.Budget;

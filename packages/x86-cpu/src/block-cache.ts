@@ -16,6 +16,7 @@ import type { Cpu, Handler } from './cpu.js';
 import { HANDLERS } from './dispatch.js';
 import { fastHandler } from './fast-paths.js';
 import { fastHandler64 } from './fast-paths64.js';
+import { type CompiledBlock, compileBlock, HOT_RUNS } from './compiler.js';
 import { raise, Vector } from './exceptions.js';
 import { segmentFault } from './memory-access.js';
 import { AccessKind } from './paging.js';
@@ -94,6 +95,10 @@ export class Block {
   next0: Block | null = null;
   next1: Block | null = null;
   linkGen = -1;
+  /** Runs through the interpreter loop since the block was built (see `compiler.ts`). */
+  hits = 0;
+  /** The block compiled by the compiling tier, once it is hot; null before (and when not compiled). */
+  run: CompiledBlock | null = null;
   readonly instructions: Instruction[] = [];
   readonly handlers: Handler[] = [];
 }
@@ -123,6 +128,16 @@ export class BlockCache {
    * {@link flush} after changing it.
    */
   fastPaths = true;
+  /**
+   * Whether hot 32-bit blocks are compiled to JavaScript functions (`compiler.ts`; default). Hosts
+   * that forbid `new Function` (a Content-Security-Policy without 'unsafe-eval') turn it off on the
+   * first failure. Call {@link flush} after changing it.
+   */
+  compiling = true;
+  /** Interpreted runs after which a block is compiled ({@link HOT_RUNS}; tests lower it). */
+  hotRuns = HOT_RUNS;
+  /** Blocks compiled (for statistics and tests). */
+  compiled = 0;
 
   constructor(private readonly cpu: Cpu) {
     for (let i = 0; i < SETS * WAYS; i++) this.table.push(new Block());
@@ -197,6 +212,8 @@ export class BlockCache {
     this.builds++;
     b.phys = -1;
     b.count = 0;
+    b.hits = 0;
+    b.run = null;
     const page = Math.floor(phys / 4096);
     let cur = ip;
     while (b.count < MAX_BLOCK) {
@@ -244,6 +261,21 @@ export class BlockCache {
     this.track(b, page);
     const endPage = Math.floor((b.physEnd - 1) / 4096);
     if (endPage !== page) this.track(b, endPage);
+  }
+
+  /** Compiles a hot block (called by the interpreter loop when `hits` reaches `HOT_RUNS`). */
+  compile(b: Block): void {
+    // A block dropped by a code write while it ran is rebuilt before it runs again.
+    if (!this.compiling || b.phys < 0) return;
+    try {
+      b.run = compileBlock(b);
+    } catch (e) {
+      // `new Function` refused by the host: stay with the interpreter.
+      if (!(e instanceof EvalError)) throw e;
+      this.compiling = false;
+      return;
+    }
+    if (b.run !== null) this.compiled++;
   }
 
   private track(b: Block, page: number): void {

@@ -336,16 +336,21 @@ export class Cpu {
       const handlers = block.handlers;
       let n = block.count;
       const budget = limit - this.instructions;
-      if (n > budget) n = budget;
       this.stop = false;
-      for (let i = 0; i < n; i++) {
-        const ins = list[i]!;
-        this.startIp = regs.ip;
-        this.startSp = regs.r32[4]!;
-        regs.ip = ins.nextIp;
-        handlers[i]!(this, ins);
-        this.instructions++;
-        if (this.stop || regs.ip !== ins.nextIp) break;
+      const run = block.run;
+      if (run !== null && n <= budget) run(this, list, handlers, limit);
+      else {
+        if (n > budget) n = budget;
+        for (let i = 0; i < n; i++) {
+          const ins = list[i]!;
+          this.startIp = regs.ip;
+          this.startSp = regs.r32[4]!;
+          regs.ip = ins.nextIp;
+          handlers[i]!(this, ins);
+          this.instructions++;
+          if (this.stop || regs.ip !== ins.nextIp) break;
+        }
+        if (++block.hits === this.blocks.hotRuns) this.blocks.compile(block);
       }
       if (
         this.stop ||

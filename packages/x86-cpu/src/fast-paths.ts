@@ -436,3 +436,50 @@ export function fastHandler(ins: Instruction): Handler | null {
   if (k1 === OpKind.Memory && !mem32) return null;
   return REG_DEST.get(code) ?? null;
 }
+
+/**
+ * The handlers above by name, for the compiling tier (`compiler.ts`): it recognises a block's
+ * instructions by the fast handler chosen for them and writes their semantics out inline.
+ */
+export const FAST32 = {
+  movRR,
+  movRI,
+  movRM,
+  movMR,
+  movMI,
+  mov8RR,
+  mov8RM,
+  mov8MR,
+  mov16RR,
+  mov16RM,
+  mov16MR,
+  addR,
+  adcR,
+  subR,
+  sbbR,
+  cmpR,
+  andR,
+  orR,
+  xorR,
+  testR,
+  incR,
+  decR,
+  lea32,
+  movzx16R,
+  movzx16M,
+  movzx8R,
+  movzx8M,
+  shlRI,
+  shrRI,
+  sarRI,
+  imulRR,
+  pushR,
+  popR,
+  jb,
+  jae,
+  je,
+  jne,
+  jbe,
+  ja,
+  jmp,
+} as const;

@@ -1,0 +1,527 @@
+/**
+ * The compiling tier. A 32-bit block that has run {@link HOT_RUNS} times through the interpreter loop
+ * is written out as one JavaScript function (`new Function`) in which every instruction's operands are
+ * constants: register indices, immediates, displacements, EIPs, branch targets. What that removes,
+ * per instruction: the indirect call to its handler, the reads of the decoded `Instruction`, the
+ * bookkeeping of `Cpu.chain` (start EIP/ESP, EIP, the retired count and the exit test), which a
+ * register-only instruction needs nowhere and a memory access needs only in front of it; and, per
+ * block, the lazy-flag records that the next instruction overwrites before anything can read them, and
+ * the re-reading of a CMP/SUB/TEST record by the Jcc that ends the block (the condition is computed
+ * from the compared values themselves).
+ *
+ * The semantics are exactly the interpreter's: the forms written inline are those `fast-paths.ts`
+ * picks a fast handler for (recognised by that handler), with its bodies; every other instruction
+ * calls its handler as `Cpu.chain` would, with the same EIP, start EIP/ESP and count around it, and
+ * the block ends early when a handler sets `stop` or moves EIP. A fault thrown anywhere finds
+ * `startIp`, `startSp` and `instructions` as the interpreter leaves them, so `Cpu.runBlocks` rolls back
+ * the same way. `compiler.test.ts` runs random blocks both ways and compares the whole state.
+ *
+ * V8 runs a new function in its interpreter first and optimises it once it is hot, which is why only
+ * blocks that have proved hot are compiled; a block rebuilt (code written, table slot reused) starts
+ * over uncompiled.
+ */
+import { Code, type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
+import type { Block } from './block-cache.js';
+import type { Cpu, Handler } from './cpu.js';
+import { raise, Vector } from './exceptions.js';
+import { FAST32 } from './fast-paths.js';
+import { EFLAGS, getCF, LazyOp, PARITY, setLazy, szp, testCondition } from './flags.js';
+import { read8, read16, read32, write8, write16, write32 } from './memory-access.js';
+import { TLB_MASK, tlbTag } from './paging.js';
+import { BYTE_OFFSET_OF, GPR_OF, Seg } from './registers.js';
+import { Access, Attr } from './segments.js';
+
+/** A compiled block: runs all of `block.instructions` (or up to the one that ended it early). */
+export type CompiledBlock = (
+  cpu: Cpu,
+  list: readonly Instruction[],
+  handlers: readonly Handler[],
+  /** `Cpu.instructions` must not pass it (a block that loops on itself checks before each round). */
+  limit: number,
+) => void;
+
+/** Interpreted runs after which a block is compiled. */
+export const HOT_RUNS = 10_000;
+
+/** What the generated code calls: bound once, passed to each block's factory. */
+const RUNTIME = {
+  read8,
+  read16,
+  read32,
+  write8,
+  write16,
+  write32,
+  getCF,
+  setLazy,
+  szp,
+  testCondition,
+  raise,
+  PARITY,
+};
+const RUNTIME_NAMES = Object.keys(RUNTIME).join(', ');
+
+/** The RAM-direct TLB's tag bits for a supervisor and a user access (`paging.ts` `tlbTag`). */
+const TAG_SUPERVISOR = tlbTag(0, false);
+const TAG_USER = tlbTag(0, true);
+const FLAT_READ = Access.FLAT | Access.READ;
+const FLAT_WRITE = Access.FLAT | Access.WRITE;
+
+const OSZAPC = EFLAGS.OF | EFLAGS.SF | EFLAGS.ZF | EFLAGS.AF | EFLAGS.PF | EFLAGS.CF;
+
+/** Condition index (low nibble of Jcc) for the 32-bit-operand Jcc codes; -1 for JMP rel. */
+const JCC_CONDITION = new Map<number, number>();
+[
+  'Jo',
+  'Jno',
+  'Jb',
+  'Jae',
+  'Je',
+  'Jne',
+  'Jbe',
+  'Ja',
+  'Js',
+  'Jns',
+  'Jp',
+  'Jnp',
+  'Jl',
+  'Jge',
+  'Jle',
+  'Jg',
+  'Jmp',
+].forEach((name, cc) => {
+  for (const form of ['rel8_32', 'rel32_32']) {
+    const code = (Code as Record<string, number>)[`${name}_${form}`];
+    if (code !== undefined) JCC_CONDITION.set(code, cc === 16 ? -1 : cc);
+  }
+});
+
+/** The ALU forms that record a lazy result, by fast handler: operation, and whether the result is stored. */
+const ALU = new Map<Handler, { op: string; lazy: number; store: boolean }>([
+  [FAST32.addR, { op: '+', lazy: LazyOp.Add, store: true }],
+  [FAST32.subR, { op: '-', lazy: LazyOp.Sub, store: true }],
+  [FAST32.cmpR, { op: '-', lazy: LazyOp.Sub, store: false }],
+  [FAST32.andR, { op: '&', lazy: LazyOp.Logic, store: true }],
+  [FAST32.orR, { op: '|', lazy: LazyOp.Logic, store: true }],
+  [FAST32.xorR, { op: '^', lazy: LazyOp.Logic, store: true }],
+  [FAST32.testR, { op: '&', lazy: LazyOp.Logic, store: false }],
+]);
+
+/** Register-only forms that leave the flags alone. */
+const FLAG_NEUTRAL = new Set<Handler>([
+  FAST32.movRR,
+  FAST32.movRI,
+  FAST32.mov8RR,
+  FAST32.mov16RR,
+  FAST32.lea32,
+  FAST32.movzx16R,
+  FAST32.movzx8R,
+]);
+
+/** The lazy record left by the last flag-writing instruction, as locals of the generated code. */
+interface FlagLocals {
+  readonly op: number;
+  readonly d: string;
+  readonly s: string;
+  readonly x: string;
+}
+
+/** Compiles a block, or returns null when it has nothing to gain (not 32-bit code). */
+export function compileBlock(block: Block): CompiledBlock | null {
+  if (block.bitness !== 32 || block.count === 0) return null;
+  const source = new BlockWriter(block).write();
+  const factory = new Function('rt', `const { ${RUNTIME_NAMES} } = rt;\nreturn ${source};`) as (
+    rt: typeof RUNTIME,
+  ) => CompiledBlock;
+  return factory(RUNTIME);
+}
+
+/** The source of one block's function (exported for tests and for reading what the tier makes). */
+export function blockSource(block: Block): string {
+  return new BlockWriter(block).write();
+}
+
+class BlockWriter {
+  private readonly lines: string[] = [];
+  private flags: FlagLocals | null = null;
+  private readonly count: number;
+
+  constructor(private readonly block: Block) {
+    this.count = block.count;
+  }
+
+  write(): string {
+    const b = this.block;
+    for (let i = 0; i < this.count; i++) this.instruction(i);
+    const head = [
+      `function block_${b.csBase.toString(16)}_${b.ip.toString(16)}(cpu, l, h, limit) {`,
+      'const regs = cpu.regs, r32 = regs.r32, u32 = regs.u32, r16 = regs.r16, r8 = regs.r8, f = cpu.flags;',
+    ];
+    if (this.accesses > 0)
+      head.push(
+        'const sacc = cpu.segs.access, pg = cpu.pager, rT = pg.ramRTag, rB = pg.ramRBase, wT = pg.ramWTag, wB = pg.ramWBase;',
+        `const ram = cpu.phys.ram, view = cpu.phys.view, tb = cpu.ctrl.cpl === 3 ? ${TAG_USER} : ${TAG_SUPERVISOR};`,
+      );
+    if (!this.selfLoop) return [...head, 'const base = cpu.instructions;', ...this.lines, '}'].join('\n');
+    // A loop that is this one block goes round here while `Cpu.chain` would run it again at once: the
+    // same tests it makes between blocks (budget, NMI, an interrupt IF allows, the interrupt window),
+    // and no translation changed (the link it would take is valid for one pager generation).
+    const tail = [
+      `if (regs.ip !== ${b.ip} || cpu.instructions + ${this.count} > limit || cpu.nmiPending ||`,
+      `  ((cpu.intr || cpu.interruptWindowExiting) && (f.bits & ${EFLAGS.IF}) !== 0) || cpu.pager.generation !== gen) return;`,
+      `cpu.startIp = ${b.ip}; cpu.startSp = r32[4];`,
+    ];
+    return [
+      ...head,
+      'const gen = cpu.pager.generation;',
+      'for (;;) {',
+      'const base = cpu.instructions;',
+      ...this.lines,
+      ...tail,
+      '}',
+      '}',
+    ].join('\n');
+  }
+
+  /** Generic handler calls written (a block with any is never a self-loop: a handler may change anything). */
+  private calls = 0;
+  /** The block ends with a JMP/Jcc back to its own start and has no handler calls. */
+  private get selfLoop(): boolean {
+    const last = this.ins(this.count - 1);
+    return this.calls === 0 && JCC_CONDITION.has(last.code) && last.nearBranchTarget === this.block.ip;
+  }
+
+  private ins(i: number): Instruction {
+    return this.block.instructions[i]!;
+  }
+
+  private isLast(i: number): boolean {
+    return i === this.count - 1;
+  }
+
+  /** What `Cpu.chain` sets before a handler that may fault or exit. */
+  private enter(i: number): void {
+    const ins = this.ins(i);
+    this.lines.push(
+      `cpu.startIp = ${ins.ip}; cpu.startSp = r32[4]; regs.ip = ${ins.nextIp}; cpu.instructions = base + ${i};`,
+    );
+  }
+
+  /** After an instruction that may have set `stop` (a memory access: code written, MMIO). */
+  private leaveIfStopped(i: number): void {
+    if (this.isLast(i)) return;
+    this.lines.push(`if (cpu.stop) { cpu.instructions = base + ${i + 1}; return; }`);
+  }
+
+  /** The end of the block after a straight-line last instruction. */
+  private finish(i: number): void {
+    if (!this.isLast(i)) return;
+    this.lines.push(`regs.ip = ${this.ins(i).nextIp}; cpu.instructions = base + ${this.count};`);
+  }
+
+  private instruction(i: number): void {
+    const ins = this.ins(i);
+    const h = this.block.handlers[i]!;
+    const cc = JCC_CONDITION.get(ins.code);
+    // The 32-bit-operand Jcc/JMP forms always end a block; the rel8_32/rel32_32 codes say the size.
+    if (cc !== undefined && this.isLast(i)) this.branch(i, cc);
+    else if (!this.inline(i, ins, h)) this.call(i);
+  }
+
+  /** An instruction the tier does not write out: its handler, with the interpreter's bookkeeping. */
+  private call(i: number): void {
+    const ins = this.ins(i);
+    this.flags = null;
+    this.calls++;
+    this.enter(i);
+    this.lines.push(`h[${i}](cpu, l[${i}]);`);
+    if (this.isLast(i)) this.lines.push(`cpu.instructions = base + ${this.count};`);
+    else
+      this.lines.push(
+        `if (cpu.stop || regs.ip !== ${ins.nextIp}) { cpu.instructions = base + ${i + 1}; return; }`,
+      );
+  }
+
+  /** JMP rel / Jcc rel with a 32-bit operand size, the block's last instruction. */
+  private branch(i: number, cc: number): void {
+    const ins = this.ins(i);
+    this.enter(i);
+    const target = ins.nearBranchTarget;
+    const go = `if (${target} > cpu.segs.hi[${Seg.CS}]) raise(${Vector.GP}, 0); regs.ip = ${target};`;
+    if (cc < 0) this.lines.push(go);
+    else this.lines.push(`if (${this.condition(cc)}) { ${go} }`);
+    this.lines.push(`cpu.instructions = base + ${this.count};`);
+  }
+
+  /** A Jcc condition, from the compared values when this block computed them. */
+  private condition(cc: number): string {
+    const fl = this.flags;
+    if (fl !== null) {
+      const { d, s, x } = fl;
+      if (fl.op === LazyOp.Sub) {
+        const sub = [
+          `(((${d} ^ ${s}) & (${d} ^ ${x})) >>> 31) === 1`,
+          `(((${d} ^ ${s}) & (${d} ^ ${x})) >>> 31) === 0`,
+          `${d} < ${s}`,
+          `${d} >= ${s}`,
+          `${x} === 0`,
+          `${x} !== 0`,
+          `${d} <= ${s}`,
+          `${d} > ${s}`,
+          `(${x} | 0) < 0`,
+          `(${x} | 0) >= 0`,
+          `PARITY[${x} & 0xff] === 1`,
+          `PARITY[${x} & 0xff] === 0`,
+          `(${d} | 0) < (${s} | 0)`,
+          `(${d} | 0) >= (${s} | 0)`,
+          `(${d} | 0) <= (${s} | 0)`,
+          `(${d} | 0) > (${s} | 0)`,
+        ];
+        return sub[cc]!;
+      }
+      if (fl.op === LazyOp.Logic) {
+        const logic = [
+          'false',
+          'true',
+          'false',
+          'true',
+          `${x} === 0`,
+          `${x} !== 0`,
+          `${x} === 0`,
+          `${x} !== 0`,
+          `(${x} | 0) < 0`,
+          `(${x} | 0) >= 0`,
+          `PARITY[${x} & 0xff] === 1`,
+          `PARITY[${x} & 0xff] === 0`,
+          `(${x} | 0) < 0`,
+          `(${x} | 0) >= 0`,
+          `(${x} | 0) <= 0`,
+          `(${x} | 0) > 0`,
+        ];
+        return logic[cc]!;
+      }
+      // ADD and INC/DEC: the zero and sign tests; the rest from the record.
+      if (cc === 4) return `${x} === 0`;
+      if (cc === 5) return `${x} !== 0`;
+      if (cc === 8) return `(${x} | 0) < 0`;
+      if (cc === 9) return `(${x} | 0) >= 0`;
+      if (fl.op === LazyOp.Add && cc === 2) return `${x} < ${d}`;
+      if (fl.op === LazyOp.Add && cc === 3) return `${x} >= ${d}`;
+    }
+    return `testCondition(f, ${cc})`;
+  }
+
+  /**
+   * Whether the lazy record instruction `i` makes is overwritten before anything can read it: a later
+   * register-only ALU instruction replaces it with only flag-neutral register instructions between
+   * (none of which can fault, so no handler or exception sees the record).
+   */
+  private flagsDead(i: number): boolean {
+    for (let j = i + 1; j < this.count; j++) {
+      const h = this.block.handlers[j]!;
+      if (FLAG_NEUTRAL.has(h)) continue;
+      const alu = ALU.get(h);
+      return alu !== undefined && this.ins(j).op1Kind !== OpKind.Memory;
+    }
+    return false;
+  }
+
+  private record(i: number, op: number, d: string, s: string, x: string): void {
+    if (!this.flagsDead(i))
+      this.lines.push(`f.op = ${op}; f.size = 32; f.dst = ${d}; f.src = ${s}; f.res = ${x};`);
+    this.flags = { op, d, s, x };
+  }
+
+  /** The memory operand's offset (32-bit addressing), as `locate32` computes it. */
+  private address(ins: Instruction): string {
+    const terms: string[] = [];
+    if (ins.memBase !== Register.None) terms.push(`u32[${GPR_OF[ins.memBase]}]`);
+    if (ins.memIndex !== Register.None) {
+      const index = `u32[${GPR_OF[ins.memIndex]}]`;
+      terms.push(ins.memScale === 1 ? index : `${index} * ${ins.memScale}`);
+    }
+    const disp = ins.memDisplacement;
+    if (terms.length === 0) return `${disp >>> 0}`;
+    if (disp !== 0) terms.unshift(`${disp}`);
+    // A lone register needs no wrap (it is a 32-bit value already); any sum or scaled index does.
+    if (terms.length === 1 && ins.memScale === 1) return terms[0]!;
+    return `((${terms.join(' + ')}) >>> 0)`;
+  }
+
+  private segment(ins: Instruction): number {
+    return ins.memSegment - Register.ES;
+  }
+
+  /** Memory accesses written inline (the function then loads the TLB and RAM it uses). */
+  private accesses = 0;
+
+  /**
+   * Emits a read of `size` bits at seg:off into a new local and returns its name: the RAM-direct TLB
+   * hit of `memory-access.ts` written out (flat segment, access within one page, a RAM-direct entry
+   * for it), else the call `read8/16/32` makes every check in.
+   */
+  private load(size: 8 | 16 | 32, seg: number, off: string): string {
+    const k = this.accesses++;
+    const a = `ma${k}`;
+    const t = `mt${k}`;
+    const v = `mv${k}`;
+    const last = size / 8 - 1;
+    const get =
+      size === 8 ? `ram[at]` : size === 16 ? 'view.getUint16(at, true)' : 'view.getUint32(at, true)';
+    this.lines.push(
+      `const ${a} = ${off}, ${t} = (${a} >>> 12) & ${TLB_MASK}; let ${v};`,
+      `if ((sacc[${seg}] & ${FLAT_READ}) === ${FLAT_READ} && (${a} & 0xfff) <= ${0xfff - last} && rT[${t}] === ${a} - (${a} & 0xfff) + tb) { const at = rB[${t}] + (${a} & 0xfff); ${v} = ${get}; }`,
+      `else ${v} = read${size}(cpu, ${seg}, ${a});`,
+    );
+    return v;
+  }
+
+  /** Emits a write of `size` bits at seg:off, as {@link load} (a write entry: RAM without decoded code). */
+  private store(size: 8 | 16 | 32, seg: number, off: string, value: string): void {
+    const k = this.accesses++;
+    const a = `ma${k}`;
+    const t = `mt${k}`;
+    const last = size / 8 - 1;
+    const put =
+      size === 8
+        ? `ram[at] = ${value}`
+        : size === 16
+          ? `view.setUint16(at, ${value}, true)`
+          : `view.setUint32(at, ${value}, true)`;
+    this.lines.push(
+      `const ${a} = ${off}, ${t} = (${a} >>> 12) & ${TLB_MASK};`,
+      `if ((sacc[${seg}] & ${FLAT_WRITE}) === ${FLAT_WRITE} && (${a} & 0xfff) <= ${0xfff - last} && wT[${t}] === ${a} - (${a} & 0xfff) + tb) { const at = wB[${t}] + (${a} & 0xfff); ${put}; }`,
+      `else write${size}(cpu, ${seg}, ${a}, ${value});`,
+    );
+  }
+
+  /** Writes an instruction inline when its fast handler is one the tier knows; false otherwise. */
+  private inline(i: number, ins: Instruction, h: Handler): boolean {
+    const out = this.lines;
+    const F = FAST32;
+    const d = GPR_OF[ins.op0Register] ?? -1;
+    const s = GPR_OF[ins.op1Register] ?? -1;
+    // Register-only, flag-neutral moves.
+    if (h === F.movRR) out.push(`r32[${d}] = r32[${s}];`);
+    else if (h === F.movRI) out.push(`r32[${d}] = ${ins.immediate | 0};`);
+    else if (h === F.mov8RR)
+      out.push(`r8[${BYTE_OFFSET_OF[ins.op0Register]}] = r8[${BYTE_OFFSET_OF[ins.op1Register]}];`);
+    else if (h === F.mov16RR) out.push(`r16[${d << 1}] = r16[${s << 1}];`);
+    else if (h === F.lea32) out.push(`r32[${d}] = ${this.address(ins)};`);
+    else if (h === F.movzx16R) out.push(`r32[${d}] = r16[${s << 1}];`);
+    else if (h === F.movzx8R) out.push(`r32[${d}] = r8[${BYTE_OFFSET_OF[ins.op1Register]}];`);
+    // Loads and stores: the interpreter's bookkeeping in front, the stop test after.
+    else if (h === F.movRM || h === F.mov8RM || h === F.mov16RM || h === F.movzx16M || h === F.movzx8M) {
+      this.enter(i);
+      const seg = this.segment(ins);
+      const off = this.address(ins);
+      if (h === F.movRM) out.push(`r32[${d}] = ${this.load(32, seg, off)};`);
+      else if (h === F.mov8RM)
+        out.push(`r8[${BYTE_OFFSET_OF[ins.op0Register]}] = ${this.load(8, seg, off)};`);
+      else if (h === F.mov16RM) out.push(`r16[${d << 1}] = ${this.load(16, seg, off)};`);
+      else if (h === F.movzx16M) out.push(`r32[${d}] = ${this.load(16, seg, off)};`);
+      else out.push(`r32[${d}] = ${this.load(8, seg, off)};`);
+      this.leaveIfStopped(i);
+    } else if (h === F.movMR || h === F.movMI || h === F.mov8MR || h === F.mov16MR) {
+      this.enter(i);
+      const seg = this.segment(ins);
+      const off = this.address(ins);
+      if (h === F.movMR) this.store(32, seg, off, `u32[${s}]`);
+      else if (h === F.movMI) this.store(32, seg, off, `${ins.immediate >>> 0}`);
+      else if (h === F.mov8MR) this.store(8, seg, off, `r8[${BYTE_OFFSET_OF[ins.op1Register]}]`);
+      else this.store(16, seg, off, `r16[${s << 1}]`);
+      this.leaveIfStopped(i);
+    } else if (ALU.has(h) || h === F.adcR || h === F.sbbR) {
+      const k = ins.op1Kind;
+      const memory = k === OpKind.Memory;
+      if (memory) this.enter(i);
+      const src =
+        k === OpKind.Register
+          ? `u32[${s}]`
+          : memory
+            ? this.load(32, this.segment(ins), this.address(ins))
+            : `${ins.immediate >>> 0}`;
+      const dv = `d${i}`;
+      const sv = `s${i}`;
+      const xv = `x${i}`;
+      out.push(`const ${dv} = u32[${d}], ${sv} = ${src};`);
+      const alu = ALU.get(h);
+      if (alu !== undefined) {
+        out.push(`const ${xv} = (${dv} ${alu.op} ${sv}) >>> 0;`);
+        if (alu.store) out.push(`r32[${d}] = ${xv};`);
+        this.record(i, alu.lazy, dv, sv, xv);
+      } else {
+        // ADC/SBB: the carry-in decides the recorded kind, as in the interpreter.
+        const add = h === F.adcR;
+        out.push(
+          `const c${i} = getCF(f), ${xv} = (${dv} ${add ? '+' : '-'} ${sv} ${add ? '+' : '-'} c${i}) >>> 0;`,
+        );
+        out.push(`r32[${d}] = ${xv};`);
+        const [withCarry, plain] = add ? [LazyOp.Adc, LazyOp.Add] : [LazyOp.Sbb, LazyOp.Sub];
+        out.push(
+          `f.op = c${i} ? ${withCarry} : ${plain}; f.size = 32; f.dst = ${dv}; f.src = ${sv}; f.res = ${xv};`,
+        );
+        this.flags = null;
+      }
+      if (memory) this.leaveIfStopped(i);
+    } else if (h === F.incR || h === F.decR) {
+      const inc = h === F.incR;
+      out.push(`const d${i} = u32[${d}], x${i} = (d${i} ${inc ? '+' : '-'} 1) >>> 0;`);
+      out.push(`r32[${d}] = x${i};`);
+      const op = inc ? LazyOp.Inc : LazyOp.Dec;
+      out.push(`setLazy(f, ${op}, 32, d${i}, 1, x${i});`);
+      this.flags = { op, d: `d${i}`, s: '1', x: `x${i}` };
+    } else if (h === F.shlRI || h === F.shrRI || h === F.sarRI) {
+      const c = ins.immediate & 31;
+      if (c !== 0) {
+        const dv = `d${i}`;
+        const xv = `x${i}`;
+        const cf = `cf${i}`;
+        let bits: string;
+        if (h === F.shlRI) {
+          out.push(
+            `const ${dv} = u32[${d}], ${xv} = (${dv} << ${c}) >>> 0, ${cf} = (${dv} >>> ${32 - c}) & 1;`,
+          );
+          bits = `szp(${xv}, 32) | ((${xv} >>> 31) ^ ${cf} ? ${EFLAGS.OF} : 0) | ${cf}`;
+        } else if (h === F.shrRI) {
+          out.push(`const ${dv} = u32[${d}], ${xv} = ${dv} >>> ${c}, ${cf} = (${dv} >>> ${c - 1}) & 1;`);
+          bits =
+            c === 1 ? `szp(${xv}, 32) | (${dv} >>> 31 ? ${EFLAGS.OF} : 0) | ${cf}` : `szp(${xv}, 32) | ${cf}`;
+        } else {
+          out.push(
+            `const ${dv} = r32[${d}], ${xv} = (${dv} >> ${c}) >>> 0, ${cf} = (${dv} >> ${c - 1}) & 1;`,
+          );
+          bits = `szp(${xv}, 32) | ${cf}`;
+        }
+        out.push(`r32[${d}] = ${xv};`);
+        // setArith with all six status flags: nothing of the old record is needed.
+        out.push(`f.bits = (f.bits & ${~OSZAPC}) | ((${bits}) & ${OSZAPC}); f.op = ${LazyOp.None};`);
+        this.flags = null;
+      }
+    } else if (h === F.imulRR) {
+      out.push(`const a${i} = r32[${s}], b${i} = r32[${d}], x${i} = Math.imul(a${i}, b${i});`);
+      out.push(`r32[${d}] = x${i};`);
+      const bits = `szp(x${i} >>> 0, 32) | (a${i} * b${i} !== x${i} ? ${EFLAGS.OF | EFLAGS.CF} : 0)`;
+      out.push(`f.bits = (f.bits & ${~OSZAPC}) | ((${bits}) & ${OSZAPC}); f.op = ${LazyOp.None};`);
+      this.flags = null;
+    } else if (h === F.pushR) {
+      this.enter(i);
+      out.push(`const v${i} = u32[${d}];`);
+      // A 32-bit stack written inline; a 16-bit one (SS.B clear) through write32.
+      out.push(`if ((cpu.segs.attr[${Seg.SS}] & ${Attr.DB}) !== 0) {`, `const sp${i} = (u32[4] - 4) >>> 0;`);
+      this.store(32, Seg.SS, `sp${i}`, `v${i}`);
+      out.push(`r32[4] = sp${i}; }`);
+      out.push(`else { const sp = (r16[8] - 4) & 0xffff; write32(cpu, ${Seg.SS}, sp, v${i}); r16[8] = sp; }`);
+      this.leaveIfStopped(i);
+    } else if (h === F.popR) {
+      this.enter(i);
+      out.push(`let v${i};`);
+      out.push(`if ((cpu.segs.attr[${Seg.SS}] & ${Attr.DB}) !== 0) {`, `const sp${i} = u32[4];`);
+      out.push(`v${i} = ${this.load(32, Seg.SS, `sp${i}`)};`, `r32[4] = (sp${i} + 4) | 0; }`);
+      out.push(`else { const sp = r16[8]; v${i} = read32(cpu, ${Seg.SS}, sp); r16[8] = (sp + 4) & 0xffff; }`);
+      out.push(`r32[${d}] = v${i};`);
+      this.leaveIfStopped(i);
+    } else return false;
+    this.finish(i);
+    return true;
+  }
+}
