@@ -174,6 +174,7 @@ const qemu = (img: Image) =>
 // The CLI's own process, as apps/cli/bin/typevisor.mjs starts it (the wrapper's RSS is not the VMM's).
 const typevisor = (img: Image) =>
   timeProcess(process.execPath, [
+    '--max-semi-space-size=2',
     '--conditions=source',
     '--import',
     import.meta.resolve('tsx/esm'),

@@ -781,3 +781,83 @@ describe('compiled blocks: specific cases', () => {
     });
   }
 });
+
+// ------------------------------------------------------------------ CALL and RET written inline
+
+describe('compiled CALL rel32 and RET', () => {
+  for (const ss16 of [false, true]) {
+    for (const ret of ['ret', 'ret 8']) {
+      it(`CALL and ${ret} on a ${ss16 ? 16 : 32}-bit stack match the interpreter at every budget`, () => {
+        const p = pair(`
+          mov ebp, ${ITERATIONS}
+        top:
+          add eax, ebp
+          call fn
+          dec ebp
+          jnz top
+          hlt
+        fn:
+          push ebp
+          pop ecx
+          xor ebx, ecx
+          ${ret}`);
+        for (const m of [p.slow, p.fast]) {
+          if (ss16) {
+            m.cpu.segs.set(Seg.SS, Sel.Data16, 0, 0xffff, 0x93);
+            // SP alone moves: the high half of ESP must survive, SP wraps through 0.
+            m.cpu.regs.r32[4] = 0x12340010;
+          }
+        }
+        for (const n of [HOT_RUNS * 5 + 2, 1, 3, 250, 2, 7, 100_000]) runBoth(p, n, `budget ${n}`);
+        expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+        expect(p.fast.cpu.halted).toBe(true);
+      });
+    }
+  }
+
+  it('a compiled RET to an EIP beyond the CS limit raises #GP with the state the interpreter leaves', () => {
+    const p = pair(`
+      mov ebp, ${ITERATIONS}
+    top:
+      mov edx, back
+      cmp ebp, 1
+      jne go
+      mov edx, 0x200000
+      jmp go
+    go:
+      push edx
+      ret
+    back:
+      dec ebp
+      jnz top
+      hlt`);
+    for (const m of [p.slow, p.fast]) m.cpu.segs.set(Seg.CS, Sel.Code32, 0, 0xfffff, 0x9b | 0xc000);
+    const s = runBoth(p, 100_000);
+    expect(s.lastVector).toBe(13);
+    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+  });
+
+  it('a compiled CALL whose target is beyond a CS limit lowered under it raises #GP as the interpreter does', () => {
+    const source = `
+      mov ebp, ${ITERATIONS * 2}
+    top:
+      inc eax
+      call fn
+      dec ebp
+      jnz top
+      hlt
+      ${'nop\n'.repeat(64)}
+    fn:
+      ret`;
+    const p = pair(source);
+    // MOV, then 5 instructions a round: stop at \`top\`, whose compiled block ends in the CALL.
+    runBoth(p, 1 + 5 * (HOT_RUNS + 40));
+    expect(p.fast.cpu.regs.ip).toBe(labelAddress(source, 'top'));
+    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+    // The target `fn` now lies beyond the limit; the code up to it does not.
+    const limit = labelAddress(source, 'fn') - 1;
+    for (const m of [p.slow, p.fast]) m.cpu.segs.set(Seg.CS, Sel.Code32, 0, limit, 0x9b | 0xc000);
+    const s = runBoth(p, 100_000);
+    expect(s.lastVector).toBe(13);
+  });
+});

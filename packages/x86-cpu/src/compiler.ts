@@ -40,11 +40,16 @@ export type CompiledBlock = (
   limit: number,
 ) => void;
 
-/** Interpreted runs after which a block is compiled. */
-export const HOT_RUNS = 10_000;
+/**
+ * Interpreted runs after which a block is compiled. Measured on the Debian 686 boot (bench=1, one
+ * vCPU in the VMM thread, 2-core machine): 3,000 compiled 6,071 blocks and was slowest (131 s to
+ * power-off; V8 optimises every function it is given, on the same two cores); 10,000 compiled 2,978
+ * (106 s, 333 MiB peak RSS); 30,000 compiled 1,190 (105 s, 296 MiB). The interpreter alone: 181 s.
+ */
+export const HOT_RUNS = 30_000;
 
 /** What the generated code calls: bound once, passed to each block's factory. */
-const RUNTIME = {
+export const RUNTIME = {
   read8,
   read16,
   read32,
@@ -117,6 +122,11 @@ const FLAG_NEUTRAL = new Set<Handler>([
   FAST32.movzx8R,
 ]);
 
+/** An address as part of a function name (64-bit RIPs are negative in their signed form). */
+function name(a: number): string {
+  return a < 0 ? `n${(-a).toString(16)}` : a.toString(16);
+}
+
 /** The lazy record left by the last flag-writing instruction, as locals of the generated code. */
 interface FlagLocals {
   readonly op: number;
@@ -128,11 +138,19 @@ interface FlagLocals {
 /** Compiles a block, or returns null when it has nothing to gain (not 32-bit code). */
 export function compileBlock(block: Block): CompiledBlock | null {
   if (block.bitness !== 32 || block.count === 0) return null;
-  const source = new BlockWriter(block).write();
-  const factory = new Function('rt', `const { ${RUNTIME_NAMES} } = rt;\nreturn ${source};`) as (
-    rt: typeof RUNTIME,
+  return compileSource(new BlockWriter(block).write());
+}
+
+/**
+ * Turns a block function's source into the function. The source sees the names of `runtime` (by
+ * default {@link RUNTIME}; a writer for other code passes a superset) as constants.
+ */
+export function compileSource(source: string, runtime: Record<string, unknown> = RUNTIME): CompiledBlock {
+  const names = runtime === RUNTIME ? RUNTIME_NAMES : Object.keys(runtime).join(', ');
+  const factory = new Function('rt', `const { ${names} } = rt;\nreturn ${source};`) as (
+    rt: Record<string, unknown>,
   ) => CompiledBlock;
-  return factory(RUNTIME);
+  return factory(runtime);
 }
 
 /** The source of one block's function (exported for tests and for reading what the tier makes). */
@@ -140,12 +158,17 @@ export function blockSource(block: Block): string {
   return new BlockWriter(block).write();
 }
 
-class BlockWriter {
-  private readonly lines: string[] = [];
-  private flags: FlagLocals | null = null;
-  private readonly count: number;
+/**
+ * Writes one block's function. Subclasses for other code (64-bit) override {@link instruction} and
+ * {@link inline} and reuse the bookkeeping: {@link enter}, {@link call}, {@link leaveIfStopped},
+ * {@link finish}, the inline memory paths {@link load}/{@link store} and the self-loop frame.
+ */
+export class BlockWriter {
+  protected readonly lines: string[] = [];
+  protected flags: FlagLocals | null = null;
+  protected readonly count: number;
 
-  constructor(private readonly block: Block) {
+  constructor(protected readonly block: Block) {
     this.count = block.count;
   }
 
@@ -153,7 +176,7 @@ class BlockWriter {
     const b = this.block;
     for (let i = 0; i < this.count; i++) this.instruction(i);
     const head = [
-      `function block_${b.csBase.toString(16)}_${b.ip.toString(16)}(cpu, l, h, limit) {`,
+      `function block_${name(b.csBase)}_${name(b.ip)}(cpu, l, h, limit) {`,
       'const regs = cpu.regs, r32 = regs.r32, u32 = regs.u32, r16 = regs.r16, r8 = regs.r8, f = cpu.flags;',
     ];
     if (this.accesses > 0)
@@ -183,23 +206,23 @@ class BlockWriter {
   }
 
   /** Generic handler calls written (a block with any is never a self-loop: a handler may change anything). */
-  private calls = 0;
+  protected calls = 0;
   /** The block ends with a JMP/Jcc back to its own start and has no handler calls. */
-  private get selfLoop(): boolean {
+  protected get selfLoop(): boolean {
     const last = this.ins(this.count - 1);
     return this.calls === 0 && JCC_CONDITION.has(last.code) && last.nearBranchTarget === this.block.ip;
   }
 
-  private ins(i: number): Instruction {
+  protected ins(i: number): Instruction {
     return this.block.instructions[i]!;
   }
 
-  private isLast(i: number): boolean {
+  protected isLast(i: number): boolean {
     return i === this.count - 1;
   }
 
   /** What `Cpu.chain` sets before a handler that may fault or exit. */
-  private enter(i: number): void {
+  protected enter(i: number): void {
     const ins = this.ins(i);
     this.lines.push(
       `cpu.startIp = ${ins.ip}; cpu.startSp = r32[4]; regs.ip = ${ins.nextIp}; cpu.instructions = base + ${i};`,
@@ -207,28 +230,30 @@ class BlockWriter {
   }
 
   /** After an instruction that may have set `stop` (a memory access: code written, MMIO). */
-  private leaveIfStopped(i: number): void {
+  protected leaveIfStopped(i: number): void {
     if (this.isLast(i)) return;
     this.lines.push(`if (cpu.stop) { cpu.instructions = base + ${i + 1}; return; }`);
   }
 
   /** The end of the block after a straight-line last instruction. */
-  private finish(i: number): void {
+  protected finish(i: number): void {
     if (!this.isLast(i)) return;
     this.lines.push(`regs.ip = ${this.ins(i).nextIp}; cpu.instructions = base + ${this.count};`);
   }
 
-  private instruction(i: number): void {
+  protected instruction(i: number): void {
     const ins = this.ins(i);
     const h = this.block.handlers[i]!;
     const cc = JCC_CONDITION.get(ins.code);
     // The 32-bit-operand Jcc/JMP forms always end a block; the rel8_32/rel32_32 codes say the size.
     if (cc !== undefined && this.isLast(i)) this.branch(i, cc);
+    else if (this.isLast(i) && ins.code === Code.Call_rel32_32) this.callNear(i);
+    else if (this.isLast(i) && (ins.code === Code.Retnd || ins.code === Code.Retnd_imm16)) this.returnNear(i);
     else if (!this.inline(i, ins, h)) this.call(i);
   }
 
   /** An instruction the tier does not write out: its handler, with the interpreter's bookkeeping. */
-  private call(i: number): void {
+  protected call(i: number): void {
     const ins = this.ins(i);
     this.flags = null;
     this.calls++;
@@ -242,7 +267,7 @@ class BlockWriter {
   }
 
   /** JMP rel / Jcc rel with a 32-bit operand size, the block's last instruction. */
-  private branch(i: number, cc: number): void {
+  protected branch(i: number, cc: number): void {
     const ins = this.ins(i);
     this.enter(i);
     const target = ins.nearBranchTarget;
@@ -252,8 +277,39 @@ class BlockWriter {
     this.lines.push(`cpu.instructions = base + ${this.count};`);
   }
 
+  /** CALL rel32 (32-bit operand size) ending the block: branch.ts `callRel(32)` written out. */
+  protected callNear(i: number): void {
+    const ins = this.ins(i);
+    const out = this.lines;
+    this.enter(i);
+    const target = ins.nearBranchTarget;
+    out.push(`if (${target} > cpu.segs.hi[${Seg.CS}]) raise(${Vector.GP}, 0);`);
+    out.push(`if ((cpu.segs.attr[${Seg.SS}] & ${Attr.DB}) !== 0) {`, `const sp${i} = (u32[4] - 4) >>> 0;`);
+    this.store(32, Seg.SS, `sp${i}`, `${ins.nextIp}`);
+    out.push(`r32[4] = sp${i}; }`);
+    out.push(
+      `else { const sp = (r16[8] - 4) & 0xffff; write32(cpu, ${Seg.SS}, sp, ${ins.nextIp}); r16[8] = sp; }`,
+    );
+    out.push(`regs.ip = ${target}; cpu.instructions = base + ${this.count};`);
+  }
+
+  /** RET / RET imm16 (32-bit operand size) ending the block: branch.ts `retNear(32, ...)` written out. */
+  protected returnNear(i: number): void {
+    const ins = this.ins(i);
+    const out = this.lines;
+    this.enter(i);
+    const bytes = 4 + (ins.code === Code.Retnd_imm16 ? ins.immediate & 0xffff : 0);
+    const limit = `if (tg${i} > cpu.segs.hi[${Seg.CS}]) raise(${Vector.GP}, 0);`;
+    out.push(`let tg${i};`, `if ((cpu.segs.attr[${Seg.SS}] & ${Attr.DB}) !== 0) {`, `const sp${i} = u32[4];`);
+    out.push(`tg${i} = ${this.load(32, Seg.SS, `sp${i}`)};`, limit, `r32[4] = (sp${i} + ${bytes}) | 0; }`);
+    out.push(
+      `else { const sp = r16[8]; tg${i} = read32(cpu, ${Seg.SS}, sp); ${limit} r16[8] = (sp + ${bytes}) & 0xffff; }`,
+    );
+    out.push(`regs.ip = tg${i}; cpu.instructions = base + ${this.count};`);
+  }
+
   /** A Jcc condition, from the compared values when this block computed them. */
-  private condition(cc: number): string {
+  protected condition(cc: number): string {
     const fl = this.flags;
     if (fl !== null) {
       const { d, s, x } = fl;
@@ -315,7 +371,7 @@ class BlockWriter {
    * register-only ALU instruction replaces it with only flag-neutral register instructions between
    * (none of which can fault, so no handler or exception sees the record).
    */
-  private flagsDead(i: number): boolean {
+  protected flagsDead(i: number): boolean {
     for (let j = i + 1; j < this.count; j++) {
       const h = this.block.handlers[j]!;
       if (FLAG_NEUTRAL.has(h)) continue;
@@ -325,14 +381,14 @@ class BlockWriter {
     return false;
   }
 
-  private record(i: number, op: number, d: string, s: string, x: string): void {
+  protected record(i: number, op: number, d: string, s: string, x: string): void {
     if (!this.flagsDead(i))
       this.lines.push(`f.op = ${op}; f.size = 32; f.dst = ${d}; f.src = ${s}; f.res = ${x};`);
     this.flags = { op, d, s, x };
   }
 
   /** The memory operand's offset (32-bit addressing), as `locate32` computes it. */
-  private address(ins: Instruction): string {
+  protected address(ins: Instruction): string {
     const terms: string[] = [];
     if (ins.memBase !== Register.None) terms.push(`u32[${GPR_OF[ins.memBase]}]`);
     if (ins.memIndex !== Register.None) {
@@ -347,19 +403,19 @@ class BlockWriter {
     return `((${terms.join(' + ')}) >>> 0)`;
   }
 
-  private segment(ins: Instruction): number {
+  protected segment(ins: Instruction): number {
     return ins.memSegment - Register.ES;
   }
 
   /** Memory accesses written inline (the function then loads the TLB and RAM it uses). */
-  private accesses = 0;
+  protected accesses = 0;
 
   /**
    * Emits a read of `size` bits at seg:off into a new local and returns its name: the RAM-direct TLB
    * hit of `memory-access.ts` written out (flat segment, access within one page, a RAM-direct entry
    * for it), else the call `read8/16/32` makes every check in.
    */
-  private load(size: 8 | 16 | 32, seg: number, off: string): string {
+  protected load(size: 8 | 16 | 32, seg: number, off: string): string {
     const k = this.accesses++;
     const a = `ma${k}`;
     const t = `mt${k}`;
@@ -376,7 +432,7 @@ class BlockWriter {
   }
 
   /** Emits a write of `size` bits at seg:off, as {@link load} (a write entry: RAM without decoded code). */
-  private store(size: 8 | 16 | 32, seg: number, off: string, value: string): void {
+  protected store(size: 8 | 16 | 32, seg: number, off: string, value: string): void {
     const k = this.accesses++;
     const a = `ma${k}`;
     const t = `mt${k}`;
@@ -395,7 +451,7 @@ class BlockWriter {
   }
 
   /** Writes an instruction inline when its fast handler is one the tier knows; false otherwise. */
-  private inline(i: number, ins: Instruction, h: Handler): boolean {
+  protected inline(i: number, ins: Instruction, h: Handler): boolean {
     const out = this.lines;
     const F = FAST32;
     const d = GPR_OF[ins.op0Register] ?? -1;
