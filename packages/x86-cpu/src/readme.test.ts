@@ -77,3 +77,30 @@ it('runs the README AVX example', () => {
   memory.readBytes(0x2040, sum);
   expect([...new Float32Array(sum.buffer)]).toEqual([1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5]);
 });
+
+// The README's compiling-tier example: a hot 32-bit loop runs as a compiled block function.
+it('runs the README compiling-tier example', () => {
+  const memory = GuestMemory.create(1 << 20);
+  const code = assemble(
+    `
+      mov ecx, 1000
+      xor eax, eax
+    top:
+      add eax, ecx
+      dec ecx
+      jnz top
+      hlt`,
+    { bitness: 32, origin: 0x1000 },
+  );
+  memory.writeBytes(0x1000, code);
+  const cpu = new Cpu(memory);
+  cpu.setControlRegisters(CR0.PE | CR0.ET, 0, 0);
+  cpu.segs.set(Seg.CS, 8, 0, 0xffffffff, 0x9b | 0xc000); // flat 32-bit code
+  for (const s of [Seg.SS, Seg.DS, Seg.ES]) cpu.segs.set(s, 16, 0, 0xffffffff, 0x93 | 0xc000);
+  cpu.regs.ip = 0x1000;
+  cpu.blocks.hotRuns = 100; // compile after 100 interpreted runs (default 30,000)
+
+  expect(cpu.run(1_000_000)).toBe(CpuExit.Hlt);
+  expect(cpu.regs.u32[0]).toBe(500_500);
+  expect(cpu.blocks.compiled).toBe(1); // the loop's block; it looped inside its function
+});
