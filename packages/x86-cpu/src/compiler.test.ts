@@ -1,6 +1,7 @@
 import { assemble } from '@typevisor/x86-decoder';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { blockSource } from './compiler.js';
 import { CODE, GDT, flat32, type Machine, Sel, writeDescriptor, writeGdt } from '../test/machine.js';
 import { CpuExit, type CpuEvents, EFLAGS, NullHooks, Seg } from './index.js';
 
@@ -143,6 +144,8 @@ const IMM = [
 ];
 const COUNTS = ['0', '1', '2', '7', '13', '31', '32'];
 const ALU = ['add', 'adc', 'sub', 'sbb', 'cmp', 'and', 'or', 'xor'];
+const IMM8 = ['0', '1', '5', '0x7f', '0x80', '0xff'];
+const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
 
 type Pick = <T>(list: readonly T[]) => T;
 /** Instruction templates: the forms the tier writes inline, then some it calls the handler for. */
@@ -177,6 +180,28 @@ const FORMS: ((p: Pick) => string)[] = [
   (p) => `imul ${p(D32)}, ${p(R32)}`,
   (p) => `push ${p(R32)}`,
   (p) => `pop ${p(D32)}`,
+  // Forms without a fast handler, written inline by their generic handler's semantics.
+  (p) => `${p(['rol', 'ror'])} ${p(D32)}, ${p(COUNTS)}`,
+  (p) => `cmp ${p(MEM)}, ${p(R32)}`,
+  (p) => `cmp dword ${p(MEM)}, ${p(IMM)}`,
+  (p) => `test ${p(MEM)}, ${p(R32)}`,
+  (p) => `test dword ${p(MEM)}, ${p(IMM)}`,
+  (p) => `${p(['cmp', 'test'])} ${p(R8)}, ${p(R8)}`,
+  (p) => `${p(['cmp', 'test'])} ${p(R8)}, ${p(IMM8)}`,
+  (p) => `${p(['cmp', 'test'])} byte ${p(MEM)}, ${p(IMM8)}`,
+  (p) => `cmp ${p(MEM)}, ${p(R8)}`,
+  (p) => `cmp ${p(R8)}, ${p(MEM)}`,
+  (p) => `test ${p(MEM)}, ${p(R8)}`,
+  // 16-bit addressing (67 prefix): the generic handler, not the 32-bit address written inline.
+  (p) => `${p(['cmp', 'test'])} dword [bx+si+2], ${p(R32)}`,
+  (p) => `cmp byte [bx+si], ${p(IMM8)}`,
+  (p) => `cmov${p(CC)} ${p(D32)}, [bx+di]`,
+  (p) => `set${p(CC)} ${p(D8)}`,
+  (p) => `cmov${p(CC)} ${p(D32)}, ${p(R32)}`,
+  (p) => `cmov${p(CC)} ${p(D32)}, ${p(MEM)}`,
+  (p) => `bswap ${p(D32)}`,
+  (p) => `not ${p(D32)}`,
+  (p) => `${p(['shl', 'shr', 'sar'])} ${p(D32)}, cl`,
   // Generic handlers inside a compiled block.
   (p) => `xchg ${p(D32)}, ${p(D32)}`,
   (p) => `setc ${p(D8)}`,
@@ -387,6 +412,30 @@ describe('compiled blocks', () => {
       'sar eax, 1',
       'sar eax, 31',
       'imul eax, ebx',
+      'rol eax, 3',
+      'ror eax, 1',
+      'ror eax, 31',
+      'cmp [esi], ebx',
+      'cmp dword [esi], 0x80000000',
+      'cmp dword [esi], -3',
+      'test [esi], ebx',
+      'test dword [esi], 0x80000001',
+      'cmp al, bl',
+      'cmp al, 0x80',
+      'cmp bh, 0x7f',
+      'cmp byte [esi], bl',
+      'cmp bl, [esi]',
+      'cmp byte [esi], 0x81',
+      'test al, bl',
+      'test al, 0x81',
+      'test ah, 0xff',
+      'test byte [esi], 0x81',
+      'neg eax',
+      'mov ecx, ebx\nshl eax, cl',
+      'mov ecx, ebx\nshr eax, cl',
+      'mov ecx, ebx\nsar eax, cl',
+      'cmp eax, ebx\nsetl bl\nbswap eax\nnot eax\ncmovg eax, ebx',
+      'sub eax, ebx\nsetbe bh\ncmova eax, [esi]',
       'nop',
     ];
     const values = [...SPECIAL, 0x40000000, 0xc0000000, 0x80000001];
@@ -445,6 +494,49 @@ describe('compiled blocks', () => {
 });
 
 // ------------------------------------------------------------------ specific cases
+
+describe('compiled blocks: forms written inline from their generic handlers', () => {
+  it('ROL/ROR, CMP/TEST m32, 8-bit CMP/TEST, SETcc, CMOVcc, BSWAP, NOT, NEG and shifts by CL call no handler', () => {
+    const source = `
+    top:
+      rol eax, 3
+      ror ecx, 7
+      rol edx, 32
+      cmp [ebx+4], edx
+      cmp dword [ebx+esi*4], 5
+      cmp dword [ebx], 0x12345
+      test [ebx], ecx
+      test dword [ebx], 0x80
+      cmp al, bl
+      cmp cl, 5
+      cmp al, 0x80
+      cmp byte [ebx], 3
+      cmp [ebx], dh
+      cmp ah, [ebx+1]
+      test al, bl
+      test cl, 0x40
+      test al, 0x81
+      test byte [ebx+2], 0x10
+      test [ebx+esi], ch
+      setne al
+      setg bh
+      cmovb eax, ecx
+      cmovle edx, [ebx]
+      bswap esi
+      not edi
+      neg ecx
+      shl eax, cl
+      shr edx, cl
+      sar edi, cl
+      jmp top`;
+    const m = flat32(source);
+    const b = m.cpu.blocks.lookup();
+    expect(b.count).toBe(30);
+    const text = blockSource(b);
+    expect(text).not.toContain('h[');
+    expect(text).toContain('for (;;)');
+  });
+});
 
 /** A loop that runs `HOT_RUNS` times and more, so its block is compiled by the interpreter loop itself. */
 const ITERATIONS = HOT_RUNS + 136;

@@ -10,7 +10,9 @@
  * from the compared values themselves).
  *
  * The semantics are exactly the interpreter's: the forms written inline are those `fast-paths.ts`
- * picks a fast handler for (recognised by that handler), with its bodies; every other instruction
+ * picks a fast handler for (recognised by that handler), with its bodies, and a few forms without one
+ * (ROL/ROR, CMP/TEST with memory or 8-bit operands, SETcc, CMOVcc, ...) recognised by their code and
+ * generic handler, with that handler's semantics (`generic`); every other instruction
  * calls its handler as `Cpu.chain` would, with the same EIP, start EIP/ESP and count around it, and
  * the block ends early when a handler sets `stop` or moves EIP. A fault thrown anywhere finds
  * `startIp`, `startSp` and `instructions` as the interpreter leaves them, so `Cpu.runBlocks` rolls back
@@ -25,7 +27,9 @@ import type { Block } from './block-cache.js';
 import type { Cpu, Handler } from './cpu.js';
 import { raise, Vector } from './exceptions.js';
 import { FAST32 } from './fast-paths.js';
-import { EFLAGS, getCF, LazyOp, PARITY, setLazy, szp, testCondition } from './flags.js';
+import { CONDITIONS } from './handlers/table.js';
+import { HANDLERS } from './dispatch.js';
+import { EFLAGS, getCF, LazyOp, PARITY, setArith, setLazy, szp, testCondition } from './flags.js';
 import { read8, read16, read32, write8, write16, write32 } from './memory-access.js';
 import { TLB_MASK, tlbTag } from './paging.js';
 import { BYTE_OFFSET_OF, GPR_OF, Seg } from './registers.js';
@@ -57,6 +61,7 @@ export const RUNTIME = {
   write16,
   write32,
   getCF,
+  setArith,
   setLazy,
   szp,
   testCondition,
@@ -73,32 +78,55 @@ const FLAT_WRITE = Access.FLAT | Access.WRITE;
 
 const OSZAPC = EFLAGS.OF | EFLAGS.SF | EFLAGS.ZF | EFLAGS.AF | EFLAGS.PF | EFLAGS.CF;
 
-/** Condition index (low nibble of Jcc) for the 32-bit-operand Jcc codes; -1 for JMP rel. */
-const JCC_CONDITION = new Map<number, number>();
-[
-  'Jo',
-  'Jno',
-  'Jb',
-  'Jae',
-  'Je',
-  'Jne',
-  'Jbe',
-  'Ja',
-  'Js',
-  'Jns',
-  'Jp',
-  'Jnp',
-  'Jl',
-  'Jge',
-  'Jle',
-  'Jg',
-  'Jmp',
-].forEach((name, cc) => {
-  for (const form of ['rel8_32', 'rel32_32']) {
-    const code = (Code as Record<string, number>)[`${name}_${form}`];
-    if (code !== undefined) JCC_CONDITION.set(code, cc === 16 ? -1 : cc);
-  }
+/**
+ * Condition index (low nibble of Jcc) of the JMP/Jcc rel codes with the given forms (`rel8_32`...);
+ * -1 for JMP rel.
+ */
+export function jumpConditions(forms: readonly string[]): Map<number, number> {
+  const map = new Map<number, number>();
+  [...CONDITIONS, 'mp'].forEach((name, cc) => {
+    for (const form of forms) {
+      const code = (Code as Record<string, number>)[`J${name}_${form}`];
+      if (code !== undefined) map.set(code, cc === 16 ? -1 : cc);
+    }
+  });
+  return map;
+}
+
+/** The 32-bit-operand JMP/Jcc rel codes. */
+const JCC_CONDITION = jumpConditions(['rel8_32', 'rel32_32']);
+const CODES = Code as Record<string, number>;
+/** SETcc r/m8 and CMOVcc r32, r/m32 by code: the condition index. */
+const SETCC = new Map<number, number>();
+const CMOVCC = new Map<number, number>();
+CONDITIONS.forEach((cc, i) => {
+  SETCC.set(CODES[`Set${cc}_rm8`]!, i);
+  CMOVCC.set(CODES[`Cmov${cc}_r32_rm32`]!, i);
 });
+/** CMP/TEST r/m32 forms written inline when operand 0 is memory (the register forms have fast handlers). */
+const CMP32 = new Set<number>([Code.Cmp_rm32_r32, Code.Cmp_rm32_imm32, Code.Cmp_rm32_imm8]);
+const TEST32 = new Set<number>([Code.Test_rm32_r32, Code.Test_rm32_imm32, Code.Test_rm32_imm32_F7r1]);
+/** The 8-bit CMP and TEST forms. */
+const CMP8 = new Set<number>([
+  Code.Cmp_rm8_r8,
+  Code.Cmp_r8_rm8,
+  Code.Cmp_rm8_imm8,
+  Code.Cmp_rm8_imm8_82,
+  Code.Cmp_AL_imm8,
+]);
+const TEST8 = new Set<number>([
+  Code.Test_rm8_r8,
+  Code.Test_rm8_imm8,
+  Code.Test_rm8_imm8_F6r1,
+  Code.Test_AL_imm8,
+]);
+/** SHL/SAL, SHR, SAR r/m32, CL. */
+const SHIFT_CL = new Map<number, string>([
+  [Code.Shl_rm32_CL, 'shl'],
+  [Code.Sal_rm32_CL, 'shl'],
+  [Code.Shr_rm32_CL, 'shr'],
+  [Code.Sar_rm32_CL, 'sar'],
+]);
 
 /** The ALU forms that record a lazy result, by fast handler: operation, and whether the result is stored. */
 const ALU = new Map<Handler, { op: string; lazy: number; store: boolean }>([
@@ -576,8 +604,137 @@ export class BlockWriter {
       out.push(`else { const sp = r16[8]; v${i} = read32(cpu, ${Seg.SS}, sp); r16[8] = (sp + 4) & 0xffff; }`);
       out.push(`r32[${d}] = v${i};`);
       this.leaveIfStopped(i);
-    } else return false;
+    } else if (!this.generic(i, ins, h)) return false;
     this.finish(i);
     return true;
+  }
+
+  /**
+   * Forms without a fast handler written inline (when the block runs their generic handler: not when
+   * a missing CPUID feature gave them another meaning), with those handlers' semantics.
+   */
+  protected generic(i: number, ins: Instruction, h: Handler): boolean {
+    if (HANDLERS[ins.code] !== h) return false;
+    const out = this.lines;
+    const code = ins.code;
+    const k0 = ins.op0Kind;
+    const k1 = ins.op1Kind;
+    const d = GPR_OF[ins.op0Register] ?? -1;
+    const s = GPR_OF[ins.op1Register] ?? -1;
+    const memory = k0 === OpKind.Memory || k1 === OpKind.Memory;
+    if (memory && ins.addressSize !== 32) return false;
+    const dv = `d${i}`;
+    const sv = `s${i}`;
+    const xv = `x${i}`;
+    if ((code === Code.Rol_rm32_imm8 || code === Code.Ror_rm32_imm8) && k0 === OpKind.Register) {
+      // shift.ts: a masked count of 0 changes nothing; ROL/ROR set CF and OF only (setArith).
+      const c = ins.immediate & 31;
+      if (c === 0) return true;
+      const rol = code === Code.Rol_rm32_imm8;
+      out.push(
+        rol
+          ? `const ${dv} = u32[${d}], ${xv} = ((${dv} << ${c}) | (${dv} >>> ${32 - c})) >>> 0, cf${i} = ${xv} & 1, of${i} = (${xv} >>> 31) ^ cf${i};`
+          : `const ${dv} = u32[${d}], ${xv} = ((${dv} >>> ${c}) | (${dv} << ${32 - c})) >>> 0, cf${i} = ${xv} >>> 31, of${i} = cf${i} ^ ((${xv} >>> 30) & 1);`,
+      );
+      out.push(
+        `r32[${d}] = ${xv};`,
+        `setArith(f, ${EFLAGS.OF | EFLAGS.CF}, (of${i} ? ${EFLAGS.OF} : 0) | cf${i});`,
+      );
+      this.flags = null;
+      return true;
+    }
+    if ((CMP32.has(code) || TEST32.has(code)) && k0 === OpKind.Memory) {
+      // alu.ts binary/test: operand 0 read first, then operand 1 (a register or the immediate).
+      this.enter(i);
+      const m = this.load(32, this.segment(ins), this.address(ins));
+      const src = k1 === OpKind.Register ? `u32[${s}]` : `${ins.immediate >>> 0}`;
+      const cmp = CMP32.has(code);
+      out.push(`const ${dv} = ${m}, ${sv} = ${src}, ${xv} = (${dv} ${cmp ? '-' : '&'} ${sv}) >>> 0;`);
+      this.record(i, cmp ? LazyOp.Sub : LazyOp.Logic, dv, sv, xv);
+      this.leaveIfStopped(i);
+      return true;
+    }
+    if (CMP8.has(code) || TEST8.has(code)) {
+      if (memory) this.enter(i);
+      const seg = this.segment(ins);
+      const operand = (kind: number, reg: number): string =>
+        kind === OpKind.Register
+          ? `r8[${BYTE_OFFSET_OF[reg]}]`
+          : kind === OpKind.Memory
+            ? this.load(8, seg, this.address(ins))
+            : `${ins.immediate & 0xff}`;
+      const a = operand(k0, ins.op0Register);
+      const b = operand(k1, ins.op1Register);
+      const cmp = CMP8.has(code);
+      out.push(`const ${dv} = ${a}, ${sv} = ${b}, ${xv} = (${dv} ${cmp ? '-' : '&'} ${sv}) & 0xff;`);
+      if (!this.flagsDead(i))
+        out.push(
+          `f.op = ${cmp ? LazyOp.Sub : LazyOp.Logic}; f.size = 8; f.dst = ${dv}; f.src = ${sv}; f.res = ${xv};`,
+        );
+      // condition() reads 32-bit locals: Jcc reads this record through testCondition.
+      this.flags = null;
+      if (memory) this.leaveIfStopped(i);
+      return true;
+    }
+    const setcc = SETCC.get(code);
+    if (setcc !== undefined && k0 === OpKind.Register) {
+      out.push(`r8[${BYTE_OFFSET_OF[ins.op0Register]}] = ${this.condition(setcc)} ? 1 : 0;`);
+      return true;
+    }
+    const cmov = CMOVCC.get(code);
+    if (cmov !== undefined) {
+      // data.ts cmov: the source is read whether or not the condition holds.
+      if (k1 === OpKind.Register) out.push(`if (${this.condition(cmov)}) r32[${d}] = r32[${s}];`);
+      else {
+        this.enter(i);
+        const m = this.load(32, this.segment(ins), this.address(ins));
+        out.push(`if (${this.condition(cmov)}) r32[${d}] = ${m};`);
+        this.leaveIfStopped(i);
+      }
+      return true;
+    }
+    if (code === Code.Bswap_r32) {
+      out.push(
+        `const ${dv} = u32[${d}];`,
+        `r32[${d}] = (${dv} >>> 24) | ((${dv} >>> 8) & 0xff00) | ((${dv} << 8) & 0xff0000) | (${dv} << 24);`,
+      );
+      return true;
+    }
+    if (code === Code.Not_rm32 && k0 === OpKind.Register) {
+      out.push(`r32[${d}] = ~r32[${d}];`);
+      return true;
+    }
+    if (code === Code.Neg_rm32 && k0 === OpKind.Register) {
+      out.push(`const ${sv} = u32[${d}], ${xv} = -${sv} >>> 0;`, `r32[${d}] = ${xv};`);
+      this.record(i, LazyOp.Neg, '0', sv, xv);
+      return true;
+    }
+    const shift = SHIFT_CL.get(code);
+    if (shift !== undefined && k0 === OpKind.Register) {
+      // shift.ts with the count from CL: 0 changes nothing, else all six status flags (setArith).
+      const c = `c${i}`;
+      const cf = `cf${i}`;
+      let bits: string;
+      out.push(`const ${c} = r8[${BYTE_OFFSET_OF[Register.CL]}] & 31;`, `if (${c} !== 0) {`);
+      if (shift === 'shl') {
+        out.push(
+          `const ${dv} = u32[${d}], ${xv} = (${dv} << ${c}) >>> 0, ${cf} = (${dv} >>> (32 - ${c})) & 1;`,
+        );
+        bits = `szp(${xv}, 32) | ((${xv} >>> 31) ^ ${cf} ? ${EFLAGS.OF} : 0) | ${cf}`;
+      } else if (shift === 'shr') {
+        out.push(`const ${dv} = u32[${d}], ${xv} = ${dv} >>> ${c}, ${cf} = (${dv} >>> (${c} - 1)) & 1;`);
+        bits = `szp(${xv}, 32) | (${c} === 1 && ${dv} >>> 31 ? ${EFLAGS.OF} : 0) | ${cf}`;
+      } else {
+        out.push(
+          `const ${dv} = r32[${d}], ${xv} = (${dv} >> ${c}) >>> 0, ${cf} = (${dv} >> (${c} - 1)) & 1;`,
+        );
+        bits = `szp(${xv}, 32) | ${cf}`;
+      }
+      out.push(`r32[${d}] = ${xv};`);
+      out.push(`f.bits = (f.bits & ${~OSZAPC}) | ((${bits}) & ${OSZAPC}); f.op = ${LazyOp.None}; }`);
+      this.flags = null;
+      return true;
+    }
+    return false;
   }
 }

@@ -20,9 +20,9 @@
  * Left to the handlers' scratch: an inline access sets neither `cpu.eaSeg`/`cpu.eaOff` nor, for a
  * 64-bit value, `cpu.hi` (no handler reads them without computing them first).
  */
-import { Code, type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
+import { type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import type { Block } from './block-cache.js';
-import { BlockWriter, type CompiledBlock, compileSource, RUNTIME } from './compiler.js';
+import { BlockWriter, type CompiledBlock, compileSource, jumpConditions, RUNTIME } from './compiler.js';
 import type { Handler } from './cpu.js';
 import { HANDLERS } from './dispatch.js';
 import { Vector } from './exceptions.js';
@@ -40,32 +40,8 @@ const FLAT_READ = Access.FLAT | Access.READ;
 const FLAT_WRITE = Access.FLAT | Access.WRITE;
 const F = FAST64;
 
-/** Condition index (low nibble of Jcc) of the 64-bit-mode JMP/Jcc rel codes; -1 for JMP. */
-const JCC64 = new Map<number, number>();
-[
-  'Jo',
-  'Jno',
-  'Jb',
-  'Jae',
-  'Je',
-  'Jne',
-  'Jbe',
-  'Ja',
-  'Js',
-  'Jns',
-  'Jp',
-  'Jnp',
-  'Jl',
-  'Jge',
-  'Jle',
-  'Jg',
-  'Jmp',
-].forEach((name, cc) => {
-  for (const form of ['rel8_64', 'rel32_64']) {
-    const code = (Code as Record<string, number>)[`${name}_${form}`];
-    if (code !== undefined) JCC64.set(code, cc === 16 ? -1 : cc);
-  }
-});
+/** The 64-bit-mode JMP/Jcc rel codes. */
+const JCC64 = jumpConditions(['rel8_64', 'rel32_64']);
 
 /** The branch handlers written inline: the fast ones and the generic ones (`testCondition`, `jumpTo64`). */
 const BRANCHES = new Set<Handler>([
