@@ -27,6 +27,15 @@
  *     typevisor / qemu-tcg: 6.84x, 20.39x
  *   `--only debian-amd64 --timeout 1500`: typevisor 184.5 s / 211.4 s / 380 MiB; qemu-tcg 4.4 s / 4.9 s /
  *     229 MiB; typevisor / qemu-tcg: 42.10x, 43.23x (peak RSS still above 256 MiB of RAM + 100)
+ * 2026-11-27, with the compiling tier (x86-cpu `compiler.ts`/`compiler64.ts`: hot blocks as JavaScript
+ * functions) and the launcher's 2 MiB semi-spaces:
+ *   `--only debian-i386` (stock 686 boot, self-tests on): typevisor 63.3 s / 88.5 s / 296 MiB; v86 11.5 s /
+ *     17.7 s / 364 MiB; qemu-tcg 4.7 s / 5.4 s / 148 MiB; typevisor / v86: 5.48x, 4.99x (the interpreter
+ *     alone, same day: 144.2 s / 171.8 s / 318 MiB against v86 9.9 s / 12.6 s: 14.63x, 13.65x)
+ *   `--only default`: typevisor 7.4 s / 26.8 s / 210 MiB; v86 2.0 s / 9.0 s / 283 MiB; qemu-tcg 0.7 s /
+ *     1.4 s / 92 MiB; typevisor / v86: 3.60x, 2.99x
+ *   `--only debian-amd64 --timeout 1500`: typevisor 124.1 s / 147.0 s / 345 MiB; qemu-tcg 4.3 s / 4.8 s /
+ *     227 MiB; typevisor / qemu-tcg: 28.71x, 30.61x
  * The bench=1 workload (awk's floating point on the software x87, sha256) is where the gap widens. The
  * Typevisor row is the CLI's own process (before, the RSS column measured its launcher: 43 MiB).
  */
