@@ -1,109 +1,70 @@
 import { assemble } from '@typevisor/x86-decoder';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import {
+  blockFields,
+  COMPARED,
+  CROSSING_FRAMES,
+  DATA,
+  expectCrossingFramesAgree,
+  expectJccAgreement,
+  fillData,
+  type Form,
+  HOT_RUNS,
+  IDT,
+  ITERATIONS,
+  JCC,
+  labelAddress as labelIn,
+  type Pair,
+  pairOf,
+  PATCHED_SUM,
+  patchTable,
+  program,
+  resetCpu,
+  runBoth,
+  runCase,
+  runFields,
+  runInBudgets,
+  runToHlt,
+  seedCrossingFrames,
+  setIdt,
+  type Shape,
+} from '../test/compiled-diff.js';
 import { blockSource } from './compiler.js';
 import { CODE, GDT, flat32, type Machine, Sel, writeDescriptor, writeGdt } from '../test/machine.js';
-import { CpuExit, type CpuEvents, EFLAGS, NullHooks, Seg } from './index.js';
+import { CpuExit, EFLAGS, NullHooks, Seg } from './index.js';
 
-/** The machines here compile a block after this many runs (the default is for real guests). */
-const HOT_RUNS = 64;
 /**
  * Differential test of the compiling tier (`compiler.ts`): the same program from the same state runs on
  * a CPU that only interprets (`blocks.compiling = false`) and on one whose blocks run compiled; the
- * registers, EIP, EFLAGS, memory, retired count, exit and delivered events must agree.
+ * registers, EIP, EFLAGS, memory, retired count, exit and delivered events must agree (the scaffolding
+ * is `test/compiled-diff.ts`, shared with the 64-bit test).
  */
 
-const IDT = 0x600;
-const IDT_ENTRIES = 64;
 /** Every IDT gate leads here: HLT, so a delivered exception or interrupt ends the run where it landed. */
 const HANDLER = 0x800;
-const DATA = 0x4000;
-/** RAM compared between the two machines (IDT, code, data, both stacks, the 16-bit stack segment). */
-const COMPARED = 0x10000;
-
-type Logged = [kind: number, vector: number, errorCode: number, instructions: number, eip: number];
-
-interface Pair {
-  /** Interpreter only. */
-  slow: Machine;
-  /** Compiling tier on. */
-  fast: Machine;
-  log: Map<Machine, Logged[]>;
-}
-
-function logger(log: Logged[], cpu: () => Machine): CpuEvents {
-  return {
-    delivered(kind, vector, errorCode) {
-      const c = cpu().cpu;
-      log.push([kind, vector, errorCode, c.instructions, c.regs.ip]);
-    },
-  };
-}
+/** The 8 registers, and CS and ESP besides. */
+const SHAPE: Shape = {
+  words: 8,
+  extra: (m) => ({ cs: m.cpu.segs.selector[Seg.CS], esp: m.cpu.regs.u32[4]!.toString(16) }),
+};
 
 /** Two machines for `source` (the hooks factory gets a getter for its machine, e.g. to raise INTR). */
 function pair(source: string, hooks?: (m: () => Machine) => NullHooks): Pair {
-  const log = new Map<Machine, Logged[]>();
-  const make = (compiling: boolean): Machine => {
-    const events: Logged[] = [];
-    let m: Machine | null = null;
-    const get = () => m!;
-    m = flat32(source, { events: logger(events, get), hooks: hooks?.(get) ?? new NullHooks() });
-    m.cpu.blocks.compiling = compiling;
-    m.cpu.blocks.hotRuns = HOT_RUNS;
-    log.set(m, events);
+  return pairOf(SHAPE, (events, get) => {
+    const m = flat32(source, { events, hooks: hooks?.(get) ?? new NullHooks() });
     idt(m);
     return m;
-  };
-  return { slow: make(false), fast: make(true), log };
+  });
 }
 
 function idt(m: Machine): void {
-  for (let v = 0; v < IDT_ENTRIES; v++) {
-    m.memory.write32(IDT + v * 8, (Sel.Code32 << 16) | HANDLER);
-    m.memory.write32(IDT + v * 8 + 4, 0x8e00);
-  }
-  m.ram[HANDLER] = 0xf4; // hlt
-  m.cpu.ctrl.idtr.base = IDT;
-  m.cpu.ctrl.idtr.limit = IDT_ENTRIES * 8 - 1;
+  setIdt(m, 8, Sel.Code32, HANDLER);
 }
 
-/** Address of `label:` in `source` assembled at CODE (the text up to and with the label). */
+/** Address of `label:` in `source` assembled at CODE. */
 function labelAddress(source: string, label: string): number {
-  const marker = `${label}:`;
-  const end = source.indexOf(marker) + marker.length;
-  return CODE + assemble(source.slice(0, end), { bitness: 32, origin: CODE }).length;
-}
-
-/** Index of the first byte where the compared RAM differs, -1 when equal. */
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < COMPARED; i++) if (a[i] !== b[i]) return i;
-  return -1;
-}
-
-function state(m: Machine, exit: CpuExit, log: Logged[]) {
-  const cpu = m.cpu;
-  return {
-    exit,
-    regs: Array.from(cpu.regs.u32.subarray(0, 8), (v) => v.toString(16)),
-    eip: cpu.regs.ip.toString(16),
-    eflags: cpu.eflags.toString(16),
-    instructions: cpu.instructions,
-    cr2: cpu.ctrl.cr2,
-    lastVector: cpu.lastVector,
-    halted: cpu.halted,
-    cs: cpu.segs.selector[Seg.CS],
-    esp: cpu.regs.u32[4]!.toString(16),
-    events: log.slice(),
-  };
-}
-
-/** Runs both machines for `budget` instructions and insists on the same outcome. */
-function runBoth(p: Pair, budget: number, label = ''): ReturnType<typeof state> {
-  const a = state(p.slow, p.slow.run(budget), p.log.get(p.slow)!);
-  const b = state(p.fast, p.fast.run(budget), p.log.get(p.fast)!);
-  expect(b, label).toEqual(a);
-  expect(firstDifference(p.fast.ram, p.slow.ram), `${label}: first RAM byte that differs`).toBe(-1);
-  return a;
+  return labelIn(source, label, 32, CODE);
 }
 
 // ------------------------------------------------------------------ random blocks
@@ -147,9 +108,8 @@ const ALU = ['add', 'adc', 'sub', 'sbb', 'cmp', 'and', 'or', 'xor'];
 const IMM8 = ['0', '1', '5', '0x7f', '0x80', '0xff'];
 const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
 
-type Pick = <T>(list: readonly T[]) => T;
 /** Instruction templates: the forms the tier writes inline, then some it calls the handler for. */
-const FORMS: ((p: Pick) => string)[] = [
+const FORMS: Form[] = [
   (p) => `mov ${p(D32)}, ${p(R32)}`,
   (p) => `mov ${p(D32)}, ${p(IMM)}`,
   (p) => `mov ${p(D32)}, ${p(MEM)}`,
@@ -212,25 +172,6 @@ const FORMS: ((p: Pick) => string)[] = [
   (p) => `sub ${p(D16)}, ${p(R16)}`,
   (p) => `add dword ${p(MEM)}, ${p(R32)}`,
 ];
-const JCC = [
-  'jo',
-  'jno',
-  'jb',
-  'jae',
-  'je',
-  'jne',
-  'jbe',
-  'ja',
-  'js',
-  'jns',
-  'jp',
-  'jnp',
-  'jl',
-  'jge',
-  'jle',
-  'jg',
-  'jmp',
-];
 /** What the flags are when the first compiled block starts: lazy records of each kind, eager bits. */
 const FLAG_SOURCES = [
   'cmp eax, ebx',
@@ -251,17 +192,11 @@ const u32 = fc.oneof(
   fc.nat().map((v) => (v * 2 + 1) >>> 0),
   fc.integer({ min: 0, max: 0xffffffff }),
 );
-const picks = fc.array(fc.nat(), { minLength: 4, maxLength: 4 });
 const caseArb = fc.record({
-  body: fc.array(fc.tuple(fc.nat({ max: FORMS.length - 1 }), picks), { minLength: 1, maxLength: 12 }),
-  jcc: fc.nat({ max: JCC.length - 1 }),
-  /** The branch goes back to the block's own start (self-loop) or through another block. */
-  selfLoop: fc.boolean(),
+  ...blockFields(FORMS),
   pre: fc.nat({ max: FLAG_SOURCES.length - 1 }),
   regs: fc.array(u32, { minLength: 8, maxLength: 8 }),
-  eflags: fc.nat({ max: 0xfff }),
-  seed: fc.nat(),
-  budget: fc.integer({ min: 1, max: 400 }),
+  ...runFields(),
   /** Every so often a DS limit that some memory operands cross (#GP in the middle of the block). */
   dsLimit: fc.nat({ max: 3 }).map((v) => (v === 3 ? DATA + 0x10 : 0xffffffff)),
   /** A 16-bit stack segment: PUSH/POP move SP only. */
@@ -270,25 +205,6 @@ const caseArb = fc.record({
 });
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 
-function program(c: Case): { source: string; body: string[] } {
-  const body = c.body.map(([form, p]) => {
-    let k = 0;
-    const pick: Pick = (list) => list[p[k++ % p.length]! % list.length]!;
-    return FORMS[form]!(pick);
-  });
-  const source = [
-    FLAG_SOURCES[c.pre]!,
-    'jmp top',
-    'top:',
-    ...body,
-    `${JCC[c.jcc]} ${c.selfLoop ? 'top' : 'away'}`,
-    'hlt',
-    'away:',
-    'jmp top',
-  ].join('\n');
-  return { source, body };
-}
-
 /** Loads a program and a state into a reused machine (blocks dropped, compared RAM rewritten). */
 function load(m: Machine, code: Uint8Array, c: Case): void {
   const cpu = m.cpu;
@@ -296,16 +212,8 @@ function load(m: Machine, code: Uint8Array, c: Case): void {
   writeGdt(m.memory);
   idt(m);
   m.ram.set(code, CODE);
-  let s = c.seed >>> 0;
-  for (let i = DATA - 0x10; i < DATA + 0x340; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    m.ram[i] = s >>> 24;
-  }
-  cpu.blocks.flush();
-  cpu.halted = false;
-  cpu.instructions = 0;
-  cpu.lastVector = -1;
-  cpu.ctrl.cr2 = 0;
+  fillData(m, c.seed, DATA + 0x340);
+  resetCpu(m);
   const data32 = 0x93 | 0xc000;
   cpu.segs.set(Seg.CS, Sel.Code32, 0, 0xffffffff, 0x9b | 0xc000);
   cpu.segs.set(Seg.ES, Sel.Data32, 0, 0xffffffff, data32);
@@ -325,58 +233,23 @@ function load(m: Machine, code: Uint8Array, c: Case): void {
 }
 
 describe('compiled blocks', () => {
-  const slowLog: Logged[] = [];
-  const fastLog: Logged[] = [];
-  const slow: Machine = flat32('hlt', { events: logger(slowLog, () => slow) });
-  const fast: Machine = flat32('hlt', { events: logger(fastLog, () => fast) });
-  slow.cpu.blocks.compiling = false;
-  slow.cpu.blocks.hotRuns = HOT_RUNS;
-  fast.cpu.blocks.hotRuns = HOT_RUNS;
-  const logs = new Map<Machine, Logged[]>([
-    [slow, slowLog],
-    [fast, fastLog],
-  ]);
+  const { slow, fast, log: logs } = pairOf(SHAPE, (events) => flat32('hlt', { events }));
   let compiledRuns = 0;
 
   it('random blocks of inline and generic forms, ending in every Jcc and JMP, match the interpreter', () => {
     fc.assert(
       fc.property(caseArb, (c) => {
-        const { source, body } = program(c);
+        const { source, body } = program(FORMS, FLAG_SOURCES, c);
         const code = assemble(source, { bitness: 32, origin: CODE });
-        const top = labelAddress(source, 'top');
-        const away = labelAddress(source, 'away');
-        const out = [slow, fast].map((m) => {
-          logs.get(m)!.length = 0;
-          load(m, code, c);
-          // Every block of the program is compiled before it first runs (from the state above); the
-          // loop's block counts its compiled runs.
-          let calls = 0;
-          let count = 0;
-          for (const ip of [CODE, top, away]) {
-            m.cpu.regs.ip = ip;
-            const b = m.cpu.blocks.lookup();
-            m.cpu.blocks.compile(b);
-            const run = b.run;
-            if (ip !== top) continue;
-            count = b.count;
-            if (run !== null)
-              b.run = (cpu, list, handlers, limit) => {
-                calls++;
-                run(cpu, list, handlers, limit);
-              };
-          }
-          m.cpu.regs.ip = CODE;
-          const exit = m.run(c.budget);
-          return { state: state(m, exit, logs.get(m)!), calls, count };
+        const { calls } = runCase([slow, fast], logs, SHAPE, {
+          load: (m) => load(m, code, c),
+          origin: CODE,
+          top: labelAddress(source, 'top'),
+          away: labelAddress(source, 'away'),
+          budget: c.budget,
+          label: `${body.join('; ')}; ${JCC[c.jcc]} (${c.selfLoop ? 'self-loop' : 'via away'}) after ${FLAG_SOURCES[c.pre]}`,
         });
-        const label = `${body.join('; ')}; ${JCC[c.jcc]} (${c.selfLoop ? 'self-loop' : 'via away'}) after ${FLAG_SOURCES[c.pre]}`;
-        expect(out[1]!.state, label).toEqual(out[0]!.state);
-        expect(firstDifference(fast.ram, slow.ram), `${label}: first RAM byte that differs`).toBe(-1);
-        expect(out[0]!.calls).toBe(0);
-        // The loop's block ran compiled whenever the budget let it run whole after the 2-instruction
-        // first block (which cannot fault).
-        if (c.budget >= 2 + out[1]!.count) expect(out[1]!.calls, label).toBeGreaterThan(0);
-        compiledRuns += out[1]!.calls;
+        compiledRuns += calls;
       }),
       { numRuns: 1500, seed: 0x7c0de },
     );
@@ -439,57 +312,26 @@ describe('compiled blocks', () => {
       'nop',
     ];
     const values = [...SPECIAL, 0x40000000, 0xc0000000, 0x80000001];
-    let compiledRuns = 0;
-    for (const producer of producers) {
-      for (const jcc of JCC) {
-        const source = `${producer}\n${jcc} taken\nmov edi, 1\nhlt\ntaken:\nmov edi, 2\nhlt`;
-        const code = assemble(source, { bitness: 32, origin: CODE });
-        let calls = 0;
-        for (const m of [slow, fast]) {
-          m.ram.set(code, CODE);
-          m.cpu.blocks.flush();
-          m.cpu.segs.set(Seg.DS, Sel.Data32, 0, 0xffffffff, 0x93 | 0xc000);
-          m.cpu.segs.set(Seg.SS, Sel.Data32, 0, 0xffffffff, 0x93 | 0xc000);
-          m.cpu.regs.ip = CODE;
-          const b = m.cpu.blocks.lookup();
-          m.cpu.blocks.compile(b);
-          const run = b.run;
-          if (run !== null)
-            b.run = (cpu, list, handlers, limit) => {
-              calls++;
-              run(cpu, list, handlers, limit);
-            };
-        }
-        for (const a of values) {
-          for (const bv of values) {
-            for (const flags of [0, 0x8d5]) {
-              const out = [slow, fast].map((m) => {
-                const cpu = m.cpu;
-                cpu.halted = false;
-                cpu.instructions = 0;
-                cpu.regs.r32.fill(0);
-                cpu.regs.r32[0] = a;
-                cpu.regs.r32[3] = bv;
-                cpu.regs.r32[6] = DATA;
-                cpu.regs.r32[4] = 0x9000;
-                m.memory.write32(DATA, bv);
-                cpu.regs.ip = CODE;
-                cpu.eflags = EFLAGS.FIXED1 | flags;
-                const exit = cpu.run(10);
-                return `${exit} ${cpu.regs.u32[0]} ${cpu.regs.u32[7]} ${cpu.regs.ip} ${cpu.eflags} ${cpu.instructions}`;
-              });
-              if (out[0] !== out[1])
-                expect(
-                  out[1],
-                  `${producer}; ${jcc} with eax=${a.toString(16)} ebx=${bv.toString(16)} flags=${flags.toString(16)}`,
-                ).toBe(out[0]);
-            }
-          }
-        }
-        compiledRuns += calls;
-      }
-    }
-    expect(compiledRuns).toBe(producers.length * JCC.length * values.length ** 2 * 2);
+    expectJccAgreement([slow, fast], {
+      bitness: 32,
+      origin: CODE,
+      producers,
+      values,
+      prepare: (m) => {
+        m.cpu.segs.set(Seg.DS, Sel.Data32, 0, 0xffffffff, 0x93 | 0xc000);
+        m.cpu.segs.set(Seg.SS, Sel.Data32, 0, 0xffffffff, 0x93 | 0xc000);
+      },
+      setup: (m, a, b) => {
+        const r = m.cpu.regs.r32;
+        r[0] = a;
+        r[3] = b;
+        r[6] = DATA;
+        r[4] = 0x9000;
+        m.memory.write32(DATA, b);
+      },
+      regs: (cpu) => `${cpu.regs.u32[0]} ${cpu.regs.u32[7]}`,
+      describe: (a, b) => `eax=${a.toString(16)} ebx=${b.toString(16)}`,
+    });
   });
 });
 
@@ -538,8 +380,16 @@ describe('compiled blocks: forms written inline from their generic handlers', ()
   });
 });
 
-/** A loop that runs `HOT_RUNS` times and more, so its block is compiled by the interpreter loop itself. */
-const ITERATIONS = HOT_RUNS + 136;
+/** The page directory of the cases that turn paging on, and its one table (the first 4 MiB). */
+const PAGE_DIR = 0x100000;
+const PAGE_TABLE = 0x101000;
+/** Turns paging on with PAGE_DIR (the start of the program, in front of its first line). */
+const PAGING_ON = `
+      mov eax, ${PAGE_DIR}
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000
+      mov cr0, eax`;
 
 describe('compiled blocks: specific cases', () => {
   it('a loop compiled by the interpreter loop itself runs to the same state', () => {
@@ -577,15 +427,7 @@ describe('compiled blocks: specific cases', () => {
       r.cpu.regs.r32[0] = 1;
       r.cpu.regs.r32[3] = 0x9e3779b9;
     }
-    // 4 instructions a round: budgets that end after 1, 2 and 3 of them, and whole rounds.
-    let total = 0;
-    for (const n of [HOT_RUNS * 4 + 3, 1, 2, 401, 7, 4, 1000, 3, 6, 5]) {
-      const s = runBoth(p, n, `budget ${n}`);
-      total += n;
-      expect(s.exit).toBe(CpuExit.Budget);
-      expect(s.instructions).toBe(total);
-    }
-    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+    runInBudgets(p);
   });
 
   it('a store into the code of the compiled block running stops it, and the new code runs', () => {
@@ -608,26 +450,16 @@ describe('compiled blocks: specific cases', () => {
     const p = pair(source);
     // The store goes to a scratch word, except when EBP is 20: then into the MOV's immediate.
     const imm = labelAddress(source, 'patch') + 1;
-    for (const m of [p.slow, p.fast]) {
-      for (let i = 0; i <= ITERATIONS; i++) m.memory.write32(table + i * 4, i === 20 ? imm : DATA);
-    }
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
-    expect(p.fast.cpu.regs.u32[1]).toBe(((ITERATIONS - 19) * 0x11111111 + 19 * 0x22222222) >>> 0);
+    patchTable(p, table, 4, imm);
+    runToHlt(p);
+    expect(p.fast.cpu.regs.u32[1]).toBe(PATCHED_SUM);
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });
 
   it('a #PF in the middle of a compiled block is delivered at the same instruction, and the loop resumes', () => {
-    const PAGE_DIR = 0x100000;
-    const PAGE_TABLE = 0x101000;
     const MISSING = 0x200000;
     const start = MISSING - 4 * (HOT_RUNS + 40);
-    const source = `
-      mov eax, ${PAGE_DIR}
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+    const source = `${PAGING_ON}
       mov ebp, ${ITERATIONS}
       mov esi, ${DATA}
       mov edi, ${start}
@@ -658,8 +490,7 @@ describe('compiled blocks: specific cases', () => {
       m.memory.write32(IDT + 14 * 8, (Sel.Code32 << 16) | pf);
       m.memory.write32(IDT + 14 * 8 + 4, 0x8e00);
     }
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
+    const s = runToHlt(p);
     expect(s.events.map((e) => e[1])).toEqual([14]);
     expect(s.cr2).toBe(MISSING);
     expect(p.fast.memory.read32(DATA + 0x20)).toBe(MISSING);
@@ -685,27 +516,15 @@ describe('compiled blocks: specific cases', () => {
       hlt`);
     const limit = start + 4 * (HOT_RUNS + 30) + 1; // the dword store there crosses it
     for (const m of [p.slow, p.fast]) m.cpu.segs.set(Seg.DS, Sel.Data32, 0, limit, 0x93 | 0xc000);
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
+    const s = runToHlt(p);
     expect(s.events.map((e) => e[1])).toEqual([13]);
-    expect(s.eip).toBe((HANDLER + 1).toString(16));
+    expect(s.ip).toBe((HANDLER + 1).toString(16));
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });
 
   it('loads and stores crossing into a page mapped elsewhere use both translations', () => {
-    const PAGE_DIR = 0x100000;
-    const PAGE_TABLE = 0x101000;
-    // Linear 0x300000 and 0x301000 map to frames that are not adjacent (nor identity).
-    const frames: [number, number][] = [
-      [0x300, 0x380],
-      [0x301, 0x250],
-    ];
-    const p = pair(`
-      mov eax, ${PAGE_DIR}
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+    // Linear 0x300000 and 0x301000 map to CROSSING_FRAMES, not adjacent (nor identity).
+    const p = pair(`${PAGING_ON}
       mov ebp, ${ITERATIONS}
     top:
       mov eax, [0x300ffe]
@@ -722,33 +541,20 @@ describe('compiled blocks: specific cases', () => {
     for (const m of [p.slow, p.fast]) {
       m.memory.write32(PAGE_DIR, PAGE_TABLE | 3);
       for (let i = 0; i < 1024; i++) m.memory.write32(PAGE_TABLE + i * 4, (i << 12) | 3);
-      for (const [page, frame] of frames) m.memory.write32(PAGE_TABLE + page * 4, (frame << 12) | 3);
-      m.memory.write32(0x380ffc, 0x44332211);
-      m.memory.write32(0x250000, 0x88776655);
+      for (const [page, frame] of CROSSING_FRAMES) m.memory.write32(PAGE_TABLE + page * 4, (frame << 12) | 3);
+      seedCrossingFrames(m);
     }
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
-    // The frames around both halves (a crossing access handled as one page would touch 0x381000).
-    for (const start of [0x380ff0, 0x24fff0])
-      for (let at = start; at < start + 0x20; at += 4)
-        expect(p.fast.memory.read32(at), at.toString(16)).toBe(p.slow.memory.read32(at));
-    expect(p.fast.memory.read32(0x250000)).not.toBe(0x88776655);
+    runToHlt(p);
+    expectCrossingFramesAgree(p);
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });
 
   it('a user-mode access to a supervisor page faults although a supervisor access left it in the TLB', () => {
-    const PAGE_DIR = 0x100000;
-    const PAGE_TABLE = 0x101000;
     const SUPERVISOR = 0x302000;
     const USER = 0x303000;
     const TABLE = 0x304000;
     const TSS = 0xa00;
-    const p = pair(`
-      mov eax, ${PAGE_DIR}
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+    const p = pair(`${PAGING_ON}
       mov ax, 0x38
       ltr ax
       mov eax, [${SUPERVISOR}]
@@ -784,8 +590,7 @@ describe('compiled blocks: specific cases', () => {
       // The loop reads the user page, and the supervisor page when EBP is 20.
       for (let i = 0; i <= ITERATIONS; i++) m.memory.write32(TABLE + i * 4, i === 20 ? SUPERVISOR : USER);
     }
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
+    const s = runToHlt(p);
     expect(s.events.map((e) => e[1])).toEqual([14]);
     expect(s.cr2).toBe(SUPERVISOR);
     expect(p.fast.cpu.regs.u32[5]).toBe(20);
@@ -805,8 +610,7 @@ describe('compiled blocks: specific cases', () => {
     const p = pair(source);
     const far = labelAddress(source, 'far');
     for (const m of [p.slow, p.fast]) m.cpu.segs.set(Seg.CS, Sel.Code32, 0, far - 1, 0x9b | 0xc000);
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
+    const s = runToHlt(p);
     expect(s.events.map((e) => e[1])).toEqual([13]);
     expect(p.fast.cpu.regs.u32[0]).toBe(ITERATIONS);
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
@@ -830,8 +634,7 @@ describe('compiled blocks: specific cases', () => {
       m.cpu.regs.r32[1] = 0x01010101;
     }
     // Each round leaves 8 bytes on the stack: SP wraps below 0 after 128 rounds.
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
+    runToHlt(p);
     expect(p.fast.cpu.regs.u32[4]! >>> 16).toBe(0xabcd);
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });

@@ -1,10 +1,41 @@
 import { assemble } from '@typevisor/x86-decoder';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import {
+  blockFields,
+  COMPARED,
+  compileCounted,
+  CROSSING_FRAMES,
+  DATA,
+  expectCrossingFramesAgree,
+  expectJccAgreement,
+  fillData,
+  type Form,
+  HOT_RUNS,
+  ITERATIONS,
+  JCC,
+  labelAddress as labelIn,
+  type Logged,
+  loggedMachine,
+  type Pair,
+  pairOf,
+  PATCHED_SUM,
+  patchTable,
+  program,
+  resetCpu,
+  runBoth,
+  runCase,
+  runFields,
+  runInBudgets,
+  runToHlt,
+  seedCrossingFrames,
+  setIdt,
+  type Shape,
+} from '../test/compiled-diff.js';
 import { CODE64, HIGH_ALIAS, long64, Sel64 } from '../test/long-machine.js';
 import type { Machine } from '../test/machine.js';
 import { blockSource64 } from './compiler64.js';
-import { CpuExit, type CpuEvents, Seg } from './index.js';
+import { type CpuEvents, Seg } from './index.js';
 
 /**
  * Differential test of the 64-bit compiling tier (`compiler64.ts`): the same program from the same
@@ -12,75 +43,36 @@ import { CpuExit, type CpuEvents, Seg } from './index.js';
  * one whose blocks run compiled; all 16 registers (both halves), RIP, RFLAGS, memory, the retired
  * count, CR2, the exit and the delivered events must agree. The code runs at its identity-mapped
  * address and at the high canonical alias (RIPs, RIP-relative operands and branch targets in signed
- * form); memory bases are canonical, in the high half, non-canonical (#GP/#SS) or unmapped (#PF).
+ * form); memory bases are canonical, in the high half, non-canonical (#GP/#SS) or unmapped (#PF). The
+ * scaffolding is `test/compiled-diff.ts`, shared with the 32-bit test.
  */
 
-/** The machines here compile a block after this many runs (the default is for real guests). */
-const HOT_RUNS = 64;
-const IDT = 0x600;
-const IDT_ENTRIES = 64;
 /** Every IDT gate leads here: HLT, so a delivered exception ends the run where it landed. */
 const HANDLER = 0xe00;
-const DATA = 0x4000;
 const STACK = 0x9000;
-/** RAM compared between the two machines (low memory, IDT, code, data, stack). */
-const COMPARED = 0x10000;
 /** Not mapped by the test machine's page tables (it maps 4 MiB): a #PF. */
 const UNMAPPED = 0x400000;
-
-type Logged = [kind: number, vector: number, errorCode: number, instructions: number, rip: number];
+/** All 16 registers, both halves. */
+const SHAPE: Shape = { words: 32 };
 
 function idt(m: Machine): void {
-  for (let v = 0; v < IDT_ENTRIES; v++) {
-    m.memory.write32(IDT + v * 16, (Sel64.Code64 << 16) | HANDLER);
-    m.memory.write32(IDT + v * 16 + 4, 0x8e00);
-    m.memory.write32(IDT + v * 16 + 8, 0);
-    m.memory.write32(IDT + v * 16 + 12, 0);
-  }
-  m.ram[HANDLER] = 0xf4; // hlt
-  m.cpu.ctrl.idtr.base = IDT;
-  m.cpu.ctrl.idtr.limit = IDT_ENTRIES * 16 - 1;
+  setIdt(m, 16, Sel64.Code64, HANDLER);
 }
 
-function machine(log: Logged[], compiling: boolean): Machine {
-  let m: Machine | null = null;
-  const events: CpuEvents = {
-    delivered(kind, vector, errorCode) {
-      log.push([kind, vector, errorCode, m!.cpu.instructions, m!.cpu.regs.ip]);
-    },
-  };
-  m = long64('hlt', { events });
-  m.cpu.blocks.compiling = compiling;
-  m.cpu.blocks.hotRuns = HOT_RUNS;
+/** The 64-bit test machine with `events` and the IDT. */
+function long(events: CpuEvents): Machine {
+  const m = long64('hlt', { events });
   idt(m);
   return m;
 }
 
-/** Address of `label:` in `source` assembled at `origin` (the text up to and with the label). */
+function machine(log: Logged[], compiling: boolean): Machine {
+  return loggedMachine(log, compiling, long);
+}
+
+/** Address of `label:` in `source` assembled at `origin`. */
 function labelAddress(source: string, label: string, origin = CODE64): number {
-  const marker = `${label}:`;
-  const end = source.indexOf(marker) + marker.length;
-  return origin + assemble(source.slice(0, end), { bitness: 64, origin }).length;
-}
-
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < COMPARED; i++) if (a[i] !== b[i]) return i;
-  return -1;
-}
-
-function state(m: Machine, exit: CpuExit, log: Logged[]) {
-  const cpu = m.cpu;
-  return {
-    exit,
-    regs: Array.from(cpu.regs.u32.subarray(0, 32), (v) => v.toString(16)),
-    rip: cpu.regs.ip.toString(16),
-    rflags: cpu.eflags.toString(16),
-    instructions: cpu.instructions,
-    cr2: cpu.ctrl.cr2,
-    lastVector: cpu.lastVector,
-    halted: cpu.halted,
-    events: log.slice(),
-  };
+  return labelIn(source, label, 64, origin);
 }
 
 // ------------------------------------------------------------------ random blocks
@@ -147,9 +139,8 @@ const IMM32 = ['0', '1', '5', '-3', '0x7f', '0x80', '0x7fffffff', '-0x80000000',
 const IMM64 = ['0x123456789abcdef0', '-1', '0x8000000000000000', '0x7fffffffffffffff', '0xffffffff'];
 const ALU = ['add', 'sub', 'cmp', 'and', 'or', 'xor'];
 
-type Pick = <T>(list: readonly T[]) => T;
 /** Instruction templates: the forms the tier writes inline, then some it calls the handler for. */
-const FORMS: ((p: Pick) => string)[] = [
+const FORMS: Form[] = [
   (p) => `mov ${p(D64)}, ${p(R64)}`,
   (p) => `mov ${p(D64)}, ${p([...IMM32, ...IMM64])}`,
   (p) => `mov ${p(D32)}, ${p(R32)}`,
@@ -195,25 +186,6 @@ const FORMS: ((p: Pick) => string)[] = [
   (p) => `cmp byte ${p(MEM)}, ${p(['0', '0x80'])}`,
   (p) => `add qword ${p(MEM)}, ${p(R64)}`,
 ];
-const JCC = [
-  'jo',
-  'jno',
-  'jb',
-  'jae',
-  'je',
-  'jne',
-  'jbe',
-  'ja',
-  'js',
-  'jns',
-  'jp',
-  'jnp',
-  'jl',
-  'jge',
-  'jle',
-  'jg',
-  'jmp',
-];
 /** What the flags are when the first compiled block starts: lazy 32-bit records, eager 64-bit bits. */
 const FLAG_SOURCES = [
   'cmp eax, ebx',
@@ -250,42 +222,17 @@ const RSP: readonly (readonly [number, number])[] = [
   [STACK, 0x00008000],
   [UNMAPPED + 8, 0],
 ];
-const picks = fc.array(fc.nat(), { minLength: 4, maxLength: 4 });
 const caseArb = fc.record({
-  body: fc.array(fc.tuple(fc.nat({ max: FORMS.length - 1 }), picks), { minLength: 1, maxLength: 12 }),
-  jcc: fc.nat({ max: JCC.length - 1 }),
-  /** The branch goes back to the block's own start (self-loop) or through another block. */
-  selfLoop: fc.boolean(),
+  ...blockFields(FORMS),
   /** The code runs at the high canonical alias (negative RIPs). */
   high: fc.boolean(),
   pre: fc.nat({ max: FLAG_SOURCES.length - 1 }),
   regs: fc.array(half, { minLength: 32, maxLength: 32 }),
   r14: fc.oneof(fc.constant(0), fc.nat({ max: R14.length - 1 })),
   rsp: fc.oneof(fc.constant(0), fc.nat({ max: RSP.length - 1 })),
-  eflags: fc.nat({ max: 0xfff }),
-  seed: fc.nat(),
-  budget: fc.integer({ min: 1, max: 400 }),
+  ...runFields(),
 });
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
-
-function program(c: Case): { source: string; body: string[] } {
-  const body = c.body.map(([form, p]) => {
-    let k = 0;
-    const pick: Pick = (list) => list[p[k++ % p.length]! % list.length]!;
-    return FORMS[form]!(pick);
-  });
-  const source = [
-    FLAG_SOURCES[c.pre]!,
-    'jmp top',
-    'top:',
-    ...body,
-    `${JCC[c.jcc]} ${c.selfLoop ? 'top' : 'away'}`,
-    'hlt',
-    'away:',
-    'jmp top',
-  ].join('\n');
-  return { source, body };
-}
 
 /** Loads a program and a state into a reused machine (blocks dropped, compared RAM rewritten). */
 function load(m: Machine, code: Uint8Array, c: Case): void {
@@ -306,16 +253,8 @@ function load(m: Machine, code: Uint8Array, c: Case): void {
     m.memory.write32(0x500 + i * 8, lo!);
     m.memory.write32(0x500 + i * 8 + 4, hi!);
   });
-  let s = c.seed >>> 0;
-  for (let i = DATA - 0x10; i < DATA + 0x400; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    m.ram[i] = s >>> 24;
-  }
-  cpu.blocks.flush();
-  cpu.halted = false;
-  cpu.instructions = 0;
-  cpu.lastVector = -1;
-  cpu.ctrl.cr2 = 0;
+  fillData(m, c.seed, DATA + 0x400);
+  resetCpu(m);
   // FS and GS bases differ from DS (GS in the high half), so an operand read through the wrong segment shows.
   cpu.segs.set(Seg.FS, Sel64.Data, 0x40, 0xffffffff, 0x93 | 0xc000);
   cpu.segs.set(Seg.GS, Sel64.Data, 0, 0xffffffff, 0x93 | 0xc000);
@@ -337,57 +276,27 @@ function load(m: Machine, code: Uint8Array, c: Case): void {
 }
 
 describe('compiled 64-bit blocks', () => {
-  const slowLog: Logged[] = [];
-  const fastLog: Logged[] = [];
-  const slow = machine(slowLog, false);
-  const fast = machine(fastLog, true);
-  const logs = new Map<Machine, Logged[]>([
-    [slow, slowLog],
-    [fast, fastLog],
-  ]);
+  const { slow, fast, log: logs } = pairOf(SHAPE, long);
 
   it('random blocks of inline and generic forms, ending in every Jcc and JMP, match the interpreter', () => {
     let compiledRuns = 0;
     let faults = 0;
     fc.assert(
       fc.property(caseArb, (c) => {
-        const { source, body } = program(c);
+        const { source, body } = program(FORMS, FLAG_SOURCES, c);
         const origin = c.high ? HIGH_ALIAS + CODE64 : CODE64;
         // Assembled where it runs (RIP-relative operands are relative either way).
         const code = assemble(source, { bitness: 64, origin: CODE64 });
-        const top = labelAddress(source, 'top') - CODE64 + origin;
-        const away = labelAddress(source, 'away') - CODE64 + origin;
-        const out = [slow, fast].map((m) => {
-          logs.get(m)!.length = 0;
-          load(m, code, c);
-          // Every block of the program is compiled before it first runs (from the state above); the
-          // loop's block counts its compiled runs.
-          let calls = 0;
-          let count = 0;
-          for (const ip of [origin, top, away]) {
-            m.cpu.regs.ip = ip;
-            const b = m.cpu.blocks.lookup();
-            m.cpu.blocks.compile(b);
-            const run = b.run;
-            if (ip !== top) continue;
-            count = b.count;
-            if (run !== null)
-              b.run = (cpu, list, handlers, limit) => {
-                calls++;
-                run(cpu, list, handlers, limit);
-              };
-          }
-          m.cpu.regs.ip = origin;
-          const exit = m.run(c.budget);
-          return { state: state(m, exit, logs.get(m)!), calls, count };
+        const { states, calls } = runCase([slow, fast], logs, SHAPE, {
+          load: (m) => load(m, code, c),
+          origin,
+          top: labelAddress(source, 'top') - CODE64 + origin,
+          away: labelAddress(source, 'away') - CODE64 + origin,
+          budget: c.budget,
+          label: `${body.join('; ')}; ${JCC[c.jcc]} (${c.selfLoop ? 'self-loop' : 'via away'}, ${c.high ? 'high' : 'low'}) after ${FLAG_SOURCES[c.pre]}`,
         });
-        const label = `${body.join('; ')}; ${JCC[c.jcc]} (${c.selfLoop ? 'self-loop' : 'via away'}, ${c.high ? 'high' : 'low'}) after ${FLAG_SOURCES[c.pre]}`;
-        expect(out[1]!.state, label).toEqual(out[0]!.state);
-        expect(firstDifference(fast.ram, slow.ram), `${label}: first RAM byte that differs`).toBe(-1);
-        expect(out[0]!.calls).toBe(0);
-        if (c.budget >= 2 + out[1]!.count) expect(out[1]!.calls, label).toBeGreaterThan(0);
-        compiledRuns += out[1]!.calls;
-        if (out[0]!.state.events.length > 0) faults++;
+        compiledRuns += calls;
+        if (states[0]!.events.length > 0) faults++;
       }),
       { numRuns: 1500, seed: 0x64c0de },
     );
@@ -439,58 +348,26 @@ describe('compiled 64-bit blocks', () => {
       [0x7fffffff, 0xffffffff],
       [0xffffffff, 0],
     ];
-    let compiledRuns = 0;
-    for (const producer of producers) {
-      for (const jcc of JCC) {
-        const source = `${producer}\n${jcc} taken\nmov edi, 1\nhlt\ntaken:\nmov edi, 2\nhlt`;
-        const code = assemble(source, { bitness: 64, origin: CODE64 });
-        let calls = 0;
-        for (const m of [slow, fast]) {
-          m.ram.set(code, CODE64);
-          m.cpu.blocks.flush();
-          m.cpu.regs.ip = CODE64;
-          const b = m.cpu.blocks.lookup();
-          m.cpu.blocks.compile(b);
-          const run = b.run;
-          if (run !== null)
-            b.run = (cpu, list, handlers, limit) => {
-              calls++;
-              run(cpu, list, handlers, limit);
-            };
-        }
-        for (const [alo, ahi] of values) {
-          for (const [blo, bhi] of values) {
-            for (const flags of [0, 0x8d5]) {
-              const out = [slow, fast].map((m) => {
-                const cpu = m.cpu;
-                cpu.halted = false;
-                cpu.instructions = 0;
-                cpu.regs.r32.fill(0);
-                cpu.regs.u32[0] = alo;
-                cpu.regs.u32[16] = ahi;
-                cpu.regs.u32[3] = blo;
-                cpu.regs.u32[16 + 3] = bhi;
-                cpu.regs.u32[6] = DATA;
-                cpu.regs.u32[4] = STACK;
-                m.memory.write32(DATA, blo);
-                m.memory.write32(DATA + 4, bhi);
-                cpu.regs.ip = CODE64;
-                cpu.eflags = 0x2 | flags;
-                const exit = cpu.run(10);
-                return `${exit} ${cpu.regs.u32[0]} ${cpu.regs.u32[16]} ${cpu.regs.u32[7]} ${cpu.regs.ip} ${cpu.eflags} ${cpu.instructions}`;
-              });
-              if (out[0] !== out[1])
-                expect(
-                  out[1],
-                  `${producer}; ${jcc} with rax=${ahi.toString(16)}:${alo.toString(16)} rbx=${bhi.toString(16)}:${blo.toString(16)} flags=${flags.toString(16)}`,
-                ).toBe(out[0]);
-            }
-          }
-        }
-        compiledRuns += calls;
-      }
-    }
-    expect(compiledRuns).toBe(producers.length * JCC.length * values.length ** 2 * 2);
+    expectJccAgreement([slow, fast], {
+      bitness: 64,
+      origin: CODE64,
+      producers,
+      values,
+      setup: (m, [alo, ahi], [blo, bhi]) => {
+        const u = m.cpu.regs.u32;
+        u[0] = alo;
+        u[16] = ahi;
+        u[3] = blo;
+        u[16 + 3] = bhi;
+        u[6] = DATA;
+        u[4] = STACK;
+        m.memory.write32(DATA, blo);
+        m.memory.write32(DATA + 4, bhi);
+      },
+      regs: (cpu) => `${cpu.regs.u32[0]} ${cpu.regs.u32[16]} ${cpu.regs.u32[7]}`,
+      describe: ([alo, ahi], [blo, bhi]) =>
+        `rax=${ahi.toString(16)}:${alo.toString(16)} rbx=${bhi.toString(16)}:${blo.toString(16)}`,
+    });
   });
 
   it('writes the inline forms without handler calls, and a loop of them as a self-loop', () => {
@@ -539,35 +416,14 @@ describe('compiled 64-bit blocks', () => {
 
 // ------------------------------------------------------------------ specific cases
 
-/** A loop that runs `HOT_RUNS` times and more, so its block is compiled by the interpreter loop itself. */
-const ITERATIONS = HOT_RUNS + 136;
-
-interface Pair {
-  slow: Machine;
-  fast: Machine;
-  log: Map<Machine, Logged[]>;
-}
-
 function pair(source: string): Pair {
-  const log = new Map<Machine, Logged[]>();
-  const make = (compiling: boolean): Machine => {
-    const events: Logged[] = [];
-    const m = machine(events, compiling);
+  return pairOf(SHAPE, (events) => {
+    const m = long(events);
     m.ram.set(assemble(source, { bitness: 64, origin: CODE64 }), CODE64);
     m.cpu.regs.ip = CODE64;
     m.cpu.regs.u32[4] = STACK;
-    log.set(m, events);
     return m;
-  };
-  return { slow: make(false), fast: make(true), log };
-}
-
-function runBoth(p: Pair, budget: number, label = ''): ReturnType<typeof state> {
-  const a = state(p.slow, p.slow.run(budget), p.log.get(p.slow)!);
-  const b = state(p.fast, p.fast.run(budget), p.log.get(p.fast)!);
-  expect(b, label).toEqual(a);
-  expect(firstDifference(p.fast.ram, p.slow.ram), `${label}: first RAM byte that differs`).toBe(-1);
-  return a;
+  });
 }
 
 describe('compiled 64-bit blocks: specific cases', () => {
@@ -594,8 +450,7 @@ describe('compiled 64-bit blocks: specific cases', () => {
       dec rbp
       jnz top
       hlt`);
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
+    runToHlt(p);
     expect(p.slow.cpu.blocks.compiled).toBe(0);
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });
@@ -613,14 +468,7 @@ describe('compiled 64-bit blocks: specific cases', () => {
       r.cpu.regs.u32[3] = 0x9e3779b9;
       r.cpu.regs.u32[16 + 3] = 0x7f4a7c15;
     }
-    let total = 0;
-    for (const n of [HOT_RUNS * 4 + 3, 1, 2, 401, 7, 4, 1000, 3, 6, 5]) {
-      const s = runBoth(p, n, `budget ${n}`);
-      total += n;
-      expect(s.exit).toBe(CpuExit.Budget);
-      expect(s.instructions).toBe(total);
-    }
-    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+    const total = runInBudgets(p);
     expect(p.fast.cpu.regs.u32[2]).toBe(total / 4 + (total % 4 >= 3 ? 1 : 0));
   });
 
@@ -638,10 +486,9 @@ describe('compiled 64-bit blocks: specific cases', () => {
       dec rbp
       jnz top
       hlt`);
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
+    const s = runToHlt(p);
     expect(s.events.map((e) => e[1])).toEqual([13]);
-    expect(s.rip).toBe((HANDLER + 1).toString(16));
+    expect(s.ip).toBe((HANDLER + 1).toString(16));
     expect(p.fast.cpu.regs.u32[5]).toBe(ITERATIONS - HOT_RUNS - 41);
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });
@@ -658,8 +505,7 @@ describe('compiled 64-bit blocks: specific cases', () => {
       dec rbp
       jnz top
       hlt`);
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
+    const s = runToHlt(p);
     expect(s.events.map((e) => e[1])).toEqual([14]);
     expect(s.cr2).toBe(UNMAPPED);
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
@@ -696,14 +542,7 @@ describe('compiled 64-bit blocks: specific cases', () => {
         cpu.regs.ip = HIGH_ALIAS + CODE64;
         cpu.regs.u32[3] = 0;
         cpu.regs.u32[16 + 3] = 0xffff7fff;
-        const b = cpu.blocks.lookup();
-        cpu.blocks.compile(b);
-        const run = b.run;
-        if (run !== null)
-          b.run = (c, list, handlers, limit) => {
-            calls++;
-            run(c, list, handlers, limit);
-          };
+        compileCounted(m, () => calls++);
       }
       const s = runBoth(p, 100, operand);
       expect(
@@ -726,8 +565,7 @@ describe('compiled 64-bit blocks: specific cases', () => {
       dd -0x3000
       jmp top`);
     for (const m of [p.slow, p.fast]) m.cpu.regs.ip = HIGH_ALIAS + CODE64;
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
+    const s = runToHlt(p);
     expect(s.events.map((e) => e[1])).toEqual([13]);
     expect(p.fast.cpu.regs.u32[0]).toBe(ITERATIONS);
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
@@ -753,23 +591,17 @@ describe('compiled 64-bit blocks: specific cases', () => {
     const p = pair(source);
     // The store goes to a scratch word, except when RBP is 20: then into the MOV's immediate.
     const imm = labelAddress(source, 'patch') + 1;
-    for (const m of [p.slow, p.fast])
-      for (let i = 0; i <= ITERATIONS; i++) m.memory.write32(table + i * 8, i === 20 ? imm : DATA);
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
-    expect(p.fast.cpu.regs.u32[1]).toBe(((ITERATIONS - 19) * 0x11111111 + 19 * 0x22222222) >>> 0);
+    patchTable(p, table, 8, imm);
+    runToHlt(p);
+    expect(p.fast.cpu.regs.u32[1]).toBe(PATCHED_SUM);
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });
 
   it('loads, stores, PUSH and POP crossing into a 4-KiB page mapped elsewhere use both translations', () => {
-    // Linear 2 MiB..4 MiB through a page table of 4-KiB pages; 0x300000 and 0x301000 map to frames
-    // that are not adjacent.
+    // Linear 2 MiB..4 MiB through a page table of 4-KiB pages; 0x300000 and 0x301000 map to
+    // CROSSING_FRAMES, not adjacent.
     const PT = 0x20000;
     const PD = 0x12000;
-    const frames: [number, number][] = [
-      [0x300, 0x380],
-      [0x301, 0x250],
-    ];
     const p = pair(`
       mov rbp, ${ITERATIONS}
       mov rsp, 0x301004
@@ -791,16 +623,12 @@ describe('compiled 64-bit blocks: specific cases', () => {
     for (const m of [p.slow, p.fast]) {
       m.memory.write32(PD + 8, PT | 7);
       for (let i = 0; i < 512; i++) m.memory.write32(PT + i * 8, (0x200000 + i * 0x1000) | 7);
-      for (const [page, frame] of frames) m.memory.write32(PT + (page - 0x200) * 8, (frame << 12) | 7);
-      m.memory.write32(0x380ffc, 0x44332211);
-      m.memory.write32(0x250000, 0x88776655);
+      for (const [page, frame] of CROSSING_FRAMES)
+        m.memory.write32(PT + (page - 0x200) * 8, (frame << 12) | 7);
+      seedCrossingFrames(m);
     }
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
-    for (const start of [0x380ff0, 0x24fff0])
-      for (let at = start; at < start + 0x20; at += 4)
-        expect(p.fast.memory.read32(at), at.toString(16)).toBe(p.slow.memory.read32(at));
-    expect(p.fast.memory.read32(0x250000)).not.toBe(0x88776655);
+    runToHlt(p);
+    expectCrossingFramesAgree(p);
     expect(p.fast.memory.read32(0x381000)).toBe(0);
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });
@@ -818,8 +646,7 @@ describe('compiled 64-bit blocks: specific cases', () => {
       push rdx
       popfq
       jmp top`);
-    const s = runBoth(p, 100_000);
-    expect(s.exit).toBe(CpuExit.Hlt);
+    const s = runToHlt(p);
     expect(s.events.map((e) => e[1])).toEqual([1]);
     expect(p.fast.cpu.regs.u32[0]).toBe(ITERATIONS);
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
