@@ -151,6 +151,11 @@ export class BlockCache {
   /** The block that ran last: its successor links shortcut the next lookup. */
   private prev: Block | null = null;
 
+  /** A compiled block named its successor itself (see `CompiledBlock`): it is the block that runs now. */
+  follow(b: Block): void {
+    this.prev = b;
+  }
+
   /**
    * The block at CS:EIP, decoding it when needed. Raises #GP/#PF for the first instruction's fetch.
    * A block reached from the previous one through a link skips the translation and the table probe:

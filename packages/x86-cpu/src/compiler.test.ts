@@ -756,3 +756,75 @@ describe('compiled CALL rel32 and RET', () => {
     expect(s.lastVector).toBe(13);
   });
 });
+
+// ------------------------------------------------------------------ a compiled block naming its successor
+
+describe('a compiled block that names its successor (no lookup)', () => {
+  it('does not run a fall-through successor that a lowered CS limit puts out of reach', () => {
+    // `top` is a block of 32 register-only instructions (MAX_BLOCK): it ends by size and falls through.
+    const source = `
+      mov ebp, ${ITERATIONS}
+    top:
+      ${'inc eax\n'.repeat(32)}
+    next:
+      add ecx, eax
+      dec ebp
+      jnz top
+      hlt`;
+    const p = pair(source);
+    runBoth(p, 1 + 35 * (HOT_RUNS + 40));
+    expect(p.fast.cpu.regs.ip).toBe(labelAddress(source, 'top'));
+    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(1);
+    const limit = labelAddress(source, 'next') - 1;
+    for (const m of [p.slow, p.fast]) m.cpu.segs.set(Seg.CS, Sel.Code32, 0, limit, 0x9b | 0xc000);
+    const s = runBoth(p, 100_000);
+    expect(s.lastVector).toBe(13);
+  });
+
+  it('looks the successor up again after the translation of its page changed', () => {
+    // Linear 0x3f0000 holds `add edx, 1` in one frame and `add edx, 0x100` in another; the loop jumps
+    // there from a compiled block without handler calls, and the page is remapped half-way.
+    const TARGET = 0x3f0000;
+    const FRAMES = [0x200000, 0x210000];
+    const source = `${PAGING_ON}
+      mov ebp, ${ITERATIONS * 2}
+    top:
+      inc ecx
+      jmp ${TARGET}
+    back:
+      dec ebp
+      jnz top
+      hlt`;
+    const back = labelAddress(source, 'back');
+    const p = pair(source);
+    for (const m of [p.slow, p.fast]) {
+      m.memory.write32(PAGE_DIR, PAGE_TABLE | 3);
+      for (let i = 0; i < 1024; i++) m.memory.write32(PAGE_TABLE + i * 4, (i << 12) | 3);
+      FRAMES.forEach((frame, k) => {
+        const code = assemble(`add edx, ${k === 0 ? 1 : 0x100}\njmp ${back}`, {
+          bitness: 32,
+          origin: TARGET,
+        });
+        m.memory.writeBytes(frame, code);
+      });
+      m.memory.write32(PAGE_TABLE + (TARGET >>> 12) * 4, FRAMES[0]! | 3);
+    }
+    // Five setup instructions, MOV, then 6 instructions a round: stop at `top`.
+    runBoth(p, 6 + 6 * (HOT_RUNS + 40));
+    expect(p.fast.cpu.regs.ip).toBe(labelAddress(source, 'top'));
+    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(1);
+    for (const m of [p.slow, p.fast]) {
+      m.memory.write32(PAGE_TABLE + (TARGET >>> 12) * 4, FRAMES[1]! | 3);
+      // What a MOV to CR3 does: the MMU's and the pager's translations dropped.
+      m.cpu.pager.mmu.writeCr3(PAGE_DIR, false);
+      m.cpu.pager.flush();
+    }
+    const before = p.slow.cpu.regs.u32[2]!;
+    const s = runBoth(p, 100_000);
+    expect(s.halted).toBe(true);
+    // Every round after the remap ran the new frame's code (0x100 each).
+    const added = p.fast.cpu.regs.u32[2]! - before;
+    expect(added).toBeGreaterThan(0);
+    expect(added % 0x100).toBe(0);
+  });
+});

@@ -42,7 +42,14 @@ export type CompiledBlock = (
   handlers: readonly Handler[],
   /** `Cpu.instructions` must not pass it (a block that loops on itself checks before each round). */
   limit: number,
-) => void;
+  /** The block itself (its successor links). */
+  block: Block,
+  /**
+   * The block to run next when this one could name it without `BlockCache.lookup`: a block without
+   * handler calls leaves CS, CPL and the mode as they were, so its own successor links, valid for the
+   * current pager generation, name the next block as the lookup's link path would; else null/undefined.
+   */
+) => Block | null;
 
 /**
  * Interpreted runs after which a block is compiled. Measured on the Debian 686 boot (bench=1, one
@@ -204,7 +211,7 @@ export class BlockWriter {
     const b = this.block;
     for (let i = 0; i < this.count; i++) this.instruction(i);
     const head = [
-      `function block_${name(b.csBase)}_${name(b.ip)}(cpu, l, h, limit) {`,
+      `function block_${name(b.csBase)}_${name(b.ip)}(cpu, l, h, limit, _b) {`,
       'const regs = cpu.regs, r32 = regs.r32, u32 = regs.u32, r16 = regs.r16, r8 = regs.r8, f = cpu.flags;',
     ];
     if (this.accesses > 0)
@@ -212,13 +219,16 @@ export class BlockWriter {
         'const sacc = cpu.segs.access, pg = cpu.pager, rT = pg.ramRTag, rB = pg.ramRBase, wT = pg.ramWTag, wB = pg.ramWBase;',
         `const ram = cpu.phys.ram, view = cpu.phys.view, tb = cpu.ctrl.cpl === 3 ? ${TAG_USER} : ${TAG_SUPERVISOR};`,
       );
-    if (!this.selfLoop) return [...head, 'const base = cpu.instructions;', ...this.lines, '}'].join('\n');
+    if (!this.selfLoop) {
+      const next = this.calls === 0 ? this.successor() : ['return null;'];
+      return [...head, 'const base = cpu.instructions;', ...this.lines, ...next, '}'].join('\n');
+    }
     // A loop that is this one block goes round here while `Cpu.chain` would run it again at once: the
     // same tests it makes between blocks (budget, NMI, an interrupt IF allows, the interrupt window),
     // and no translation changed (the link it would take is valid for one pager generation).
     const tail = [
       `if (regs.ip !== ${b.ip} || cpu.instructions + ${this.count} > limit || cpu.nmiPending ||`,
-      `  ((cpu.intr || cpu.interruptWindowExiting) && (f.bits & ${EFLAGS.IF}) !== 0) || cpu.pager.generation !== gen) return;`,
+      `  ((cpu.intr || cpu.interruptWindowExiting) && (f.bits & ${EFLAGS.IF}) !== 0) || cpu.pager.generation !== gen) return null;`,
       `cpu.startIp = ${b.ip}; cpu.startSp = r32[4];`,
     ];
     return [
@@ -231,6 +241,26 @@ export class BlockWriter {
       '}',
       '}',
     ].join('\n');
+  }
+
+  /**
+   * The end of a block without handler calls: the next block from this one's successor links, with
+   * the tests `BlockCache.lookup` makes on its link path (the pager generation the links were made in,
+   * the EIP, a block still valid, the same CS base and CPL/code size: this block's, which nothing in it
+   * changed) and the CS limit the lookup checks first (outside 64-bit mode).
+   */
+  protected successor(): string[] {
+    const limit = this.block.bitness === 64 ? '' : ` && _ip <= cpu.segs.hi[${Seg.CS}]`;
+    const same = (n: string) =>
+      `${n} !== null && ${n}.ip === _ip && ${n}.phys >= 0 && ${n}.key === _b.key && ${n}.csBase === _b.csBase`;
+    return [
+      `const _ip = regs.ip;`,
+      `if (_b.linkGen === cpu.pager.generation${limit}) {`,
+      `const _n0 = _b.next0; if (${same('_n0')}) return _n0;`,
+      `const _n1 = _b.next1; if (${same('_n1')}) return _n1;`,
+      '}',
+      'return null;',
+    ];
   }
 
   /** Generic handler calls written (a block with any is never a self-loop: a handler may change anything). */
@@ -260,7 +290,7 @@ export class BlockWriter {
   /** After an instruction that may have set `stop` (a memory access: code written, MMIO). */
   protected leaveIfStopped(i: number): void {
     if (this.isLast(i)) return;
-    this.lines.push(`if (cpu.stop) { cpu.instructions = base + ${i + 1}; return; }`);
+    this.lines.push(`if (cpu.stop) { cpu.instructions = base + ${i + 1}; return null; }`);
   }
 
   /** The end of the block after a straight-line last instruction. */
@@ -290,7 +320,7 @@ export class BlockWriter {
     if (this.isLast(i)) this.lines.push(`cpu.instructions = base + ${this.count};`);
     else
       this.lines.push(
-        `if (cpu.stop || regs.ip !== ${ins.nextIp}) { cpu.instructions = base + ${i + 1}; return; }`,
+        `if (cpu.stop || regs.ip !== ${ins.nextIp}) { cpu.instructions = base + ${i + 1}; return null; }`,
       );
   }
 

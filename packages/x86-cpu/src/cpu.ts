@@ -6,7 +6,7 @@
 import type { GuestMemory } from '@typevisor/memory';
 import { Mmu } from '@typevisor/mmu';
 import type { Instruction } from '@typevisor/x86-decoder';
-import { BlockCache } from './block-cache.js';
+import { type Block, BlockCache } from './block-cache.js';
 import { type CpuModel, featureTable, PENTIUM_II } from './cpu-model.js';
 import { CR0, ControlState, Mode } from './control.js';
 import { Breakpoints, DR6, DR7, dr6After } from './debug-registers.js';
@@ -328,17 +328,24 @@ export class Cpu {
   private chain(limit: number): void {
     const regs = this.regs;
     const flags = this.flags;
+    // The block a compiled block named as its successor (no lookup needed), else null.
+    let next: Block | null = null;
     for (;;) {
       this.startIp = regs.ip;
       this.startSp = regs.r32[4]!;
-      const block = this.blocks.lookup();
+      let block: Block;
+      if (next !== null) {
+        block = next;
+        this.blocks.follow(block);
+      } else block = this.blocks.lookup();
+      next = null;
       const list = block.instructions;
       const handlers = block.handlers;
       let n = block.count;
       const budget = limit - this.instructions;
       this.stop = false;
       const run = block.run;
-      if (run !== null && n <= budget) run(this, list, handlers, limit);
+      if (run !== null && n <= budget) next = run(this, list, handlers, limit, block);
       else {
         if (n > budget) n = budget;
         for (let i = 0; i < n; i++) {

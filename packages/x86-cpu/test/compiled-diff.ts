@@ -211,9 +211,9 @@ export function expectCrossingFramesAgree(p: Pair): void {
 function countRuns(b: Block, counted: () => void): void {
   const run = b.run;
   if (run !== null)
-    b.run = (cpu, list, handlers, limit) => {
+    b.run = (cpu, list, handlers, limit, block) => {
       counted();
-      run(cpu, list, handlers, limit);
+      return run(cpu, list, handlers, limit, block);
     };
 }
 
