@@ -134,7 +134,8 @@ export class BlockCache {
    */
   fastPaths = true;
   /**
-   * Whether hot 32-bit blocks are compiled to JavaScript functions (`compiler.ts`; default). Hosts
+   * Whether hot 32- and 64-bit blocks are compiled to JavaScript functions (`compiler.ts`,
+   * `compiler64.ts`; default). Hosts
    * that forbid `new Function` (a Content-Security-Policy without 'unsafe-eval') turn it off on the
    * first failure. Call {@link flush} after changing it.
    */
@@ -290,7 +291,7 @@ export class BlockCache {
     b.handlers.length = n;
   }
 
-  /** Compiles a hot block (called by the interpreter loop when `hits` reaches `HOT_RUNS`). */
+  /** Compiles a hot block (called by the interpreter loop when `hits` reaches {@link hotRuns}). */
   compile(b: Block): void {
     // A block dropped by a code write while it ran is rebuilt before it runs again.
     if (!this.compiling || b.phys < 0) return;

@@ -1,5 +1,6 @@
 /**
- * The compiling tier. A 32-bit block that has run {@link HOT_RUNS} times through the interpreter loop
+ * The compiling tier (32-bit code here, 64-bit code in `compiler64.ts`, which extends
+ * {@link BlockWriter}). A block that has run {@link HOT_RUNS} times through the interpreter loop
  * is written out as one JavaScript function (`new Function`) in which every instruction's operands are
  * constants: register indices, immediates, displacements, EIPs, branch targets. What that removes,
  * per instruction: the indirect call to its handler, the reads of the decoded `Instruction`, the
@@ -35,7 +36,12 @@ import { TLB_MASK, tlbTag } from './paging.js';
 import { BYTE_OFFSET_OF, GPR_OF, Seg } from './registers.js';
 import { Access, Attr } from './segments.js';
 
-/** A compiled block: runs all of `block.instructions` (or up to the one that ended it early). */
+/**
+ * A compiled block: runs all of `block.instructions` (or up to the one that ended it early). Returns
+ * the block to run next when it can name it without `BlockCache.lookup` (a block without handler calls
+ * leaves CS, CPL and the mode as they were, so its own successor links, valid for the current pager
+ * generation, name the next block as the lookup's link path would), else null.
+ */
 export type CompiledBlock = (
   cpu: Cpu,
   list: readonly Instruction[],
@@ -44,18 +50,13 @@ export type CompiledBlock = (
   limit: number,
   /** The block itself (its successor links). */
   block: Block,
-  /**
-   * The block to run next when this one could name it without `BlockCache.lookup`: a block without
-   * handler calls leaves CS, CPL and the mode as they were, so its own successor links, valid for the
-   * current pager generation, name the next block as the lookup's link path would; else null/undefined.
-   */
 ) => Block | null;
 
 /**
  * Interpreted runs after which a block is compiled. Measured on the Debian 686 boot (bench=1, one
  * vCPU in the VMM thread, 2-core machine): 3,000 compiled 6,071 blocks and was slowest (131 s to
  * power-off; V8 optimises every function it is given, on the same two cores); 10,000 compiled 2,978
- * (106 s, 333 MiB peak RSS); 30,000 compiled 1,190 (105 s, 296 MiB). The interpreter alone: 181 s.
+ * (106 s, 333 MiB peak RSS); 30,000 compiled 1,190 (105 s, 296 MiB). The interpreter alone: 192 s.
  */
 export const HOT_RUNS = 30_000;
 
@@ -342,12 +343,7 @@ export class BlockWriter {
     this.enter(i);
     const target = ins.nearBranchTarget;
     out.push(`if (${target} > cpu.segs.hi[${Seg.CS}]) raise(${Vector.GP}, 0);`);
-    out.push(`if ((cpu.segs.attr[${Seg.SS}] & ${Attr.DB}) !== 0) {`, `const sp${i} = (u32[4] - 4) >>> 0;`);
-    this.store(32, Seg.SS, `sp${i}`, `${ins.nextIp}`);
-    out.push(`r32[4] = sp${i}; }`);
-    out.push(
-      `else { const sp = (r16[8] - 4) & 0xffff; write32(cpu, ${Seg.SS}, sp, ${ins.nextIp}); r16[8] = sp; }`,
-    );
+    this.push32(i, `${ins.nextIp}`);
     out.push(`regs.ip = ${target}; cpu.instructions = base + ${this.count};`);
   }
 
@@ -357,13 +353,39 @@ export class BlockWriter {
     const out = this.lines;
     this.enter(i);
     const bytes = 4 + (ins.code === Code.Retnd_imm16 ? ins.immediate & 0xffff : 0);
-    const limit = `if (tg${i} > cpu.segs.hi[${Seg.CS}]) raise(${Vector.GP}, 0);`;
-    out.push(`let tg${i};`, `if ((cpu.segs.attr[${Seg.SS}] & ${Attr.DB}) !== 0) {`, `const sp${i} = u32[4];`);
-    out.push(`tg${i} = ${this.load(32, Seg.SS, `sp${i}`)};`, limit, `r32[4] = (sp${i} + ${bytes}) | 0; }`);
-    out.push(
-      `else { const sp = r16[8]; tg${i} = read32(cpu, ${Seg.SS}, sp); ${limit} r16[8] = (sp + ${bytes}) & 0xffff; }`,
-    );
+    this.pop32(i, `tg${i}`, bytes, `if (tg${i} > cpu.segs.hi[${Seg.CS}]) raise(${Vector.GP}, 0);`);
     out.push(`regs.ip = tg${i}; cpu.instructions = base + ${this.count};`);
+  }
+
+  /**
+   * Pushes a 32-bit value (`memory-access.ts` `push(cpu, 32, ...)`): on a 32-bit stack through the
+   * inline store, on a 16-bit one (SS.B clear) through write32, ESP/SP moved after the write.
+   */
+  protected push32(i: number, value: string): void {
+    const out = this.lines;
+    out.push(`if ((cpu.segs.attr[${Seg.SS}] & ${Attr.DB}) !== 0) {`, `const sp${i} = (u32[4] - 4) >>> 0;`);
+    this.store(32, Seg.SS, `sp${i}`, value);
+    out.push(`r32[4] = sp${i}; }`);
+    out.push(
+      `else { const sp = (r16[8] - 4) & 0xffff; write32(cpu, ${Seg.SS}, sp, ${value}); r16[8] = sp; }`,
+    );
+  }
+
+  /**
+   * Reads the 32-bit stack top into the new local `into` (`peek`), runs `check` (code that may raise),
+   * then moves ESP/SP up by `bytes` (`adjustSp`): POP and RET.
+   */
+  protected pop32(i: number, into: string, bytes: number, check = ''): void {
+    const out = this.lines;
+    out.push(
+      `let ${into};`,
+      `if ((cpu.segs.attr[${Seg.SS}] & ${Attr.DB}) !== 0) {`,
+      `const sp${i} = u32[4];`,
+    );
+    out.push(`${into} = ${this.load(32, Seg.SS, `sp${i}`)};`, check, `r32[4] = (sp${i} + ${bytes}) | 0; }`);
+    out.push(
+      `else { const sp = r16[8]; ${into} = read32(cpu, ${Seg.SS}, sp); ${check} r16[8] = (sp + ${bytes}) & 0xffff; }`,
+    );
   }
 
   /** A Jcc condition, from the compared values when this block computed them. */
@@ -469,21 +491,37 @@ export class BlockWriter {
   protected accesses = 0;
 
   /**
-   * Emits a read of `size` bits at seg:off into a new local and returns its name: the RAM-direct TLB
-   * hit of `memory-access.ts` written out (flat segment, access within one page, a RAM-direct entry
-   * for it), else the call `read8/16/32` makes every check in.
+   * Emits the offset `ma<k>` and TLB index `mt<k>` of an inline access of `last + 1` bytes at seg:off
+   * and returns them with the test of the RAM-direct hit of `memory-access.ts` (flat segment, access
+   * within one page, a RAM-direct read or write entry for it) and the RAM offset that hit gives.
    */
-  protected load(size: 8 | 16 | 32, seg: number, off: string): string {
+  protected ramDirect(
+    seg: number,
+    off: string,
+    last: number,
+    write: boolean,
+  ): { k: number; a: string; hit: string; at: string } {
     const k = this.accesses++;
     const a = `ma${k}`;
     const t = `mt${k}`;
+    const [flat, tags, bases] = write ? [FLAT_WRITE, 'wT', 'wB'] : [FLAT_READ, 'rT', 'rB'];
+    this.lines.push(`const ${a} = ${off}, ${t} = (${a} >>> 12) & ${TLB_MASK};`);
+    const hit = `(sacc[${seg}] & ${flat}) === ${flat} && (${a} & 0xfff) <= ${0xfff - last} && ${tags}[${t}] === ${a} - (${a} & 0xfff) + tb`;
+    return { k, a, hit, at: `${bases}[${t}] + (${a} & 0xfff)` };
+  }
+
+  /**
+   * Emits a read of `size` bits at seg:off into a new local and returns its name: the RAM-direct hit
+   * written out ({@link ramDirect}), else the call `read8/16/32` makes every check in.
+   */
+  protected load(size: 8 | 16 | 32, seg: number, off: string): string {
+    const { k, a, hit, at } = this.ramDirect(seg, off, size / 8 - 1, false);
     const v = `mv${k}`;
-    const last = size / 8 - 1;
     const get =
       size === 8 ? `ram[at]` : size === 16 ? 'view.getUint16(at, true)' : 'view.getUint32(at, true)';
     this.lines.push(
-      `const ${a} = ${off}, ${t} = (${a} >>> 12) & ${TLB_MASK}; let ${v};`,
-      `if ((sacc[${seg}] & ${FLAT_READ}) === ${FLAT_READ} && (${a} & 0xfff) <= ${0xfff - last} && rT[${t}] === ${a} - (${a} & 0xfff) + tb) { const at = rB[${t}] + (${a} & 0xfff); ${v} = ${get}; }`,
+      `let ${v};`,
+      `if (${hit}) { const at = ${at}; ${v} = ${get}; }`,
       `else ${v} = read${size}(cpu, ${seg}, ${a});`,
     );
     return v;
@@ -491,10 +529,7 @@ export class BlockWriter {
 
   /** Emits a write of `size` bits at seg:off, as {@link load} (a write entry: RAM without decoded code). */
   protected store(size: 8 | 16 | 32, seg: number, off: string, value: string): void {
-    const k = this.accesses++;
-    const a = `ma${k}`;
-    const t = `mt${k}`;
-    const last = size / 8 - 1;
+    const { a, hit, at } = this.ramDirect(seg, off, size / 8 - 1, true);
     const put =
       size === 8
         ? `ram[at] = ${value}`
@@ -502,8 +537,7 @@ export class BlockWriter {
           ? `view.setUint16(at, ${value}, true)`
           : `view.setUint32(at, ${value}, true)`;
     this.lines.push(
-      `const ${a} = ${off}, ${t} = (${a} >>> 12) & ${TLB_MASK};`,
-      `if ((sacc[${seg}] & ${FLAT_WRITE}) === ${FLAT_WRITE} && (${a} & 0xfff) <= ${0xfff - last} && wT[${t}] === ${a} - (${a} & 0xfff) + tb) { const at = wB[${t}] + (${a} & 0xfff); ${put}; }`,
+      `if (${hit}) { const at = ${at}; ${put}; }`,
       `else write${size}(cpu, ${seg}, ${a}, ${value});`,
     );
   }
@@ -620,18 +654,12 @@ export class BlockWriter {
     } else if (h === F.pushR) {
       this.enter(i);
       out.push(`const v${i} = u32[${d}];`);
-      // A 32-bit stack written inline; a 16-bit one (SS.B clear) through write32.
-      out.push(`if ((cpu.segs.attr[${Seg.SS}] & ${Attr.DB}) !== 0) {`, `const sp${i} = (u32[4] - 4) >>> 0;`);
-      this.store(32, Seg.SS, `sp${i}`, `v${i}`);
-      out.push(`r32[4] = sp${i}; }`);
-      out.push(`else { const sp = (r16[8] - 4) & 0xffff; write32(cpu, ${Seg.SS}, sp, v${i}); r16[8] = sp; }`);
+      this.push32(i, `v${i}`);
       this.leaveIfStopped(i);
     } else if (h === F.popR) {
       this.enter(i);
-      out.push(`let v${i};`);
-      out.push(`if ((cpu.segs.attr[${Seg.SS}] & ${Attr.DB}) !== 0) {`, `const sp${i} = u32[4];`);
-      out.push(`v${i} = ${this.load(32, Seg.SS, `sp${i}`)};`, `r32[4] = (sp${i} + 4) | 0; }`);
-      out.push(`else { const sp = r16[8]; v${i} = read32(cpu, ${Seg.SS}, sp); r16[8] = (sp + 4) & 0xffff; }`);
+      // The register is written after ESP moves, so POP ESP loads the popped value.
+      this.pop32(i, `v${i}`, 4);
       out.push(`r32[${d}] = v${i};`);
       this.leaveIfStopped(i);
     } else if (!this.generic(i, ins, h)) return false;

@@ -29,15 +29,11 @@ import { Vector } from './exceptions.js';
 import { FAST64 } from './fast-paths64.js';
 import { ARITH_FLAGS, EFLAGS, LazyOp } from './flags.js';
 import { isCanonical, read64, TWO_32, write64 } from './memory-access.js';
-import { TLB_MASK } from './paging.js';
 import { BYTE_OFFSET_OF, GPR_HI, GPR_OF, Seg } from './registers.js';
-import { Access } from './segments.js';
 
 /** What 64-bit blocks call besides {@link RUNTIME}. */
 const RUNTIME64 = { ...RUNTIME, read64, write64 };
 
-const FLAT_READ = Access.FLAT | Access.READ;
-const FLAT_WRITE = Access.FLAT | Access.WRITE;
 const F = FAST64;
 
 /** The 64-bit-mode JMP/Jcc rel codes. */
@@ -238,14 +234,12 @@ export class BlockWriter64 extends BlockWriter {
 
   /** As `load`, for 8 bytes (`read64`): returns the names of the low and high halves. */
   protected load64(seg: number, off: string): [string, string] {
-    const k = this.accesses++;
-    const a = `ma${k}`;
-    const t = `mt${k}`;
+    const { k, a, hit, at } = this.ramDirect(seg, off, 7, false);
     const lo = `mv${k}`;
     const hi = `mh${k}`;
     this.lines.push(
-      `const ${a} = ${off}, ${t} = (${a} >>> 12) & ${TLB_MASK}; let ${lo}, ${hi};`,
-      `if ((sacc[${seg}] & ${FLAT_READ}) === ${FLAT_READ} && (${a} & 0xfff) <= ${0xfff - 7} && rT[${t}] === ${a} - (${a} & 0xfff) + tb) { const at = rB[${t}] + (${a} & 0xfff); ${lo} = view.getUint32(at, true); ${hi} = view.getUint32(at + 4, true); }`,
+      `let ${lo}, ${hi};`,
+      `if (${hit}) { const at = ${at}; ${lo} = view.getUint32(at, true); ${hi} = view.getUint32(at + 4, true); }`,
       `else { ${lo} = read64(cpu, ${seg}, ${a}); ${hi} = cpu.hi; }`,
     );
     return [lo, hi];
@@ -253,12 +247,9 @@ export class BlockWriter64 extends BlockWriter {
 
   /** As `store`, for 8 bytes (`write64`); `lo` and `hi` are unsigned halves. */
   protected store64(seg: number, off: string, lo: string, hi: string): void {
-    const k = this.accesses++;
-    const a = `ma${k}`;
-    const t = `mt${k}`;
+    const { a, hit, at } = this.ramDirect(seg, off, 7, true);
     this.lines.push(
-      `const ${a} = ${off}, ${t} = (${a} >>> 12) & ${TLB_MASK};`,
-      `if ((sacc[${seg}] & ${FLAT_WRITE}) === ${FLAT_WRITE} && (${a} & 0xfff) <= ${0xfff - 7} && wT[${t}] === ${a} - (${a} & 0xfff) + tb) { const at = wB[${t}] + (${a} & 0xfff); view.setUint32(at, ${lo}, true); view.setUint32(at + 4, ${hi}, true); }`,
+      `if (${hit}) { const at = ${at}; view.setUint32(at, ${lo}, true); view.setUint32(at + 4, ${hi}, true); }`,
       `else write64(cpu, ${seg}, ${a}, ${lo}, ${hi});`,
     );
   }
