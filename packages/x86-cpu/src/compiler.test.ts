@@ -104,6 +104,10 @@ const IMM = [
   '0x12345678',
 ];
 const COUNTS = ['0', '1', '2', '7', '13', '31', '32'];
+/** 16-bit shift counts: up to the width and past it (the handler's results). */
+const COUNTS16 = ['0', '1', '2', '7', '15', '16', '17', '31', '32'];
+/** Sign-extended 8-bit immediates. */
+const IMM8S = ['0', '1', '-1', '0x7f', '-0x80'];
 const ALU = ['add', 'adc', 'sub', 'sbb', 'cmp', 'and', 'or', 'xor'];
 const IMM8 = ['0', '1', '5', '0x7f', '0x80', '0xff'];
 const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
@@ -162,6 +166,14 @@ const FORMS: Form[] = [
   (p) => `bswap ${p(D32)}`,
   (p) => `not ${p(D32)}`,
   (p) => `${p(['shl', 'shr', 'sar'])} ${p(D32)}, cl`,
+  (p) => `${p(['shl', 'shr', 'sar'])} ${p(D16)}, ${p(COUNTS16)}`,
+  (p) => `${p(['shl', 'shr', 'sar'])} ${p(D16)}, 1`,
+  (p) => `${p(['shl', 'shr', 'sar'])} ${p(D32)}, 1`,
+  (p) => `mov ${p(D8)}, ${p(IMM8)}`,
+  (p) => `${p(['add', 'or', 'and', 'sub', 'xor'])} dword ${p(MEM)}, ${p(R32)}`,
+  (p) => `${p(['add', 'or', 'and', 'sub', 'xor'])} dword ${p(MEM)}, ${p(IMM)}`,
+  (p) => `${p(['add', 'or', 'and', 'sub', 'xor'])} dword ${p(MEM)}, ${p(IMM8S)}`,
+  (p) => `${p(['inc', 'dec'])} dword ${p(MEM)}`,
   // Generic handlers inside a compiled block.
   (p) => `xchg ${p(D32)}, ${p(D32)}`,
   (p) => `setc ${p(D8)}`,
@@ -709,6 +721,26 @@ describe('compiled CALL rel32 and RET', () => {
       });
     }
   }
+
+  it('a POP past the limit of a 16-bit stack in a compiled block raises #SS at the POP, as the interpreter does', () => {
+    const p = pair(`
+      mov ebp, ${ITERATIONS}
+    top:
+      add ebx, ebp
+      pop ecx
+      add eax, ecx
+      dec ebp
+      jnz top
+      hlt`);
+    for (const m of [p.slow, p.fast]) {
+      // SP climbs 4 a round: the read of round HOT_RUNS + 30 crosses the limit (the loop is compiled by then).
+      m.cpu.segs.set(Seg.SS, Sel.Data16, 0, 0x100 + 4 * (HOT_RUNS + 30) + 1, 0x93);
+      m.cpu.regs.r32[4] = 0x100;
+    }
+    const s = runToHlt(p);
+    expect(s.events.map((e) => e[1])).toEqual([12]);
+    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+  });
 
   it('a compiled RET to an EIP beyond the CS limit raises #GP with the state the interpreter leaves', () => {
     const p = pair(`

@@ -136,6 +136,28 @@ const SHIFT_CL = new Map<number, string>([
   [Code.Sar_rm32_CL, 'sar'],
 ]);
 
+/** ADD/OR/AND/SUB/XOR r/m32 with a register or immediate source: inline when operand 0 is memory. */
+const ALU_RMW = new Map<number, { op: string; lazy: number }>();
+for (const [name, op, lazy] of [
+  ['Add', '+', LazyOp.Add],
+  ['Or', '|', LazyOp.Logic],
+  ['And', '&', LazyOp.Logic],
+  ['Sub', '-', LazyOp.Sub],
+  ['Xor', '^', LazyOp.Logic],
+] as const)
+  for (const form of ['rm32_r32', 'rm32_imm32', 'rm32_imm8'])
+    ALU_RMW.set(CODES[`${name}_${form}`]!, { op, lazy });
+/** SHL/SAL, SHR, SAR r/m16 and r/m32 by 1 or an immediate: kind and operand size. */
+const SHIFT_CONST = new Map<number, { kind: 'shl' | 'shr' | 'sar'; size: 16 | 32 }>();
+for (const [name, kind] of [
+  ['Shl', 'shl'],
+  ['Sal', 'shl'],
+  ['Shr', 'shr'],
+  ['Sar', 'sar'],
+] as const)
+  for (const size of [16, 32] as const)
+    for (const count of ['1', 'imm8']) SHIFT_CONST.set(CODES[`${name}_rm${size}_${count}`]!, { kind, size });
+
 /** The ALU forms that record a lazy result, by fast handler: operation, and whether the result is stored. */
 const ALU = new Map<Handler, { op: string; lazy: number; store: boolean }>([
   [FAST32.addR, { op: '+', lazy: LazyOp.Add, store: true }],
@@ -210,7 +232,10 @@ export class BlockWriter {
 
   write(): string {
     const b = this.block;
-    for (let i = 0; i < this.count; i++) this.instruction(i);
+    for (let i = 0; i < this.count; i++) {
+      this.current = i;
+      this.instruction(i);
+    }
     const head = [
       `function block_${name(b.csBase)}_${name(b.ip)}(cpu, l, h, limit, _b) {`,
       'const regs = cpu.regs, r32 = regs.r32, u32 = regs.u32, r16 = regs.r16, r8 = regs.r8, f = cpu.flags;',
@@ -280,12 +305,32 @@ export class BlockWriter {
     return i === this.count - 1;
   }
 
-  /** What `Cpu.chain` sets before a handler that may fault or exit. */
+  /** The instruction being written. */
+  protected current = -1;
+  /** The instruction whose bookkeeping {@link book} writes ({@link enter}). */
+  private entered = -1;
+
+  /**
+   * Marks instruction `i` as one that may fault, exit or reach a device: the paths where it can (the
+   * calls of `read32`/`write32`..., a `raise`) begin with what `Cpu.chain` sets before a handler
+   * ({@link book}); the RAM-direct hits and the register-only work around them need none of it.
+   */
   protected enter(i: number): void {
+    this.entered = i;
+  }
+
+  /**
+   * What `Cpu.chain` sets before a handler (start EIP/ESP, EIP after the instruction, the retired
+   * count), for the instruction {@link enter} marked: written at the front of each path that can fault,
+   * exit or set `stop`, so a fault, a device or `leaveIfStopped` finds the interpreter's state. ESP is
+   * still the instruction's own there (pushes and pops move it after their access).
+   */
+  protected book(): string {
+    const i = this.entered;
+    if (i !== this.current)
+      throw new Error(`compiler: instruction ${this.current} reaches memory without enter()`);
     const ins = this.ins(i);
-    this.lines.push(
-      `cpu.startIp = ${ins.ip}; cpu.startSp = r32[4]; regs.ip = ${ins.nextIp}; cpu.instructions = base + ${i};`,
-    );
+    return `cpu.startIp = ${ins.ip}; cpu.startSp = r32[4]; regs.ip = ${ins.nextIp}; cpu.instructions = base + ${i};`;
   }
 
   /** After an instruction that may have set `stop` (a memory access: code written, MMIO). */
@@ -317,7 +362,7 @@ export class BlockWriter {
     this.flags = null;
     this.calls++;
     this.enter(i);
-    this.lines.push(`h[${i}](cpu, l[${i}]);`);
+    this.lines.push(this.book(), `h[${i}](cpu, l[${i}]);`);
     if (this.isLast(i)) this.lines.push(`cpu.instructions = base + ${this.count};`);
     else
       this.lines.push(
@@ -330,9 +375,9 @@ export class BlockWriter {
     const ins = this.ins(i);
     this.enter(i);
     const target = ins.nearBranchTarget;
-    const go = `if (${target} > cpu.segs.hi[${Seg.CS}]) raise(${Vector.GP}, 0); regs.ip = ${target};`;
+    const go = `if (${target} > cpu.segs.hi[${Seg.CS}]) { ${this.book()} raise(${Vector.GP}, 0); } regs.ip = ${target};`;
     if (cc < 0) this.lines.push(go);
-    else this.lines.push(`if (${this.condition(cc)}) { ${go} }`);
+    else this.lines.push(`if (${this.condition(cc)}) { ${go} } else regs.ip = ${ins.nextIp};`);
     this.lines.push(`cpu.instructions = base + ${this.count};`);
   }
 
@@ -342,7 +387,7 @@ export class BlockWriter {
     const out = this.lines;
     this.enter(i);
     const target = ins.nearBranchTarget;
-    out.push(`if (${target} > cpu.segs.hi[${Seg.CS}]) raise(${Vector.GP}, 0);`);
+    out.push(`if (${target} > cpu.segs.hi[${Seg.CS}]) { ${this.book()} raise(${Vector.GP}, 0); }`);
     this.push32(i, `${ins.nextIp}`);
     out.push(`regs.ip = ${target}; cpu.instructions = base + ${this.count};`);
   }
@@ -353,7 +398,12 @@ export class BlockWriter {
     const out = this.lines;
     this.enter(i);
     const bytes = 4 + (ins.code === Code.Retnd_imm16 ? ins.immediate & 0xffff : 0);
-    this.pop32(i, `tg${i}`, bytes, `if (tg${i} > cpu.segs.hi[${Seg.CS}]) raise(${Vector.GP}, 0);`);
+    this.pop32(
+      i,
+      `tg${i}`,
+      bytes,
+      `if (tg${i} > cpu.segs.hi[${Seg.CS}]) { ${this.book()} raise(${Vector.GP}, 0); }`,
+    );
     out.push(`regs.ip = tg${i}; cpu.instructions = base + ${this.count};`);
   }
 
@@ -367,7 +417,7 @@ export class BlockWriter {
     this.store(32, Seg.SS, `sp${i}`, value);
     out.push(`r32[4] = sp${i}; }`);
     out.push(
-      `else { const sp = (r16[8] - 4) & 0xffff; write32(cpu, ${Seg.SS}, sp, ${value}); r16[8] = sp; }`,
+      `else { ${this.book()} const sp = (r16[8] - 4) & 0xffff; write32(cpu, ${Seg.SS}, sp, ${value}); r16[8] = sp; }`,
     );
   }
 
@@ -384,7 +434,7 @@ export class BlockWriter {
     );
     out.push(`${into} = ${this.load(32, Seg.SS, `sp${i}`)};`, check, `r32[4] = (sp${i} + ${bytes}) | 0; }`);
     out.push(
-      `else { const sp = r16[8]; ${into} = read32(cpu, ${Seg.SS}, sp); ${check} r16[8] = (sp + ${bytes}) & 0xffff; }`,
+      `else { ${this.book()} const sp = r16[8]; ${into} = read32(cpu, ${Seg.SS}, sp); ${check} r16[8] = (sp + ${bytes}) & 0xffff; }`,
     );
   }
 
@@ -522,7 +572,7 @@ export class BlockWriter {
     this.lines.push(
       `let ${v};`,
       `if (${hit}) { const at = ${at}; ${v} = ${get}; }`,
-      `else ${v} = read${size}(cpu, ${seg}, ${a});`,
+      `else { ${this.book()} ${v} = read${size}(cpu, ${seg}, ${a}); }`,
     );
     return v;
   }
@@ -538,7 +588,7 @@ export class BlockWriter {
           : `view.setUint32(at, ${value}, true)`;
     this.lines.push(
       `if (${hit}) { const at = ${at}; ${put}; }`,
-      `else write${size}(cpu, ${seg}, ${a}, ${value});`,
+      `else { ${this.book()} write${size}(cpu, ${seg}, ${a}, ${value}); }`,
     );
   }
 
@@ -767,6 +817,41 @@ export class BlockWriter {
       this.record(i, LazyOp.Neg, '0', sv, xv);
       return true;
     }
+    const rmw = ALU_RMW.get(code);
+    if (rmw !== undefined && k0 === OpKind.Memory) {
+      // alu.ts binary: operand 0 read, operand 1, the result written, then the lazy record.
+      this.enter(i);
+      const seg = this.segment(ins);
+      const off = this.address(ins);
+      const m = this.load(32, seg, off);
+      const src = k1 === OpKind.Register ? `u32[${s}]` : `${ins.immediate >>> 0}`;
+      out.push(`const ${dv} = ${m}, ${sv} = ${src}, ${xv} = (${dv} ${rmw.op} ${sv}) >>> 0;`);
+      this.store(32, seg, off, xv);
+      this.record(i, rmw.lazy, dv, sv, xv);
+      this.leaveIfStopped(i);
+      return true;
+    }
+    if ((code === Code.Inc_rm32 || code === Code.Dec_rm32) && k0 === OpKind.Memory) {
+      // alu.ts incDec: read, write, then the lazy record (which keeps CF).
+      this.enter(i);
+      const seg = this.segment(ins);
+      const off = this.address(ins);
+      const m = this.load(32, seg, off);
+      const inc = code === Code.Inc_rm32;
+      out.push(`const ${dv} = ${m}, ${xv} = (${dv} ${inc ? '+' : '-'} 1) >>> 0;`);
+      this.store(32, seg, off, xv);
+      const op = inc ? LazyOp.Inc : LazyOp.Dec;
+      out.push(`setLazy(f, ${op}, 32, ${dv}, 1, ${xv});`);
+      this.flags = { op, d: dv, s: '1', x: xv };
+      this.leaveIfStopped(i);
+      return true;
+    }
+    if (code === Code.Mov_r8_imm8) {
+      out.push(`r8[${BYTE_OFFSET_OF[ins.op0Register]}] = ${ins.immediate & 0xff};`);
+      return true;
+    }
+    const constant = SHIFT_CONST.get(code);
+    if (constant !== undefined && k0 === OpKind.Register) return this.shiftConstant(i, ins, constant);
     const shift = SHIFT_CL.get(code);
     if (shift !== undefined && k0 === OpKind.Register) {
       // shift.ts with the count from CL: 0 changes nothing, else all six status flags (setArith).
@@ -794,5 +879,49 @@ export class BlockWriter {
       return true;
     }
     return false;
+  }
+
+  /**
+   * SHL/SHR/SAR of a 16- or 32-bit register by a constant (shift.ts `shiftValue`): a masked count of 0
+   * changes nothing; 1 to width-1 set all six status flags (AF cleared); a 16-bit count of 16 or more
+   * calls the handler (false).
+   */
+  protected shiftConstant(
+    i: number,
+    ins: Instruction,
+    { kind, size }: { kind: 'shl' | 'shr' | 'sar'; size: 16 | 32 },
+  ): boolean {
+    const c =
+      ins.code === CODES[`${kind === 'shl' ? 'Shl' : kind === 'shr' ? 'Shr' : 'Sar'}_rm${size}_1`]
+        ? 1
+        : ins.immediate & 31;
+    if (c >= size) return false;
+    if (c === 0) return true;
+    const out = this.lines;
+    const d = GPR_OF[ins.op0Register]!;
+    const reg = size === 32 ? `u32[${d}]` : `r16[${d << 1}]`;
+    const dv = `d${i}`;
+    const xv = `x${i}`;
+    const cf = `cf${i}`;
+    const top = size - 1;
+    const mask = size === 32 ? '>>> 0' : '& 0xffff';
+    let of: string;
+    if (kind === 'shl') {
+      out.push(`const ${dv} = ${reg}, ${xv} = (${dv} << ${c}) ${mask}, ${cf} = (${dv} >>> ${size - c}) & 1;`);
+      of = `((${xv} >>> ${top}) & 1) ^ ${cf}`;
+    } else if (kind === 'shr') {
+      out.push(`const ${dv} = ${reg}, ${xv} = ${dv} >>> ${c}, ${cf} = (${dv} >>> ${c - 1}) & 1;`);
+      of = c === 1 ? `(${dv} >>> ${top}) & 1` : '0';
+    } else {
+      const signed = size === 32 ? `${reg} | 0` : `(${reg} << 16) >> 16`;
+      out.push(`const ${dv} = ${signed}, ${xv} = (${dv} >> ${c}) ${mask}, ${cf} = (${dv} >> ${c - 1}) & 1;`);
+      of = '0';
+    }
+    out.push(size === 32 ? `r32[${d}] = ${xv};` : `r16[${d << 1}] = ${xv};`);
+    out.push(
+      `f.bits = (f.bits & ${~OSZAPC}) | ((szp(${xv}, ${size}) | (${of} ? ${EFLAGS.OF} : 0) | ${cf}) & ${OSZAPC}); f.op = ${LazyOp.None};`,
+    );
+    this.flags = null;
+    return true;
   }
 }

@@ -152,9 +152,9 @@ export class BlockWriter64 extends BlockWriter {
     const ins = this.ins(i);
     this.enter(i);
     const target = ins.nearBranchTarget;
-    const go = isCanonical(target) ? `regs.ip = ${target};` : `raise(${Vector.GP}, 0);`;
+    const go = isCanonical(target) ? `regs.ip = ${target};` : `${this.book()} raise(${Vector.GP}, 0);`;
     if (cc < 0) this.lines.push(go);
-    else this.lines.push(`if (${this.condition(cc)}) { ${go} }`);
+    else this.lines.push(`if (${this.condition(cc)}) { ${go} } else regs.ip = ${ins.nextIp};`);
     this.lines.push(`cpu.instructions = base + ${this.count};`);
   }
 
@@ -194,7 +194,7 @@ export class BlockWriter64 extends BlockWriter {
    * (the canonical offset in signed form), raising #GP(0)/#SS(0) as it does.
    */
   protected address64(i: number, ins: Instruction): string {
-    const fault = `raise(${ins.memSegment === Register.SS ? Vector.SS : Vector.GP}, 0);`;
+    const fault = `{ ${this.book()} raise(${ins.memSegment === Register.SS ? Vector.SS : Vector.GP}, 0); }`;
     const o = `o${i}`;
     const base = ins.memBase;
     const index = ins.memIndex;
@@ -240,7 +240,7 @@ export class BlockWriter64 extends BlockWriter {
     this.lines.push(
       `let ${lo}, ${hi};`,
       `if (${hit}) { const at = ${at}; ${lo} = view.getUint32(at, true); ${hi} = view.getUint32(at + 4, true); }`,
-      `else { ${lo} = read64(cpu, ${seg}, ${a}); ${hi} = cpu.hi; }`,
+      `else { ${this.book()} ${lo} = read64(cpu, ${seg}, ${a}); ${hi} = cpu.hi; }`,
     );
     return [lo, hi];
   }
@@ -250,7 +250,7 @@ export class BlockWriter64 extends BlockWriter {
     const { a, hit, at } = this.ramDirect(seg, off, 7, true);
     this.lines.push(
       `if (${hit}) { const at = ${at}; view.setUint32(at, ${lo}, true); view.setUint32(at + 4, ${hi}, true); }`,
-      `else write64(cpu, ${seg}, ${a}, ${lo}, ${hi});`,
+      `else { ${this.book()} write64(cpu, ${seg}, ${a}, ${lo}, ${hi}); }`,
     );
   }
 
@@ -399,7 +399,9 @@ export class BlockWriter64 extends BlockWriter {
       // `push64`: the value before RSP moves (PUSH RSP pushes the old one), RSP after the write.
       out.push(`const pl${i} = u32[${d}], ph${i} = u32[${dh}];`);
       out.push(`const sp${i} = r32[${4 + GPR_HI}] * ${TWO_32} + u32[4] - 8;`);
-      out.push(`if (!(sp${i} >= -0x800000000000 && sp${i} < 0x800000000000)) raise(${Vector.SS}, 0);`);
+      out.push(
+        `if (!(sp${i} >= -0x800000000000 && sp${i} < 0x800000000000)) { ${this.book()} raise(${Vector.SS}, 0); }`,
+      );
       this.store64(Seg.SS, `sp${i}`, `pl${i}`, `ph${i}`);
       out.push(`r32[4] = (sp${i} % ${TWO_32}) | 0; r32[${4 + GPR_HI}] = Math.floor(sp${i} / ${TWO_32});`);
       this.leaveIfStopped(i);
@@ -407,7 +409,9 @@ export class BlockWriter64 extends BlockWriter {
       this.enter(i);
       // `pop64`: RSP moves, then the register is written (POP RSP loads the popped value).
       out.push(`const sp${i} = r32[${4 + GPR_HI}] * ${TWO_32} + u32[4];`);
-      out.push(`if (!(sp${i} >= -0x800000000000 && sp${i} < 0x800000000000)) raise(${Vector.SS}, 0);`);
+      out.push(
+        `if (!(sp${i} >= -0x800000000000 && sp${i} < 0x800000000000)) { ${this.book()} raise(${Vector.SS}, 0); }`,
+      );
       const [lo, hi] = this.load64(Seg.SS, `sp${i}`);
       out.push(
         `{ const n = sp${i} + 8; r32[4] = (n % ${TWO_32}) | 0; r32[${4 + GPR_HI}] = Math.floor(n / ${TWO_32}); }`,
