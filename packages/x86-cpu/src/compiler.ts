@@ -251,11 +251,12 @@ export class BlockWriter {
     }
     // A loop that is this one block goes round here while `Cpu.chain` would run it again at once: the
     // same tests it makes between blocks (budget, NMI, an interrupt IF allows, the interrupt window),
-    // and no translation changed (the link it would take is valid for one pager generation).
-    const tail = [
-      `if (regs.ip !== ${b.ip} || cpu.instructions + ${this.count} > limit || cpu.nmiPending ||`,
-      `  ((cpu.intr || cpu.interruptWindowExiting) && (f.bits & ${EFLAGS.IF}) !== 0) || cpu.pager.generation !== gen) return null;`,
-      `cpu.startIp = ${b.ip}; cpu.startSp = r32[4];`,
+    // and no translation changed (the link it would take is valid for one pager generation). Start
+    // EIP/ESP need no update: every path that can fault sets them (`book`). Leaving, it names its
+    // successor as a block without a loop does.
+    const again = [
+      `if (regs.ip === ${b.ip} && cpu.instructions + ${this.count} <= limit && !cpu.nmiPending &&`,
+      `  (!(cpu.intr || cpu.interruptWindowExiting) || (f.bits & ${EFLAGS.IF}) === 0) && cpu.pager.generation === gen) continue;`,
     ];
     return [
       ...head,
@@ -263,7 +264,8 @@ export class BlockWriter {
       'for (;;) {',
       'const base = cpu.instructions;',
       ...this.lines,
-      ...tail,
+      ...again,
+      ...this.successor(),
       '}',
       '}',
     ].join('\n');

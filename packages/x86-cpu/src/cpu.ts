@@ -331,13 +331,17 @@ export class Cpu {
     // The block a compiled block named as its successor (no lookup needed), else null.
     let next: Block | null = null;
     for (;;) {
-      this.startIp = regs.ip;
-      this.startSp = regs.r32[4]!;
       let block: Block;
       if (next !== null) {
+        // Named by a compiled block: no lookup to roll back (the paths of a compiled block that can
+        // fault set start EIP/ESP themselves, the interpreter's loop below sets them per instruction).
         block = next;
         this.blocks.follow(block);
-      } else block = this.blocks.lookup();
+      } else {
+        this.startIp = regs.ip;
+        this.startSp = regs.r32[4]!;
+        block = this.blocks.lookup();
+      }
       next = null;
       const list = block.instructions;
       const handlers = block.handlers;
