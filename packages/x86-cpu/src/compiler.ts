@@ -38,9 +38,9 @@ import { Access, Attr } from './segments.js';
 
 /**
  * A compiled block: runs all of `block.instructions` (or up to the one that ended it early). Returns
- * the block to run next when it can name it without `BlockCache.lookup` (a block without handler calls
- * leaves CS, CPL and the mode as they were, so its own successor links, valid for the current pager
- * generation, name the next block as the lookup's link path would), else null.
+ * the block to run next when it can name it without `BlockCache.lookup` (its own successor links,
+ * valid for the current pager generation, name the next block as the lookup's link path would), else
+ * null.
  */
 export type CompiledBlock = (
   cpu: Cpu,
@@ -147,6 +147,21 @@ for (const [name, op, lazy] of [
 ] as const)
   for (const form of ['rm32_r32', 'rm32_imm32', 'rm32_imm8'])
     ALU_RMW.set(CODES[`${name}_${form}`]!, { op, lazy });
+/** ADD/OR/AND/SUB/XOR of 8-bit operands (register, memory, immediate; either direction). */
+const ALU8 = new Map<number, { op: string; lazy: number }>();
+for (const [name, op, lazy] of [
+  ['Add', '+', LazyOp.Add],
+  ['Or', '|', LazyOp.Logic],
+  ['And', '&', LazyOp.Logic],
+  ['Sub', '-', LazyOp.Sub],
+  ['Xor', '^', LazyOp.Logic],
+] as const)
+  for (const form of ['rm8_r8', 'r8_rm8', 'rm8_imm8', 'rm8_imm8_82', 'AL_imm8']) {
+    const code = CODES[`${name}_${form}`];
+    if (code !== undefined) ALU8.set(code, { op, lazy });
+  }
+/** Multi-byte NOPs (0F 1F /0): no memory access. */
+const NOPS = new Set<number>([Code.Nopw, Code.Nopd]);
 /** SHL/SAL, SHR, SAR r/m16 and r/m32 by 1 or an immediate: kind and operand size. */
 const SHIFT_CONST = new Map<number, { kind: 'shl' | 'shr' | 'sar'; size: 16 | 32 }>();
 for (const [name, kind] of [
@@ -246,7 +261,7 @@ export class BlockWriter {
         `const ram = cpu.phys.ram, view = cpu.phys.view, tb = cpu.ctrl.cpl === 3 ? ${TAG_USER} : ${TAG_SUPERVISOR};`,
       );
     if (!this.selfLoop) {
-      const next = this.calls === 0 ? this.successor() : ['return null;'];
+      const next = this.successor();
       return [...head, 'const base = cpu.instructions;', ...this.lines, ...next, '}'].join('\n');
     }
     // A loop that is this one block goes round here while `Cpu.chain` would run it again at once: the
@@ -272,17 +287,31 @@ export class BlockWriter {
   }
 
   /**
-   * The end of a block without handler calls: the next block from this one's successor links, with
-   * the tests `BlockCache.lookup` makes on its link path (the pager generation the links were made in,
-   * the EIP, a block still valid, the same CS base and CPL/code size: this block's, which nothing in it
-   * changed) and the CS limit the lookup checks first (outside 64-bit mode).
+   * The end of a block: the next block from this one's successor links, with the tests
+   * `BlockCache.lookup` makes on its link path (the pager generation the links were made in, the EIP, a
+   * block still valid, the same CS base and CPL/code size) and the CS limit the lookup checks first
+   * (outside 64-bit mode). A block without handler calls compares with its own CS base and CPL/code
+   * size, which nothing in it changed; after a handler (a far jump, a mode switch) with the current ones.
    */
   protected successor(): string[] {
-    const limit = this.block.bitness === 64 ? '' : ` && _ip <= cpu.segs.hi[${Seg.CS}]`;
+    const limit =
+      this.calls !== 0
+        ? ` && (cpu.bitness === 64 || _ip <= cpu.segs.hi[${Seg.CS}])`
+        : this.block.bitness === 64
+          ? ''
+          : ` && _ip <= cpu.segs.hi[${Seg.CS}]`;
+    const [key, cs] = this.calls === 0 ? ['_b.key', '_b.csBase'] : ['_key', '_cs'];
     const same = (n: string) =>
-      `${n} !== null && ${n}.ip === _ip && ${n}.phys >= 0 && ${n}.key === _b.key && ${n}.csBase === _b.csBase`;
+      `${n} !== null && ${n}.ip === _ip && ${n}.phys >= 0 && ${n}.key === ${key} && ${n}.csBase === ${cs}`;
+    const current =
+      this.calls === 0
+        ? []
+        : [
+            `const _key = cpu.ctrl.cpl | cpu.bitness, _cs = cpu.bitness === 64 ? 0 : cpu.segs.base[${Seg.CS}];`,
+          ];
     return [
       `const _ip = regs.ip;`,
+      ...current,
       `if (_b.linkGen === cpu.pager.generation${limit}) {`,
       `const _n0 = _b.next0; if (${same('_n0')}) return _n0;`,
       `const _n1 = _b.next1; if (${same('_n1')}) return _n1;`,
@@ -845,6 +874,38 @@ export class BlockWriter {
       const op = inc ? LazyOp.Inc : LazyOp.Dec;
       out.push(`setLazy(f, ${op}, 32, ${dv}, 1, ${xv});`);
       this.flags = { op, d: dv, s: '1', x: xv };
+      this.leaveIfStopped(i);
+      return true;
+    }
+    const alu8 = ALU8.get(code);
+    if (alu8 !== undefined) {
+      // alu.ts binary at 8 bits: operand 0 read, operand 1, the result written, then the lazy record.
+      if (memory) this.enter(i);
+      const seg = this.segment(ins);
+      const dst =
+        k0 === OpKind.Register
+          ? `r8[${BYTE_OFFSET_OF[ins.op0Register]}]`
+          : this.load(8, seg, this.address(ins));
+      const src =
+        k1 === OpKind.Register
+          ? `r8[${BYTE_OFFSET_OF[ins.op1Register]}]`
+          : k1 === OpKind.Memory
+            ? this.load(8, seg, this.address(ins))
+            : `${ins.immediate & 0xff}`;
+      out.push(`const ${dv} = ${dst}, ${sv} = ${src}, ${xv} = (${dv} ${alu8.op} ${sv}) & 0xff;`);
+      if (k0 === OpKind.Register) out.push(`r8[${BYTE_OFFSET_OF[ins.op0Register]}] = ${xv};`);
+      else this.store(8, seg, this.address(ins), xv);
+      if (!this.flagsDead(i))
+        out.push(`f.op = ${alu8.lazy}; f.size = 8; f.dst = ${dv}; f.src = ${sv}; f.res = ${xv};`);
+      // condition() reads 32-bit locals: a Jcc reads this record through testCondition.
+      this.flags = null;
+      if (memory) this.leaveIfStopped(i);
+      return true;
+    }
+    if (NOPS.has(code)) return true;
+    if (code === Code.Mov_rm8_imm8 && k0 === OpKind.Memory) {
+      this.enter(i);
+      this.store(8, this.segment(ins), this.address(ins), `${ins.immediate & 0xff}`);
       this.leaveIfStopped(i);
       return true;
     }
