@@ -36,6 +36,11 @@
  *     1.4 s / 92 MiB; typevisor / v86: 3.60x, 2.99x
  *   `--only debian-amd64 --timeout 1500`: typevisor 124.1 s / 147.0 s / 345 MiB; qemu-tcg 4.3 s / 4.8 s /
  *     227 MiB; typevisor / qemu-tcg: 28.71x, 30.61x
+ * 2026-11-27, the compiling tier's fourth round (bookkeeping only on faulting paths, more inline forms;
+ * x86-cpu README), three runs of `--only debian-i386` as the machine drifted: typevisor 53.5 s / 75.2 s /
+ *   302 MiB against v86 9.7 s / 12.6 s (5.51x, 5.98x); 71.6 / 106.7 against 11.6 / 15.1 (6.15x, 7.05x);
+ *   63.4 / 91.1 / 303 MiB against 10.7 / 13.8 (5.92x, 6.63x); that morning 58.0 / 96.5 against 10.3 /
+ *   13.1 (5.63x, 7.35x). Back-to-back in-thread boots are steadier: the decompressor 19.4 -> 15.2 s.
  * The bench=1 workload (awk's floating point on the software x87, sha256) is where the gap widens. The
  * Typevisor row is the CLI's own process (before, the RSS column measured its launcher: 43 MiB).
  */

@@ -11,6 +11,9 @@
  * branches 65 -> 90, memory (paged) 80 -> 280; `--long`: alu 81 -> 289, alu32 82 -> 350, memory
  * 67 -> 187, memory32 64 -> 209, branches 48 -> 70 (the interpreter figures are higher than those below:
  * a quieter machine).
+ * The fourth round (x86-cpu README: bookkeeping only on faulting paths, the self-loop's successor),
+ * same day, alternating: `--interpret` 73 / 86 / 63 / 79 -> default alu 223-282, memory 313-388,
+ * branches 143-149, memory (paged) 317-375 MIPS of CPU time.
  *
  * `--generic` turns off the specialised handlers of `packages/x86-cpu/src/fast-paths.ts` (the state
  * before they existed). Figures of 2026-11-26 on a shared 2-core machine, MIPS of CPU time, best of
