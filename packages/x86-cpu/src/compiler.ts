@@ -136,30 +136,28 @@ const SHIFT_CL = new Map<number, string>([
   [Code.Sar_rm32_CL, 'sar'],
 ]);
 
+/** ADD, OR, AND, SUB, XOR: the operation written inline and the lazy record it leaves. */
+const ALU_OPS = [
+  ['Add', '+', LazyOp.Add],
+  ['Or', '|', LazyOp.Logic],
+  ['And', '&', LazyOp.Logic],
+  ['Sub', '-', LazyOp.Sub],
+  ['Xor', '^', LazyOp.Logic],
+] as const;
+/** {@link ALU_OPS} by code, for the given operand forms (`rm32_r32`...; forms a name lacks are left out). */
+function aluByCode(forms: readonly string[]): Map<number, { op: string; lazy: number }> {
+  const map = new Map<number, { op: string; lazy: number }>();
+  for (const [name, op, lazy] of ALU_OPS)
+    for (const form of forms) {
+      const code = CODES[`${name}_${form}`];
+      if (code !== undefined) map.set(code, { op, lazy });
+    }
+  return map;
+}
 /** ADD/OR/AND/SUB/XOR r/m32 with a register or immediate source: inline when operand 0 is memory. */
-const ALU_RMW = new Map<number, { op: string; lazy: number }>();
-for (const [name, op, lazy] of [
-  ['Add', '+', LazyOp.Add],
-  ['Or', '|', LazyOp.Logic],
-  ['And', '&', LazyOp.Logic],
-  ['Sub', '-', LazyOp.Sub],
-  ['Xor', '^', LazyOp.Logic],
-] as const)
-  for (const form of ['rm32_r32', 'rm32_imm32', 'rm32_imm8'])
-    ALU_RMW.set(CODES[`${name}_${form}`]!, { op, lazy });
+const ALU_RMW = aluByCode(['rm32_r32', 'rm32_imm32', 'rm32_imm8']);
 /** ADD/OR/AND/SUB/XOR of 8-bit operands (register, memory, immediate; either direction). */
-const ALU8 = new Map<number, { op: string; lazy: number }>();
-for (const [name, op, lazy] of [
-  ['Add', '+', LazyOp.Add],
-  ['Or', '|', LazyOp.Logic],
-  ['And', '&', LazyOp.Logic],
-  ['Sub', '-', LazyOp.Sub],
-  ['Xor', '^', LazyOp.Logic],
-] as const)
-  for (const form of ['rm8_r8', 'r8_rm8', 'rm8_imm8', 'rm8_imm8_82', 'AL_imm8']) {
-    const code = CODES[`${name}_${form}`];
-    if (code !== undefined) ALU8.set(code, { op, lazy });
-  }
+const ALU8 = aluByCode(['rm8_r8', 'r8_rm8', 'rm8_imm8', 'rm8_imm8_82', 'AL_imm8']);
 /** Multi-byte NOPs (0F 1F /0): no memory access. */
 const NOPS = new Set<number>([Code.Nopw, Code.Nopd]);
 /** SHL/SAL, SHR, SAR r/m16 and r/m32 by 1 or an immediate: kind and operand size. */
