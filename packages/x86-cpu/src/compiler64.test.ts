@@ -571,6 +571,88 @@ describe('compiled 64-bit blocks: specific cases', () => {
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });
 
+  for (const [ret, at] of [
+    ['ret', 'low'],
+    ['ret 16', 'low'],
+    ['ret', 'high'],
+  ] as const) {
+    it(`CALL rel32 and ${ret} written inline match the interpreter at every budget (${at} half)`, () => {
+      const p = pair(`
+        mov rbp, ${ITERATIONS}
+      top:
+        add rax, rbp
+        call fn
+        dec rbp
+        jnz top
+        hlt
+      fn:
+        push rbp
+        pop rcx
+        xor rbx, rcx
+        ${ret}`);
+      // At the high alias the return addresses pushed have a high half of all ones.
+      if (at === 'high') for (const m of [p.slow, p.fast]) m.cpu.regs.ip = HIGH_ALIAS + CODE64;
+      for (const n of [HOT_RUNS * 5 + 2, 1, 3, 250, 2, 7, 100_000]) runBoth(p, n, `budget ${n}`);
+      expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+      expect(p.fast.cpu.halted).toBe(true);
+    });
+  }
+
+  it('a CALL to a non-canonical target raises #GP at the CALL, nothing pushed', () => {
+    // At the high alias a rel32 of -0x3000 leaves the canonical high half. The block runs once: it is
+    // compiled before it runs.
+    const p = pair(`
+      inc eax
+      db 0xe8
+      dd -0x3000`);
+    let calls = 0;
+    for (const m of [p.slow, p.fast]) {
+      m.cpu.regs.ip = HIGH_ALIAS + CODE64;
+      compileCounted(m, () => calls++);
+    }
+    const s = runBoth(p, 100);
+    expect(s.events.map((e) => e[1])).toEqual([13]);
+    expect(calls).toBe(1);
+  });
+
+  it('a RET to a non-canonical address raises #GP with RSP unchanged, as the interpreter does', () => {
+    const p = pair(`
+      mov rbp, ${ITERATIONS}
+      mov rdx, 0x900000000000
+    top:
+      mov rax, back
+      cmp rbp, 30
+      cmove rax, rdx
+      push rax
+      ret
+    back:
+      dec rbp
+      jnz top
+      hlt`);
+    const s = runToHlt(p);
+    expect(s.events.map((e) => e[1])).toEqual([13]);
+    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+  });
+
+  it('a CALL with a stack that walks out of the canonical low half raises #SS, RSP unchanged', () => {
+    const p = pair(`
+      mov rbp, ${ITERATIONS}
+      mov rdx, 0x800000000010
+    top:
+      cmp rbp, 30
+      cmove rsp, rdx
+      call fn
+      dec rbp
+      jnz top
+      hlt
+    fn:
+      ret`);
+    const s = runBoth(p, 100_000);
+    // As for PUSH: the #SS frame cannot be pushed either, a double fault follows.
+    expect(s.events[0]![1]).toBe(12);
+    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+  });
+
   it('a store into the code of the compiled block running stops it, and the new code runs', () => {
     const table = DATA + 0x100;
     const source = `

@@ -20,7 +20,7 @@
  * Left to the handlers' scratch: an inline access sets neither `cpu.eaSeg`/`cpu.eaOff` nor, for a
  * 64-bit value, `cpu.hi` (no handler reads them without computing them first).
  */
-import { type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
+import { Code, type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import type { Block } from './block-cache.js';
 import { BlockWriter, type CompiledBlock, compileSource, jumpConditions, RUNTIME } from './compiler.js';
 import type { Handler } from './cpu.js';
@@ -143,8 +143,61 @@ export class BlockWriter64 extends BlockWriter {
     const ins = this.ins(i);
     const h = this.block.handlers[i]!;
     const cc = JCC64.get(ins.code);
+    const generic = h === HANDLERS[ins.code];
     if (cc !== undefined && this.isLast(i) && BRANCHES.has(h)) this.branch(i, cc);
+    else if (this.isLast(i) && generic && ins.code === Code.Call_rel32_64) this.callNear64(i);
+    else if (this.isLast(i) && generic && (ins.code === Code.Retnq || ins.code === Code.Retnq_imm16))
+      this.returnNear64(i);
     else if (!this.inline(i, ins, h)) this.call(i);
+  }
+
+  /**
+   * CALL rel32 in 64-bit mode ending the block (long-data.ts `call64`): #GP(0) for a non-canonical
+   * target before anything moves, then the 8-byte push of the next RIP (#SS(0) for a non-canonical
+   * RSP - 8, then the write; RSP after it).
+   */
+  protected callNear64(i: number): void {
+    const ins = this.ins(i);
+    const out = this.lines;
+    this.enter(i);
+    const target = ins.nearBranchTarget;
+    if (!isCanonical(target)) {
+      out.push(`${this.book()} raise(${Vector.GP}, 0);`);
+      return;
+    }
+    const next = ins.nextIp;
+    out.push(`const sp${i} = r32[${4 + GPR_HI}] * ${TWO_32} + u32[4] - 8;`);
+    out.push(
+      `if (!(sp${i} >= -0x800000000000 && sp${i} < 0x800000000000)) { ${this.book()} raise(${Vector.SS}, 0); }`,
+    );
+    this.store64(Seg.SS, `sp${i}`, `${next >>> 0}`, `${Math.floor(next / TWO_32) >>> 0}`);
+    out.push(`r32[4] = (sp${i} % ${TWO_32}) | 0; r32[${4 + GPR_HI}] = Math.floor(sp${i} / ${TWO_32});`);
+    out.push(`regs.ip = ${target}; cpu.instructions = base + ${this.count};`);
+  }
+
+  /**
+   * RET / RET imm16 in 64-bit mode ending the block (long-data.ts `retNear64`): the 8 bytes at RSP
+   * (#SS(0) for a non-canonical RSP), #GP(0) for a non-canonical return address with RSP unchanged,
+   * then RSP moves up by 8 and the immediate.
+   */
+  protected returnNear64(i: number): void {
+    const ins = this.ins(i);
+    const out = this.lines;
+    this.enter(i);
+    const bytes = 8 + (ins.code === Code.Retnq_imm16 ? ins.immediate & 0xffff : 0);
+    out.push(`const sp${i} = r32[${4 + GPR_HI}] * ${TWO_32} + u32[4];`);
+    out.push(
+      `if (!(sp${i} >= -0x800000000000 && sp${i} < 0x800000000000)) { ${this.book()} raise(${Vector.SS}, 0); }`,
+    );
+    const [lo, hi] = this.load64(Seg.SS, `sp${i}`);
+    out.push(`const tg${i} = (${hi} | 0) * ${TWO_32} + (${lo} >>> 0);`);
+    out.push(
+      `if (!(tg${i} >= -0x800000000000 && tg${i} < 0x800000000000)) { ${this.book()} raise(${Vector.GP}, 0); }`,
+    );
+    out.push(
+      `{ const n = sp${i} + ${bytes}; r32[4] = (n % ${TWO_32}) | 0; r32[${4 + GPR_HI}] = Math.floor(n / ${TWO_32}); }`,
+    );
+    out.push(`regs.ip = tg${i}; cpu.instructions = base + ${this.count};`);
   }
 
   /** JMP rel / Jcc rel in 64-bit mode, the block's last instruction: #GP(0) for a non-canonical target. */
