@@ -290,8 +290,8 @@ export class BlockWriter {
    * the EIP, a block still valid, the same CS base and CPL/code size: this block's, which nothing in it
    * changed) and the CS limit the lookup checks first (outside 64-bit mode). (A block with handler
    * calls returns null: tested against the CS base and CPL/code size the handlers left, its successor
-   * made the Debian amd64 decompressor slower, 71.7 -> 79.0 s, its RETs being handler calls whose
-   * links miss.)
+   * made the Debian amd64 decompressor slower, 71.7 -> 79.0 s, when its RETs were handler calls whose
+   * links missed.)
    */
   protected successor(): string[] {
     const limit = this.block.bitness === 64 ? '' : ` && _ip <= cpu.segs.hi[${Seg.CS}]`;
