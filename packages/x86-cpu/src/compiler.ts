@@ -941,10 +941,8 @@ export class BlockWriter {
     ins: Instruction,
     { kind, size }: { kind: 'shl' | 'shr' | 'sar'; size: 16 | 32 },
   ): boolean {
-    const c =
-      ins.code === CODES[`${kind === 'shl' ? 'Shl' : kind === 'shr' ? 'Shr' : 'Sar'}_rm${size}_1`]
-        ? 1
-        : ins.immediate & 31;
+    // The decoder gives the `_1` forms an immediate of 1.
+    const c = ins.immediate & 31;
     if (c >= size) return false;
     if (c === 0) return true;
     const out = this.lines;

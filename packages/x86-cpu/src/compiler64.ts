@@ -125,6 +125,16 @@ function constantAddress(ins: Instruction): number | null {
   return h * TWO_32 + (lo >>> 0);
 }
 
+/** The test that the signed-form 64-bit value `v` is canonical (`isCanonical`), as generated code. */
+function canonical(v: string): string {
+  return `(${v} >= -0x800000000000 && ${v} < 0x800000000000)`;
+}
+
+/** Generated code setting RSP from the signed-form 64-bit value `v` (`setRsp`). */
+function setRsp(v: string): string {
+  return `r32[4] = (${v} % ${TWO_32}) | 0; r32[${4 + GPR_HI}] = Math.floor(${v} / ${TWO_32});`;
+}
+
 export class BlockWriter64 extends BlockWriter {
   /** The last flag writer so far wrote all six status flags eagerly (`f.op` is None). */
   private eager = false;
@@ -152,6 +162,19 @@ export class BlockWriter64 extends BlockWriter {
   }
 
   /**
+   * Emits RSP + `delta` into the new local `sp<i>` and `stackAddress`'s test of it (#SS(0) when it is
+   * not canonical): PUSH, POP, CALL and RET.
+   */
+  private stackSlot(i: number, delta: number): string {
+    const sp = `sp${i}`;
+    this.lines.push(
+      `const ${sp} = r32[${4 + GPR_HI}] * ${TWO_32} + u32[4]${delta === 0 ? '' : ` - ${-delta}`};`,
+      `if (!${canonical(sp)}) { ${this.book()} raise(${Vector.SS}, 0); }`,
+    );
+    return sp;
+  }
+
+  /**
    * CALL rel32 in 64-bit mode ending the block (long-data.ts `call64`): #GP(0) for a non-canonical
    * target before anything moves, then the 8-byte push of the next RIP (#SS(0) for a non-canonical
    * RSP - 8, then the write; RSP after it).
@@ -166,13 +189,9 @@ export class BlockWriter64 extends BlockWriter {
       return;
     }
     const next = ins.nextIp;
-    out.push(`const sp${i} = r32[${4 + GPR_HI}] * ${TWO_32} + u32[4] - 8;`);
-    out.push(
-      `if (!(sp${i} >= -0x800000000000 && sp${i} < 0x800000000000)) { ${this.book()} raise(${Vector.SS}, 0); }`,
-    );
-    this.store64(Seg.SS, `sp${i}`, `${next >>> 0}`, `${Math.floor(next / TWO_32) >>> 0}`);
-    out.push(`r32[4] = (sp${i} % ${TWO_32}) | 0; r32[${4 + GPR_HI}] = Math.floor(sp${i} / ${TWO_32});`);
-    out.push(`regs.ip = ${target}; cpu.instructions = base + ${this.count};`);
+    const sp = this.stackSlot(i, -8);
+    this.store64(Seg.SS, sp, `${next >>> 0}`, `${Math.floor(next / TWO_32) >>> 0}`);
+    out.push(setRsp(sp), `regs.ip = ${target}; cpu.instructions = base + ${this.count};`);
   }
 
   /**
@@ -185,19 +204,13 @@ export class BlockWriter64 extends BlockWriter {
     const out = this.lines;
     this.enter(i);
     const bytes = 8 + (ins.code === Code.Retnq_imm16 ? ins.immediate & 0xffff : 0);
-    out.push(`const sp${i} = r32[${4 + GPR_HI}] * ${TWO_32} + u32[4];`);
-    out.push(
-      `if (!(sp${i} >= -0x800000000000 && sp${i} < 0x800000000000)) { ${this.book()} raise(${Vector.SS}, 0); }`,
-    );
-    const [lo, hi] = this.load64(Seg.SS, `sp${i}`);
-    out.push(`const tg${i} = (${hi} | 0) * ${TWO_32} + (${lo} >>> 0);`);
-    out.push(
-      `if (!(tg${i} >= -0x800000000000 && tg${i} < 0x800000000000)) { ${this.book()} raise(${Vector.GP}, 0); }`,
-    );
-    out.push(
-      `{ const n = sp${i} + ${bytes}; r32[4] = (n % ${TWO_32}) | 0; r32[${4 + GPR_HI}] = Math.floor(n / ${TWO_32}); }`,
-    );
-    out.push(`regs.ip = tg${i}; cpu.instructions = base + ${this.count};`);
+    const sp = this.stackSlot(i, 0);
+    const [lo, hi] = this.load64(Seg.SS, sp);
+    const tg = `tg${i}`;
+    out.push(`const ${tg} = (${hi} | 0) * ${TWO_32} + (${lo} >>> 0);`);
+    out.push(`if (!${canonical(tg)}) { ${this.book()} raise(${Vector.GP}, 0); }`);
+    out.push(`{ const n = ${sp} + ${bytes}; ${setRsp('n')} }`);
+    out.push(`regs.ip = ${tg}; cpu.instructions = base + ${this.count};`);
   }
 
   /** JMP rel / Jcc rel in 64-bit mode, the block's last instruction: #GP(0) for a non-canonical target. */
@@ -451,24 +464,16 @@ export class BlockWriter64 extends BlockWriter {
       this.enter(i);
       // `push64`: the value before RSP moves (PUSH RSP pushes the old one), RSP after the write.
       out.push(`const pl${i} = u32[${d}], ph${i} = u32[${dh}];`);
-      out.push(`const sp${i} = r32[${4 + GPR_HI}] * ${TWO_32} + u32[4] - 8;`);
-      out.push(
-        `if (!(sp${i} >= -0x800000000000 && sp${i} < 0x800000000000)) { ${this.book()} raise(${Vector.SS}, 0); }`,
-      );
-      this.store64(Seg.SS, `sp${i}`, `pl${i}`, `ph${i}`);
-      out.push(`r32[4] = (sp${i} % ${TWO_32}) | 0; r32[${4 + GPR_HI}] = Math.floor(sp${i} / ${TWO_32});`);
+      const sp = this.stackSlot(i, -8);
+      this.store64(Seg.SS, sp, `pl${i}`, `ph${i}`);
+      out.push(setRsp(sp));
       this.leaveIfStopped(i);
     } else if (h === F.popR) {
       this.enter(i);
       // `pop64`: RSP moves, then the register is written (POP RSP loads the popped value).
-      out.push(`const sp${i} = r32[${4 + GPR_HI}] * ${TWO_32} + u32[4];`);
-      out.push(
-        `if (!(sp${i} >= -0x800000000000 && sp${i} < 0x800000000000)) { ${this.book()} raise(${Vector.SS}, 0); }`,
-      );
-      const [lo, hi] = this.load64(Seg.SS, `sp${i}`);
-      out.push(
-        `{ const n = sp${i} + 8; r32[4] = (n % ${TWO_32}) | 0; r32[${4 + GPR_HI}] = Math.floor(n / ${TWO_32}); }`,
-      );
+      const sp = this.stackSlot(i, 0);
+      const [lo, hi] = this.load64(Seg.SS, sp);
+      out.push(`{ const n = ${sp} + 8; ${setRsp('n')} }`);
       out.push(`r32[${d}] = ${lo}; r32[${dh}] = ${hi};`);
       this.leaveIfStopped(i);
     } else return false;
