@@ -8,7 +8,8 @@
  * register-only instruction needs nowhere and a memory access needs only in front of it; and, per
  * block, the lazy-flag records that the next instruction overwrites before anything can read them, and
  * the re-reading of a CMP/SUB/TEST record by the Jcc that ends the block (the condition is computed
- * from the compared values themselves).
+ * from the compared values themselves). A 32-bit block keeps the registers it uses in locals
+ * (`register-locals.ts`), stored back in front of each slow path and return.
  *
  * The semantics are exactly the interpreter's: the forms written inline are those `fast-paths.ts`
  * picks a fast handler for (recognised by that handler), with its bodies, and a few forms without one
@@ -34,6 +35,7 @@ import { EFLAGS, getCF, LazyOp, PARITY, setArith, setLazy, szp, testCondition } 
 import { read8, read16, read32, write8, write16, write32 } from './memory-access.js';
 import { TLB_MASK, tlbTag } from './paging.js';
 import { BYTE_OFFSET_OF, GPR_OF, Seg } from './registers.js';
+import { registerLocals } from './register-locals.js';
 import { Access, Attr } from './segments.js';
 
 /**
@@ -260,7 +262,8 @@ export class BlockWriter {
       );
     if (!this.selfLoop) {
       const next = this.calls === 0 ? this.successor() : ['return null;'];
-      return [...head, 'const base = cpu.instructions;', ...this.lines, ...next, '}'].join('\n');
+      const { prologue, body } = registerLocals([...this.lines, ...next], this.localWords);
+      return [...head, ...prologue, 'const base = cpu.instructions;', ...body, '}'].join('\n');
     }
     // A loop that is this one block goes round here while `Cpu.chain` would run it again at once: the
     // same tests it makes between blocks (budget, NMI, an interrupt IF allows, the interrupt window),
@@ -271,17 +274,11 @@ export class BlockWriter {
       `if (regs.ip !== ${b.ip} || cpu.instructions + ${this.count} > limit || cpu.nmiPending ||`,
       `  ((cpu.intr || cpu.interruptWindowExiting) && (f.bits & ${EFLAGS.IF}) !== 0) || cpu.pager.generation !== gen) break;`,
     ];
-    return [
-      ...head,
-      'const gen = cpu.pager.generation;',
-      'for (;;) {',
-      'const base = cpu.instructions;',
-      ...this.lines,
-      ...leave,
-      '}',
-      ...this.successor(),
-      '}',
-    ].join('\n');
+    const { prologue, body } = registerLocals(
+      ['for (;;) {', 'const base = cpu.instructions;', ...this.lines, ...leave, '}', ...this.successor()],
+      this.localWords,
+    );
+    return [...head, ...prologue, 'const gen = cpu.pager.generation;', ...body, '}'].join('\n');
   }
 
   /**
@@ -306,6 +303,9 @@ export class BlockWriter {
       'return null;',
     ];
   }
+
+  /** Register-file words (`r32` indices below it) the function may keep in locals (`register-locals.ts`). */
+  protected localWords = 8;
 
   /** Generic handler calls written (a block with any is never a self-loop: a handler may change anything). */
   protected calls = 0;
