@@ -16,7 +16,7 @@ import type { Cpu, Handler } from './cpu.js';
 import { HANDLERS } from './dispatch.js';
 import { fastHandler } from './fast-paths.js';
 import { fastHandler64 } from './fast-paths64.js';
-import { type CompiledBlock, compileBlock, HOT_RUNS } from './compiler.js';
+import { type CompiledBlock, compileBlock, HOT_RUNS, jumpConditions } from './compiler.js';
 import { compileBlock64 } from './compiler64.js';
 import { raise, Vector } from './exceptions.js';
 import { segmentFault } from './memory-access.js';
@@ -74,6 +74,17 @@ for (const name of [
   if (code !== undefined) LEGACY_MEANING[code] = HINT_NOP;
 }
 
+/**
+ * The conditional near branches with a 32- or 64-bit operand size (Jcc rel8/rel32): a block goes on
+ * past them with the instruction after (the path not taken), and leaves in the middle when one is
+ * taken (`Cpu.chain` stops at an EIP other than the next instruction's; the compiling tier writes the
+ * exit). Blocks end at every other control transfer, at these in 16-bit code, and at one back to the
+ * block's own start (a self-loop, which the compiling tier runs in place).
+ */
+const CONDITIONAL_NEAR = new Set<number>();
+for (const [code, cc] of jumpConditions(['rel8_32', 'rel32_32', 'rel8_64', 'rel32_64']))
+  if (cc >= 0) CONDITIONAL_NEAR.add(code);
+
 export const MAX_BLOCK = 32;
 /** Bound of the spare pool of decoded-instruction objects (see `BlockCache.trim`). */
 const MAX_SPARE = 4096;
@@ -94,10 +105,16 @@ export class Block {
   count = 0;
   /** CPL and code size the block was last validated for (see `BlockCache.lookup`). */
   key = -1;
-  /** Up to two successors (fall-through and taken), valid while the pager generation is `linkGen`. */
+  /**
+   * Up to four successors (the exits of the conditional branches inside and at the end), valid while
+   * the pager generation is `linkGen`; `linkAt` is the one of `next1`..`next3` to replace next.
+   */
   next0: Block | null = null;
   next1: Block | null = null;
+  next2: Block | null = null;
+  next3: Block | null = null;
   linkGen = -1;
+  linkAt = 1;
   /** Runs through the interpreter loop since the block was built (see `compiler.ts`). */
   hits = 0;
   /** The block compiled by the compiling tier, once it is hot; null before (and when not compiled). */
@@ -185,6 +202,16 @@ export class BlockCache {
         this.prev = b;
         return b;
       }
+      const c = prev.next2;
+      if (c !== null && c.ip === ip && c.csBase === csBase && c.phys >= 0 && c.key === key) {
+        this.prev = c;
+        return c;
+      }
+      const d = prev.next3;
+      if (d !== null && d.ip === ip && d.csBase === csBase && d.phys >= 0 && d.key === key) {
+        this.prev = d;
+        return d;
+      }
     }
     const linear = bitness === 64 ? ip : (csBase + ip) >>> 0;
     const phys = cpu.pager.translate(linear, AccessKind.Fetch, cpu.ctrl.cpl === 3);
@@ -210,9 +237,21 @@ export class BlockCache {
       if (prev.linkGen !== gen) {
         prev.next0 = blk;
         prev.next1 = null;
+        prev.next2 = null;
+        prev.next3 = null;
         prev.linkGen = gen;
       } else if (prev.next0 === null || prev.next0.phys < 0) prev.next0 = blk;
-      else prev.next1 = blk;
+      else if (prev.next1 === null || prev.next1.phys < 0) prev.next1 = blk;
+      else if (prev.next2 === null || prev.next2.phys < 0) prev.next2 = blk;
+      else if (prev.next3 === null || prev.next3.phys < 0) prev.next3 = blk;
+      else {
+        // All four taken: replace the later three in turn (the first is usually the common path).
+        const at = prev.linkAt;
+        prev.linkAt = at === 3 ? 1 : at + 1;
+        if (at === 1) prev.next1 = blk;
+        else if (at === 2) prev.next2 = blk;
+        else prev.next3 = blk;
+      }
     }
     this.prev = blk;
     return blk;
@@ -256,7 +295,13 @@ export class BlockCache {
       }
       b.handlers[b.count] = handler;
       b.count++;
-      if (handler === undefinedOpcode || handler === tooLong || ins.endsBlock || ins.code === Code.INVALID)
+      if (
+        handler === undefinedOpcode ||
+        handler === tooLong ||
+        // A branch back to the block's start ends it: the compiling tier runs such a loop in place.
+        (ins.endsBlock && (!CONDITIONAL_NEAR.has(ins.code) || ins.nearBranchTarget === ip)) ||
+        ins.code === Code.INVALID
+      )
         break;
       cur = ins.nextIp;
       const nextLinear = (csBase + cur) >>> 0;

@@ -182,6 +182,8 @@ const FORMS: Form[] = [
   (p) => `${p(['add', 'or', 'and', 'sub', 'xor'])} al, ${p(IMM8)}`,
   (p) => `mov byte ${p(MEM)}, ${p(IMM8)}`,
   (p) => `nop dword ${p(MEM)}`,
+  // A Jcc inside the block (blocks go on past conditional branches): taken, it leaves through `away`.
+  (p) => `j${p(CC)} away`,
   // Generic handlers inside a compiled block.
   (p) => `xchg ${p(D32)}, ${p(D32)}`,
   (p) => `setc ${p(D8)}`,

@@ -299,6 +299,8 @@ export class BlockWriter {
       `if (_b.linkGen === cpu.pager.generation${limit}) {`,
       `const _n0 = _b.next0; if (${same('_n0')}) return _n0;`,
       `const _n1 = _b.next1; if (${same('_n1')}) return _n1;`,
+      `const _n2 = _b.next2; if (${same('_n2')}) return _n2;`,
+      `const _n3 = _b.next3; if (${same('_n3')}) return _n3;`,
       '}',
       'return null;',
     ];
@@ -369,6 +371,7 @@ export class BlockWriter {
     const cc = JCC_CONDITION.get(ins.code);
     // The 32-bit-operand Jcc/JMP forms always end a block; the rel8_32/rel32_32 codes say the size.
     if (cc !== undefined && this.isLast(i)) this.branch(i, cc);
+    else if (cc !== undefined && cc >= 0) this.exitIfTaken(i, cc);
     else if (this.isLast(i) && ins.code === Code.Call_rel32_32) this.callNear(i);
     else if (this.isLast(i) && (ins.code === Code.Retnd || ins.code === Code.Retnd_imm16)) this.returnNear(i);
     else if (!this.inline(i, ins, h)) this.call(i);
@@ -388,12 +391,32 @@ export class BlockWriter {
       );
   }
 
+  /** The jump to `target` of the branch {@link enter} marked: #GP(0) past the CS limit. */
+  protected jumpTo(target: number): string {
+    return `if (${target} > cpu.segs.hi[${Seg.CS}]) { ${this.book()} raise(${Vector.GP}, 0); } regs.ip = ${target};`;
+  }
+
+  /**
+   * A Jcc inside the block (`BlockCache` goes on past conditional branches with the path not taken):
+   * taken, the block ends there, naming its successor as at its end when no handler ran before.
+   */
+  protected exitIfTaken(i: number, cc: number): void {
+    this.enter(i);
+    const leave = this.calls === 0 ? this.successor() : ['return null;'];
+    this.lines.push(
+      `if (${this.condition(cc)}) {`,
+      this.jumpTo(this.ins(i).nearBranchTarget),
+      `cpu.instructions = base + ${i + 1};`,
+      ...leave,
+      '}',
+    );
+  }
+
   /** JMP rel / Jcc rel with a 32-bit operand size, the block's last instruction. */
   protected branch(i: number, cc: number): void {
     const ins = this.ins(i);
     this.enter(i);
-    const target = ins.nearBranchTarget;
-    const go = `if (${target} > cpu.segs.hi[${Seg.CS}]) { ${this.book()} raise(${Vector.GP}, 0); } regs.ip = ${target};`;
+    const go = this.jumpTo(ins.nearBranchTarget);
     if (cc < 0) this.lines.push(go);
     else this.lines.push(`if (${this.condition(cc)}) { ${go} } else regs.ip = ${ins.nextIp};`);
     this.lines.push(`cpu.instructions = base + ${this.count};`);

@@ -140,7 +140,11 @@ const IMM64 = ['0x123456789abcdef0', '-1', '0x8000000000000000', '0x7fffffffffff
 const ALU = ['add', 'sub', 'cmp', 'and', 'or', 'xor'];
 
 /** Instruction templates: the forms the tier writes inline, then some it calls the handler for. */
+const CONDITIONS = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+
 const FORMS: Form[] = [
+  // A Jcc inside the block (blocks go on past conditional branches): taken, it leaves through `away`.
+  (p) => `j${p(CONDITIONS)} away`,
   (p) => `mov ${p(D64)}, ${p(R64)}`,
   (p) => `mov ${p(D64)}, ${p([...IMM32, ...IMM64])}`,
   (p) => `mov ${p(D32)}, ${p(R32)}`,

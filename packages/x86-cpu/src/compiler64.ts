@@ -161,6 +161,7 @@ export class BlockWriter64 extends BlockWriter {
     const cc = JCC64.get(ins.code);
     const generic = h === HANDLERS[ins.code];
     if (cc !== undefined && this.isLast(i) && BRANCHES.has(h)) this.branch(i, cc);
+    else if (cc !== undefined && cc >= 0 && BRANCHES.has(h)) this.exitIfTaken(i, cc);
     else if (this.isLast(i) && generic && ins.code === Code.Call_rel32_64) this.callNear64(i);
     else if (this.isLast(i) && generic && (ins.code === Code.Retnq || ins.code === Code.Retnq_imm16))
       this.returnNear64(i);
@@ -220,11 +221,14 @@ export class BlockWriter64 extends BlockWriter {
   }
 
   /** JMP rel / Jcc rel in 64-bit mode, the block's last instruction: #GP(0) for a non-canonical target. */
+  protected override jumpTo(target: number): string {
+    return isCanonical(target) ? `regs.ip = ${target};` : `${this.book()} raise(${Vector.GP}, 0);`;
+  }
+
   protected override branch(i: number, cc: number): void {
     const ins = this.ins(i);
     this.enter(i);
-    const target = ins.nearBranchTarget;
-    const go = isCanonical(target) ? `regs.ip = ${target};` : `${this.book()} raise(${Vector.GP}, 0);`;
+    const go = this.jumpTo(ins.nearBranchTarget);
     if (cc < 0) this.lines.push(go);
     else this.lines.push(`if (${this.condition(cc)}) { ${go} } else regs.ip = ${ins.nextIp};`);
     this.lines.push(`cpu.instructions = base + ${this.count};`);
