@@ -538,18 +538,35 @@ export class BlockWriter {
   }
 
   /**
-   * Whether the lazy record instruction `i` makes is overwritten before anything can read it: a later
-   * register-only ALU instruction replaces it with only flag-neutral register instructions between
-   * (none of which can fault, so no handler or exception sees the record).
+   * Whether the flags instruction `i` leaves (its lazy record, or the status bits an eager writer
+   * sets) are overwritten before anything can read them: a later register-only instruction replaces
+   * all six status flags without reading them ({@link overwritesFlags}), with only flag-neutral
+   * register instructions between (none of which can fault, so no handler or exception sees them).
    */
   protected flagsDead(i: number): boolean {
     for (let j = i + 1; j < this.count; j++) {
       const h = this.block.handlers[j]!;
       if (FLAG_NEUTRAL.has(h)) continue;
-      const alu = ALU.get(h);
-      return alu !== undefined && this.ins(j).op1Kind !== OpKind.Memory;
+      return this.overwritesFlags(j);
     }
     return false;
+  }
+
+  /**
+   * Instruction `j` sets all six status flags from its operands alone and cannot fault: the
+   * register-only ALU forms (a lazy record), IMUL r32, r32 and the shifts of a register by a
+   * constant that is not 0 (eager bits, written inline below).
+   */
+  private overwritesFlags(j: number): boolean {
+    const h = this.block.handlers[j]!;
+    const ins = this.ins(j);
+    if (ALU.has(h)) return ins.op1Kind !== OpKind.Memory;
+    if (h === FAST32.imulRR) return true;
+    if (h === FAST32.shlRI || h === FAST32.shrRI || h === FAST32.sarRI) return (ins.immediate & 31) !== 0;
+    const shift = SHIFT_CONST.get(ins.code);
+    if (shift === undefined || ins.op0Kind !== OpKind.Register || h !== HANDLERS[ins.code]) return false;
+    const c = ins.immediate & 31;
+    return c !== 0 && c < shift.size;
   }
 
   protected record(i: number, op: number, d: string, s: string, x: string): void {
@@ -733,14 +750,16 @@ export class BlockWriter {
         }
         out.push(`r32[${d}] = ${xv};`);
         // setArith with all six status flags: nothing of the old record is needed.
-        out.push(`f.bits = (f.bits & ${~OSZAPC}) | ((${bits}) & ${OSZAPC}); f.op = ${LazyOp.None};`);
+        if (!this.flagsDead(i))
+          out.push(`f.bits = (f.bits & ${~OSZAPC}) | ((${bits}) & ${OSZAPC}); f.op = ${LazyOp.None};`);
         this.flags = null;
       }
     } else if (h === F.imulRR) {
       out.push(`const a${i} = r32[${s}], b${i} = r32[${d}], x${i} = Math.imul(a${i}, b${i});`);
       out.push(`r32[${d}] = x${i};`);
       const bits = `szp(x${i} >>> 0, 32) | (a${i} * b${i} !== x${i} ? ${EFLAGS.OF | EFLAGS.CF} : 0)`;
-      out.push(`f.bits = (f.bits & ${~OSZAPC}) | ((${bits}) & ${OSZAPC}); f.op = ${LazyOp.None};`);
+      if (!this.flagsDead(i))
+        out.push(`f.bits = (f.bits & ${~OSZAPC}) | ((${bits}) & ${OSZAPC}); f.op = ${LazyOp.None};`);
       this.flags = null;
     } else if (h === F.pushR) {
       this.enter(i);
@@ -989,9 +1008,10 @@ export class BlockWriter {
       of = '0';
     }
     out.push(size === 32 ? `r32[${d}] = ${xv};` : `r16[${d << 1}] = ${xv};`);
-    out.push(
-      `f.bits = (f.bits & ${~OSZAPC}) | ((szp(${xv}, ${size}) | (${of} ? ${EFLAGS.OF} : 0) | ${cf}) & ${OSZAPC}); f.op = ${LazyOp.None};`,
-    );
+    if (!this.flagsDead(i))
+      out.push(
+        `f.bits = (f.bits & ${~OSZAPC}) | ((szp(${xv}, ${size}) | (${of} ? ${EFLAGS.OF} : 0) | ${cf}) & ${OSZAPC}); f.op = ${LazyOp.None};`,
+      );
     this.flags = null;
     return true;
   }
