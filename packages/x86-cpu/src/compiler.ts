@@ -62,8 +62,30 @@ export type CompiledBlock = (
  */
 export const HOT_RUNS = 30_000;
 
+/**
+ * The block to run after `b` when one of its successor links names the block at `ip`, with the tests
+ * `BlockCache.lookup` makes on its link path: links made in this pager generation, a block still valid,
+ * the CS base and CPL/code size of `b` (which a block without handler calls leaves as they were), and
+ * outside 64-bit mode `ip` within the CS limit (the lookup's first test); else null (a lookup).
+ */
+export function linkedSuccessor(cpu: Cpu, b: Block, ip: number): Block | null {
+  if (b.linkGen !== cpu.pager.generation || (b.bitness !== 64 && ip > cpu.segs.hi[Seg.CS]!)) return null;
+  const key = b.key;
+  const csBase = b.csBase;
+  let n = b.next0;
+  if (n !== null && n.ip === ip && n.phys >= 0 && n.key === key && n.csBase === csBase) return n;
+  n = b.next1;
+  if (n !== null && n.ip === ip && n.phys >= 0 && n.key === key && n.csBase === csBase) return n;
+  n = b.next2;
+  if (n !== null && n.ip === ip && n.phys >= 0 && n.key === key && n.csBase === csBase) return n;
+  n = b.next3;
+  if (n !== null && n.ip === ip && n.phys >= 0 && n.key === key && n.csBase === csBase) return n;
+  return null;
+}
+
 /** What the generated code calls: bound once, passed to each block's factory. */
 export const RUNTIME = {
+  linkedSuccessor,
   read8,
   read16,
   read32,
@@ -283,7 +305,7 @@ export class BlockWriter {
 
   /**
    * The end of a block without handler calls: the next block from this one's successor links, with
-   * the tests `BlockCache.lookup` makes on its link path (the pager generation the links were made in,
+   * the tests `BlockCache.lookup` makes on its link path ({@link linkedSuccessor}: the pager generation the links were made in,
    * the EIP, a block still valid, the same CS base and CPL/code size: this block's, which nothing in it
    * changed) and the CS limit the lookup checks first (outside 64-bit mode). (A block with handler
    * calls returns null: tested against the CS base and CPL/code size the handlers left, its successor
@@ -291,19 +313,7 @@ export class BlockWriter {
    * links missed.)
    */
   protected successor(): string[] {
-    const limit = this.block.bitness === 64 ? '' : ` && _ip <= cpu.segs.hi[${Seg.CS}]`;
-    const same = (n: string) =>
-      `${n} !== null && ${n}.ip === _ip && ${n}.phys >= 0 && ${n}.key === _b.key && ${n}.csBase === _b.csBase`;
-    return [
-      `const _ip = regs.ip;`,
-      `if (_b.linkGen === cpu.pager.generation${limit}) {`,
-      `const _n0 = _b.next0; if (${same('_n0')}) return _n0;`,
-      `const _n1 = _b.next1; if (${same('_n1')}) return _n1;`,
-      `const _n2 = _b.next2; if (${same('_n2')}) return _n2;`,
-      `const _n3 = _b.next3; if (${same('_n3')}) return _n3;`,
-      '}',
-      'return null;',
-    ];
+    return ['return linkedSuccessor(cpu, _b, regs.ip);'];
   }
 
   /** Register-file words (`r32` indices below it) the function may keep in locals (`register-locals.ts`). */

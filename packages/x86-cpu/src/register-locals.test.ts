@@ -17,7 +17,14 @@ function run(body: readonly string[], prologue: readonly string[], start: Int32A
       seen.push([...r32]);
     },
   };
-  const h = [(_cpu: unknown, k: number) => (r32[k & 7] = (r32[k & 7]! * 31 + 7) | 0)];
+  // Segment access bits (`sacc`), which only handlers change.
+  const sacc = new Uint16Array([0x13, 0x9, 0xa, 0xb]);
+  const h = [
+    (_cpu: unknown, k: number) => {
+      r32[k & 7] = (r32[k & 7]! * 31 + 7) | 0;
+      sacc[k & 3] = sacc[k & 3]! ^ (k + 1);
+    },
+  ];
   const l = [0, 1, 2, 3, 4, 5, 6, 7];
   const fn = new Function(
     'cpu',
@@ -27,9 +34,19 @@ function run(body: readonly string[], prologue: readonly string[], start: Int32A
     'u32',
     'r16',
     'r8',
+    'sacc',
     `${prologue.join('\n')}\n${body.join('\n')}`,
   );
-  const result = fn(cpu, h, l, r32, new Uint32Array(buffer), new Uint16Array(buffer), new Uint8Array(buffer));
+  const result = fn(
+    cpu,
+    h,
+    l,
+    r32,
+    new Uint32Array(buffer),
+    new Uint16Array(buffer),
+    new Uint8Array(buffer),
+    sacc,
+  );
   return { result, regs: [...r32], seen };
 }
 
@@ -40,6 +57,7 @@ const read = fc.oneof(
   word.map((n) => `u32[${n}]`),
   fc.integer({ min: 0, max: 15 }).map((n) => `r16[${n}]`),
   fc.integer({ min: 0, max: 31 }).map((n) => `r8[${n}]`),
+  fc.integer({ min: 0, max: 3 }).map((n) => `sacc[${n}]`),
 );
 const value = fc.oneof(
   read,
@@ -90,6 +108,19 @@ describe('registerLocals', () => {
       'e2 = (e1) | 0;',
       'r32[2] = e2; cpu.startIp = 9; h[0](cpu, l[0]); e1 = r32[1]; e2 = r32[2];',
       '{ r32[2] = e2; return null; }',
+    ]);
+  });
+
+  it('keeps segment access bits in locals, loaded again after handler calls', () => {
+    const { prologue, body } = registerLocals(
+      ['r32[0] = sacc[3];', 'h[0](cpu, l[0]);', 'r32[1] = sacc[3];'],
+      8,
+    );
+    expect(prologue).toEqual(['let e0 = r32[0], e1 = r32[1];', 'let sa3 = sacc[3];']);
+    expect(body).toEqual([
+      'e0 = (sa3) | 0;',
+      'h[0](cpu, l[0]); sa3 = sacc[3]; e0 = r32[0]; e1 = r32[1];',
+      'e1 = (sa3) | 0;',
     ]);
   });
 

@@ -73,7 +73,7 @@ export function registerLocals(body: readonly string[], words: number): Register
     const n = word(m[1]!, Number(m[2]));
     if (n < words) used.add(n);
   }
-  if (used.size === 0) return { prologue: [], body: [...body] };
+  if (used.size === 0) return segmentLocals(body);
   const written = new Set<number>();
   for (const m of text.matchAll(ANY_WRITE)) {
     const n = word(m[1]!, Number(m[2]));
@@ -99,10 +99,31 @@ export function registerLocals(body: readonly string[], words: number): Register
     out = out.replace(/\breturn ([^;]*);/g, (_whole, value: string) => `{ ${spill} return ${value}; }`);
   }
   out = out.replace(HANDLER_CALL, (call) => `${call} ${reload}`);
+  const segments = segmentLocals(out.split('\n'));
   return {
-    prologue: [`let ${cached.map((n) => `e${n} = r32[${n}]`).join(', ')};`],
-    body: out.split('\n'),
+    prologue: [`let ${cached.map((n) => `e${n} = r32[${n}]`).join(', ')};`, ...segments.prologue],
+    body: segments.body,
   };
+}
+
+const SEGMENT_ACCESS = /\bsacc\[(\d)\]/g;
+
+/**
+ * The segment registers' access bits (`sacc[n]`, which the inline memory paths test) in locals
+ * (`sa<n>`): only handlers change them (segment loads, far transfers), so they are loaded again after
+ * each handler call.
+ */
+function segmentLocals(body: readonly string[]): RegisterLocals {
+  const text = body.join('\n');
+  const used = [...new Set([...text.matchAll(SEGMENT_ACCESS)].map((m) => Number(m[1])))].sort(
+    (a, b) => a - b,
+  );
+  if (used.length === 0) return { prologue: [], body: [...body] };
+  const reload = used.map((n) => `sa${n} = sacc[${n}];`).join(' ');
+  const out = text
+    .replace(SEGMENT_ACCESS, (_whole, n: string) => `sa${n}`)
+    .replace(HANDLER_CALL, (call) => `${call} ${reload}`);
+  return { prologue: [`let ${used.map((n) => `sa${n} = sacc[${n}]`).join(', ')};`], body: out.split('\n') };
 }
 
 /**
