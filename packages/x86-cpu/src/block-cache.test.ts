@@ -44,3 +44,34 @@ describe('block table', () => {
     expect(m.cpu.blocks.builds).toBeGreaterThan(2000);
   });
 });
+
+/**
+ * Blocks go on past one conditional near branch (the path not taken) and end at the next, or at a
+ * branch back to their own start (the compiling tier's in-place loop); a taken branch leaves the
+ * block in the middle.
+ */
+describe('block formation', () => {
+  it('goes on past one conditional branch and ends at the second', () => {
+    const m = flat32('inc eax\njz away\ninc ebx\njz away\ninc ecx\nhlt\naway:\nhlt');
+    const b = m.cpu.blocks.lookup();
+    expect(b.count).toBe(4);
+    // EAX becomes 1 (ZF clear), EBX 1: both branches fall through, ECX 1, HLT.
+    expect(m.run(100)).toBe(CpuExit.Hlt);
+    expect([m.cpu.regs.r32[0], m.cpu.regs.r32[3], m.cpu.regs.r32[1]]).toEqual([1, 1, 1]);
+  });
+
+  it('leaves in the middle when the branch inside is taken', () => {
+    const m = flat32('xor eax, eax\njz away\ninc ebx\nhlt\naway:\ninc ecx\nhlt');
+    expect(m.cpu.blocks.lookup().count).toBe(4);
+    expect(m.run(100)).toBe(CpuExit.Hlt);
+    expect([m.cpu.regs.r32[3], m.cpu.regs.r32[1]]).toEqual([0, 1]);
+  });
+
+  it('ends at a conditional branch back to its own start', () => {
+    const m = flat32('top:\ndec ecx\njnz top\ninc eax\nhlt');
+    m.cpu.regs.r32[1] = 5;
+    expect(m.cpu.blocks.lookup().count).toBe(2);
+    expect(m.run(100)).toBe(CpuExit.Hlt);
+    expect(m.cpu.regs.r32[0]).toBe(1);
+  });
+});

@@ -76,16 +76,23 @@ for (const name of [
 
 /**
  * The conditional near branches with a 32- or 64-bit operand size (Jcc rel8/rel32): a block goes on
- * past them with the instruction after (the path not taken), and leaves in the middle when one is
- * taken (`Cpu.chain` stops at an EIP other than the next instruction's; the compiling tier writes the
- * exit). Blocks end at every other control transfer, at these in 16-bit code, and at one back to the
- * block's own start (a self-loop, which the compiling tier runs in place).
+ * past {@link MID_BRANCHES} of them with the instruction after (the path not taken), and leaves in the
+ * middle when one is taken (`Cpu.chain` stops at an EIP other than the next instruction's; the
+ * compiling tier writes the exit). Blocks end at every other control transfer, at these in 16-bit
+ * code, and at one back to the block's own start (a self-loop, which the compiling tier runs in place).
  */
 const CONDITIONAL_NEAR = new Set<number>();
 for (const [code, cc] of jumpConditions(['rel8_32', 'rel32_32', 'rel8_64', 'rel32_64']))
   if (cc >= 0) CONDITIONAL_NEAR.add(code);
 
 export const MAX_BLOCK = 32;
+/**
+ * Conditional branches a block goes on past. Debian 686 boot, two builds at once on the 2-core machine
+ * (GUEST-DONE, peak RSS): none 83.6 s / 300 MiB against one 77.5 s / 308 MiB; one and two the same
+ * time; no bound 85.0 s / 367 MiB against one 84.8 s / 340 MiB (the instructions after a branch are
+ * decoded again in the block its target starts, and compiled functions grow).
+ */
+const MID_BRANCHES = 1;
 /** Bound of the spare pool of decoded-instruction objects (see `BlockCache.trim`). */
 const MAX_SPARE = 4096;
 /** Sets of the block table; each holds {@link WAYS} blocks. */
@@ -266,6 +273,7 @@ export class BlockCache {
     b.run = null;
     const page = Math.floor(phys / 4096);
     let cur = ip;
+    let branches = 0;
     while (b.count < MAX_BLOCK) {
       if (b.instructions.length <= b.count) {
         b.instructions.push(this.spare.pop() ?? new Instruction());
@@ -299,7 +307,8 @@ export class BlockCache {
         handler === undefinedOpcode ||
         handler === tooLong ||
         // A branch back to the block's start ends it: the compiling tier runs such a loop in place.
-        (ins.endsBlock && (!CONDITIONAL_NEAR.has(ins.code) || ins.nearBranchTarget === ip)) ||
+        (ins.endsBlock &&
+          (!CONDITIONAL_NEAR.has(ins.code) || ins.nearBranchTarget === ip || ++branches > MID_BRANCHES)) ||
         ins.code === Code.INVALID
       )
         break;
