@@ -41,6 +41,12 @@
  *   302 MiB against v86 9.7 s / 12.6 s (5.51x, 5.98x); 71.6 / 106.7 against 11.6 / 15.1 (6.15x, 7.05x);
  *   63.4 / 91.1 / 303 MiB against 10.7 / 13.8 (5.92x, 6.63x); that morning 58.0 / 96.5 against 10.3 /
  *   13.1 (5.63x, 7.35x). Back-to-back in-thread boots are steadier: the decompressor 19.4 -> 15.2 s.
+ * 2026-11-27, the fifth round (guest registers in locals, blocks past one conditional branch; x86-cpu
+ *   README): `--only debian-i386` typevisor 45.1 s / 64.7 s / 319 MiB against v86 9.6 s / 12.4 s /
+ *   370 MiB and qemu-tcg 4.6 s / 5.2 s: 4.68x, 5.24x v86 (an earlier run 4.64x, 5.11x);
+ *   `--only debian-amd64`: 117.8 s / 141.1 s / 379 MiB against qemu-tcg 4.3 s / 4.7 s: 27.71x, 29.75x.
+ *   Two builds compare best booted at once on the two cores (same conditions; two copies of one build
+ *   differed by 3.5%), not one after the other (single runs of one build differed by up to 15%).
  * The bench=1 workload (awk's floating point on the software x87, sha256) is where the gap widens. The
  * Typevisor row is the CLI's own process (before, the RSS column measured its launcher: 43 MiB).
  */
