@@ -128,6 +128,22 @@ export class Block {
   run: CompiledBlock | null = null;
   readonly instructions: Instruction[] = [];
   readonly handlers: Handler[] = [];
+
+  /**
+   * The successor this block's links name for `ip` decoded with the CS base and CPL/code size `key`,
+   * still valid, else null (the caller checks `linkGen` against the pager generation first).
+   */
+  linked(ip: number, csBase: number, key: number): Block | null {
+    let n = this.next0;
+    if (n !== null && n.ip === ip && n.csBase === csBase && n.phys >= 0 && n.key === key) return n;
+    n = this.next1;
+    if (n !== null && n.ip === ip && n.csBase === csBase && n.phys >= 0 && n.key === key) return n;
+    n = this.next2;
+    if (n !== null && n.ip === ip && n.csBase === csBase && n.phys >= 0 && n.key === key) return n;
+    n = this.next3;
+    if (n !== null && n.ip === ip && n.csBase === csBase && n.phys >= 0 && n.key === key) return n;
+    return null;
+  }
 }
 
 /** Handler for an invalid encoding, a missing feature or a decode that reached a fault. */
@@ -199,25 +215,10 @@ export class BlockCache {
     const gen = cpu.pager.generation;
     const prev = this.prev;
     if (prev !== null && prev.linkGen === gen) {
-      const a = prev.next0;
-      if (a !== null && a.ip === ip && a.csBase === csBase && a.phys >= 0 && a.key === key) {
-        this.prev = a;
-        return a;
-      }
-      const b = prev.next1;
-      if (b !== null && b.ip === ip && b.csBase === csBase && b.phys >= 0 && b.key === key) {
-        this.prev = b;
-        return b;
-      }
-      const c = prev.next2;
-      if (c !== null && c.ip === ip && c.csBase === csBase && c.phys >= 0 && c.key === key) {
-        this.prev = c;
-        return c;
-      }
-      const d = prev.next3;
-      if (d !== null && d.ip === ip && d.csBase === csBase && d.phys >= 0 && d.key === key) {
-        this.prev = d;
-        return d;
+      const n = prev.linked(ip, csBase, key);
+      if (n !== null) {
+        this.prev = n;
+        return n;
       }
     }
     const linear = bitness === 64 ? ip : (csBase + ip) >>> 0;

@@ -70,17 +70,7 @@ export const HOT_RUNS = 30_000;
  */
 export function linkedSuccessor(cpu: Cpu, b: Block, ip: number): Block | null {
   if (b.linkGen !== cpu.pager.generation || (b.bitness !== 64 && ip > cpu.segs.hi[Seg.CS]!)) return null;
-  const key = b.key;
-  const csBase = b.csBase;
-  let n = b.next0;
-  if (n !== null && n.ip === ip && n.phys >= 0 && n.key === key && n.csBase === csBase) return n;
-  n = b.next1;
-  if (n !== null && n.ip === ip && n.phys >= 0 && n.key === key && n.csBase === csBase) return n;
-  n = b.next2;
-  if (n !== null && n.ip === ip && n.phys >= 0 && n.key === key && n.csBase === csBase) return n;
-  n = b.next3;
-  if (n !== null && n.ip === ip && n.phys >= 0 && n.key === key && n.csBase === csBase) return n;
-  return null;
+  return b.linked(ip, b.csBase, b.key);
 }
 
 /** What the generated code calls: bound once, passed to each block's factory. */
