@@ -1,6 +1,7 @@
 /**
  * The decoded-block cache. A block is a run of decoded instructions starting at one physical address;
- * it ends at a control transfer (`Instruction.endsBlock`), at a page boundary, or after
+ * it ends at a control transfer (`Instruction.endsBlock`; it goes on past one conditional branch, see
+ * {@link CONDITIONAL_NEAR}), at a page boundary, or after
  * {@link MAX_BLOCK} instructions. Blocks live in a 2-way set-associative table keyed by physical address
  * (8,192 sets; a miss replaces the way used least recently) and are checked against the CS base, EIP and
  * code size they were decoded with. The size is the working set of a Linux boot: the default guest's

@@ -295,9 +295,10 @@ export class BlockWriter {
 
   /**
    * The end of a block without handler calls: the next block from this one's successor links, with
-   * the tests `BlockCache.lookup` makes on its link path ({@link linkedSuccessor}: the pager generation the links were made in,
-   * the EIP, a block still valid, the same CS base and CPL/code size: this block's, which nothing in it
-   * changed) and the CS limit the lookup checks first (outside 64-bit mode). (A block with handler
+   * the tests `BlockCache.lookup` makes on its link path ({@link linkedSuccessor}: the pager generation
+   * the links were made in, the EIP, a block still valid, the same CS base and CPL/code size: this
+   * block's, which nothing in it changed) and the CS limit the lookup checks first (outside 64-bit
+   * mode). (A block with handler
    * calls returns null: tested against the CS base and CPL/code size the handlers left, its successor
    * made the Debian amd64 decompressor slower, 71.7 -> 79.0 s, when its RETs were handler calls whose
    * links missed.)
@@ -369,7 +370,8 @@ export class BlockWriter {
     const ins = this.ins(i);
     const h = this.block.handlers[i]!;
     const cc = JCC_CONDITION.get(ins.code);
-    // The 32-bit-operand Jcc/JMP forms always end a block; the rel8_32/rel32_32 codes say the size.
+    // JMP rel ends a block, a Jcc rel may sit inside one (`BlockCache` goes on past one); the
+    // rel8_32/rel32_32 codes say the operand size.
     if (cc !== undefined && this.isLast(i)) this.branch(i, cc);
     else if (cc !== undefined && cc >= 0) this.exitIfTaken(i, cc);
     else if (this.isLast(i) && ins.code === Code.Call_rel32_32) this.callNear(i);
