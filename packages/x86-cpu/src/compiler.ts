@@ -298,10 +298,9 @@ export class BlockWriter {
    * the tests `BlockCache.lookup` makes on its link path ({@link linkedSuccessor}: the pager generation
    * the links were made in, the EIP, a block still valid, the same CS base and CPL/code size: this
    * block's, which nothing in it changed) and the CS limit the lookup checks first (outside 64-bit
-   * mode). (A block with handler
-   * calls returns null: tested against the CS base and CPL/code size the handlers left, its successor
-   * made the Debian amd64 decompressor slower, 71.7 -> 79.0 s, when its RETs were handler calls whose
-   * links missed.)
+   * mode). (A block with handler calls returns null: tested against the CS base and CPL/code size the
+   * handlers left, its successor made the Debian amd64 decompressor slower, 71.7 -> 79.0 s, when its
+   * RETs were handler calls whose links missed.)
    */
   protected successor(): string[] {
     return ['return linkedSuccessor(cpu, _b, regs.ip);'];
@@ -571,6 +570,16 @@ export class BlockWriter {
     return c !== 0 && c < shift.size;
   }
 
+  /**
+   * Instruction `i` sets all six status flags to the EFLAGS bits `bits` (`setArith` with every status
+   * flag: nothing of the old record is needed), unless they are dead; no lazy record stays for a Jcc.
+   */
+  protected allFlags(i: number, bits: string): void {
+    if (!this.flagsDead(i))
+      this.lines.push(`f.bits = (f.bits & ${~OSZAPC}) | ((${bits}) & ${OSZAPC}); f.op = ${LazyOp.None};`);
+    this.flags = null;
+  }
+
   protected record(i: number, op: number, d: string, s: string, x: string): void {
     if (!this.flagsDead(i))
       this.lines.push(`f.op = ${op}; f.size = 32; f.dst = ${d}; f.src = ${s}; f.res = ${x};`);
@@ -751,18 +760,12 @@ export class BlockWriter {
           bits = `szp(${xv}, 32) | ${cf}`;
         }
         out.push(`r32[${d}] = ${xv};`);
-        // setArith with all six status flags: nothing of the old record is needed.
-        if (!this.flagsDead(i))
-          out.push(`f.bits = (f.bits & ${~OSZAPC}) | ((${bits}) & ${OSZAPC}); f.op = ${LazyOp.None};`);
-        this.flags = null;
+        this.allFlags(i, bits);
       }
     } else if (h === F.imulRR) {
       out.push(`const a${i} = r32[${s}], b${i} = r32[${d}], x${i} = Math.imul(a${i}, b${i});`);
       out.push(`r32[${d}] = x${i};`);
-      const bits = `szp(x${i} >>> 0, 32) | (a${i} * b${i} !== x${i} ? ${EFLAGS.OF | EFLAGS.CF} : 0)`;
-      if (!this.flagsDead(i))
-        out.push(`f.bits = (f.bits & ${~OSZAPC}) | ((${bits}) & ${OSZAPC}); f.op = ${LazyOp.None};`);
-      this.flags = null;
+      this.allFlags(i, `szp(x${i} >>> 0, 32) | (a${i} * b${i} !== x${i} ? ${EFLAGS.OF | EFLAGS.CF} : 0)`);
     } else if (h === F.pushR) {
       this.enter(i);
       out.push(`const v${i} = u32[${d}];`);
@@ -1010,11 +1013,7 @@ export class BlockWriter {
       of = '0';
     }
     out.push(size === 32 ? `r32[${d}] = ${xv};` : `r16[${d << 1}] = ${xv};`);
-    if (!this.flagsDead(i))
-      out.push(
-        `f.bits = (f.bits & ${~OSZAPC}) | ((szp(${xv}, ${size}) | (${of} ? ${EFLAGS.OF} : 0) | ${cf}) & ${OSZAPC}); f.op = ${LazyOp.None};`,
-      );
-    this.flags = null;
+    this.allFlags(i, `szp(${xv}, ${size}) | (${of} ? ${EFLAGS.OF} : 0) | ${cf}`);
     return true;
   }
 }

@@ -220,11 +220,12 @@ export class BlockWriter64 extends BlockWriter {
     out.push(`regs.ip = ${tg}; cpu.instructions = base + ${this.count};`);
   }
 
-  /** JMP rel / Jcc rel in 64-bit mode, the block's last instruction: #GP(0) for a non-canonical target. */
+  /** The jump to `target` in 64-bit mode: #GP(0) for a non-canonical target (no CS limit). */
   protected override jumpTo(target: number): string {
     return isCanonical(target) ? `regs.ip = ${target};` : `${this.book()} raise(${Vector.GP}, 0);`;
   }
 
+  /** JMP rel / Jcc rel in 64-bit mode, the block's last instruction. */
   protected override branch(i: number, cc: number): void {
     const ins = this.ins(i);
     this.enter(i);

@@ -29,7 +29,6 @@ const SLOW_PATH = 'cpu.startIp = ';
 /** A handler call as `BlockWriter.call` writes it. */
 const HANDLER_CALL = /h\[\d+\]\(cpu, l\[\d+\]\);/g;
 const ANY_VIEW = /\b(?:[ru]32|r16|r8)\[/g;
-const ANY_INDEXED = /\b(?:[ru]32|r16|r8)\[\d+\]/g;
 const ANY_INDEXED_PARTS = /\b([ru]32|r16|r8)\[(\d+)\]/g;
 /** A store through a view (not `==`/`===`). */
 const ANY_WRITE = /\b([ru]32|r16|r8)\[(\d+)\] = (?!=)/g;
@@ -66,7 +65,7 @@ function writeOf(view: string, index: number, n: number, value: string): string 
 export function registerLocals(body: readonly string[], words: number): RegisterLocals {
   const text = body.join('\n');
   // Only constant indices: a computed one could name any word.
-  if ((text.match(ANY_VIEW) ?? []).length !== (text.match(ANY_INDEXED) ?? []).length)
+  if ((text.match(ANY_VIEW) ?? []).length !== (text.match(ANY_INDEXED_PARTS) ?? []).length)
     return { prologue: [], body: [...body] };
   const used = new Set<number>();
   for (const m of text.matchAll(ANY_INDEXED_PARTS)) {
@@ -88,12 +87,11 @@ export function registerLocals(body: readonly string[], words: number): Register
 
   const stored = rewriteWrites(text, used);
   if (stored === null) return { prologue: [], body: [...body] };
-  const out0 = stored.replace(ANY_INDEXED_PARTS, (whole, view: string, index: string) => {
+  let out = stored.replace(ANY_INDEXED_PARTS, (whole, view: string, index: string) => {
     const i = Number(index);
     const n = word(view, i);
     return used.has(n) ? readOf(view, i, n) : whole;
   });
-  let out = out0;
   if (spill !== '') {
     out = out.split(SLOW_PATH).join(`${spill} ${SLOW_PATH}`);
     out = out.replace(/\breturn ([^;]*);/g, (_whole, value: string) => `{ ${spill} return ${value}; }`);
