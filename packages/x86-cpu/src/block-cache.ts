@@ -22,7 +22,7 @@ import { compileBlock64 } from './compiler64.js';
 import { raise, Vector } from './exceptions.js';
 import { segmentFault } from './memory-access.js';
 import { AccessKind } from './paging.js';
-import { Seg } from './registers.js';
+import { type RegisterFile, Seg } from './registers.js';
 import { Access } from './segments.js';
 
 /**
@@ -131,10 +131,12 @@ export class Block {
   readonly handlers: Handler[] = [];
 
   /**
-   * The successor this block's links name for `ip` decoded with the CS base and CPL/code size `key`,
-   * still valid, else null (the caller checks `linkGen` against the pager generation first).
+   * The successor this block's links name for the current EIP (`regs.ip`) decoded with the CS base and
+   * CPL/code size `key`, still valid, else null (the caller checks `linkGen` against the pager
+   * generation first). EIP is read here rather than passed: one above 2^31 would be boxed at each call.
    */
-  linked(ip: number, csBase: number, key: number): Block | null {
+  linked(regs: RegisterFile, csBase: number, key: number): Block | null {
+    const ip = regs.ip;
     let n = this.next0;
     if (n !== null && n.ip === ip && n.csBase === csBase && n.phys >= 0 && n.key === key) return n;
     n = this.next1;
@@ -216,7 +218,7 @@ export class BlockCache {
     const gen = cpu.pager.generation;
     const prev = this.prev;
     if (prev !== null && prev.linkGen === gen) {
-      const n = prev.linked(ip, csBase, key);
+      const n = prev.linked(cpu.regs, csBase, key);
       if (n !== null) {
         this.prev = n;
         return n;
@@ -393,12 +395,14 @@ export class BlockCache {
     const avail = long ? MAX_INSTRUCTION_LENGTH : Math.min(MAX_INSTRUCTION_LENGTH, hi - ip + 1);
     const user = cpu.ctrl.cpl === 3;
     let n = 0;
-    let linear = long ? ip : (csBase + ip) >>> 0;
+    // The linear address is formed only where a page starts (no number carried byte by byte: one
+    // above 2^31 would be boxed at each step).
+    const start = long ? ip : (csBase + ip) >>> 0;
     let p = -1;
     while (n < avail) {
-      if (n === 0 || (linear & 0xfff) === 0) {
+      if (n === 0 || ((start + n) & 0xfff) === 0) {
         try {
-          p = cpu.pager.translate(linear, AccessKind.Fetch, user);
+          p = cpu.pager.translate(long ? start + n : (start + n) >>> 0, AccessKind.Fetch, user);
         } catch (e) {
           if (n === 0 && !first) return -1;
           if (n === 0) throw e;
@@ -407,7 +411,6 @@ export class BlockCache {
       }
       this.bytes[n++] = cpu.phys.read8(p);
       p++;
-      linear = long ? linear + 1 : (linear + 1) >>> 0;
     }
     return n;
   }

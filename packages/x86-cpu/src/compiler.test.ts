@@ -30,8 +30,18 @@ import {
   setIdt,
   type Shape,
 } from '../test/compiled-diff.js';
-import { blockSource } from './compiler.js';
-import { CODE, GDT, flat32, type Machine, Sel, writeDescriptor, writeGdt } from '../test/machine.js';
+import { blockSource, RUNTIME } from './compiler.js';
+import { TLB_MASK, tlbTag } from './paging.js';
+import {
+  CODE,
+  GDT,
+  flat32,
+  type Machine,
+  runToHlt as runToHltOne,
+  Sel,
+  writeDescriptor,
+  writeGdt,
+} from '../test/machine.js';
 import { CpuExit, EFLAGS, NullHooks, Seg } from './index.js';
 
 /**
@@ -478,10 +488,15 @@ describe('compiled blocks: specific cases', () => {
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });
 
-  it('a #PF in the middle of a compiled block is delivered at the same instruction, and the loop resumes', () => {
-    const MISSING = 0x200000;
-    const start = MISSING - 4 * (HOT_RUNS + 40);
-    const source = `${PAGING_ON}
+  // Above 2^31 the fault comes from a slow path given its offset as int32 (`write32s`): CR2 is unsigned.
+  it.each([
+    ['0x200000', 0x200000],
+    ['0xc0200000, above 2^31', 0xc0200000],
+  ])(
+    'a #PF at %s in the middle of a compiled block is delivered at the same instruction, and the loop resumes',
+    (_, MISSING) => {
+      const start = MISSING - 4 * (HOT_RUNS + 40);
+      const source = `${PAGING_ON}
       mov ebp, ${ITERATIONS}
       mov esi, ${DATA}
       mov edi, ${start}
@@ -498,26 +513,29 @@ describe('compiled blocks: specific cases', () => {
       push eax
       mov eax, cr2
       mov [${DATA + 0x20}], eax
-      mov dword [${PAGE_TABLE + (MISSING >>> 12) * 4}], ${MISSING | 3}
+      mov dword [${PAGE_TABLE + ((MISSING >>> 12) % 1024) * 4}], ${(MISSING % 0x400000) + 3}
       invlpg [eax]
       pop eax
       add esp, 4
       iretd`;
-    const p = pair(source);
-    const pf = labelAddress(source, 'pf');
-    for (const m of [p.slow, p.fast]) {
-      m.memory.write32(PAGE_DIR, PAGE_TABLE | 3);
-      for (let i = 0; i < 1024; i++)
-        m.memory.write32(PAGE_TABLE + i * 4, i === MISSING >>> 12 ? 0 : (i << 12) | 3);
-      m.memory.write32(IDT + 14 * 8, (Sel.Code32 << 16) | pf);
-      m.memory.write32(IDT + 14 * 8 + 4, 0x8e00);
-    }
-    const s = runToHlt(p);
-    expect(s.events.map((e) => e[1])).toEqual([14]);
-    expect(s.cr2).toBe(MISSING);
-    expect(p.fast.memory.read32(DATA + 0x20)).toBe(MISSING);
-    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
-  });
+      const p = pair(source);
+      const pf = labelAddress(source, 'pf');
+      for (const m of [p.slow, p.fast]) {
+        // Linear 0xc0000000 up uses the same page table as 0 up.
+        m.memory.write32(PAGE_DIR, PAGE_TABLE | 3);
+        m.memory.write32(PAGE_DIR + (0xc0000000 >>> 22) * 4, PAGE_TABLE | 3);
+        for (let i = 0; i < 1024; i++)
+          m.memory.write32(PAGE_TABLE + i * 4, i === (MISSING >>> 12) % 1024 ? 0 : (i << 12) | 3);
+        m.memory.write32(IDT + 14 * 8, (Sel.Code32 << 16) | pf);
+        m.memory.write32(IDT + 14 * 8 + 4, 0x8e00);
+      }
+      const s = runToHlt(p);
+      expect(s.events.map((e) => e[1])).toEqual([14]);
+      expect(s.cr2).toBe(MISSING);
+      expect(p.fast.memory.read32(DATA + 0x20)).toBe(MISSING);
+      expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+    },
+  );
 
   it('a #GP from the DS limit in the middle of a compiled block leaves the same state and frame', () => {
     const start = DATA + 0x100;
@@ -544,31 +562,68 @@ describe('compiled blocks: specific cases', () => {
     expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });
 
-  it('loads and stores crossing into a page mapped elsewhere use both translations', () => {
-    // Linear 0x300000 and 0x301000 map to CROSSING_FRAMES, not adjacent (nor identity).
-    const p = pair(`${PAGING_ON}
+  // Above 2^31 the slow paths get their offsets as int32 (`read32s`...): the same bytes must be reached.
+  it.each([
+    ['0x300000', 0],
+    ['0xc0300000, above 2^31', 0xc0000000],
+  ])(
+    'loads and stores crossing from linear %s into a page mapped elsewhere use both translations',
+    (_, high) => {
+      // Linear 0x300000 and 0x301000 (also at 0xc0300000: the same page table) map to CROSSING_FRAMES,
+      // not adjacent (nor identity).
+      const at = (a: number) => `0x${(high + a).toString(16)}`;
+      const p = pair(`${PAGING_ON}
       mov ebp, ${ITERATIONS}
     top:
-      mov eax, [0x300ffe]
+      mov eax, [${at(0x300ffe)}]
       add eax, ebp
-      mov [0x300ffd], eax
-      movzx edx, word [0x300fff]
-      add ecx, [0x300ffc]
-      mov [0x300fff], dx
-      mov [0x300ff0], ecx
+      mov [${at(0x300ffd)}], eax
+      movzx edx, word [${at(0x300fff)}]
+      add ecx, [${at(0x300ffc)}]
+      mov [${at(0x300fff)}], dx
+      mov [${at(0x300ff0)}], ecx
       add ecx, edx
       dec ebp
       jnz top
       hlt`);
-    for (const m of [p.slow, p.fast]) {
+      for (const m of [p.slow, p.fast]) {
+        m.memory.write32(PAGE_DIR, PAGE_TABLE | 3);
+        m.memory.write32(PAGE_DIR + (0xc0000000 >>> 22) * 4, PAGE_TABLE | 3);
+        for (let i = 0; i < 1024; i++) m.memory.write32(PAGE_TABLE + i * 4, (i << 12) | 3);
+        for (const [page, frame] of CROSSING_FRAMES)
+          m.memory.write32(PAGE_TABLE + page * 4, (frame << 12) | 3);
+        seedCrossingFrames(m);
+      }
+      runToHlt(p);
+      expectCrossingFramesAgree(p);
+      expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+    },
+  );
+
+  it('the 32-bit slow paths take an int32 offset above 2^31 to the unsigned address (and its TLB tag)', () => {
+    const wrappers = RUNTIME as unknown as Record<string, (...a: number[]) => number>;
+    for (const size of [8, 16, 32] as const) {
+      const m = flat32(`${PAGING_ON}
+        hlt`);
       m.memory.write32(PAGE_DIR, PAGE_TABLE | 3);
+      m.memory.write32(PAGE_DIR + (0xc0000000 >>> 22) * 4, PAGE_TABLE | 3);
       for (let i = 0; i < 1024; i++) m.memory.write32(PAGE_TABLE + i * 4, (i << 12) | 3);
-      for (const [page, frame] of CROSSING_FRAMES) m.memory.write32(PAGE_TABLE + page * 4, (frame << 12) | 3);
-      seedCrossingFrames(m);
+      m.memory.write32(0x300ff0, 0x89abcdef);
+      runToHltOne(m);
+      const cpu = m.cpu as unknown as number;
+      const at = 0xc0300ff0;
+      const value = size === 8 ? 0xef : size === 16 ? 0xcdef : 0x89abcdef;
+      // Each fills the RAM-direct TLB for the unsigned address: the next access takes the direct path.
+      const { ramRTag, ramWTag } = m.cpu.pager;
+      const slot = (at >>> 12) & TLB_MASK;
+      expect(wrappers[`read${size}s`]!(cpu, Seg.DS, at | 0), `read${size}s`).toBe(value);
+      expect(ramRTag[slot], `read${size}s tag`).toBe(tlbTag(at, false));
+      wrappers[`write${size}s`]!(cpu, Seg.DS, (at + 4) | 0, 0x80000000 | value);
+      expect(m.memory.read32(0x300ff4), `write${size}s`).toBe(
+        size === 32 ? (0x80000000 | value) >>> 0 : value,
+      );
+      expect(ramWTag[slot], `write${size}s tag`).toBe(tlbTag(at, false));
     }
-    runToHlt(p);
-    expectCrossingFramesAgree(p);
-    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
   });
 
   it('a user-mode access to a supervisor page faults although a supervisor access left it in the TLB', () => {

@@ -48,8 +48,12 @@ export type CompiledBlock = (
   cpu: Cpu,
   list: readonly Instruction[],
   handlers: readonly Handler[],
-  /** `Cpu.instructions` must not pass it (a block that loops on itself checks before each round). */
-  limit: number,
+  /**
+   * Instructions the block may retire: `Cpu.instructions` must not pass its value at entry plus this
+   * (a block that loops on itself checks before each round). A count rather than the limit itself:
+   * small, so it goes into the call as it is (a limit past 2^31 would be boxed at every call).
+   */
+  budget: number,
   /** The block itself (its successor links). */
   block: Block,
 ) => Block | null;
@@ -63,14 +67,53 @@ export type CompiledBlock = (
 export const HOT_RUNS = 30_000;
 
 /**
- * The block to run after `b` when one of its successor links names the block at `ip`, with the tests
+ * The block to run after `b` when one of its successor links names the block at EIP, with the tests
  * `BlockCache.lookup` makes on its link path: links made in this pager generation, a block still valid,
  * the CS base and CPL/code size of `b` (which a block without handler calls leaves as they were), and
- * outside 64-bit mode `ip` within the CS limit (the lookup's first test); else null (a lookup).
+ * outside 64-bit mode EIP within the CS limit (the lookup's first test); else null (a lookup).
  */
-export function linkedSuccessor(cpu: Cpu, b: Block, ip: number): Block | null {
-  if (b.linkGen !== cpu.pager.generation || (b.bitness !== 64 && ip > cpu.segs.hi[Seg.CS]!)) return null;
-  return b.linked(ip, b.csBase, b.key);
+export function linkedSuccessor(cpu: Cpu, b: Block): Block | null {
+  const regs = cpu.regs;
+  if (b.linkGen !== cpu.pager.generation || (b.bitness !== 64 && regs.ip > cpu.segs.hi[Seg.CS]!)) return null;
+  return b.linked(regs, b.csBase, b.key);
+}
+
+/*
+ * The generated code passes no number that may be above 2^31 to a call it makes on its fast paths:
+ * V8 boxes such a number (a heap allocation) whenever it does not inline the callee, and a value a slow
+ * path passes may be boxed on the fast path too when V8 shares the conversion between two slow paths.
+ * Hence {@link szpOf} and {@link incDecRecord} written out, and the 32-bit slow paths' offsets and
+ * values passed as int32 to `read8s`... (the Debian 686 boot allocated 190 MB/s of such boxes).
+ */
+
+/** SF, ZF and PF of the unsigned `size`-bit value `x`, written out (`flags.ts` `szp`). */
+export function szpOf(x: string, size: number): string {
+  return `(((${x}) >>> ${size - 1}) & 1 ? ${EFLAGS.SF} : 0) | ((${x}) === 0 ? ${EFLAGS.ZF} : 0) | (PARITY[(${x}) & 0xff] << 2)`;
+}
+
+/** The lazy record of a 32-bit INC/DEC of `d` to `x`, written out (`flags.ts` `setLazy`, which keeps CF). */
+export function incDecRecord(op: LazyOp, d: string, x: string): string {
+  return `f.bits = (f.bits & ${~EFLAGS.CF}) | getCF(f); f.op = ${op}; f.size = 32; f.dst = ${d}; f.src = 1; f.res = ${x};`;
+}
+
+/** The slow paths of 32-bit blocks: offsets (and values) come as int32, taken back to unsigned here. */
+function read8s(cpu: Cpu, seg: number, off: number): number {
+  return read8(cpu, seg, off >>> 0);
+}
+function read16s(cpu: Cpu, seg: number, off: number): number {
+  return read16(cpu, seg, off >>> 0);
+}
+function read32s(cpu: Cpu, seg: number, off: number): number {
+  return read32(cpu, seg, off >>> 0);
+}
+function write8s(cpu: Cpu, seg: number, off: number, value: number): void {
+  write8(cpu, seg, off >>> 0, value & 0xff);
+}
+function write16s(cpu: Cpu, seg: number, off: number, value: number): void {
+  write16(cpu, seg, off >>> 0, value & 0xffff);
+}
+function write32s(cpu: Cpu, seg: number, off: number, value: number): void {
+  write32(cpu, seg, off >>> 0, value >>> 0);
 }
 
 /** What the generated code calls: bound once, passed to each block's factory. */
@@ -82,6 +125,12 @@ export const RUNTIME = {
   write8,
   write16,
   write32,
+  read8s,
+  read16s,
+  read32s,
+  write8s,
+  write16s,
+  write32s,
   getCF,
   setArith,
   setLazy,
@@ -264,7 +313,7 @@ export class BlockWriter {
       this.instruction(i);
     }
     const head = [
-      `function block_${name(b.csBase)}_${name(b.ip)}(cpu, l, h, limit, _b) {`,
+      `function block_${name(b.csBase)}_${name(b.ip)}(cpu, l, h, budget, _b) {`,
       'const regs = cpu.regs, r32 = regs.r32, u32 = regs.u32, r16 = regs.r16, r8 = regs.r8, f = cpu.flags;',
     ];
     if (this.accesses > 0)
@@ -290,7 +339,13 @@ export class BlockWriter {
       ['for (;;) {', 'const base = cpu.instructions;', ...this.lines, ...leave, '}', ...this.successor()],
       this.localWords,
     );
-    return [...head, ...prologue, 'const gen = cpu.pager.generation;', ...body, '}'].join('\n');
+    return [
+      ...head,
+      ...prologue,
+      'const gen = cpu.pager.generation, limit = cpu.instructions + budget;',
+      ...body,
+      '}',
+    ].join('\n');
   }
 
   /**
@@ -303,7 +358,7 @@ export class BlockWriter {
    * RETs were handler calls whose links missed.)
    */
   protected successor(): string[] {
-    return ['return linkedSuccessor(cpu, _b, regs.ip);'];
+    return ['return linkedSuccessor(cpu, _b);'];
   }
 
   /** Register-file words (`r32` indices below it) the function may keep in locals (`register-locals.ts`). */
@@ -476,7 +531,7 @@ export class BlockWriter {
     );
     out.push(`${into} = ${this.load(32, Seg.SS, `sp${i}`)};`, check, `r32[4] = (sp${i} + ${bytes}) | 0; }`);
     out.push(
-      `else { ${this.book()} const sp = r16[8]; ${into} = read32(cpu, ${Seg.SS}, sp); ${check} r16[8] = (sp + ${bytes}) & 0xffff; }`,
+      `else { ${this.book()} const sp = r16[8]; ${into} = read32(cpu, ${Seg.SS}, sp) >>> 0; ${check} r16[8] = (sp + ${bytes}) & 0xffff; }`,
     );
   }
 
@@ -641,9 +696,19 @@ export class BlockWriter {
     this.lines.push(
       `let ${v};`,
       `if (${hit}) { const at = ${at}; ${v} = ${get}; }`,
-      `else { ${this.book()} ${v} = read${size}(cpu, ${seg}, ${a}); }`,
+      `else { ${this.book()} ${v} = ${this.readCall(size, seg, a)} >>> 0; }`,
     );
     return v;
+  }
+
+  /** The slow path's read of `size` bits at seg:`a` (32-bit code: the offset as int32, see {@link szpOf}). */
+  protected readCall(size: 8 | 16 | 32, seg: number, a: string): string {
+    return `read${size}s(cpu, ${seg}, ${a} | 0)`;
+  }
+
+  /** The slow path's write of `value` (`size` bits) at seg:`a`, as {@link readCall}. */
+  protected writeCall(size: 8 | 16 | 32, seg: number, a: string, value: string): string {
+    return `write${size}s(cpu, ${seg}, ${a} | 0, (${value}) | 0)`;
   }
 
   /** Emits a write of `size` bits at seg:off, as {@link load} (a write entry: RAM without decoded code). */
@@ -657,7 +722,7 @@ export class BlockWriter {
           : `view.setUint32(at, ${value}, true)`;
     this.lines.push(
       `if (${hit}) { const at = ${at}; ${put}; }`,
-      `else { ${this.book()} write${size}(cpu, ${seg}, ${a}, ${value}); }`,
+      `else { ${this.book()} ${this.writeCall(size, seg, a, value)}; }`,
     );
   }
 
@@ -735,7 +800,7 @@ export class BlockWriter {
       out.push(`const d${i} = u32[${d}], x${i} = (d${i} ${inc ? '+' : '-'} 1) >>> 0;`);
       out.push(`r32[${d}] = x${i};`);
       const op = inc ? LazyOp.Inc : LazyOp.Dec;
-      out.push(`setLazy(f, ${op}, 32, d${i}, 1, x${i});`);
+      out.push(incDecRecord(op, `d${i}`, `x${i}`));
       this.flags = { op, d: `d${i}`, s: '1', x: `x${i}` };
     } else if (h === F.shlRI || h === F.shrRI || h === F.sarRI) {
       const c = ins.immediate & 31;
@@ -748,16 +813,18 @@ export class BlockWriter {
           out.push(
             `const ${dv} = u32[${d}], ${xv} = (${dv} << ${c}) >>> 0, ${cf} = (${dv} >>> ${32 - c}) & 1;`,
           );
-          bits = `szp(${xv}, 32) | ((${xv} >>> 31) ^ ${cf} ? ${EFLAGS.OF} : 0) | ${cf}`;
+          bits = `${szpOf(xv, 32)} | ((${xv} >>> 31) ^ ${cf} ? ${EFLAGS.OF} : 0) | ${cf}`;
         } else if (h === F.shrRI) {
           out.push(`const ${dv} = u32[${d}], ${xv} = ${dv} >>> ${c}, ${cf} = (${dv} >>> ${c - 1}) & 1;`);
           bits =
-            c === 1 ? `szp(${xv}, 32) | (${dv} >>> 31 ? ${EFLAGS.OF} : 0) | ${cf}` : `szp(${xv}, 32) | ${cf}`;
+            c === 1
+              ? `${szpOf(xv, 32)} | (${dv} >>> 31 ? ${EFLAGS.OF} : 0) | ${cf}`
+              : `${szpOf(xv, 32)} | ${cf}`;
         } else {
           out.push(
             `const ${dv} = r32[${d}], ${xv} = (${dv} >> ${c}) >>> 0, ${cf} = (${dv} >> ${c - 1}) & 1;`,
           );
-          bits = `szp(${xv}, 32) | ${cf}`;
+          bits = `${szpOf(xv, 32)} | ${cf}`;
         }
         out.push(`r32[${d}] = ${xv};`);
         this.allFlags(i, bits);
@@ -765,7 +832,10 @@ export class BlockWriter {
     } else if (h === F.imulRR) {
       out.push(`const a${i} = r32[${s}], b${i} = r32[${d}], x${i} = Math.imul(a${i}, b${i});`);
       out.push(`r32[${d}] = x${i};`);
-      this.allFlags(i, `szp(x${i} >>> 0, 32) | (a${i} * b${i} !== x${i} ? ${EFLAGS.OF | EFLAGS.CF} : 0)`);
+      this.allFlags(
+        i,
+        `${szpOf(`x${i} >>> 0`, 32)} | (a${i} * b${i} !== x${i} ? ${EFLAGS.OF | EFLAGS.CF} : 0)`,
+      );
     } else if (h === F.pushR) {
       this.enter(i);
       out.push(`const v${i} = u32[${d}];`);
@@ -906,7 +976,7 @@ export class BlockWriter {
       out.push(`const ${dv} = ${m}, ${xv} = (${dv} ${inc ? '+' : '-'} 1) >>> 0;`);
       this.store(32, seg, off, xv);
       const op = inc ? LazyOp.Inc : LazyOp.Dec;
-      out.push(`setLazy(f, ${op}, 32, ${dv}, 1, ${xv});`);
+      out.push(incDecRecord(op, dv, xv));
       this.flags = { op, d: dv, s: '1', x: xv };
       this.leaveIfStopped(i);
       return true;
@@ -960,15 +1030,15 @@ export class BlockWriter {
         out.push(
           `const ${dv} = u32[${d}], ${xv} = (${dv} << ${c}) >>> 0, ${cf} = (${dv} >>> (32 - ${c})) & 1;`,
         );
-        bits = `szp(${xv}, 32) | ((${xv} >>> 31) ^ ${cf} ? ${EFLAGS.OF} : 0) | ${cf}`;
+        bits = `${szpOf(xv, 32)} | ((${xv} >>> 31) ^ ${cf} ? ${EFLAGS.OF} : 0) | ${cf}`;
       } else if (shift === 'shr') {
         out.push(`const ${dv} = u32[${d}], ${xv} = ${dv} >>> ${c}, ${cf} = (${dv} >>> (${c} - 1)) & 1;`);
-        bits = `szp(${xv}, 32) | (${c} === 1 && ${dv} >>> 31 ? ${EFLAGS.OF} : 0) | ${cf}`;
+        bits = `${szpOf(xv, 32)} | (${c} === 1 && ${dv} >>> 31 ? ${EFLAGS.OF} : 0) | ${cf}`;
       } else {
         out.push(
           `const ${dv} = r32[${d}], ${xv} = (${dv} >> ${c}) >>> 0, ${cf} = (${dv} >> (${c} - 1)) & 1;`,
         );
-        bits = `szp(${xv}, 32) | ${cf}`;
+        bits = `${szpOf(xv, 32)} | ${cf}`;
       }
       out.push(`r32[${d}] = ${xv};`);
       out.push(`f.bits = (f.bits & ${~OSZAPC}) | ((${bits}) & ${OSZAPC}); f.op = ${LazyOp.None}; }`);
@@ -1013,7 +1083,7 @@ export class BlockWriter {
       of = '0';
     }
     out.push(size === 32 ? `r32[${d}] = ${xv};` : `r16[${d << 1}] = ${xv};`);
-    this.allFlags(i, `szp(${xv}, ${size}) | (${of} ? ${EFLAGS.OF} : 0) | ${cf}`);
+    this.allFlags(i, `${szpOf(xv, size)} | (${of} ? ${EFLAGS.OF} : 0) | ${cf}`);
     return true;
   }
 }

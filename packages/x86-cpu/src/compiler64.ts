@@ -22,7 +22,14 @@
  */
 import { Code, type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import type { Block } from './block-cache.js';
-import { BlockWriter, type CompiledBlock, compileSource, jumpConditions, RUNTIME } from './compiler.js';
+import {
+  BlockWriter,
+  type CompiledBlock,
+  compileSource,
+  incDecRecord,
+  jumpConditions,
+  RUNTIME,
+} from './compiler.js';
 import type { Handler } from './cpu.js';
 import { HANDLERS } from './dispatch.js';
 import { Vector } from './exceptions.js';
@@ -144,6 +151,15 @@ export class BlockWriter64 extends BlockWriter {
   protected override localWords = 0;
   /** The last flag writer so far wrote all six status flags eagerly (`f.op` is None). */
   private eager = false;
+
+  /** A 64-bit offset is no 32-bit number: the plain `read8`... take it as it is. */
+  protected override readCall(size: 8 | 16 | 32, seg: number, a: string): string {
+    return `read${size}(cpu, ${seg}, ${a})`;
+  }
+
+  protected override writeCall(size: 8 | 16 | 32, seg: number, a: string, value: string): string {
+    return `write${size}(cpu, ${seg}, ${a}, ${value})`;
+  }
 
   protected override get selfLoop(): boolean {
     const last = this.ins(this.count - 1);
@@ -317,7 +333,7 @@ export class BlockWriter64 extends BlockWriter {
     this.lines.push(
       `let ${lo}, ${hi};`,
       `if (${hit}) { const at = ${at}; ${lo} = view.getUint32(at, true); ${hi} = view.getUint32(at + 4, true); }`,
-      `else { ${this.book()} ${lo} = read64(cpu, ${seg}, ${a}); ${hi} = cpu.hi; }`,
+      `else { ${this.book()} ${lo} = read64(cpu, ${seg}, ${a}) >>> 0; ${hi} = cpu.hi; }`,
     );
     return [lo, hi];
   }
@@ -446,7 +462,7 @@ export class BlockWriter64 extends BlockWriter {
       out.push(`const d${i} = u32[${d}], x${i} = (d${i} ${inc ? '+' : '-'} 1) >>> 0;`);
       out.push(`r32[${d}] = x${i}; r32[${dh}] = 0;`);
       const op = inc ? LazyOp.Inc : LazyOp.Dec;
-      out.push(`setLazy(f, ${op}, 32, d${i}, 1, x${i});`);
+      out.push(incDecRecord(op, `d${i}`, `x${i}`));
       this.flags = { op, d: `d${i}`, s: '1', x: `x${i}` };
       this.eager = false;
     } else if (ALU64.has(h)) {

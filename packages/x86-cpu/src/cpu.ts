@@ -349,7 +349,7 @@ export class Cpu {
       const budget = limit - this.instructions;
       this.stop = false;
       const run = block.run;
-      if (run !== null && n <= budget) next = run(this, list, handlers, limit, block);
+      if (run !== null && n <= budget) next = run(this, list, handlers, budget, block);
       else {
         if (n > budget) n = budget;
         for (let i = 0; i < n; i++) {

@@ -71,12 +71,12 @@ const FLAT_WRITE = Access.FLAT | Access.WRITE;
 /** The linear address of `last + 1` bytes at seg:off for a read, checked against the segment. */
 function readAddress(cpu: Cpu, seg: number, off: number, last: number): number {
   if ((cpu.segs.access[seg]! & FLAT_READ) === FLAT_READ && off <= 0xffffffff - last) return off;
-  return check(cpu, seg, off, last, Access.READ);
+  return +check(cpu, seg, off, last, Access.READ);
 }
 
 function writeAddress(cpu: Cpu, seg: number, off: number, last: number): number {
   if ((cpu.segs.access[seg]! & FLAT_WRITE) === FLAT_WRITE && off <= 0xffffffff - last) return off;
-  return check(cpu, seg, off, last, Access.WRITE);
+  return +check(cpu, seg, off, last, Access.WRITE);
 }
 
 /** RAM offset of `last + 1` bytes at `lin` when they are on one page with a RAM-direct read entry, else -1. */
@@ -174,19 +174,19 @@ export function writeLinear32(cpu: Cpu, lin: number, value: number, user = cpu.c
 export function read8(cpu: Cpu, seg: number, off: number): number {
   const lin = readAddress(cpu, seg, off, 0);
   const at = ramReadOffset(cpu, lin, 0);
-  return at >= 0 ? cpu.phys.ram[at]! : readLinear8(cpu, lin);
+  return at >= 0 ? cpu.phys.ram[at]! : readLinear8(cpu, lin) >>> 0;
 }
 
 export function read16(cpu: Cpu, seg: number, off: number): number {
   const lin = readAddress(cpu, seg, off, 1);
   const at = ramReadOffset(cpu, lin, 1);
-  return at >= 0 ? cpu.phys.view.getUint16(at, true) : readLinear16(cpu, lin);
+  return at >= 0 ? cpu.phys.view.getUint16(at, true) : readLinear16(cpu, lin) >>> 0;
 }
 
 export function read32(cpu: Cpu, seg: number, off: number): number {
   const lin = readAddress(cpu, seg, off, 3);
   const at = ramReadOffset(cpu, lin, 3);
-  return at >= 0 ? cpu.phys.view.getUint32(at, true) : readLinear32(cpu, lin);
+  return at >= 0 ? cpu.phys.view.getUint32(at, true) : readLinear32(cpu, lin) >>> 0;
 }
 
 export function write8(cpu: Cpu, seg: number, off: number, value: number): void {
@@ -287,7 +287,7 @@ export function read64(cpu: Cpu, seg: number, off: number): number {
     cpu.hi = view.getUint32(at + 4, true);
     return view.getUint32(at, true);
   }
-  const lo = readLinear32(cpu, lin);
+  const lo = readLinear32(cpu, lin) >>> 0;
   cpu.hi = readLinear32(cpu, linAdd(cpu, lin, 4));
   return lo;
 }

@@ -211,9 +211,9 @@ export function expectCrossingFramesAgree(p: Pair): void {
 function countRuns(b: Block, counted: () => void): void {
   const run = b.run;
   if (run !== null)
-    b.run = (cpu, list, handlers, limit, block) => {
+    b.run = (cpu, list, handlers, budget, block) => {
       counted();
-      return run(cpu, list, handlers, limit, block);
+      return run(cpu, list, handlers, budget, block);
     };
 }
 
