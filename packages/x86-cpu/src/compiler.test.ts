@@ -86,10 +86,17 @@ const R16 = ['ax', 'cx', 'dx', 'bx', 'sp', 'bp', 'si', 'di'];
 const D16 = ['ax', 'cx', 'dx', 'di'];
 const R8 = ['al', 'cl', 'dl', 'bl', 'ah', 'ch', 'dh', 'bh'];
 const D8 = ['al', 'cl', 'dl', 'ah', 'ch', 'dh'];
-/** Memory operands: base, base+disp, base+index, scaled index, FS/GS (other bases than DS), absolute. */
+/**
+ * Memory operands: base, base+disp, base+index, scaled index, FS/GS (other bases than DS), absolute.
+ * Several on EBX with displacements around it (one below DATA: spans that cross a page), the access
+ * groups the tier makes of `[reg + disp]` operands.
+ */
 const MEM = [
   '[ebx]',
   '[ebx+4]',
+  '[ebx-8]',
+  '[ebx+0x1d]',
+  '[ebx+0x40]',
   '[ebx+esi]',
   '[ebx+esi*2+3]',
   '[ebx+esi*4-8]',
@@ -125,6 +132,8 @@ const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l
 /** Instruction templates: the forms the tier writes inline, then some it calls the handler for. */
 const FORMS: Form[] = [
   (p) => `mov ${p(D32)}, ${p(R32)}`,
+  // EBX (the memory base) moves within DATA: a later access of an access group must see it.
+  () => 'xor ebx, 0x10',
   (p) => `mov ${p(D32)}, ${p(IMM)}`,
   (p) => `mov ${p(D32)}, ${p(MEM)}`,
   (p) => `mov ${p(MEM)}, ${p(R32)}`,
@@ -599,6 +608,96 @@ describe('compiled blocks: specific cases', () => {
       expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
     },
   );
+
+  it('an access group whose span runs into a page mapped elsewhere uses both translations', () => {
+    // [ebx+8]...[ebx+0x17] from 0x300ff0: the group's span crosses into 0x301000 (CROSSING_FRAMES).
+    const p = pair(`${PAGING_ON}
+      mov ebp, ${ITERATIONS}
+      mov ebx, 0x300ff0
+    top:
+      mov eax, [ebx+0xc]
+      add eax, ebp
+      mov [ebx+0x10], eax
+      add ecx, [ebx+0x8]
+      mov [ebx+0x14], ecx
+      add ecx, [ebx+0x10]
+      dec ebp
+      jnz top
+      hlt`);
+    for (const m of [p.slow, p.fast]) {
+      m.memory.write32(PAGE_DIR, PAGE_TABLE | 3);
+      for (let i = 0; i < 1024; i++) m.memory.write32(PAGE_TABLE + i * 4, (i << 12) | 3);
+      for (const [page, frame] of CROSSING_FRAMES) m.memory.write32(PAGE_TABLE + page * 4, (frame << 12) | 3);
+      seedCrossingFrames(m);
+    }
+    runToHlt(p);
+    expectCrossingFramesAgree(p);
+    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+  });
+
+  it('a store of an access group whose page has only a read entry takes the slow path (which sets D)', () => {
+    // Linear 0x400000 up (a second page table, no A/D bits yet) maps to frames from 0x200000. The
+    // first loop reads one word of each page (read entries), the second reads and writes each page
+    // through one group: the stores must set D in the PTEs as the interpreter's do.
+    const TABLE2 = 0x102000;
+    const p = pair(`${PAGING_ON}
+      mov ebp, ${ITERATIONS}
+      mov ebx, 0x400000
+    touch:
+      add ecx, [ebx]
+      add ebx, 4096
+      dec ebp
+      jnz touch
+      mov ebp, ${ITERATIONS}
+      mov ebx, 0x400000
+    top:
+      mov eax, [ebx]
+      add eax, ebp
+      mov [ebx+4], eax
+      mov [ebx+8], ecx
+      add ebx, 4096
+      dec ebp
+      jnz top
+      hlt`);
+    for (const m of [p.slow, p.fast]) {
+      m.memory.write32(PAGE_DIR, PAGE_TABLE | 3);
+      m.memory.write32(PAGE_DIR + 4, TABLE2 | 3);
+      for (let i = 0; i < 1024; i++) m.memory.write32(PAGE_TABLE + i * 4, (i << 12) | 3);
+      for (let i = 0; i < ITERATIONS; i++) m.memory.write32(TABLE2 + i * 4, (0x200000 + i * 4096) | 3);
+    }
+    runToHlt(p);
+    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+    expect(p.fast.memory.read32(TABLE2 + (ITERATIONS - 1) * 4) & 0x40).toBe(0x40);
+  });
+
+  it('an access group is tested again after a handler call loads its segment with another base', () => {
+    const BASED = 0x38; // GDT entry 7: data, base 0x40
+    const p = pair(`
+      mov ebp, ${ITERATIONS}
+      mov ebx, ${DATA}
+      mov edx, ${BASED}
+      mov esi, ${Sel.Data32}
+    top:
+      mov eax, [ebx]
+      add eax, ebp
+      mov [ebx+4], eax
+      add ecx, [ebx+4]
+      mov ds, dx
+      add ecx, [ebx+12]
+      mov [ebx+16], ecx
+      add ecx, [ebx+4]
+      mov ds, si
+      dec ebp
+      jnz top
+      hlt`);
+    for (const m of [p.slow, p.fast]) {
+      writeDescriptor(m.memory, GDT + 7 * 8, 0x40, 0xfffff, 0x93, 0xc);
+      m.cpu.ctrl.gdtr.limit = 8 * 8 - 1;
+    }
+    runToHlt(p);
+    expect(p.fast.cpu.blocks.compiled).toBeGreaterThan(0);
+    expect(p.fast.memory.read32(DATA + 0x40 + 16)).not.toBe(0);
+  });
 
   it('the 32-bit slow paths take an int32 offset above 2^31 to the unsigned address (and its TLB tag)', () => {
     const wrappers = RUNTIME as unknown as Record<string, (...a: number[]) => number>;

@@ -269,6 +269,29 @@ interface FlagLocals {
   readonly x: string;
 }
 
+/**
+ * Memory operands of one block through one base register and segment (`[reg + disp]`, no index), in a
+ * span of at most {@link GROUP_SPAN} bytes: the first access the block makes of them (the anchor)
+ * tests the RAM-direct TLB once for the whole span, which lies on one page, and the others then only
+ * compare the register with its value at the anchor. The anchor's result holds until a slow path (any
+ * of them may refill the TLB or change the segments; `book` forgets it).
+ */
+interface AccessGroup {
+  readonly id: number;
+  /** Register-file index of the base register, segment index. */
+  readonly reg: number;
+  readonly seg: number;
+  /** Lowest displacement, and the end (exclusive) of the highest access, relative to the register. */
+  min: number;
+  end: number;
+  members: number;
+  anchored: boolean;
+}
+
+/** Widest span of an access group (bytes); members: at least {@link GROUP_MEMBERS}. */
+const GROUP_SPAN = 256;
+const GROUP_MEMBERS = 3;
+
 /** Compiles a block, or returns null when it has nothing to gain (not 32-bit code). */
 export function compileBlock(block: Block): CompiledBlock | null {
   if (block.bitness !== 32 || block.count === 0) return null;
@@ -308,6 +331,7 @@ export class BlockWriter {
 
   write(): string {
     const b = this.block;
+    if (this.groupAccesses) this.findGroups();
     for (let i = 0; i < this.count; i++) {
       this.current = i;
       this.instruction(i);
@@ -316,6 +340,8 @@ export class BlockWriter {
       `function block_${name(b.csBase)}_${name(b.ip)}(cpu, l, h, budget, _b) {`,
       'const regs = cpu.regs, r32 = regs.r32, u32 = regs.u32, r16 = regs.r16, r8 = regs.r8, f = cpu.flags;',
     ];
+    for (const g of this.groups.values())
+      if (g.anchored) head.push(`let gv${g.id} = 0, gr${g.id} = -1, gw${g.id} = -1;`);
     if (this.accesses > 0)
       head.push(
         'const sacc = cpu.segs.access, pg = cpu.pager, rT = pg.ramRTag, rB = pg.ramRBase, wT = pg.ramWTag, wB = pg.ramWBase;',
@@ -405,7 +431,9 @@ export class BlockWriter {
     if (i !== this.current)
       throw new Error(`compiler: instruction ${this.current} reaches memory without enter()`);
     const ins = this.ins(i);
-    return `cpu.startIp = ${ins.ip}; cpu.startSp = r32[4]; regs.ip = ${ins.nextIp}; cpu.instructions = base + ${i};`;
+    let forget = '';
+    for (const g of this.groups.values()) if (g.anchored) forget += ` gr${g.id} = -1; gw${g.id} = -1;`;
+    return `cpu.startIp = ${ins.ip}; cpu.startSp = r32[4]; regs.ip = ${ins.nextIp}; cpu.instructions = base + ${i};${forget}`;
   }
 
   /** After an instruction that may have set `stop` (a memory access: code written, MMIO). */
@@ -674,14 +702,95 @@ export class BlockWriter {
     off: string,
     last: number,
     write: boolean,
-  ): { k: number; a: string; hit: string; at: string } {
+  ): { k: number; a: string; hit: string; at: string; group: { hit: string; at: string } | null } {
+    const group = this.groupAccess(seg, off, last, write);
     const k = this.accesses++;
     const a = `ma${k}`;
     const t = `mt${k}`;
     const [flat, tags, bases] = write ? [FLAT_WRITE, 'wT', 'wB'] : [FLAT_READ, 'rT', 'rB'];
     this.lines.push(`const ${a} = ${off}, ${t} = (${a} >>> 12) & ${TLB_MASK};`);
     const hit = `(sacc[${seg}] & ${flat}) === ${flat} && (${a} & 0xfff) <= ${0xfff - last} && ${tags}[${t}] === ${a} - (${a} & 0xfff) + tb`;
-    return { k, a, hit, at: `${bases}[${t}] + (${a} & 0xfff)` };
+    return { k, a, hit, at: `${bases}[${t}] + (${a} & 0xfff)`, group };
+  }
+
+  /** Whether memory operands are grouped by base register ({@link AccessGroup}; 32-bit addresses). */
+  protected groupAccesses = true;
+  private readonly groups = new Map<number, AccessGroup>();
+
+  /** Collects the block's {@link AccessGroup}s (before any instruction is written). */
+  private findGroups(): void {
+    const all = new Map<number, AccessGroup>();
+    for (let i = 0; i < this.count; i++) {
+      const m = this.groupMember(this.ins(i));
+      if (m === null) continue;
+      const key = m.reg * 8 + m.seg;
+      const g = all.get(key);
+      if (g === undefined)
+        all.set(key, {
+          id: 0,
+          reg: m.reg,
+          seg: m.seg,
+          min: m.disp,
+          end: m.disp + m.size,
+          members: 1,
+          anchored: false,
+        });
+      else {
+        g.min = Math.min(g.min, m.disp);
+        g.end = Math.max(g.end, m.disp + m.size);
+        g.members++;
+      }
+    }
+    let id = 0;
+    for (const [key, g] of all)
+      if (g.members >= GROUP_MEMBERS && g.end - g.min <= GROUP_SPAN) this.groups.set(key, { ...g, id: id++ });
+  }
+
+  /** The base register, segment, displacement and size of `ins`'s memory operand when it is `[reg + disp]`. */
+  private groupMember(ins: Instruction): { reg: number; seg: number; disp: number; size: number } | null {
+    if (ins.addressSize !== 32 || ins.memIndex !== Register.None || ins.memSize === 0) return null;
+    if (ins.op0Kind !== OpKind.Memory && ins.op1Kind !== OpKind.Memory) return null;
+    const reg = GPR_OF[ins.memBase];
+    if (reg === undefined || ins.memBase < Register.EAX || ins.memBase > Register.EDI) return null;
+    return { reg, seg: this.segment(ins), disp: ins.memDisplacement | 0, size: ins.memSize };
+  }
+
+  /**
+   * The test and RAM offset of the group path for an access of `last + 1` bytes at seg:off, when it is
+   * the current instruction's memory operand and that is in an {@link AccessGroup}; the group's first
+   * access writes the anchor in front.
+   */
+  private groupAccess(
+    seg: number,
+    off: string,
+    last: number,
+    write: boolean,
+  ): { hit: string; at: string } | null {
+    if (this.groups.size === 0) return null;
+    const ins = this.ins(this.current);
+    const m = this.groupMember(ins);
+    if (m === null || m.seg !== seg || off !== this.address(ins)) return null;
+    const g = this.groups.get(m.reg * 8 + m.seg);
+    if (g === undefined || m.disp < g.min || m.disp + last + 1 > g.end) return null;
+    const n = g.id;
+    if (!g.anchored) {
+      g.anchored = true;
+      const span = g.end - g.min;
+      const ga = `ga${n}`;
+      const gt = `gt${n}`;
+      const entry = (flat: number, tags: string, bases: string, into: string) =>
+        `if ((sacc[${seg}] & ${flat}) === ${flat} && ${tags}[${gt}] === ${ga} - (${ga} & 0xfff) + tb) ${into} = ${bases}[${gt}] + (${ga} & 0xfff) - ${g.min};`;
+      this.lines.push(
+        `gv${n} = r32[${g.reg}]; gr${n} = -1; gw${n} = -1;`,
+        `const ${ga} = (u32[${g.reg}] + ${g.min}) >>> 0, ${gt} = (${ga} >>> 12) & ${TLB_MASK};`,
+        `if ((${ga} & 0xfff) <= ${4096 - span}) {`,
+        entry(FLAT_READ, 'rT', 'rB', `gr${n}`),
+        entry(FLAT_WRITE, 'wT', 'wB', `gw${n}`),
+        '}',
+      );
+    }
+    const base = write ? `gw${n}` : `gr${n}`;
+    return { hit: `${base} >= 0 && r32[${g.reg}] === gv${n}`, at: `${base} + ${m.disp}` };
   }
 
   /**
@@ -689,12 +798,13 @@ export class BlockWriter {
    * written out ({@link ramDirect}), else the call `read8/16/32` makes every check in.
    */
   protected load(size: 8 | 16 | 32, seg: number, off: string): string {
-    const { k, a, hit, at } = this.ramDirect(seg, off, size / 8 - 1, false);
+    const { k, a, hit, at, group } = this.ramDirect(seg, off, size / 8 - 1, false);
     const v = `mv${k}`;
     const get =
       size === 8 ? `ram[at]` : size === 16 ? 'view.getUint16(at, true)' : 'view.getUint32(at, true)';
+    this.lines.push(`let ${v};`);
+    if (group !== null) this.lines.push(`if (${group.hit}) { const at = ${group.at}; ${v} = ${get}; } else`);
     this.lines.push(
-      `let ${v};`,
       `if (${hit}) { const at = ${at}; ${v} = ${get}; }`,
       `else { ${this.book()} ${v} = ${this.readCall(size, seg, a)} >>> 0; }`,
     );
@@ -713,13 +823,14 @@ export class BlockWriter {
 
   /** Emits a write of `size` bits at seg:off, as {@link load} (a write entry: RAM without decoded code). */
   protected store(size: 8 | 16 | 32, seg: number, off: string, value: string): void {
-    const { a, hit, at } = this.ramDirect(seg, off, size / 8 - 1, true);
+    const { a, hit, at, group } = this.ramDirect(seg, off, size / 8 - 1, true);
     const put =
       size === 8
         ? `ram[at] = ${value}`
         : size === 16
           ? `view.setUint16(at, ${value}, true)`
           : `view.setUint32(at, ${value}, true)`;
+    if (group !== null) this.lines.push(`if (${group.hit}) { const at = ${group.at}; ${put}; } else`);
     this.lines.push(
       `if (${hit}) { const at = ${at}; ${put}; }`,
       `else { ${this.book()} ${this.writeCall(size, seg, a, value)}; }`,

@@ -149,6 +149,8 @@ export class BlockWriter64 extends BlockWriter {
    * 169.4 s against 75.1 / 134.0 / 160.7 s back to back).
    */
   protected override localWords = 0;
+  /** 64-bit addresses are no `[r32 + disp]`: no access groups. */
+  protected override groupAccesses = false;
   /** The last flag writer so far wrote all six status flags eagerly (`f.op` is None). */
   private eager = false;
 
