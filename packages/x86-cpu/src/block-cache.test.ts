@@ -43,6 +43,59 @@ describe('block table', () => {
     // Least-recently-used replacement in a 2-way set over a cycle of three: every visit is a miss.
     expect(m.cpu.blocks.builds).toBeGreaterThan(2000);
   });
+
+  /**
+   * A self-loop at CODE (compiled after 50 runs) counts ECX down, then B and D (its set) replace it,
+   * D optionally writes `patch` over its first byte, and it runs again; EBX counts the passes.
+   */
+  function replaced(patch: string | null, rounds = 100, hotRuns = 50): ReturnType<typeof flat32> {
+    const m = flat32(`
+    top:
+      inc eax
+      dec ecx
+      jnz top
+      dec ebx
+      jz done
+      jmp ${B}
+    done:
+      hlt`);
+    m.ram.set(assemble(`mov ecx, ${rounds}\njmp ${D}`, { bitness: 32, origin: B }), B);
+    const back = patch === null ? `jmp ${CODE}` : `mov byte [${CODE}], ${patch}\njmp ${CODE}`;
+    m.ram.set(assemble(back, { bitness: 32, origin: D }), D);
+    m.cpu.blocks.hotRuns = hotRuns;
+    m.cpu.regs.r32[0] = 0;
+    m.cpu.regs.r32[1] = rounds;
+    m.cpu.regs.r32[2] = 0;
+    m.cpu.regs.r32[3] = 2;
+    return m;
+  }
+
+  it('gives a compiled block replaced in its set its compiled function back when its code returns', () => {
+    const m = replaced(null);
+    expect(m.run(1_000_000)).toBe(CpuExit.Hlt);
+    expect(m.cpu.regs.r32[0]).toBe(200);
+    // Without it the second pass would run 50 times interpreted and compile again.
+    expect(m.cpu.blocks.compiled).toBe(1);
+    expect(m.cpu.blocks.builds).toBeGreaterThan(4);
+    m.cpu.regs.ip = CODE;
+    expect(m.cpu.blocks.lookup().run).not.toBeNull();
+  });
+
+  it('counts the interpreted runs of a replaced block on from where they were', () => {
+    // 1,500 runs in each pass: the block compiles in the second (3,000) only with the first counted.
+    const m = replaced(null, 1500, 3000);
+    expect(m.run(1_000_000)).toBe(CpuExit.Hlt);
+    expect(m.cpu.regs.r32[0]).toBe(3000);
+    expect(m.cpu.blocks.compiled).toBe(1);
+  });
+
+  it('forgets what a replaced block earned when its bytes are written', () => {
+    const m = replaced('0x42'); // INC EDX instead of INC EAX
+    expect(m.run(1_000_000)).toBe(CpuExit.Hlt);
+    expect(m.cpu.regs.r32[0]).toBe(100);
+    expect(m.cpu.regs.r32[2]).toBe(100);
+    expect(m.cpu.blocks.compiled).toBe(2);
+  });
 });
 
 /**
