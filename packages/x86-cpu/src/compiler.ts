@@ -31,7 +31,7 @@ import { raise, Vector } from './exceptions.js';
 import { FAST32 } from './fast-paths.js';
 import { CONDITIONS } from './handlers/table.js';
 import { HANDLERS } from './dispatch.js';
-import { EFLAGS, getCF, LazyOp, PARITY, setArith, setLazy, szp, testCondition } from './flags.js';
+import { EFLAGS, getCF, LazyOp, PARITY, setArith, testCondition } from './flags.js';
 import { read8, read16, read32, write8, write16, write32 } from './memory-access.js';
 import { TLB_MASK, tlbTag } from './paging.js';
 import { BYTE_OFFSET_OF, GPR_OF, Seg } from './registers.js';
@@ -133,8 +133,6 @@ export const RUNTIME = {
   write32s,
   getCF,
   setArith,
-  setLazy,
-  szp,
   testCondition,
   raise,
   PARITY,

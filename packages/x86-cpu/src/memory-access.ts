@@ -68,6 +68,13 @@ function linAdd(cpu: Cpu, lin: number, k: number): number {
 const FLAT_READ = Access.FLAT | Access.READ;
 const FLAT_WRITE = Access.FLAT | Access.WRITE;
 
+/*
+ * The `+` and `>>> 0` on the slow paths' results below (and in `read8`...) are not no-ops for V8: they
+ * type a call's result as a number, so the phi with the fast path's value stays unboxed; without them
+ * every address or value above 2^31 on the fast path became a heap allocation (x86-cpu README, "Sixth
+ * round").
+ */
+
 /** The linear address of `last + 1` bytes at seg:off for a read, checked against the segment. */
 function readAddress(cpu: Cpu, seg: number, off: number, last: number): number {
   if ((cpu.segs.access[seg]! & FLAT_READ) === FLAT_READ && off <= 0xffffffff - last) return off;
