@@ -352,14 +352,26 @@ export class Cpu {
       if (run !== null && n <= budget) next = run(this, list, handlers, budget, block);
       else {
         if (n > budget) n = budget;
+        const bits = block.bitness;
         for (let i = 0; i < n; i++) {
           const ins = list[i]!;
-          this.startIp = regs.ip;
+          // EIP is this instruction's own (the block's start, then each previous one's next EIP). The
+          // next EIP is formed from it and the length, wrapped as the decoder wraps `nextIp`, rather
+          // than read from `nextIp`: above 2^31 (kernel code) that field is a heap number, whose load
+          // was a second cache miss per instruction, after the one on the object itself.
+          const ip = regs.ip;
+          const next =
+            bits === 32
+              ? (ip + ins.length) >>> 0
+              : bits === 64
+                ? ip + ins.length
+                : (ip + ins.length) & 0xffff;
+          this.startIp = ip;
           this.startSp = regs.r32[4]!;
-          regs.ip = ins.nextIp;
+          regs.ip = next;
           handlers[i]!(this, ins);
           this.instructions++;
-          if (this.stop || regs.ip !== ins.nextIp) break;
+          if (this.stop || regs.ip !== next) break;
         }
         if (++block.hits === this.blocks.hotRuns) this.blocks.compile(block);
       }
