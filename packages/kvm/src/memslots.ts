@@ -1,4 +1,10 @@
-import { DirtyBitmap, GuestMemory, type HostAddressSpace, type MemoryRegion } from '@typevisor/memory';
+import {
+  DirtyBitmap,
+  GuestMemory,
+  type HostAddressSpace,
+  type MemoryRegion,
+  type WriteLog,
+} from '@typevisor/memory';
 import { KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY } from './uapi/constants.js';
 import { EEXIST, EFAULT, EINVAL, ENOENT, ENOMEM } from './uapi/errno.js';
 
@@ -45,6 +51,12 @@ export interface Memslot {
   readonly region: MemoryRegion | null;
   /** Present while KVM_MEM_LOG_DIRTY_PAGES is set. */
   readonly dirty: DirtyBitmap | null;
+  /**
+   * The write log of the host mapping behind the slot (anonymous `mmap` memory), in which the VMM's
+   * writes to guest RAM show: each vCPU drops the decoded code of the pages it names before it runs
+   * (`VcpuRunner.runIoctl`). Null when the slot is not backed by such a mapping.
+   */
+  readonly writes: WriteLog | null;
 }
 
 /** What `set` did, as `enum kvm_mr_change`. */
@@ -181,7 +193,8 @@ export class Memslots {
       region = this.memory.addRegion(gpa, backing, { readonly: (flags & KVM_MEM_READONLY) !== 0 });
       region.dirty = dirty;
     }
-    return { id, asId, gpa, size, userspaceAddr, flags, region, dirty };
+    const writes = backing === undefined ? null : (this.host.find(userspaceAddr, size)?.writes ?? null);
+    return { id, asId, gpa, size, userspaceAddr, flags, region, dirty, writes };
   }
 
   private remove(slot: Memslot): void {

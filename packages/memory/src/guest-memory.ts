@@ -1,6 +1,7 @@
 import { type Gpa, PAGE_SIZE } from './address.js';
 import { DirtyBitmap } from './dirty-bitmap.js';
 import { MemoryError } from './errors.js';
+import type { WriteLog } from './write-log.js';
 
 /** A contiguous range of guest physical memory backed by host bytes. */
 export interface MemoryRegion {
@@ -11,10 +12,17 @@ export interface MemoryRegion {
   readonly readonly: boolean;
   /** Set while dirty logging is on for this region. */
   dirty: DirtyBitmap | null;
+  /**
+   * The log of the host mapping behind `bytes`, for the vCPUs' decoded-code caches ({@link WriteLog}):
+   * every write through this object is marked there (set on the VMM's view of guest RAM).
+   */
+  readonly writes: WriteLog | null;
 }
 
 export interface AddRegionOptions {
   readonly readonly?: boolean;
+  /** The write log of the host mapping `bytes` views (`KvmHost.mmap`'s `writes`). */
+  readonly writes?: WriteLog | null;
 }
 
 /**
@@ -64,6 +72,7 @@ export class GuestMemory {
       view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       readonly: options.readonly ?? false,
       dirty: null,
+      writes: options.writes ?? null,
     };
     this.list.push(region);
     this.list.sort((a, b) => a.gpa - b.gpa);
@@ -137,6 +146,7 @@ export class GuestMemory {
     if (r === undefined || r.readonly) return;
     r.bytes[gpa - r.gpa] = value;
     if (r.dirty !== null) r.dirty.mark((gpa - r.gpa) >>> 12);
+    if (r.writes !== null) r.writes.mark(r.bytes.byteOffset + gpa - r.gpa, 1);
   }
 
   write16(gpa: Gpa | number, value: number): void {
@@ -149,6 +159,7 @@ export class GuestMemory {
     if (r.readonly) return;
     r.view.setUint16(gpa - r.gpa, value, true);
     if (r.dirty !== null) r.dirty.markRange(gpa - r.gpa, 2);
+    if (r.writes !== null) r.writes.mark(r.bytes.byteOffset + gpa - r.gpa, 2);
   }
 
   write32(gpa: Gpa | number, value: number): void {
@@ -161,6 +172,7 @@ export class GuestMemory {
     if (r.readonly) return;
     r.view.setUint32(gpa - r.gpa, value >>> 0, true);
     if (r.dirty !== null) r.dirty.markRange(gpa - r.gpa, 4);
+    if (r.writes !== null) r.writes.mark(r.bytes.byteOffset + gpa - r.gpa, 4);
   }
 
   write64(gpa: Gpa | number, lo: number, hi: number): void {
@@ -184,6 +196,7 @@ export class GuestMemory {
     const o = gpa - r.gpa;
     r.bytes.set(src, o);
     if (r.dirty !== null) r.dirty.markRange(o, src.byteLength);
+    if (r.writes !== null) r.writes.mark(r.bytes.byteOffset + o, src.byteLength);
     return true;
   }
 
@@ -194,12 +207,14 @@ export class GuestMemory {
     const o = gpa - r.gpa;
     r.bytes.fill(value, o, o + length);
     if (r.dirty !== null) r.dirty.markRange(o, length);
+    if (r.writes !== null) r.writes.mark(r.bytes.byteOffset + o, length);
     return true;
   }
 
   /**
    * A zero-copy view of guest bytes, for DMA. Undefined unless wholly inside one region. Writes through
-   * the view are not dirty-logged: call {@link GuestMemory.markDirty} after writing.
+   * the view are not dirty-logged nor seen by the vCPUs' decoded-code caches: call
+   * {@link GuestMemory.markDirty} after writing.
    */
   subarray(gpa: Gpa | number, length: number): Uint8Array | undefined {
     const r = this.findRegion(gpa, Math.max(length, 1));
@@ -208,9 +223,12 @@ export class GuestMemory {
     return r.bytes.subarray(o, o + length);
   }
 
+  /** Reports a write made through a {@link subarray} view: dirty logging and the write log see it. */
   markDirty(gpa: Gpa | number, length: number): void {
     const r = this.findRegion(gpa, Math.max(length, 1));
-    if (r?.dirty) r.dirty.markRange(gpa - r.gpa, length);
+    if (r === undefined) return;
+    if (r.dirty !== null) r.dirty.markRange(gpa - r.gpa, length);
+    if (r.writes !== null) r.writes.mark(r.bytes.byteOffset + gpa - r.gpa, length);
   }
 
   /** Total bytes of all regions. */

@@ -1,10 +1,16 @@
 import { type Hva, PAGE_SIZE, hva } from './address.js';
+import { WriteLog } from './write-log.js';
 
 /** One mapping made by {@link HostAddressSpace.mmap}. */
 export interface HostMapping {
   readonly addr: Hva;
   readonly length: number;
   readonly bytes: Uint8Array;
+  /**
+   * For anonymous memory: the log of the pages the host writes through a `GuestMemory` region
+   * given it (`addRegion(gpa, bytes, { writes })`), which the vCPUs read (see {@link WriteLog}).
+   */
+  readonly writes: WriteLog | null;
 }
 
 /** Where the first mapping is placed; like Linux's mmap base. Below 2^53, so exact in a double. */
@@ -29,7 +35,12 @@ export class HostAddressSpace {
     } catch {
       return undefined; // host out of memory: ENOMEM for the caller
     }
-    const m: HostMapping = { addr: hva(this.next), length: size, bytes: new Uint8Array(buffer) };
+    const m: HostMapping = {
+      addr: hva(this.next),
+      length: size,
+      bytes: new Uint8Array(buffer),
+      writes: new WriteLog(size / PAGE_SIZE),
+    };
     this.next += size + PAGE_SIZE;
     this.maps.push(m);
     return m;
@@ -38,7 +49,7 @@ export class HostAddressSpace {
   /** Registers existing bytes (e.g. a file read into memory) as a mapping. */
   mapBytes(bytes: Uint8Array): HostMapping {
     const size = Math.ceil(Math.max(bytes.byteLength, 1) / PAGE_SIZE) * PAGE_SIZE;
-    const m: HostMapping = { addr: hva(this.next), length: bytes.byteLength, bytes };
+    const m: HostMapping = { addr: hva(this.next), length: bytes.byteLength, bytes, writes: null };
     this.next += size + PAGE_SIZE;
     this.maps.push(m);
     return m;

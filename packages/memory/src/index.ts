@@ -27,3 +27,4 @@ export { HostAddressSpace, type HostMapping, MMAP_BASE } from './host-address-sp
 export { Bus, type BusDevice, type BusRange, type UnassignedHandler } from './bus.js';
 export { PioBus, MmioBus } from './buses.js';
 export { DirtyBitmap } from './dirty-bitmap.js';
+export { WriteConsumer, WriteLog } from './write-log.js';

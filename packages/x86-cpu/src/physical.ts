@@ -119,6 +119,23 @@ export class PhysicalMemory {
     return true;
   }
 
+  /**
+   * The host (the VMM: DMA, loaders) wrote `[gpa, gpa + length)` behind the CPU's back: drops the
+   * decoded code of those pages, as a write by the CPU would (the KVM facade calls this from the
+   * mapping's write log before the vCPU runs).
+   */
+  hostWrote(gpa: number, length: number): void {
+    if (length <= 0) return;
+    const first = Math.floor(gpa / 4096);
+    const last = Math.min(Math.floor((gpa + length - 1) / 4096), PHYS_PAGES - 1);
+    for (let p = first; p <= last; p++)
+      if (this.codePages[p] === 1)
+        this.listener?.codeWritten(
+          Math.max(gpa, p * 4096),
+          Math.min(gpa + length, (p + 1) * 4096) - Math.max(gpa, p * 4096),
+        );
+  }
+
   private noteBulkWrite(dst: number, length: number): void {
     const first = dst >>> 12;
     const last = (dst + length - 1) >>> 12;

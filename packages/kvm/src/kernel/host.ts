@@ -1,4 +1,4 @@
-import { HostAddressSpace } from '@typevisor/memory';
+import { HostAddressSpace, type WriteLog } from '@typevisor/memory';
 import { DEFAULT_MODEL, type KvmCpuModel } from '../cpu-model.js';
 import { EventFd } from '../eventfd.js';
 import type { VcpuState } from '../vcpu-state.js';
@@ -70,10 +70,16 @@ export interface KvmHostOptions {
 export interface Mapping {
   readonly addr: number;
   readonly bytes: Uint8Array;
+  /**
+   * For anonymous memory: where the VMM's writes to it must be logged, for the vCPUs' decoded-code
+   * caches (DMA over code, as a CPU's instruction cache sees it). Give it to the VMM's view of guest
+   * RAM: `memory.addRegion(gpa, bytes, { writes })`. Null for vCPU mappings and failures.
+   */
+  readonly writes: WriteLog | null;
 }
 
 const EMPTY = new Uint8Array(0);
-const failed = (errno: number): Mapping => ({ addr: -errno, bytes: EMPTY });
+const failed = (errno: number): Mapping => ({ addr: -errno, bytes: EMPTY, writes: null });
 
 /**
  * One "process" talking to the KVM model: its file-descriptor table (/dev/kvm, VM, vCPU and eventfd
@@ -159,7 +165,9 @@ export class KvmHost implements KernelContext<VmState> {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset % 4096 !== 0) return failed(EINVAL);
     if (fd === -1) {
       const m = this.addressSpace.mmap(length);
-      return m === undefined ? failed(ENOMEM) : { addr: m.addr, bytes: m.bytes.subarray(0, length) };
+      return m === undefined
+        ? failed(ENOMEM)
+        : { addr: m.addr, bytes: m.bytes.subarray(0, length), writes: m.writes };
     }
     const e = this.fds.get(fd);
     if (e === undefined) return failed(EBADF);
@@ -170,7 +178,7 @@ export class KvmHost implements KernelContext<VmState> {
       base = this.addressSpace.mapBytes(e.vcpu.run).addr;
       this.runMappings.set(e.vcpu, base);
     }
-    return { addr: base + offset, bytes: e.vcpu.run.subarray(offset, offset + length) };
+    return { addr: base + offset, bytes: e.vcpu.run.subarray(offset, offset + length), writes: null };
   }
 
   /**

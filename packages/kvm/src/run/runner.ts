@@ -9,7 +9,7 @@
  * OUTS's data, feed an INS's data, replay one instruction for MMIO emulation) and `completion` says
  * which userspace exit the next KVM_RUN completes (complete_userspace_io).
  */
-import { GuestMemory } from '@typevisor/memory';
+import { GuestMemory, type WriteConsumer } from '@typevisor/memory';
 import { AccessKind, EptQual, FaultKind, MMU_FAULT, Privilege } from '@typevisor/mmu';
 import {
   ExitInfo,
@@ -320,6 +320,8 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
   private cpu: Cpu | null = null;
   private space: AddressSpace | null = null;
   private generation = -1;
+  /** This vCPU's share of each slot's host write log (DMA over code), with where the slot lies in it. */
+  private hostWrites: { consumer: WriteConsumer; base: number; gpa: number; size: number }[] = [];
   /** VPIDs 1..0xffff (0 is the host's), reused after wrapping as KVM's allocator would once they run out. */
   private readonly vpid = allocVpid();
   /** Guest state changed from userspace: rewrite the VMCS guest area and run the entry checks. */
@@ -562,6 +564,7 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
         }
       }
       const left = slice - (cpu.instructions - start + exits);
+      this.dropHostWrittenCode(cpu);
       r = this.enterGuest(cpu, left < budget ? Math.max(1, left) : budget);
       if (r === 0) break;
       st.kernelExits++;
@@ -583,6 +586,24 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
       }
     }
     return this.leave(0);
+  }
+
+  /**
+   * Drops the decoded code of the pages the host wrote since the last entry (devices' DMA, the VMM's
+   * loaders: `GuestMemory` regions given the mapping's write log), as a CPU's instruction cache sees
+   * DMA; before each entry, so a guest never runs code it has been told (by an interrupt or a status it
+   * polls) was replaced.
+   */
+  private dropHostWrittenCode(cpu: Cpu): void {
+    const list = this.hostWrites;
+    for (let i = 0; i < list.length; i++) {
+      const w = list[i]!;
+      if (!w.consumer.pending) continue;
+      w.consumer.drain((page) => {
+        const off = page * 4096 - w.base;
+        if (off >= 0 && off < w.size) cpu.phys.hostWrote(w.gpa + off, 4096);
+      });
+    }
   }
 
   /**
@@ -708,6 +729,14 @@ export class VcpuRunner implements CpuHooks, CpuEvents, VcpuRunnerPort {
     this.cpu.tscSource = this.options.tsc;
     this.cpu.tscOffset = tsc - this.cpu.tscBase();
     this.cpu.phys.refresh();
+    // The new CPU has decoded nothing yet: what the host wrote so far is of no concern to it.
+    this.hostWrites = [];
+    for (const slot of this.vm.memslots.all()) {
+      if (slot.writes === null || slot.region === null) continue;
+      const consumer = slot.writes.consumer(this.vcpu.id);
+      consumer.drain(() => {});
+      this.hostWrites.push({ consumer, base: slot.region.bytes.byteOffset, gpa: slot.gpa, size: slot.size });
+    }
     this.generation = this.vm.memslots.generation;
     this.recordExitInfo();
     this.procControls = -1;

@@ -20,6 +20,9 @@ export interface SlotImage {
   /** KVM_MEM_LOG_DIRTY_PAGES's bitmap words (the VMM harvests the same words), or null. */
   readonly dirtyWords: Uint32Array | null;
   readonly dirtyPages: number;
+  /** This vCPU's share of the slot mapping's write log (`WriteConsumer.words`), or null; its pages. */
+  readonly writeWords: Int32Array | null;
+  readonly writePages: number;
 }
 
 /** The VM-wide state a KVM_RUN in the worker reads (the `struct kvm` side stays with the VMM thread). */

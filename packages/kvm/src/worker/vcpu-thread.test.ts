@@ -64,6 +64,8 @@ function lwnInit(): { init: InitMessage; run: StructView<keyof typeof kvm_run.fi
         bytes: s.region!.bytes,
         dirtyWords: null,
         dirtyPages: 0,
+        writeWords: null,
+        writePages: 0,
       },
     ],
     tssAddr: null,
@@ -158,7 +160,10 @@ describe('the vCPU thread handler (the worker side, run here without a worker)',
     const vm: VmImage = {
       ...init.vm,
       generation: init.vm.generation + 1,
-      slots: [...init.vm.slots!, { ...slot, bytes: code, dirtyWords: null, dirtyPages: 0 }],
+      slots: [
+        ...init.vm.slots!,
+        { ...slot, bytes: code, dirtyWords: null, dirtyPages: 0, writeWords: null, writePages: 0 },
+      ],
     };
     const regs = new StructView(kvm_regs, new Uint8Array(init.vcpu.state, 0, kvm_regs.size));
     regs.set('rip', 0x8000);

@@ -8,7 +8,7 @@
  * The VM stays with the VMM thread; this side only sees its memslots (the RAM is shared), the real-mode
  * TSS address and the user-space MSR mask, sent with each run when they changed.
  */
-import { DirtyBitmap, GuestMemory } from '@typevisor/memory';
+import { DirtyBitmap, GuestMemory, WriteConsumer, WriteLog } from '@typevisor/memory';
 import { HostTsc, type HostClock } from '../kernel/context.js';
 import { readLapicPage, writeLapicPage } from '../kernel/irqchip.js';
 import type { Memslot } from '../memslots.js';
@@ -82,6 +82,8 @@ function slotOf(s: SlotImage): Memslot {
     flags: s.flags,
     region,
     dirty,
+    // The VMM thread marks the log; this vCPU reads its share of it.
+    writes: s.writeWords === null ? null : WriteLog.of(new WriteConsumer(s.writePages, s.writeWords)),
   };
 }
 

@@ -1,3 +1,4 @@
+import { GuestMemory } from '@typevisor/memory';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KvmHost } from '../kernel/host.js';
 import { spawnVcpuWorker, startVcpuWorker } from '../node/index.js';
@@ -125,6 +126,32 @@ async function lwnExits(run: () => number | Promise<number>, map: Uint8Array) {
 }
 
 describe('a vCPU in a worker thread', () => {
+  it('runs code the VMM thread replaced through the mapping write log (DMA over code)', async () => {
+    const host = new KvmHost();
+    const kvm = host.open('/dev/kvm');
+    const vmfd = host.ioctl(kvm, I.KVM_CREATE_VM, 0);
+    const mapping = host.mmap(0x2000);
+    addSlot(host, vmfd, 0, 0, mapping.addr, 0x2000);
+    // 0x1000: mov al, 1; out 0x10, al; jmp 0x1000
+    mapping.bytes.set([0xb0, 0x01, 0xe6, 0x10, 0xeb, 0xfa], 0x1000);
+    const vmm = new GuestMemory();
+    vmm.addRegion(0, mapping.bytes, { writes: mapping.writes });
+    const { vcpufd, map, run } = realModeVcpu(host, vmfd, 0, 0x1000);
+    const w = await inWorker(host, vcpufd);
+    const out = async (): Promise<number> => {
+      expect(await w.runIoctl()).toBe(0);
+      expect([run.get('exit_reason'), run.get('io.port')]).toEqual([C.KVM_EXIT_IO, 0x10]);
+      return map[run.get('io.data_offset')]!;
+    };
+    expect(await out()).toBe(1);
+    expect(await out()).toBe(1);
+    vmm.write8(0x1001, 2);
+    expect(await out()).toBe(2);
+    vmm.subarray(0x1001, 1)![0] = 3;
+    vmm.markDirty(0x1001, 1);
+    expect(await out()).toBe(3);
+  }, 60_000);
+
   it('runs the LWN example with the same exits, output and final RIP as in-thread', async () => {
     const results = [];
     for (const where of ['thread', 'worker', 'worker runSync'] as const) {

@@ -76,7 +76,8 @@ export interface VcpuWorkerPort {
 const RF = kvm_run.fields;
 const PIO_OFFSET = C.KVM_PIO_PAGE_OFFSET * 4096;
 
-function slotImage(s: Memslot): SlotImage {
+function slotImage(s: Memslot, vcpuId: number): SlotImage {
+  const writes = s.writes?.consumer(vcpuId) ?? null;
   return {
     id: s.id,
     gpa: s.gpa,
@@ -86,6 +87,8 @@ function slotImage(s: Memslot): SlotImage {
     bytes: s.region?.bytes ?? null,
     dirtyWords: s.dirty?.words ?? null,
     dirtyPages: s.dirty?.pages ?? 0,
+    writeWords: writes?.words ?? null,
+    writePages: writes?.pages ?? 0,
   };
 }
 
@@ -297,7 +300,7 @@ export class VcpuWorker {
     this.sentClockGeneration = clockGeneration;
     return {
       generation: m.generation,
-      slots: changed || always ? m.all().map(slotImage) : null,
+      slots: changed || always ? m.all().map((s) => slotImage(s, this.vcpu.id)) : null,
       tssAddr,
       userSpaceMsr,
       kvmclockOffset,

@@ -99,7 +99,8 @@ export function openVmCore(config: VmConfig, host?: KvmHost): VmCore {
     userspaceAddr: mapping.addr,
   });
   const memory = new GuestMemory();
-  memory.addRegion(0, mapping.bytes);
+  // Writes by devices and loaders go to the mapping's write log: the vCPUs drop code they overwrite.
+  memory.addRegion(0, mapping.bytes, { writes: mapping.writes });
   if (config.kernelIrqchip) {
     vm.createIrqChip();
     vm.createPit2();
