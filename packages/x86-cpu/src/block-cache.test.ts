@@ -128,3 +128,35 @@ describe('block formation', () => {
     expect(m.cpu.regs.r32[0]).toBe(1);
   });
 });
+
+/** Writes the CPU does not make (a device's DMA, reported by the facade through `hostWrote`). */
+describe('host writes', () => {
+  it('drop the blocks whose bytes they overwrite, and only those: code runs new, data beside it costs nothing', () => {
+    // CODE: mov eax, 1; hlt. Data at CODE + 0x800, on the same page.
+    const m = flat32('mov eax, 1\nhlt');
+    expect(m.run(10)).toBe(CpuExit.Hlt);
+    expect(m.cpu.blocks.builds).toBe(1);
+    const again = (): void => {
+      m.cpu.halted = false;
+      m.cpu.regs.ip = CODE;
+      expect(m.run(10)).toBe(CpuExit.Hlt);
+    };
+    // Bytes changed behind the CPU's back and reported: the new immediate runs.
+    m.ram[CODE + 1] = 2;
+    m.cpu.phys.hostWrote(CODE + 1, 1);
+    again();
+    expect(m.cpu.regs.r32[0]).toBe(2);
+    expect(m.cpu.blocks.builds).toBe(2);
+    // A report of data next to the code on the same page keeps the block.
+    m.ram[CODE + 0x800] = 0x55;
+    m.cpu.phys.hostWrote(CODE + 0x800, 1);
+    again();
+    expect(m.cpu.blocks.builds).toBe(2);
+    // A range over two pages reaches the block on the second one.
+    m.ram[CODE + 1] = 3;
+    m.cpu.phys.hostWrote(CODE - 0x10, 0x20);
+    again();
+    expect(m.cpu.regs.r32[0]).toBe(3);
+    expect(m.cpu.blocks.builds).toBe(3);
+  });
+});

@@ -128,12 +128,12 @@ export class PhysicalMemory {
     if (length <= 0) return;
     const first = Math.floor(gpa / 4096);
     const last = Math.min(Math.floor((gpa + length - 1) / 4096), PHYS_PAGES - 1);
-    for (let p = first; p <= last; p++)
-      if (this.codePages[p] === 1)
-        this.listener?.codeWritten(
-          Math.max(gpa, p * 4096),
-          Math.min(gpa + length, (p + 1) * 4096) - Math.max(gpa, p * 4096),
-        );
+    for (let p = first; p <= last; p++) {
+      if (this.codePages[p] !== 1) continue;
+      // The part of the range on page p (`codeWritten` looks at the page of its address).
+      const from = Math.max(gpa, p * 4096);
+      this.listener?.codeWritten(from, Math.min(gpa + length, (p + 1) * 4096) - from);
+    }
   }
 
   private noteBulkWrite(dst: number, length: number): void {
