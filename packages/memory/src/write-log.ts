@@ -12,8 +12,6 @@ import { PAGE_SHIFT } from './address.js';
  */
 export class WriteLog {
   private readonly consumers = new Map<number, WriteConsumer>();
-  /** The consumers, for marking without iterating the map. */
-  private list: WriteConsumer[] = [];
 
   constructor(readonly pages: number) {
     if (!Number.isInteger(pages) || pages < 0) throw new RangeError(`WriteLog: bad page count ${pages}`);
@@ -26,7 +24,6 @@ export class WriteLog {
     if (c === undefined) {
       c = new WriteConsumer(this.pages);
       this.consumers.set(id, c);
-      this.list = [...this.consumers.values()];
     }
     return c;
   }
@@ -41,17 +38,16 @@ export class WriteLog {
   static of(consumer: WriteConsumer): WriteLog {
     const log = new WriteLog(consumer.pages);
     log.only = consumer;
-    log.list = [consumer];
+    log.consumers.set(0, consumer);
     return log;
   }
 
   /** Marks the pages of `[offset, offset + length)` (buffer offsets) written, for every consumer. */
   mark(offset: number, length: number): void {
-    const list = this.list;
-    if (list.length === 0 || length <= 0) return;
+    if (this.consumers.size === 0 || length <= 0) return;
     const first = Math.floor(offset / 2 ** PAGE_SHIFT);
     const last = Math.min(Math.floor((offset + length - 1) / 2 ** PAGE_SHIFT), this.pages - 1);
-    for (const c of list) c.mark(first, last);
+    for (const c of this.consumers.values()) c.mark(first, last);
   }
 }
 

@@ -160,3 +160,37 @@ describe('host writes', () => {
     expect(m.cpu.blocks.builds).toBe(3);
   });
 });
+
+describe('bulk writes by the CPU', () => {
+  it('drop a block on the second page of a bulk copy, as on the first', () => {
+    const m = flat32('mov eax, 1\nhlt');
+    expect(m.run(10)).toBe(CpuExit.Hlt);
+    // The copy's range starts on the page before CODE (0x1000): the block is on its second page.
+    m.ram.set(assemble('mov eax, 2\nhlt', { bitness: 32, origin: CODE }), 0x4010);
+    expect(m.cpu.phys.copy(CODE - 0x10, 0x4000, 0x20)).toBe(true);
+    m.cpu.halted = false;
+    m.cpu.regs.ip = CODE;
+    expect(m.run(10)).toBe(CpuExit.Hlt);
+    expect(m.cpu.regs.r32[0]).toBe(2);
+    expect(m.cpu.blocks.builds).toBe(2);
+  });
+
+  it('drop a block on the second page a REP MOVSB spans, as on the first', () => {
+    // X at 0x3000 returns 1 in EAX; a REP MOVSB to 0x2ff0..0x300f puts a copy that returns 2 there.
+    const m = flat32(`
+      call 0x3000
+      mov ebx, eax
+      mov esi, 0x4000
+      mov edi, 0x2ff0
+      mov ecx, 0x20
+      cld
+      rep movsb
+      call 0x3000
+      hlt`);
+    m.ram.set(assemble('mov eax, 1\nret', { bitness: 32, origin: 0x3000 }), 0x3000);
+    m.ram.set(assemble('mov eax, 2\nret', { bitness: 32, origin: 0x3000 }), 0x4010);
+    expect(m.run(1000)).toBe(CpuExit.Hlt);
+    expect(m.cpu.regs.r32[3]).toBe(1);
+    expect(m.cpu.regs.r32[0]).toBe(2);
+  });
+});

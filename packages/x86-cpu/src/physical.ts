@@ -125,6 +125,11 @@ export class PhysicalMemory {
    * mapping's write log before the vCPU runs).
    */
   hostWrote(gpa: number, length: number): void {
+    this.rangeWritten(gpa, length);
+  }
+
+  /** Tells the block cache of a write to `[gpa, gpa + length)`, page by page where code is. */
+  private rangeWritten(gpa: number, length: number): void {
     if (length <= 0) return;
     const first = Math.floor(gpa / 4096);
     const last = Math.min(Math.floor((gpa + length - 1) / 4096), PHYS_PAGES - 1);
@@ -137,9 +142,7 @@ export class PhysicalMemory {
   }
 
   private noteBulkWrite(dst: number, length: number): void {
-    const first = dst >>> 12;
-    const last = (dst + length - 1) >>> 12;
-    for (let p = first; p <= last; p++) if (this.codePages[p] === 1) this.listener?.codeWritten(dst, length);
+    this.rangeWritten(dst, length);
     if (this.tracking) this.guest.markDirty(dst, length);
   }
 
