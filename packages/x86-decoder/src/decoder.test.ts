@@ -23,6 +23,23 @@ describe('decoder', () => {
     expect(i.endsBlock).toBe(false);
   });
 
+  it('one reused Instruction holds large and small values exactly, and a new one starts at its defaults', () => {
+    // The address and immediate fields are tagged (instruction.ts, "Field representation"): values
+    // past 2^31 and small ones alternate in the same object without changing what reads see.
+    const ins = new Instruction();
+    decodeInto(ins, hex('2500f0ffff'), 0, 32, 0xc1000000); // and eax, 0xfffff000 at a kernel EIP
+    expect([ins.immediate, ins.ip, ins.nextIp]).toEqual([0xfffff000, 0xc1000000, 0xc1000005]);
+    decodeInto(ins, hex('83c005'), 0, 32, 0x1000); // add eax, 5
+    expect([ins.immediate, ins.ip, ins.nextIp]).toEqual([5, 0x1000, 0x1003]);
+    decodeInto(ins, hex('e9fbffffff'), 0, 32, 0xfffffff0); // jmp to itself, EIP near the top
+    expect([ins.nearBranchTarget, ins.nextIp]).toEqual([0xfffffff0, 0xfffffff5]);
+    const fresh = new Instruction();
+    for (const [k, v] of Object.entries(fresh)) expect([k, v]).not.toContain(null);
+    expect([fresh.immediate, fresh.ip, fresh.nextIp, fresh.nearBranchTarget, fresh.farBranchOffset]).toEqual([
+      0, 0, 0, 0, 0,
+    ]);
+  });
+
   it('REX turns AH..BH encodings into SPL..DIL', () => {
     expect(d(64, '88e0').op1Register).toBe(Register.AH);
     expect(d(64, '4088e0').op1Register).toBe(Register.SPL);

@@ -127,24 +127,54 @@ export type FlowControl = (typeof FlowControl)[keyof typeof FlowControl];
  * address; 16/32-bit addresses are unsigned.
  */
 export class Instruction {
+  // The fields an interpreter reads for the common instructions come first, so that they share the
+  // object's first cache lines (V8 lays fields out in declaration order); the order is not API.
+
+  /** Length in bytes (1..15). For errors: bytes consumed before the error was detected (at least 1). */
+  length = 0;
+  /** Register of operand N when its kind is `OpKind.Register`, else `Register.None`. */
+  op0Register = 0;
+  /** See `op0Register`. */
+  op1Register = 0;
+  /** First immediate; see `OpKind` for signedness. */
+  immediate = 0;
+  /** Signed displacement as encoded (RIP-relative: relative to `nextIp`). moffs64: low 32 bits, see `memDisplacementHi`. */
+  memDisplacement = 0;
+  /** Memory operand (at most one per instruction). Base register or `Register.None`; RIP-relative uses `Register.RIP`/`EIP`. */
+  memBase = 0;
+  /** Index register or `Register.None` (VSIB: an XMM/YMM register). */
+  memIndex = 0;
+  /** 1, 2, 4 or 8. */
+  memScale = 1;
+  /** Segment the memory operand uses: the override if any, else DS or SS (rBP/rSP base) or ES (string destination). */
+  memSegment = 0;
+  /** Branch target: `nextIp + branchDisplacement`, wrapped to the operand size. */
+  nearBranchTarget = 0;
+  /** Kind of operand N (`OpKind`). */
+  op0Kind: OpKind = OpKind.None;
+  /** See `op0Kind`. */
+  op1Kind: OpKind = OpKind.None;
+  /** See `op0Register`. */
+  op2Register = 0;
+  /** See `op0Kind`. */
+  op2Kind: OpKind = OpKind.None;
+  /** Effective address size in bits (16, 32 or 64) after the 67 prefix. */
+  addressSize = 32;
+  /** Effective operand size in bits (16, 32 or 64) after 66/REX.W/default-64 rules. */
+  operandSize = 32;
+  /** Code size the instruction was decoded with. */
+  bitness: Bitness = 64;
   /** Exact encoding form (`Code.Add_rm32_imm8`), a small dense integer: index handler tables with it. 0 = INVALID. */
   code = 0;
+
   /** Mnemonic (`Mnemonic.Add`), a small dense integer. 0 = INVALID. */
   mnemonic = 0;
   /** `DecodeError.None` when valid. */
   error: DecodeError = DecodeError.None;
-  /** Length in bytes (1..15). For errors: bytes consumed before the error was detected (at least 1). */
-  length = 0;
-  /** Code size the instruction was decoded with. */
-  bitness: Bitness = 64;
   /** Address of the first byte. */
   ip = 0;
   /** `ip + length`, wrapped to the bitness (16/32) or in canonical signed form (64). */
   nextIp = 0;
-  /** Effective operand size in bits (16, 32 or 64) after 66/REX.W/default-64 rules. */
-  operandSize = 32;
-  /** Effective address size in bits (16, 32 or 64) after the 67 prefix. */
-  addressSize = 32;
   /** `Prefix` bits of every prefix byte seen. */
   prefixes = 0;
   /** Segment override prefix that applies (`Register.ES`...`Register.GS`) or `Register.None`. */
@@ -155,43 +185,24 @@ export class Instruction {
   lock = false;
   /** Number of operands (0..5), in Intel order (destination first). */
   opCount = 0;
-  op0Kind: OpKind = OpKind.None;
-  op1Kind: OpKind = OpKind.None;
-  op2Kind: OpKind = OpKind.None;
+  /** See `op0Kind`. */
   op3Kind: OpKind = OpKind.None;
   op4Kind: OpKind = OpKind.None;
-  /** Register of operand N when its kind is `OpKind.Register`, else `Register.None`. */
-  op0Register = 0;
-  op1Register = 0;
-  op2Register = 0;
+  /** See `op0Register`. */
   op3Register = 0;
   op4Register = 0;
-  /** Memory operand (at most one per instruction). Base register or `Register.None`; RIP-relative uses `Register.RIP`/`EIP`. */
-  memBase = 0;
-  /** Index register or `Register.None` (VSIB: an XMM/YMM register). */
-  memIndex = 0;
-  /** 1, 2, 4 or 8. */
-  memScale = 1;
-  /** Signed displacement as encoded (RIP-relative: relative to `nextIp`). moffs64: low 32 bits, see `memDisplacementHi`. */
-  memDisplacement = 0;
   /** High 32 bits of a 64-bit moffs displacement (A0-A3 with 64-bit addressing), else the sign extension (0 or -1). */
   memDisplacementHi = 0;
   /** Size in bytes of the encoded displacement: 0, 1, 2, 4 or 8. */
   memDisplSize = 0;
-  /** Segment the memory operand uses: the override if any, else DS or SS (rBP/rSP base) or ES (string destination). */
-  memSegment = 0;
   /** Size in bytes of the memory access (0 when unknown or not a plain access, e.g. LEA, FXSAVE). */
   memSize = 0;
-  /** First immediate; see `OpKind` for signedness. */
-  immediate = 0;
   /** High 32 bits for `Immediate64`, else the sign extension of `immediate` (0 or -1). */
   immediateHi = 0;
   /** Second immediate (ENTER's nesting level, EXTRQ/INSERTQ's index). */
   immediate2 = 0;
   /** Signed relative displacement of a near branch. */
   branchDisplacement = 0;
-  /** Branch target: `nextIp + branchDisplacement`, wrapped to the operand size. */
-  nearBranchTarget = 0;
   farBranchSelector = 0;
   farBranchOffset = 0;
   /** CPUID feature the instruction needs (`CpuidFeature.SSE2`...), for #UD per CPU model. */
@@ -267,3 +278,16 @@ export class Instruction {
     return new Instruction().copyFrom(this);
   }
 }
+
+/*
+ * Field representation. V8 keeps a number field that has ever held a value outside the 32-bit Smi range
+ * (an unsigned imm32 such as 0xfffff000, a 32-bit kernel's EIPs) as a separate heap number in every
+ * instance of the class, read through a second pointer: one more cache miss for each read of a cold
+ * decoded instruction, 16 bytes more per field. Storing a non-number in these fields once, here, before
+ * any instruction is decoded, makes them tagged instead: small values sit in the object and only large
+ * ones are boxed (allocated when decoded). Values and types are unchanged; V8 without this behaves the
+ * same, only slower.
+ */
+const tagged = new Instruction() as unknown as Record<string, unknown>;
+for (const k of ['immediate', 'immediateHi', 'nearBranchTarget', 'ip', 'nextIp', 'farBranchOffset'])
+  tagged[k] = null;
