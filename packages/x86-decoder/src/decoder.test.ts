@@ -24,7 +24,7 @@ describe('decoder', () => {
   });
 
   it('one reused Instruction holds large and small values exactly, and a new one starts at its defaults', () => {
-    // The address and immediate fields are tagged (instruction.ts, "Field representation"): values
+    // The immediate and branch-target fields are tagged (instruction.ts, "Field representation"): values
     // past 2^31 and small ones alternate in the same object without changing what reads see.
     const ins = new Instruction();
     decodeInto(ins, hex('2500f0ffff'), 0, 32, 0xc1000000); // and eax, 0xfffff000 at a kernel EIP

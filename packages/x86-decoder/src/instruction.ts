@@ -281,13 +281,13 @@ export class Instruction {
 
 /*
  * Field representation. V8 keeps a number field that has ever held a value outside the 32-bit Smi range
- * (an unsigned imm32 such as 0xfffff000, a 32-bit kernel's EIPs) as a separate heap number in every
- * instance of the class, read through a second pointer: one more cache miss for each read of a cold
- * decoded instruction, 16 bytes more per field. Storing a non-number in these fields once, here, before
- * any instruction is decoded, makes them tagged instead: small values sit in the object and only large
- * ones are boxed (allocated when decoded). Values and types are unchanged; V8 without this behaves the
- * same, only slower.
+ * (an unsigned imm32 such as 0xfffff000, a branch target in a 32-bit kernel) as a separate heap number
+ * in every instance of the class, read through a second pointer: one more cache miss for each read of a
+ * cold decoded instruction, 16 bytes more per field. Storing a non-number in the fields that hold
+ * mostly small values, once, here, before any instruction is decoded, makes them tagged instead: a
+ * small value sits in the object and only a large one is boxed (allocated when decoded). `ip` and
+ * `nextIp` stay as they are: in a 32-bit kernel they are always large, and a decode then overwrites
+ * their heap numbers in place rather than allocating new ones. Values and types are unchanged.
  */
 const tagged = new Instruction() as unknown as Record<string, unknown>;
-for (const k of ['immediate', 'immediateHi', 'nearBranchTarget', 'ip', 'nextIp', 'farBranchOffset'])
-  tagged[k] = null;
+for (const k of ['immediate', 'immediateHi', 'nearBranchTarget', 'farBranchOffset']) tagged[k] = null;
