@@ -152,4 +152,29 @@ describe('fast paths', () => {
       }
     });
   }
+
+  it('taken near branches above 2^31 and across the top of the address space reach the generic targets', () => {
+    // [EIP, bytes, EFLAGS, target]; CS bases put each EIP at linear 0x1000 (linear addresses wrap).
+    const cases: [number, number[], number, number][] = [
+      [0xc0001000, [0xeb, 0x10], 0x2, 0xc0001012], // jmp short: a kernel's EIPs
+      [0xfffffff0, [0xeb, 0x20], 0x2, 0x12], // jmp short past 0xffffffff
+      [0xfffffff0, [0x0f, 0x85, 0x20, 0, 0, 0], 0x2, 0x16], // jne rel32 past 0xffffffff
+      [0x80000000, [0x0f, 0x84, 0xf0, 0xff, 0xff, 0xff], 0x42, 0x7ffffff6], // je back below 2^31
+      [0x7ffffff0, [0x0f, 0x82, 0x20, 0, 0, 0], 0x3, 0x80000016], // jb forward past 2^31
+    ];
+    for (const [eip, bytes, flags, target] of cases) {
+      const out = [true, false].map((fastPaths) => {
+        const m = flat32('hlt');
+        m.cpu.blocks.fastPaths = fastPaths;
+        m.cpu.blocks.flush();
+        m.ram.set(bytes, 0x1000);
+        m.cpu.segs.set(Seg.CS, 0x08, (0x1000 - eip) >>> 0, 0xffffffff, 0x9b | 0xc000);
+        m.cpu.regs.ip = eip;
+        m.cpu.eflags = flags;
+        m.run(1);
+        return m.cpu.regs.ip;
+      });
+      expect(out, `branch at ${eip.toString(16)}`).toEqual([target, target]);
+    }
+  });
 });

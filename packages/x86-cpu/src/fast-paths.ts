@@ -303,38 +303,45 @@ const popR: Handler = (cpu, ins) => {
 
 // ------------------------------------------------------------------ Jcc
 
-/** Near jump target check: EIP must be inside the CS limit (SDM "Jcc": #GP(0)). */
-function jumpNear(cpu: Cpu, target: number): void {
+/**
+ * Near jump to the target of a rel8/rel32 branch with a 32-bit operand size (SDM "Jcc": #GP(0) past
+ * the CS limit). The target is formed from EIP, which the caller has already advanced to the next
+ * instruction (`Cpu.chain`, `runOne` and a compiled block's slow path all do), and the displacement, as
+ * the decoder forms `nearBranchTarget`: a kernel's branch targets are above 2^31, where that field is a
+ * heap number of its own, whose load was one more cache miss per taken branch of cold code.
+ */
+function jumpNear(cpu: Cpu, ins: Instruction): void {
+  const target = (cpu.regs.ip + ins.branchDisplacement) >>> 0;
   if (target > cpu.segs.hi[Seg.CS]!) raise(Vector.GP, 0);
   cpu.regs.ip = target;
 }
 
-const jmp: Handler = (cpu, ins) => jumpNear(cpu, ins.nearBranchTarget);
+const jmp: Handler = (cpu, ins) => jumpNear(cpu, ins);
 
 // After CMP/SUB (the usual producer) the unsigned conditions are one compare of the recorded operands.
 const jb: Handler = (cpu, ins) => {
   const f = cpu.flags;
-  if (f.op === LazyOp.Sub ? f.dst < f.src : testCondition(f, 0x2)) jumpNear(cpu, ins.nearBranchTarget);
+  if (f.op === LazyOp.Sub ? f.dst < f.src : testCondition(f, 0x2)) jumpNear(cpu, ins);
 };
 const jae: Handler = (cpu, ins) => {
   const f = cpu.flags;
-  if (f.op === LazyOp.Sub ? f.dst >= f.src : testCondition(f, 0x3)) jumpNear(cpu, ins.nearBranchTarget);
+  if (f.op === LazyOp.Sub ? f.dst >= f.src : testCondition(f, 0x3)) jumpNear(cpu, ins);
 };
 const je: Handler = (cpu, ins) => {
   const f = cpu.flags;
-  if (f.op !== LazyOp.None ? f.res === 0 : (f.bits & EFLAGS.ZF) !== 0) jumpNear(cpu, ins.nearBranchTarget);
+  if (f.op !== LazyOp.None ? f.res === 0 : (f.bits & EFLAGS.ZF) !== 0) jumpNear(cpu, ins);
 };
 const jne: Handler = (cpu, ins) => {
   const f = cpu.flags;
-  if (f.op !== LazyOp.None ? f.res !== 0 : (f.bits & EFLAGS.ZF) === 0) jumpNear(cpu, ins.nearBranchTarget);
+  if (f.op !== LazyOp.None ? f.res !== 0 : (f.bits & EFLAGS.ZF) === 0) jumpNear(cpu, ins);
 };
 const jbe: Handler = (cpu, ins) => {
   const f = cpu.flags;
-  if (f.op === LazyOp.Sub ? f.dst <= f.src : testCondition(f, 0x6)) jumpNear(cpu, ins.nearBranchTarget);
+  if (f.op === LazyOp.Sub ? f.dst <= f.src : testCondition(f, 0x6)) jumpNear(cpu, ins);
 };
 const ja: Handler = (cpu, ins) => {
   const f = cpu.flags;
-  if (f.op === LazyOp.Sub ? f.dst > f.src : testCondition(f, 0x7)) jumpNear(cpu, ins.nearBranchTarget);
+  if (f.op === LazyOp.Sub ? f.dst > f.src : testCondition(f, 0x7)) jumpNear(cpu, ins);
 };
 
 /** Codes whose 32-bit register-destination forms have a fast handler, by source kind. */

@@ -148,8 +148,8 @@ export class Instruction {
   memScale = 1;
   /** Segment the memory operand uses: the override if any, else DS or SS (rBP/rSP base) or ES (string destination). */
   memSegment = 0;
-  /** Branch target: `nextIp + branchDisplacement`, wrapped to the operand size. */
-  nearBranchTarget = 0;
+  /** Signed relative displacement of a near branch. */
+  branchDisplacement = 0;
   /** Kind of operand N (`OpKind`). */
   op0Kind: OpKind = OpKind.None;
   /** See `op0Kind`. */
@@ -201,8 +201,8 @@ export class Instruction {
   immediateHi = 0;
   /** Second immediate (ENTER's nesting level, EXTRQ/INSERTQ's index). */
   immediate2 = 0;
-  /** Signed relative displacement of a near branch. */
-  branchDisplacement = 0;
+  /** Branch target: `nextIp + branchDisplacement`, wrapped to the operand size. */
+  nearBranchTarget = 0;
   farBranchSelector = 0;
   farBranchOffset = 0;
   /** CPUID feature the instruction needs (`CpuidFeature.SSE2`...), for #UD per CPU model. */
