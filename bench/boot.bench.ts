@@ -47,6 +47,11 @@
  *   `--only debian-amd64`: 117.8 s / 141.1 s / 379 MiB against qemu-tcg 4.3 s / 4.7 s: 27.71x, 29.75x.
  *   Two builds compare best booted at once on the two cores (same conditions; two copies of one build
  *   differed by 3.5%), not one after the other (single runs of one build differed by up to 15%).
+ * 2026-11-27, the eighth round (decoded instructions' hot fields first, tagged immediates, branch
+ *   targets from the displacement; x86-cpu README): `--only debian-i386` typevisor 33.2 s / 50.4 s /
+ *   314 MiB against v86 9.3 s / 11.9 s / 366 MiB and qemu-tcg 4.6 s / 5.2 s: 3.58x, 4.22x v86.
+ *   Compile-threshold and V8-flag comparisons that session booted one build at a time, alternating:
+ *   with two at once, V8's compiler threads compete for the second core, which the bench leaves free.
  * The bench=1 workload (awk's floating point on the software x87, sha256) is where the gap widens. The
  * Typevisor row is the CLI's own process (before, the RSS column measured its launcher: 43 MiB).
  */
