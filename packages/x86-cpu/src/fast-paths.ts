@@ -316,7 +316,7 @@ function jumpNear(cpu: Cpu, ins: Instruction): void {
   cpu.regs.ip = target;
 }
 
-const jmp: Handler = (cpu, ins) => jumpNear(cpu, ins);
+const jmp: Handler = jumpNear;
 
 // After CMP/SUB (the usual producer) the unsigned conditions are one compare of the recorded operands.
 const jb: Handler = (cpu, ins) => {
