@@ -10,7 +10,9 @@
  * instructions (a 65,536-entry direct-mapped table: the same rebuilds and 70 MB more). A write to a page that holds
  * decoded code drops every block on that page (self-modifying code, loaders, the 286 test harness).
  *
- * Instruction objects are allocated once per table slot and reused: the steady state allocates nothing.
+ * Instruction objects are allocated once per table slot and reused, and so is each slot's array of operand
+ * records (`operand-record.ts`, what the interpreter's loop and the fast handlers read): the steady state
+ * allocates nothing.
  */
 import { Code, DecodeError, decodeInto, Instruction, MAX_INSTRUCTION_LENGTH } from '@typevisor/x86-decoder';
 import type { Cpu, Handler } from './cpu.js';
@@ -21,6 +23,7 @@ import { type CompiledBlock, compileBlock, HOT_RUNS, jumpConditions } from './co
 import { compileBlock64 } from './compiler64.js';
 import { raise, Vector } from './exceptions.js';
 import { segmentFault } from './memory-access.js';
+import { OPS_STRIDE, writeRecord } from './operand-record.js';
 import { AccessKind } from './paging.js';
 import { type RegisterFile, Seg } from './registers.js';
 import { Access } from './segments.js';
@@ -156,6 +159,8 @@ export class Block {
   run: CompiledBlock | null = null;
   readonly instructions: Instruction[] = [];
   readonly handlers: Handler[] = [];
+  /** The instructions' operand records (`operand-record.ts`), {@link OPS_STRIDE} int32 each. */
+  ops: Int32Array = NO_OPS;
 
   /**
    * The successor this block's links name for the current EIP (`regs.ip`) decoded with the CS base and
@@ -174,6 +179,16 @@ export class Block {
     if (n !== null && n.ip === ip && n.csBase === csBase && n.phys >= 0 && n.key === key) return n;
     return null;
   }
+}
+
+/** A slot's operand records before its first build. */
+const NO_OPS = new Int32Array(0);
+
+/** Room for 16 more instructions' operand records (up to {@link MAX_BLOCK}), the old ones kept. */
+function grown(ops: Int32Array): Int32Array {
+  const bigger = new Int32Array(Math.min(ops.length + 16 * OPS_STRIDE, MAX_BLOCK * OPS_STRIDE));
+  bigger.set(ops);
+  return bigger;
 }
 
 /** Handler for an invalid encoding, a missing feature or a decode that reached a fault. */
@@ -338,6 +353,9 @@ export class BlockCache {
           undefinedOpcode;
       }
       b.handlers[b.count] = handler;
+      const at = b.count * OPS_STRIDE;
+      if (at + OPS_STRIDE > b.ops.length) b.ops = grown(b.ops);
+      writeRecord(b.ops, at, ins);
       b.count++;
       if (
         handler === undefinedOpcode ||

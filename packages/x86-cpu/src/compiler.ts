@@ -33,6 +33,7 @@ import { CONDITIONS } from './handlers/table.js';
 import { HANDLERS } from './dispatch.js';
 import { EFLAGS, getCF, LazyOp, PARITY, setArith, testCondition } from './flags.js';
 import { read8, read16, read32, write8, write16, write32 } from './memory-access.js';
+import { OPS_STRIDE } from './operand-record.js';
 import { TLB_MASK, tlbTag } from './paging.js';
 import { BYTE_OFFSET_OF, GPR_OF, Seg } from './registers.js';
 import { registerLocals } from './register-locals.js';
@@ -465,7 +466,7 @@ export class BlockWriter {
     this.flags = null;
     this.calls++;
     this.enter(i);
-    this.lines.push(this.book(), `h[${i}](cpu, l[${i}]);`);
+    this.lines.push(this.book(), `h[${i}](cpu, l[${i}], _b.ops, ${i * OPS_STRIDE});`);
     if (this.isLast(i)) this.lines.push(`cpu.instructions = base + ${this.count};`);
     else
       this.lines.push(

@@ -17,6 +17,7 @@ import { type CpuHooks, CpuidResult, INTERCEPT, MsrValue, NullHooks } from './ho
 import { deliverEvent, EventKind } from './interrupts.js';
 import { Efer, Msr, MsrFile } from './msr.js';
 import { Pager } from './paging.js';
+import { OPS_STRIDE, Rec } from './operand-record.js';
 import { PhysicalMemory } from './physical.js';
 import { RegisterFile, Seg } from './registers.js';
 import { X87 } from './x87/index.js';
@@ -52,8 +53,12 @@ export interface TscSource {
   ticks(): number;
 }
 
-/** Instruction handler signature: every handler in the dispatch table has this shape. */
-export type Handler = (cpu: Cpu, ins: Instruction) => void;
+/**
+ * Instruction handler signature: every handler in the dispatch table has this shape. `ops` and `at` are
+ * the instruction's operand record in its block (`operand-record.ts`), which the fast paths read; the
+ * generic handlers read the decoded `ins`.
+ */
+export type Handler = (cpu: Cpu, ins: Instruction, ops: Int32Array, at: number) => void;
 
 export class Cpu {
   readonly regs = new RegisterFile();
@@ -345,6 +350,7 @@ export class Cpu {
       next = null;
       const list = block.instructions;
       const handlers = block.handlers;
+      const ops = block.ops;
       let n = block.count;
       const budget = limit - this.instructions;
       this.stop = false;
@@ -353,23 +359,17 @@ export class Cpu {
       else {
         if (n > budget) n = budget;
         const bits = block.bitness;
-        for (let i = 0; i < n; i++) {
-          const ins = list[i]!;
+        for (let i = 0, at = 0; i < n; i++, at += OPS_STRIDE) {
           // EIP is this instruction's own (the block's start, then each previous one's next EIP). The
-          // next EIP is formed from it and the length, wrapped as the decoder wraps `nextIp`, rather
-          // than read from `nextIp`: above 2^31 (kernel code) that field is a heap number, whose load
-          // was a second cache miss per instruction, after the one on the object itself.
+          // next EIP is formed from it and the length in the operand record, wrapped as the decoder
+          // wraps `nextIp`: the decoded instruction itself is only read by a handler that needs it.
           const ip = regs.ip;
-          const next =
-            bits === 32
-              ? (ip + ins.length) >>> 0
-              : bits === 64
-                ? ip + ins.length
-                : (ip + ins.length) & 0xffff;
+          const length = ops[at + Rec.Length]!;
+          const next = bits === 32 ? (ip + length) >>> 0 : bits === 64 ? ip + length : (ip + length) & 0xffff;
           this.startIp = ip;
           this.startSp = regs.r32[4]!;
           regs.ip = next;
-          handlers[i]!(this, ins);
+          handlers[i]!(this, list[i]!, ops, at);
           this.instructions++;
           if (this.stop || regs.ip !== next) break;
         }
@@ -419,7 +419,7 @@ export class Cpu {
       const block = this.blocks.lookup();
       const ins = block.instructions[0]!;
       regs.ip = ins.nextIp;
-      block.handlers[0]!(this, ins);
+      block.handlers[0]!(this, ins, block.ops, 0);
       this.instructions++;
       if (this.exitReason === CpuExit.Intercept) {
         // Rolled back for the VMM without a throw (`interceptInstruction`): as the catch below does.

@@ -10,6 +10,10 @@
  * on its own. The semantics are exactly the generic handlers' (same lazy-flag records, same segment and
  * paging checks through `memory-access.ts`); `fast-paths.test.ts` compares every form with the generic
  * handler, and `BlockCache.fastPaths = false` turns this module off.
+ *
+ * The handlers read their operands from the instruction's record in its block (`rec` at `at`,
+ * `operand-record.ts`: a few int32 per instruction, consecutive for a block), not from the decoded
+ * `Instruction`, which cold code reaches with a cache miss or two per instruction.
  */
 import { Code, type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
 import type { Cpu, Handler } from './cpu.js';
@@ -17,42 +21,49 @@ import { raise, Vector } from './exceptions.js';
 import { EFLAGS, getCF, LazyOp, setArith, setLazy, szp, testCondition } from './flags.js';
 import { read8, read16, read32, write8, write16, write32 } from './memory-access.js';
 import { BYTE_OFFSET_OF, GPR_OF, Seg } from './registers.js';
+import { Rec } from './operand-record.js';
 import { Attr } from './segments.js';
 
-/** Offset of a 32-bit memory operand (address size 32), recorded like `operands.ts` `locate`. */
-function locate32(cpu: Cpu, ins: Instruction): number {
+/** Base + index * scale + displacement of the record's memory operand, not yet wrapped to 32 bits. */
+function address32(cpu: Cpu, rec: Int32Array, at: number): number {
   const u32 = cpu.regs.u32;
-  let a = ins.memDisplacement;
-  const base = ins.memBase;
+  const m = rec[at + Rec.Mem]!;
+  let a = rec[at + Rec.Disp]!;
+  const base = m & 0xff;
   if (base !== Register.None) a += u32[GPR_OF[base]!]!;
-  const index = ins.memIndex;
-  if (index !== Register.None) a += u32[GPR_OF[index]!]! * ins.memScale;
-  a >>>= 0;
-  cpu.eaSeg = ins.memSegment - Register.ES;
+  const index = (m >>> 8) & 0xff;
+  if (index !== Register.None) a += u32[GPR_OF[index]!]! * ((m >>> 16) & 0xff);
+  return a;
+}
+
+/** Offset of a 32-bit memory operand (address size 32), recorded like `operands.ts` `locate`. */
+function locate32(cpu: Cpu, rec: Int32Array, at: number): number {
+  const a = address32(cpu, rec, at) >>> 0;
+  cpu.eaSeg = (rec[at + Rec.Mem]! >>> 24) - Register.ES;
   cpu.eaOff = a;
   return a;
 }
 
 // ------------------------------------------------------------------ MOV
 
-const movRR: Handler = (cpu, ins) => {
+const movRR: Handler = (cpu, _ins, rec, at) => {
   const r = cpu.regs.r32;
-  r[GPR_OF[ins.op0Register]!] = r[GPR_OF[ins.op1Register]!]!;
+  r[GPR_OF[rec[at + Rec.Reg0]!]!] = r[GPR_OF[rec[at + Rec.Reg1]!]!]!;
 };
-const movRI: Handler = (cpu, ins) => {
-  cpu.regs.r32[GPR_OF[ins.op0Register]!] = ins.immediate;
+const movRI: Handler = (cpu, _ins, rec, at) => {
+  cpu.regs.r32[GPR_OF[rec[at + Rec.Reg0]!]!] = rec[at + Rec.Imm]!;
 };
-const movRM: Handler = (cpu, ins) => {
-  const off = locate32(cpu, ins);
-  cpu.regs.r32[GPR_OF[ins.op0Register]!] = read32(cpu, cpu.eaSeg, off);
+const movRM: Handler = (cpu, _ins, rec, at) => {
+  const off = locate32(cpu, rec, at);
+  cpu.regs.r32[GPR_OF[rec[at + Rec.Reg0]!]!] = read32(cpu, cpu.eaSeg, off);
 };
-const movMR: Handler = (cpu, ins) => {
-  const off = locate32(cpu, ins);
-  write32(cpu, cpu.eaSeg, off, cpu.regs.u32[GPR_OF[ins.op1Register]!]!);
+const movMR: Handler = (cpu, _ins, rec, at) => {
+  const off = locate32(cpu, rec, at);
+  write32(cpu, cpu.eaSeg, off, cpu.regs.u32[GPR_OF[rec[at + Rec.Reg1]!]!]!);
 };
-const movMI: Handler = (cpu, ins) => {
-  const off = locate32(cpu, ins);
-  write32(cpu, cpu.eaSeg, off, ins.immediate >>> 0);
+const movMI: Handler = (cpu, _ins, rec, at) => {
+  const off = locate32(cpu, rec, at);
+  write32(cpu, cpu.eaSeg, off, rec[at + Rec.Imm]! >>> 0);
 };
 
 // ------------------------------------------------------------------ ALU, register destination
@@ -68,102 +79,102 @@ function lazy32(cpu: Cpu, op: LazyOp, dst: number, src: number, res: number): vo
 }
 
 /** The second operand of a register-destination ALU form: register, immediate or memory. */
-function source32(cpu: Cpu, ins: Instruction): number {
-  const k = ins.op1Kind;
-  if (k === OpKind.Register) return cpu.regs.u32[GPR_OF[ins.op1Register]!]!;
+function source32(cpu: Cpu, rec: Int32Array, at: number): number {
+  const k = rec[at + Rec.Kind1]!;
+  if (k === OpKind.Register) return cpu.regs.u32[GPR_OF[rec[at + Rec.Reg1]!]!]!;
   if (k === OpKind.Memory) {
-    const off = locate32(cpu, ins); // sets cpu.eaSeg: read it only afterwards
+    const off = locate32(cpu, rec, at); // sets cpu.eaSeg: read it only afterwards
     return read32(cpu, cpu.eaSeg, off);
   }
-  return ins.immediate >>> 0;
+  return rec[at + Rec.Imm]! >>> 0;
 }
 
-const addR: Handler = (cpu, ins) => {
-  const d = GPR_OF[ins.op0Register]!;
+const addR: Handler = (cpu, _ins, rec, at) => {
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const r = cpu.regs;
   const dst = r.u32[d]!;
-  const src = source32(cpu, ins);
+  const src = source32(cpu, rec, at);
   const res = (dst + src) >>> 0;
   r.r32[d] = res;
   lazy32(cpu, LazyOp.Add, dst, src, res);
 };
-const subR: Handler = (cpu, ins) => {
-  const d = GPR_OF[ins.op0Register]!;
+const subR: Handler = (cpu, _ins, rec, at) => {
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const r = cpu.regs;
   const dst = r.u32[d]!;
-  const src = source32(cpu, ins);
+  const src = source32(cpu, rec, at);
   const res = (dst - src) >>> 0;
   r.r32[d] = res;
   lazy32(cpu, LazyOp.Sub, dst, src, res);
 };
-const cmpR: Handler = (cpu, ins) => {
-  const dst = cpu.regs.u32[GPR_OF[ins.op0Register]!]!;
-  const src = source32(cpu, ins);
+const cmpR: Handler = (cpu, _ins, rec, at) => {
+  const dst = cpu.regs.u32[GPR_OF[rec[at + Rec.Reg0]!]!]!;
+  const src = source32(cpu, rec, at);
   lazy32(cpu, LazyOp.Sub, dst, src, (dst - src) >>> 0);
 };
 /** SBB/ADC record the plain SUB/ADD kind when the carry-in is 0 (as the generic handler does). */
-const sbbR: Handler = (cpu, ins) => {
-  const d = GPR_OF[ins.op0Register]!;
+const sbbR: Handler = (cpu, _ins, rec, at) => {
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const r = cpu.regs;
   const dst = r.u32[d]!;
-  const src = source32(cpu, ins);
+  const src = source32(cpu, rec, at);
   const c = getCF(cpu.flags);
   const res = (dst - src - c) >>> 0;
   r.r32[d] = res;
   lazy32(cpu, c ? LazyOp.Sbb : LazyOp.Sub, dst, src, res);
 };
-const adcR: Handler = (cpu, ins) => {
-  const d = GPR_OF[ins.op0Register]!;
+const adcR: Handler = (cpu, _ins, rec, at) => {
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const r = cpu.regs;
   const dst = r.u32[d]!;
-  const src = source32(cpu, ins);
+  const src = source32(cpu, rec, at);
   const c = getCF(cpu.flags);
   const res = (dst + src + c) >>> 0;
   r.r32[d] = res;
   lazy32(cpu, c ? LazyOp.Adc : LazyOp.Add, dst, src, res);
 };
-const andR: Handler = (cpu, ins) => {
-  const d = GPR_OF[ins.op0Register]!;
+const andR: Handler = (cpu, _ins, rec, at) => {
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const r = cpu.regs;
   const dst = r.u32[d]!;
-  const src = source32(cpu, ins);
+  const src = source32(cpu, rec, at);
   const res = (dst & src) >>> 0;
   r.r32[d] = res;
   lazy32(cpu, LazyOp.Logic, dst, src, res);
 };
-const orR: Handler = (cpu, ins) => {
-  const d = GPR_OF[ins.op0Register]!;
+const orR: Handler = (cpu, _ins, rec, at) => {
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const r = cpu.regs;
   const dst = r.u32[d]!;
-  const src = source32(cpu, ins);
+  const src = source32(cpu, rec, at);
   const res = (dst | src) >>> 0;
   r.r32[d] = res;
   lazy32(cpu, LazyOp.Logic, dst, src, res);
 };
-const xorR: Handler = (cpu, ins) => {
-  const d = GPR_OF[ins.op0Register]!;
+const xorR: Handler = (cpu, _ins, rec, at) => {
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const r = cpu.regs;
   const dst = r.u32[d]!;
-  const src = source32(cpu, ins);
+  const src = source32(cpu, rec, at);
   const res = (dst ^ src) >>> 0;
   r.r32[d] = res;
   lazy32(cpu, LazyOp.Logic, dst, src, res);
 };
-const testR: Handler = (cpu, ins) => {
-  const dst = cpu.regs.u32[GPR_OF[ins.op0Register]!]!;
-  const src = source32(cpu, ins);
+const testR: Handler = (cpu, _ins, rec, at) => {
+  const dst = cpu.regs.u32[GPR_OF[rec[at + Rec.Reg0]!]!]!;
+  const src = source32(cpu, rec, at);
   lazy32(cpu, LazyOp.Logic, dst, src, (dst & src) >>> 0);
 };
-const incR: Handler = (cpu, ins) => {
-  const d = GPR_OF[ins.op0Register]!;
+const incR: Handler = (cpu, _ins, rec, at) => {
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const r = cpu.regs;
   const dst = r.u32[d]!;
   const res = (dst + 1) >>> 0;
   r.r32[d] = res;
   setLazy(cpu.flags, LazyOp.Inc, 32, dst, 1, res);
 };
-const decR: Handler = (cpu, ins) => {
-  const d = GPR_OF[ins.op0Register]!;
+const decR: Handler = (cpu, _ins, rec, at) => {
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const r = cpu.regs;
   const dst = r.u32[d]!;
   const res = (dst - 1) >>> 0;
@@ -173,54 +184,48 @@ const decR: Handler = (cpu, ins) => {
 
 // ------------------------------------------------------------------ LEA, MOVZX, 16-bit MOV
 
-const lea32: Handler = (cpu, ins) => {
-  const u32 = cpu.regs.u32;
-  let a = ins.memDisplacement;
-  const base = ins.memBase;
-  if (base !== Register.None) a += u32[GPR_OF[base]!]!;
-  const index = ins.memIndex;
-  if (index !== Register.None) a += u32[GPR_OF[index]!]! * ins.memScale;
-  cpu.regs.r32[GPR_OF[ins.op0Register]!] = a;
+const lea32: Handler = (cpu, _ins, rec, at) => {
+  cpu.regs.r32[GPR_OF[rec[at + Rec.Reg0]!]!] = address32(cpu, rec, at);
 };
-const movzx16R: Handler = (cpu, ins) => {
+const movzx16R: Handler = (cpu, _ins, rec, at) => {
   const r = cpu.regs;
-  r.r32[GPR_OF[ins.op0Register]!] = r.r16[GPR_OF[ins.op1Register]! << 1]!;
+  r.r32[GPR_OF[rec[at + Rec.Reg0]!]!] = r.r16[GPR_OF[rec[at + Rec.Reg1]!]! << 1]!;
 };
-const movzx16M: Handler = (cpu, ins) => {
-  const off = locate32(cpu, ins);
-  cpu.regs.r32[GPR_OF[ins.op0Register]!] = read16(cpu, cpu.eaSeg, off);
+const movzx16M: Handler = (cpu, _ins, rec, at) => {
+  const off = locate32(cpu, rec, at);
+  cpu.regs.r32[GPR_OF[rec[at + Rec.Reg0]!]!] = read16(cpu, cpu.eaSeg, off);
 };
-const movzx8R: Handler = (cpu, ins) => {
+const movzx8R: Handler = (cpu, _ins, rec, at) => {
   const r = cpu.regs;
-  r.r32[GPR_OF[ins.op0Register]!] = r.r8[BYTE_OFFSET_OF[ins.op1Register]!]!;
+  r.r32[GPR_OF[rec[at + Rec.Reg0]!]!] = r.r8[BYTE_OFFSET_OF[rec[at + Rec.Reg1]!]!]!;
 };
-const movzx8M: Handler = (cpu, ins) => {
-  const off = locate32(cpu, ins);
-  cpu.regs.r32[GPR_OF[ins.op0Register]!] = read8(cpu, cpu.eaSeg, off);
+const movzx8M: Handler = (cpu, _ins, rec, at) => {
+  const off = locate32(cpu, rec, at);
+  cpu.regs.r32[GPR_OF[rec[at + Rec.Reg0]!]!] = read8(cpu, cpu.eaSeg, off);
 };
-const mov8RR: Handler = (cpu, ins) => {
+const mov8RR: Handler = (cpu, _ins, rec, at) => {
   const r = cpu.regs.r8;
-  r[BYTE_OFFSET_OF[ins.op0Register]!] = r[BYTE_OFFSET_OF[ins.op1Register]!]!;
+  r[BYTE_OFFSET_OF[rec[at + Rec.Reg0]!]!] = r[BYTE_OFFSET_OF[rec[at + Rec.Reg1]!]!]!;
 };
-const mov8RM: Handler = (cpu, ins) => {
-  const off = locate32(cpu, ins);
-  cpu.regs.r8[BYTE_OFFSET_OF[ins.op0Register]!] = read8(cpu, cpu.eaSeg, off);
+const mov8RM: Handler = (cpu, _ins, rec, at) => {
+  const off = locate32(cpu, rec, at);
+  cpu.regs.r8[BYTE_OFFSET_OF[rec[at + Rec.Reg0]!]!] = read8(cpu, cpu.eaSeg, off);
 };
-const mov8MR: Handler = (cpu, ins) => {
-  const off = locate32(cpu, ins);
-  write8(cpu, cpu.eaSeg, off, cpu.regs.r8[BYTE_OFFSET_OF[ins.op1Register]!]!);
+const mov8MR: Handler = (cpu, _ins, rec, at) => {
+  const off = locate32(cpu, rec, at);
+  write8(cpu, cpu.eaSeg, off, cpu.regs.r8[BYTE_OFFSET_OF[rec[at + Rec.Reg1]!]!]!);
 };
-const mov16RR: Handler = (cpu, ins) => {
+const mov16RR: Handler = (cpu, _ins, rec, at) => {
   const r = cpu.regs.r16;
-  r[GPR_OF[ins.op0Register]! << 1] = r[GPR_OF[ins.op1Register]! << 1]!;
+  r[GPR_OF[rec[at + Rec.Reg0]!]! << 1] = r[GPR_OF[rec[at + Rec.Reg1]!]! << 1]!;
 };
-const mov16RM: Handler = (cpu, ins) => {
-  const off = locate32(cpu, ins);
-  cpu.regs.r16[GPR_OF[ins.op0Register]! << 1] = read16(cpu, cpu.eaSeg, off);
+const mov16RM: Handler = (cpu, _ins, rec, at) => {
+  const off = locate32(cpu, rec, at);
+  cpu.regs.r16[GPR_OF[rec[at + Rec.Reg0]!]! << 1] = read16(cpu, cpu.eaSeg, off);
 };
-const mov16MR: Handler = (cpu, ins) => {
-  const off = locate32(cpu, ins);
-  write16(cpu, cpu.eaSeg, off, cpu.regs.r16[GPR_OF[ins.op1Register]! << 1]!);
+const mov16MR: Handler = (cpu, _ins, rec, at) => {
+  const off = locate32(cpu, rec, at);
+  write16(cpu, cpu.eaSeg, off, cpu.regs.r16[GPR_OF[rec[at + Rec.Reg1]!]! << 1]!);
 };
 
 // ------------------------------------------------------------------ shifts by an immediate, IMUL
@@ -228,30 +233,30 @@ const mov16MR: Handler = (cpu, ins) => {
 const OSZAPC = EFLAGS.OF | EFLAGS.SF | EFLAGS.ZF | EFLAGS.AF | EFLAGS.PF | EFLAGS.CF;
 
 /** SHL/SAL r32, imm8 (a masked count of 0 changes nothing, flags included). */
-const shlRI: Handler = (cpu, ins) => {
-  const c = ins.immediate & 31;
+const shlRI: Handler = (cpu, _ins, rec, at) => {
+  const c = rec[at + Rec.Imm]! & 31;
   if (c === 0) return;
-  const d = GPR_OF[ins.op0Register]!;
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const dst = cpu.regs.u32[d]!;
   const res = (dst << c) >>> 0;
   const cf = (dst >>> (32 - c)) & 1;
   cpu.regs.r32[d] = res;
   setArith(cpu.flags, OSZAPC, szp(res, 32) | ((res >>> 31) ^ cf ? EFLAGS.OF : 0) | cf);
 };
-const shrRI: Handler = (cpu, ins) => {
-  const c = ins.immediate & 31;
+const shrRI: Handler = (cpu, _ins, rec, at) => {
+  const c = rec[at + Rec.Imm]! & 31;
   if (c === 0) return;
-  const d = GPR_OF[ins.op0Register]!;
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const dst = cpu.regs.u32[d]!;
   const res = dst >>> c;
   const cf = (dst >>> (c - 1)) & 1;
   cpu.regs.r32[d] = res;
   setArith(cpu.flags, OSZAPC, szp(res, 32) | (c === 1 && dst >>> 31 ? EFLAGS.OF : 0) | cf);
 };
-const sarRI: Handler = (cpu, ins) => {
-  const c = ins.immediate & 31;
+const sarRI: Handler = (cpu, _ins, rec, at) => {
+  const c = rec[at + Rec.Imm]! & 31;
   if (c === 0) return;
-  const d = GPR_OF[ins.op0Register]!;
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
   const signed = cpu.regs.r32[d]!;
   const res = (signed >> c) >>> 0;
   const cf = (signed >> (c - 1)) & 1;
@@ -260,10 +265,10 @@ const sarRI: Handler = (cpu, ins) => {
 };
 
 /** IMUL r32, r32: the low half is Math.imul; the double product differs from it exactly on overflow. */
-const imulRR: Handler = (cpu, ins) => {
+const imulRR: Handler = (cpu, _ins, rec, at) => {
   const r = cpu.regs.r32;
-  const d = GPR_OF[ins.op0Register]!;
-  const a = r[GPR_OF[ins.op1Register]!]!;
+  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
+  const a = r[GPR_OF[rec[at + Rec.Reg1]!]!]!;
   const b = r[d]!;
   const lo = Math.imul(a, b);
   r[d] = lo;
@@ -272,9 +277,9 @@ const imulRR: Handler = (cpu, ins) => {
 
 // ------------------------------------------------------------------ PUSH/POP r32
 
-const pushR: Handler = (cpu, ins) => {
+const pushR: Handler = (cpu, _ins, rec, at) => {
   const r = cpu.regs;
-  const v = r.u32[GPR_OF[ins.op0Register]!]!;
+  const v = r.u32[GPR_OF[rec[at + Rec.Reg0]!]!]!;
   if ((cpu.segs.attr[Seg.SS]! & Attr.DB) !== 0) {
     const sp = (r.u32[4]! - 4) >>> 0;
     write32(cpu, Seg.SS, sp, v);
@@ -286,7 +291,7 @@ const pushR: Handler = (cpu, ins) => {
   }
 };
 /** POP r32: the register is written after ESP moves, so POP ESP loads the popped value. */
-const popR: Handler = (cpu, ins) => {
+const popR: Handler = (cpu, _ins, rec, at) => {
   const r = cpu.regs;
   let v: number;
   if ((cpu.segs.attr[Seg.SS]! & Attr.DB) !== 0) {
@@ -298,7 +303,7 @@ const popR: Handler = (cpu, ins) => {
     v = read32(cpu, Seg.SS, sp);
     r.r16[8] = (sp + 4) & 0xffff;
   }
-  r.r32[GPR_OF[ins.op0Register]!] = v;
+  r.r32[GPR_OF[rec[at + Rec.Reg0]!]!] = v;
 };
 
 // ------------------------------------------------------------------ Jcc
@@ -307,41 +312,40 @@ const popR: Handler = (cpu, ins) => {
  * Near jump to the target of a rel8/rel32 branch with a 32-bit operand size (SDM "Jcc": #GP(0) past
  * the CS limit). The target is formed from EIP, which the caller has already advanced to the next
  * instruction (`Cpu.chain`, `runOne` and a compiled block's slow path all do), and the displacement, as
- * the decoder forms `nearBranchTarget`: a kernel's branch targets are above 2^31, where that field is a
- * heap number of its own, whose load was one more cache miss per taken branch of cold code.
+ * the decoder forms `nearBranchTarget` (which a kernel's addresses above 2^31 make a heap number).
  */
-function jumpNear(cpu: Cpu, ins: Instruction): void {
-  const target = (cpu.regs.ip + ins.branchDisplacement) >>> 0;
+function jumpNear(cpu: Cpu, rec: Int32Array, at: number): void {
+  const target = (cpu.regs.ip + rec[at + Rec.Branch]!) >>> 0;
   if (target > cpu.segs.hi[Seg.CS]!) raise(Vector.GP, 0);
   cpu.regs.ip = target;
 }
 
-const jmp: Handler = jumpNear;
+const jmp: Handler = (cpu, _ins, rec, at) => jumpNear(cpu, rec, at);
 
 // After CMP/SUB (the usual producer) the unsigned conditions are one compare of the recorded operands.
-const jb: Handler = (cpu, ins) => {
+const jb: Handler = (cpu, _ins, rec, at) => {
   const f = cpu.flags;
-  if (f.op === LazyOp.Sub ? f.dst < f.src : testCondition(f, 0x2)) jumpNear(cpu, ins);
+  if (f.op === LazyOp.Sub ? f.dst < f.src : testCondition(f, 0x2)) jumpNear(cpu, rec, at);
 };
-const jae: Handler = (cpu, ins) => {
+const jae: Handler = (cpu, _ins, rec, at) => {
   const f = cpu.flags;
-  if (f.op === LazyOp.Sub ? f.dst >= f.src : testCondition(f, 0x3)) jumpNear(cpu, ins);
+  if (f.op === LazyOp.Sub ? f.dst >= f.src : testCondition(f, 0x3)) jumpNear(cpu, rec, at);
 };
-const je: Handler = (cpu, ins) => {
+const je: Handler = (cpu, _ins, rec, at) => {
   const f = cpu.flags;
-  if (f.op !== LazyOp.None ? f.res === 0 : (f.bits & EFLAGS.ZF) !== 0) jumpNear(cpu, ins);
+  if (f.op !== LazyOp.None ? f.res === 0 : (f.bits & EFLAGS.ZF) !== 0) jumpNear(cpu, rec, at);
 };
-const jne: Handler = (cpu, ins) => {
+const jne: Handler = (cpu, _ins, rec, at) => {
   const f = cpu.flags;
-  if (f.op !== LazyOp.None ? f.res !== 0 : (f.bits & EFLAGS.ZF) === 0) jumpNear(cpu, ins);
+  if (f.op !== LazyOp.None ? f.res !== 0 : (f.bits & EFLAGS.ZF) === 0) jumpNear(cpu, rec, at);
 };
-const jbe: Handler = (cpu, ins) => {
+const jbe: Handler = (cpu, _ins, rec, at) => {
   const f = cpu.flags;
-  if (f.op === LazyOp.Sub ? f.dst <= f.src : testCondition(f, 0x6)) jumpNear(cpu, ins);
+  if (f.op === LazyOp.Sub ? f.dst <= f.src : testCondition(f, 0x6)) jumpNear(cpu, rec, at);
 };
-const ja: Handler = (cpu, ins) => {
+const ja: Handler = (cpu, _ins, rec, at) => {
   const f = cpu.flags;
-  if (f.op === LazyOp.Sub ? f.dst > f.src : testCondition(f, 0x7)) jumpNear(cpu, ins);
+  if (f.op === LazyOp.Sub ? f.dst > f.src : testCondition(f, 0x7)) jumpNear(cpu, rec, at);
 };
 
 /** Codes whose 32-bit register-destination forms have a fast handler, by source kind. */

@@ -5,7 +5,7 @@ import { registerLocals } from './register-locals.js';
 /**
  * Runs a block body (statements over the register views, as `BlockWriter` writes them) on a fresh
  * register file. `cpu.startIp = ` marks a slow path, which snapshots the register file there (what a
- * fault or a device would see); `h[k](cpu, l[k])` is a handler call that rewrites a word.
+ * fault or a device would see); `h[k](cpu, l[k], _b.ops, 0)` is a handler call that rewrites a word.
  */
 function run(body: readonly string[], prologue: readonly string[], start: Int32Array) {
   const buffer = new ArrayBuffer(64);
@@ -35,6 +35,7 @@ function run(body: readonly string[], prologue: readonly string[], start: Int32A
     'r16',
     'r8',
     'sacc',
+    '_b',
     `${prologue.join('\n')}\n${body.join('\n')}`,
   );
   const result = fn(
@@ -46,6 +47,7 @@ function run(body: readonly string[], prologue: readonly string[], start: Int32A
     new Uint16Array(buffer),
     new Uint8Array(buffer),
     sacc,
+    { ops: new Int32Array(0) },
   );
   return { result, regs: [...r32], seen };
 }
@@ -71,7 +73,7 @@ const statement = fc.oneof(
   fc.tuple(fc.integer({ min: 0, max: 31 }), value).map(([n, v]) => `r8[${n}] = ${v};`),
   fc.tuple(word, value).map(([n, v]) => `if ((${v} & 1) === 1) { r32[${n}] = ${v}; }`),
   value.map((v) => `{ cpu.startIp = 5; const t = ${v}; }`),
-  word.map((k) => `cpu.startIp = 1; h[0](cpu, l[${k}]);`),
+  word.map((k) => `cpu.startIp = 1; h[0](cpu, l[${k}], _b.ops, 0);`),
   value.map((v) => `if ((${v} & 7) === 0) return null;`),
 );
 
@@ -101,25 +103,25 @@ describe('registerLocals', () => {
 
   it('stores written words back in front of each slow path and return, and reloads after handlers', () => {
     const { body } = registerLocals(
-      ['r32[2] = r32[1];', 'cpu.startIp = 9; h[0](cpu, l[0]);', 'return null;'],
+      ['r32[2] = r32[1];', 'cpu.startIp = 9; h[0](cpu, l[0], _b.ops, 0);', 'return null;'],
       8,
     );
     expect(body).toEqual([
       'e2 = (e1) | 0;',
-      'r32[2] = e2; cpu.startIp = 9; h[0](cpu, l[0]); e1 = r32[1]; e2 = r32[2];',
+      'r32[2] = e2; cpu.startIp = 9; h[0](cpu, l[0], _b.ops, 0); e1 = r32[1]; e2 = r32[2];',
       '{ r32[2] = e2; return null; }',
     ]);
   });
 
   it('keeps segment access bits in locals, loaded again after handler calls', () => {
     const { prologue, body } = registerLocals(
-      ['r32[0] = sacc[3];', 'h[0](cpu, l[0]);', 'r32[1] = sacc[3];'],
+      ['r32[0] = sacc[3];', 'h[0](cpu, l[0], _b.ops, 0);', 'r32[1] = sacc[3];'],
       8,
     );
     expect(prologue).toEqual(['let e0 = r32[0], e1 = r32[1];', 'let sa3 = sacc[3];']);
     expect(body).toEqual([
       'e0 = (sa3) | 0;',
-      'h[0](cpu, l[0]); sa3 = sacc[3]; e0 = r32[0]; e1 = r32[1];',
+      'h[0](cpu, l[0], _b.ops, 0); sa3 = sacc[3]; e0 = r32[0]; e1 = r32[1];',
       'e1 = (sa3) | 0;',
     ]);
   });

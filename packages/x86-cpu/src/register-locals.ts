@@ -27,7 +27,7 @@ export interface RegisterLocals {
 /** The statement that marks the front of a slow path (`BlockWriter.book`). */
 const SLOW_PATH = 'cpu.startIp = ';
 /** A handler call as `BlockWriter.call` writes it. */
-const HANDLER_CALL = /h\[\d+\]\(cpu, l\[\d+\]\);/g;
+const HANDLER_CALL = /h\[\d+\]\(cpu, l\[\d+\], _b\.ops, \d+\);/g;
 const ANY_VIEW = /\b(?:[ru]32|r16|r8)\[/g;
 const ANY_INDEXED_PARTS = /\b([ru]32|r16|r8)\[(\d+)\]/g;
 /** A store through a view (not `==`/`===`). */

@@ -45,20 +45,20 @@ function loadSmall(cpu: Cpu, ins: Instruction, sse: SseState, bytes: number): vo
 
 /** An integer operation that reads the imm8 (PBLENDW, MPSADBW). */
 function withImm(h: Handler): Handler {
-  return (cpu, ins) => {
+  return (cpu, ins, ops, at) => {
     sse41Control.imm = ins.immediate & 0xff;
-    h(cpu, ins);
+    h(cpu, ins, ops, at);
   };
 }
 
 const pblendvbOp = intXmm(SSE41_OPS.Pblendvb!);
 
 /** PBLENDVB: XMM0 is copied before the operation (it may also be an operand). */
-const pblendvb: Handler = (cpu, ins) => {
+const pblendvb: Handler = (cpu, ins, ops, at) => {
   const x0 = enter(cpu).u8;
   const m = sse41Control.xmm0;
   for (let i = 0; i < 16; i++) m[i] = x0[i]!;
-  pblendvbOp(cpu, ins);
+  pblendvbOp(cpu, ins, ops, at);
 };
 
 const Blend = { PsImm: 0, PdImm: 1, PsXmm0: 2, PdXmm0: 3 } as const;

@@ -11,9 +11,9 @@ import { HandlerList } from './table.js';
 
 /** PALIGNR: the imm8 byte count goes to the operation before it runs. */
 function withShift(h: Handler): Handler {
-  return (cpu, ins) => {
+  return (cpu, ins, ops, at) => {
     palignr.shift = ins.immediate & 0xff;
-    h(cpu, ins);
+    h(cpu, ins, ops, at);
   };
 }
 

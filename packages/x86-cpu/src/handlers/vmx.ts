@@ -51,11 +51,11 @@ function requireCpl0(cpu: Cpu): void {
 
 /** MOV to CR0/CR4 with a VMX model attached: the model decides exits, fixed bits and CR4.VMXE. */
 function movToCrWithVmx(original: Handler): Handler {
-  return (cpu, ins) => {
+  return (cpu, ins, ops, at) => {
     const port = cpu.hooks.vmx;
     const cr = ins.op0Register - Register.CR0;
     if (port === undefined || (cr !== 0 && cr !== 4)) {
-      original(cpu, ins);
+      original(cpu, ins, ops, at);
       return;
     }
     requireCpl0(cpu);
@@ -76,11 +76,11 @@ function movToCrWithVmx(original: Handler): Handler {
 
 /** MOV from CR0/CR4 with a VMX model attached: non-root operation reads the shadows. */
 function movFromCrWithVmx(original: Handler): Handler {
-  return (cpu: Cpu, ins: Instruction) => {
+  return (cpu: Cpu, ins: Instruction, ops: Int32Array, at: number) => {
     const port = cpu.hooks.vmx;
     const cr = ins.op1Register - Register.CR0;
     if (port === undefined || (cr !== 0 && cr !== 4)) {
-      original(cpu, ins);
+      original(cpu, ins, ops, at);
       return;
     }
     requireCpl0(cpu);
@@ -94,13 +94,13 @@ function movFromCrWithVmx(original: Handler): Handler {
  */
 function movToCr64WithVmx(original: Handler): Handler {
   const wrapped = movToCrWithVmx(original);
-  return (cpu, ins) => {
+  return (cpu, ins, ops, at) => {
     const cr = ins.op0Register - Register.CR0;
     if (cpu.hooks.vmx !== undefined && (cr === 0 || cr === 4)) {
       requireCpl0(cpu);
       if (cpu.regs.u32[GPR_HI + GPR_OF[ins.op1Register]!] !== 0) raise(Vector.GP, 0);
     }
-    wrapped(cpu, ins);
+    wrapped(cpu, ins, ops, at);
   };
 }
 
