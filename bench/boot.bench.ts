@@ -50,6 +50,8 @@
  * 2026-11-27, the eighth round (decoded instructions' hot fields first, tagged immediates, branch
  *   targets from the displacement; x86-cpu README): `--only debian-i386` typevisor 33.2 s / 50.4 s /
  *   314 MiB against v86 9.3 s / 11.9 s / 366 MiB and qemu-tcg 4.6 s / 5.2 s: 3.58x, 4.22x v86.
+ *   With operand records (x86-cpu `operand-record.ts`): 36.2 s / 51.0 s / 326 MiB against v86 9.5 s /
+ *   12.6 s / 357 MiB and qemu-tcg 4.5 s / 5.1 s: 3.80x, 4.06x v86 (the machine slower that hour).
  *   Compile-threshold and V8-flag comparisons that session booted one build at a time, alternating:
  *   with two at once, V8's compiler threads compete for the second core, which the bench leaves free.
  * The bench=1 workload (awk's floating point on the software x87, sha256) is where the gap widens. The

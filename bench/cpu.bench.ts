@@ -9,7 +9,8 @@
  * the interpreter reading decoded instructions that are not in the processor's caches (about 400 bytes
  * each: 9,000 blocks are past a 32 MiB L3). 2026-11-27, MIPS of CPU time, alternating with the code
  * before the eighth round (x86-cpu README): 6,000 blocks 12-27 -> 22-40, 9,000 blocks 7-13 -> 18-20,
- * 3,000 blocks 36-38 -> 38-42. They move with what the machine's neighbours do to the shared L3:
+ * 3,000 blocks 36-38 -> 38-42; with operand records (x86-cpu `operand-record.ts`) after that, 6,000
+ * blocks 40-47, 9,000 blocks 35-37. They move with what the machine's neighbours do to the shared L3:
  * compare builds alternately, several rounds.
  *
  * `--interpret` turns off the compiling tier (`packages/x86-cpu/src/compiler.ts`, `compiler64.ts`):
