@@ -10,22 +10,25 @@
  * instructions (a 65,536-entry direct-mapped table: the same rebuilds and 70 MB more). A write to a page that holds
  * decoded code drops every block on that page (self-modifying code, loaders, the 286 test harness).
  *
- * Instruction objects are allocated once per table slot and reused, and so is each slot's array of operand
- * records (`operand-record.ts`, what the interpreter's loop and the fast handlers read): the steady state
- * allocates nothing.
+ * Each slot keeps its block's operand records (`operand-record.ts`, what the interpreter's loop and the
+ * fast handlers read) in an array of its own, and decoded `Instruction` objects only for the
+ * instructions whose handler reads them ({@link RECORD_ONLY} in place of the others); both are reused
+ * from build to build, so the steady state allocates next to nothing.
  */
 import { Code, DecodeError, decodeInto, Instruction, MAX_INSTRUCTION_LENGTH } from '@typevisor/x86-decoder';
 import type { Cpu, Handler } from './cpu.js';
 import { HANDLERS } from './dispatch.js';
-import { fastHandler } from './fast-paths.js';
+import { FAST32, fastHandler } from './fast-paths.js';
 import { fastHandler64 } from './fast-paths64.js';
 import { type CompiledBlock, compileBlock, HOT_RUNS, jumpConditions } from './compiler.js';
 import { compileBlock64 } from './compiler64.js';
+import { highHalf } from './address-halves.js';
 import { raise, Vector } from './exceptions.js';
 import { segmentFault } from './memory-access.js';
-import { OPS_STRIDE, writeRecord } from './operand-record.js';
+import { OPS_STRIDE, Rec, writeRecord } from './operand-record.js';
 import { AccessKind } from './paging.js';
-import { type RegisterFile, Seg } from './registers.js';
+import type { PhysicalMemory } from './physical.js';
+import { Seg } from './registers.js';
 import { Access } from './segments.js';
 
 /**
@@ -130,19 +133,33 @@ function pagesOf(phys: number, physEnd: number): number[] {
 const SETS = 8192;
 const WAYS = 2;
 
+/**
+ * A block's identity (physical address, EIP, CS base, code size) as the lookups compare it: int32
+ * halves, which V8 keeps in the object itself. The full numbers (`phys`, `ip`, `csBase`) are above
+ * 2^31 in a 32-bit kernel, and V8 then keeps such a field in a heap number of its own in every
+ * instance: each comparison read one more cache line, the most missed load of the lookup (Debian 686
+ * boot, `perf annotate`).
+ */
 export class Block {
+  /** High half of `phys`; -1 when the slot is empty (or its block was dropped). */
+  physHi = -1;
+  /** Low halves (`x | 0`) of `phys`, `ip` and `csBase`; the high half of a 64-bit RIP (else 0). */
+  physLo = 0;
+  ipLo = 0;
+  ipHi = 0;
+  csLo = 0;
+  bitness = 0;
+  /** CPL and code size the block was last validated for (see `BlockCache.lookup`). */
+  key = -1;
   /** Physical address of the first byte; -1 when the slot is empty. */
   phys = -1;
   ip = 0;
   csBase = 0;
-  bitness = 0;
   /** Physical page of the block (all its instructions start on it). */
   page = -1;
   /** Physical end (exclusive) of the block's bytes; an instruction may run onto the next page. */
   physEnd = -1;
   count = 0;
-  /** CPL and code size the block was last validated for (see `BlockCache.lookup`). */
-  key = -1;
   /**
    * Up to four successors (the exits of the conditional branches inside and at the end), valid while
    * the pager generation is `linkGen`; `linkAt` is the one of `next1`..`next3` to replace next.
@@ -162,24 +179,76 @@ export class Block {
   /** The instructions' operand records (`operand-record.ts`), {@link OPS_STRIDE} int32 each. */
   ops: Int32Array = NO_OPS;
 
+  constructor(private readonly memory: PhysicalMemory) {}
+
   /**
-   * The successor this block's links name for the current EIP (`regs.ip`) decoded with the CS base and
-   * CPL/code size `key`, still valid, else null (the caller checks `linkGen` against the pager
-   * generation first). EIP is read here rather than passed: one above 2^31 would be boxed at each call.
+   * The successor this block's links name for the EIP whose halves are `ipLo`/`ipHi`, decoded with the
+   * CS base whose low half is `csLo` and CPL/code size `key`, still valid, else null (the caller checks
+   * `linkGen` against the pager generation first).
    */
-  linked(regs: RegisterFile, csBase: number, key: number): Block | null {
-    const ip = regs.ip;
+  linked(ipLo: number, ipHi: number, csLo: number, key: number): Block | null {
     let n = this.next0;
-    if (n !== null && n.ip === ip && n.csBase === csBase && n.phys >= 0 && n.key === key) return n;
+    if (n !== null && n.ipLo === ipLo && n.csLo === csLo && n.key === key && n.ipHi === ipHi && n.physHi >= 0)
+      return n;
     n = this.next1;
-    if (n !== null && n.ip === ip && n.csBase === csBase && n.phys >= 0 && n.key === key) return n;
+    if (n !== null && n.ipLo === ipLo && n.csLo === csLo && n.key === key && n.ipHi === ipHi && n.physHi >= 0)
+      return n;
     n = this.next2;
-    if (n !== null && n.ip === ip && n.csBase === csBase && n.phys >= 0 && n.key === key) return n;
+    if (n !== null && n.ipLo === ipLo && n.csLo === csLo && n.key === key && n.ipHi === ipHi && n.physHi >= 0)
+      return n;
     n = this.next3;
-    if (n !== null && n.ip === ip && n.csBase === csBase && n.phys >= 0 && n.key === key) return n;
+    if (n !== null && n.ipLo === ipLo && n.csLo === csLo && n.key === key && n.ipHi === ipHi && n.physHi >= 0)
+      return n;
     return null;
   }
+
+  /**
+   * Decoded instruction `i`: the one the block holds, or, where it holds {@link RECORD_ONLY} (a fast
+   * handler reads only the operand record), the same bytes decoded again from guest RAM (for the
+   * compiling tier, which reads every field).
+   */
+  instruction(i: number): Instruction {
+    const held = this.instructions[i]!;
+    if (held !== RECORD_ONLY) return held;
+    let off = 0;
+    for (let j = 0; j < i; j++) off += this.ops[j * OPS_STRIDE + Rec.Length]!;
+    const bits = this.bitness as 16 | 32 | 64;
+    const ip = bits === 32 ? (this.ip + off) >>> 0 : bits === 64 ? this.ip + off : (this.ip + off) & 0xffff;
+    const ins = new Instruction();
+    const at = this.phys + off;
+    decodeInto(ins, this.memory.ram, at, bits, ip, at + this.ops[i * OPS_STRIDE + Rec.Length]!);
+    return ins;
+  }
+
+  /** Whether the slot holds the block with this identity (address halves, code size). */
+  holds(physLo: number, physHi: number, ipLo: number, ipHi: number, csLo: number, bitness: number): boolean {
+    return (
+      this.physLo === physLo &&
+      this.ipLo === ipLo &&
+      this.csLo === csLo &&
+      this.bitness === bitness &&
+      this.physHi === physHi &&
+      this.ipHi === ipHi
+    );
+  }
+
+  /** Empties the slot (a lookup no longer finds the block, links to it no longer hold). */
+  drop(): void {
+    this.physHi = -1;
+    this.phys = -1;
+  }
 }
+
+/**
+ * What a block holds in place of a decoded instruction whose handler reads only its operand record (the
+ * fast handlers of `fast-paths.ts`) and whose bytes lie in guest RAM on the block's page, where they
+ * can be decoded again (`Block.instruction`). The Debian 686 boot's table held about 60 MB of decoded
+ * instructions before, most of them never read after the build.
+ */
+export const RECORD_ONLY = new Instruction();
+
+/** The handlers that read only the operand record (and may have {@link RECORD_ONLY} as the instruction). */
+const READS_RECORD = new Set<Handler>(Object.values(FAST32));
 
 /** A slot's operand records before its first build. */
 const NO_OPS = new Int32Array(0);
@@ -209,6 +278,8 @@ export class BlockCache {
   private readonly bytes = new Uint8Array(MAX_INSTRUCTION_LENGTH * 2);
   /** Decoded-instruction objects no block holds, for blocks that grow (see {@link trim}). */
   private readonly spare: Instruction[] = [];
+  /** Where `build` decodes each instruction before it knows whether the block keeps it. */
+  private scratch = new Instruction();
   /** Replaced blocks by physical address ({@link Evicted}); dropped when their bytes may change. */
   private readonly evicted = new Map<number, Evicted>();
   /** Pages with remembered blocks on them, and how many. */
@@ -235,7 +306,7 @@ export class BlockCache {
   compiled = 0;
 
   constructor(private readonly cpu: Cpu) {
-    for (let i = 0; i < SETS * WAYS; i++) this.table.push(new Block());
+    for (let i = 0; i < SETS * WAYS; i++) this.table.push(new Block(cpu.phys));
   }
 
   /** The block that ran last: its successor links shortcut the next lookup. */
@@ -263,8 +334,11 @@ export class BlockCache {
     const key = cpu.ctrl.cpl | bitness;
     const gen = cpu.pager.generation;
     const prev = this.prev;
+    const ipLo = ip | 0;
+    const ipHi = bitness === 64 ? highHalf(ip) : 0;
+    const csLo = csBase | 0;
     if (prev !== null && prev.linkGen === gen) {
-      const n = prev.linked(cpu.regs, csBase, key);
+      const n = prev.linked(ipLo, ipHi, csLo, key);
       if (n !== null) {
         this.prev = n;
         return n;
@@ -272,21 +346,23 @@ export class BlockCache {
     }
     const linear = bitness === 64 ? ip : (csBase + ip) >>> 0;
     const phys = cpu.pager.translate(linear, AccessKind.Fetch, cpu.ctrl.cpl === 3);
+    const physLo = phys | 0;
+    const physHi = highHalf(phys);
     const set = (phys ^ (phys >>> 12)) & (SETS - 1);
     const table = this.table;
     let blk = table[set * 2]!;
-    if (blk.phys === phys && blk.ip === ip && blk.csBase === csBase && blk.bitness === bitness) {
+    if (blk.holds(physLo, physHi, ipLo, ipHi, csLo, bitness)) {
       this.lru[set] = 1;
     } else {
       blk = table[set * 2 + 1]!;
-      if (blk.phys === phys && blk.ip === ip && blk.csBase === csBase && blk.bitness === bitness) {
+      if (blk.holds(physLo, physHi, ipLo, ipHi, csLo, bitness)) {
         this.lru[set] = 0;
       } else {
         // A miss: build into the way used least recently, which the other way then becomes.
         const way = this.lru[set]!;
         blk = table[set * 2 + way]!;
         this.lru[set] = way ^ 1;
-        if (blk.phys >= 0 && (blk.run !== null || blk.hits >= KEEP_HITS)) this.remember(blk);
+        if (blk.physHi >= 0 && (blk.run !== null || blk.hits >= KEEP_HITS)) this.remember(blk);
         this.build(blk, phys, ip, csBase, bitness);
       }
     }
@@ -298,10 +374,10 @@ export class BlockCache {
         prev.next2 = null;
         prev.next3 = null;
         prev.linkGen = gen;
-      } else if (prev.next0 === null || prev.next0.phys < 0) prev.next0 = blk;
-      else if (prev.next1 === null || prev.next1.phys < 0) prev.next1 = blk;
-      else if (prev.next2 === null || prev.next2.phys < 0) prev.next2 = blk;
-      else if (prev.next3 === null || prev.next3.phys < 0) prev.next3 = blk;
+      } else if (prev.next0 === null || prev.next0.physHi < 0) prev.next0 = blk;
+      else if (prev.next1 === null || prev.next1.physHi < 0) prev.next1 = blk;
+      else if (prev.next2 === null || prev.next2.physHi < 0) prev.next2 = blk;
+      else if (prev.next3 === null || prev.next3.physHi < 0) prev.next3 = blk;
       else {
         // All four taken: replace the later three in turn (the first is usually the common path).
         const at = prev.linkAt;
@@ -318,19 +394,25 @@ export class BlockCache {
   private build(b: Block, phys: number, ip: number, csBase: number, bitness: 16 | 32 | 64): void {
     const cpu = this.cpu;
     this.builds++;
-    b.phys = -1;
+    b.drop();
     b.count = 0;
     b.hits = 0;
     b.run = null;
     const page = Math.floor(phys / 4096);
     let cur = ip;
     let branches = 0;
+    // Offset of the current instruction from the block's start; the block's page offset in RAM, where
+    // instructions on it can be decoded again (-1: not in the RAM fast path).
+    let off = 0;
+    const inRam = phys + 4096 <= cpu.phys.ramSize ? phys & 0xfff : -1;
+    const list = b.instructions;
     while (b.count < MAX_BLOCK) {
-      if (b.instructions.length <= b.count) {
-        b.instructions.push(this.spare.pop() ?? new Instruction());
+      if (list.length <= b.count) {
+        list.push(RECORD_ONLY);
         b.handlers.push(undefinedOpcode);
       }
-      const ins = b.instructions[b.count]!;
+      // Decoded into the scratch object; kept (swapped with the slot's own) when the handler needs it.
+      const ins = this.scratch;
       const first = b.count === 0;
       const n = this.fetch(cur, csBase, first, bitness === 64);
       if (n < 0) break; // a later instruction's fetch would fault: end the block before it
@@ -353,10 +435,21 @@ export class BlockCache {
           undefinedOpcode;
       }
       b.handlers[b.count] = handler;
+      const held = list[b.count]!;
+      if (inRam >= 0 && inRam + off + ins.length <= 4096 && READS_RECORD.has(handler)) {
+        if (held !== RECORD_ONLY) {
+          if (this.spare.length < MAX_SPARE) this.spare.push(held);
+          list[b.count] = RECORD_ONLY;
+        }
+      } else {
+        list[b.count] = ins;
+        this.scratch = held !== RECORD_ONLY ? held : (this.spare.pop() ?? new Instruction());
+      }
       const at = b.count * OPS_STRIDE;
       if (at + OPS_STRIDE > b.ops.length) b.ops = grown(b.ops);
       writeRecord(b.ops, at, ins);
       b.count++;
+      off += ins.length;
       if (
         handler === undefinedOpcode ||
         handler === tooLong ||
@@ -375,9 +468,13 @@ export class BlockCache {
     b.ip = ip;
     b.csBase = csBase;
     b.bitness = bitness;
+    b.physLo = phys | 0;
+    b.physHi = highHalf(phys);
+    b.ipLo = ip | 0;
+    b.ipHi = bitness === 64 ? highHalf(ip) : 0;
+    b.csLo = csBase | 0;
     b.page = page;
-    const last = b.instructions[b.count - 1]!;
-    b.physEnd = phys + (last.ip - ip) + last.length;
+    b.physEnd = phys + off;
     this.track(b, page);
     const endPage = Math.floor((b.physEnd - 1) / 4096);
     if (endPage !== page) this.track(b, endPage);
@@ -440,7 +537,8 @@ export class BlockCache {
     const n = b.count;
     if (list.length === n) return;
     const spare = this.spare;
-    for (let i = n; i < list.length && spare.length < MAX_SPARE; i++) spare.push(list[i]!);
+    for (let i = n; i < list.length && spare.length < MAX_SPARE; i++)
+      if (list[i] !== RECORD_ONLY) spare.push(list[i]!);
     list.length = n;
     b.handlers.length = n;
   }
@@ -542,7 +640,7 @@ export class BlockCache {
       const b = list[i]!;
       if (b.phys < 0 || (b.page !== page && Math.floor((b.physEnd - 1) / 4096) !== page)) continue;
       if (b.phys < end && gpa < b.physEnd) {
-        b.phys = -1;
+        b.drop();
         this.cpu.stop = true;
         continue;
       }
@@ -564,7 +662,7 @@ export class BlockCache {
     for (const page of this.byPage.keys()) pages[page] = 0;
     this.byPage.clear();
     for (const b of this.table) {
-      b.phys = -1;
+      b.drop();
       b.page = -1;
     }
   }

@@ -25,6 +25,7 @@
  * over uncompiled.
  */
 import { Code, type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
+import { highHalf } from './address-halves.js';
 import type { Block } from './block-cache.js';
 import type { Cpu, Handler } from './cpu.js';
 import { raise, Vector } from './exceptions.js';
@@ -74,9 +75,9 @@ export const HOT_RUNS = 30_000;
  * outside 64-bit mode EIP within the CS limit (the lookup's first test); else null (a lookup).
  */
 export function linkedSuccessor(cpu: Cpu, b: Block): Block | null {
-  const regs = cpu.regs;
-  if (b.linkGen !== cpu.pager.generation || (b.bitness !== 64 && regs.ip > cpu.segs.hi[Seg.CS]!)) return null;
-  return b.linked(regs, b.csBase, b.key);
+  const ip = cpu.regs.ip;
+  if (b.linkGen !== cpu.pager.generation || (b.bitness !== 64 && ip > cpu.segs.hi[Seg.CS]!)) return null;
+  return b.linked(ip | 0, b.bitness === 64 ? highHalf(ip) : 0, b.csLo, b.key);
 }
 
 /*
@@ -398,8 +399,16 @@ export class BlockWriter {
   }
 
   protected ins(i: number): Instruction {
-    return this.block.instructions[i]!;
+    let ins = this.decoded[i];
+    if (ins === undefined) {
+      ins = this.block.instruction(i);
+      this.decoded[i] = ins;
+    }
+    return ins;
   }
+
+  /** The block's instructions as the writer reads them (`Block.instruction`), decoded on first use. */
+  private readonly decoded: Instruction[] = [];
 
   protected isLast(i: number): boolean {
     return i === this.count - 1;

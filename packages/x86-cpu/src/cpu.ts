@@ -417,9 +417,12 @@ export class Cpu {
       this.startIp = regs.ip;
       this.startSp = regs.r32[4]!;
       const block = this.blocks.lookup();
-      const ins = block.instructions[0]!;
-      regs.ip = ins.nextIp;
-      block.handlers[0]!(this, ins, block.ops, 0);
+      // The next EIP from the operand record's length, as `chain` forms it.
+      const ip = regs.ip;
+      const length = block.ops[Rec.Length]!;
+      const bits = block.bitness;
+      regs.ip = bits === 32 ? (ip + length) >>> 0 : bits === 64 ? ip + length : (ip + length) & 0xffff;
+      block.handlers[0]!(this, block.instructions[0]!, block.ops, 0);
       this.instructions++;
       if (this.exitReason === CpuExit.Intercept) {
         // Rolled back for the VMM without a throw (`interceptInstruction`): as the catch below does.

@@ -4,7 +4,8 @@
  * `fast-paths.ts` and the interpreter's loop read these instead of the decoded `Instruction` objects:
  * about 400 bytes each, which a boot's cold blocks reach with a cache miss or two per instruction
  * (x86-cpu README, "Eighth round"), where a block's records are a few consecutive cache lines.
- * Handlers that are not fast paths still read the `Instruction`.
+ * Handlers that are not fast paths still read the `Instruction`; for the fast ones the block keeps none
+ * (`RECORD_ONLY` in `block-cache.ts`; x86-cpu README, "Ninth round").
  */
 import type { Instruction } from '@typevisor/x86-decoder';
 

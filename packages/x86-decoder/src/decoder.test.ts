@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decode, decodeAll, decodeInto } from './decoder.js';
 import { formatInstruction } from './formatter.js';
@@ -38,6 +39,34 @@ describe('decoder', () => {
     expect([fresh.immediate, fresh.ip, fresh.nextIp, fresh.nearBranchTarget, fresh.farBranchOffset]).toEqual([
       0, 0, 0, 0, 0,
     ]);
+  });
+
+  it('decoding into a reused Instruction gives what a new one gets, also for invalid encodings (fast-check)', () => {
+    // The x86-cpu block cache decodes into reused objects and compares them with fresh decodes of the
+    // same bytes; an invalid encoding once kept the operand and address size of the previous decode.
+    const bytes = fc.uint8Array({ minLength: 1, maxLength: 16 });
+    fc.assert(
+      fc.property(
+        bytes,
+        bytes,
+        fc.constantFrom(16, 32, 64),
+        fc.constantFrom(16, 32, 64),
+        (a, b, bitsA, bitsB) => {
+          const reused = new Instruction();
+          decodeInto(reused, a, 0, bitsA as 16 | 32 | 64, 0x1000);
+          decodeInto(reused, b, 0, bitsB as 16 | 32 | 64, 0x2000);
+          const fresh = new Instruction();
+          decodeInto(fresh, b, 0, bitsB as 16 | 32 | 64, 0x2000);
+          expect(reused).toEqual(fresh);
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    // The case that found it: 67 B8 (MOV EAX, imm32 with 16-bit addressing), then VEX C4 E4 (invalid).
+    const ins = new Instruction();
+    decodeInto(ins, hex('67b800000000'), 0, 32, 0);
+    decodeInto(ins, hex('c4e4feac40b7'), 0, 32, 6);
+    expect([ins.error, ins.addressSize, ins.operandSize]).toEqual([DecodeError.InvalidInstruction, 32, 32]);
   });
 
   it('REX turns AH..BH encodings into SPL..DIL', () => {

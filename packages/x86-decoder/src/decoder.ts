@@ -1254,6 +1254,9 @@ function finishInvalid(out: Instruction, offset: number, error: DecodeErrorT): n
   out.code = 0;
   out.mnemonic = 0;
   out.error = error;
+  // The mode's defaults, not what the object held from its previous decode.
+  out.operandSize = out.bitness === 16 ? 16 : 32;
+  out.addressSize = out.bitness;
   let len = st.pos - offset;
   if (len > MAX_INSTRUCTION_LENGTH) len = MAX_INSTRUCTION_LENGTH;
   out.length = Math.max(len, 1);
