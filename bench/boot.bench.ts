@@ -54,6 +54,12 @@
  *   12.6 s / 357 MiB and qemu-tcg 4.5 s / 5.1 s: 3.80x, 4.06x v86 (the machine slower that hour).
  *   Compile-threshold and V8-flag comparisons that session booted one build at a time, alternating:
  *   with two at once, V8's compiler threads compete for the second core, which the bench leaves free.
+ * 2026-11-28, on a machine of another kind (2.8 GHz Xeon, 48 MiB L3 shared; slower memory: the same code
+ *   measured 5.92x / 6.08x there, typevisor 119.0 s / 169.9 s / 344 MiB against v86 20.1 s / 27.9 s /
+ *   381 MiB and qemu-tcg 11.3 s / 13.7 s), the ninth round (lookups compare int32 halves of addresses,
+ *   blocks keep no decoded instruction a fast handler does not read; x86-cpu README): `--only
+ *   debian-i386` typevisor 96.0 s / 148.9 s / 271 MiB against v86 20.4 s / 27.9 s / 369 MiB and
+ *   qemu-tcg 9.6 s / 10.9 s: 4.70x, 5.33x v86.
  * The bench=1 workload (awk's floating point on the software x87, sha256) is where the gap widens. The
  * Typevisor row is the CLI's own process (before, the RSS column measured its launcher: 43 MiB).
  */
