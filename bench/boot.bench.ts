@@ -59,7 +59,9 @@
  *   381 MiB and qemu-tcg 11.3 s / 13.7 s), the ninth round (lookups compare int32 halves of addresses,
  *   blocks keep no decoded instruction a fast handler does not read; x86-cpu README): `--only
  *   debian-i386` typevisor 96.0 s / 148.9 s / 271 MiB against v86 20.4 s / 27.9 s / 369 MiB and
- *   qemu-tcg 9.6 s / 10.9 s: 4.70x, 5.33x v86.
+ *   qemu-tcg 9.6 s / 10.9 s: 4.70x, 5.33x v86; two more runs 5.31x / 7.08x (276 MiB) and 3.51x / 4.67x
+ *   (272 MiB), the code before once more 4.47x / 5.43x (352 MiB): single runs on this machine do not
+ *   resolve the 5% that paired boots show; the 75 MiB of peak RSS they do.
  * The bench=1 workload (awk's floating point on the software x87, sha256) is where the gap widens. The
  * Typevisor row is the CLI's own process (before, the RSS column measured its launcher: 43 MiB).
  */
