@@ -54,6 +54,14 @@ export interface TscSource {
 }
 
 /**
+ * The EIP after an instruction of `length` bytes at `ip` in code of `bits`, wrapped as the decoder wraps
+ * `nextIp` (the interpreter's loop and `runOne` form it from the operand record's length).
+ */
+function nextEip(ip: number, length: number, bits: number): number {
+  return bits === 32 ? (ip + length) >>> 0 : bits === 64 ? ip + length : (ip + length) & 0xffff;
+}
+
+/**
  * Instruction handler signature: every handler in the dispatch table has this shape. `ops` and `at` are
  * the instruction's operand record in its block (`operand-record.ts`), which the fast paths read; the
  * generic handlers read the decoded `ins`.
@@ -364,8 +372,7 @@ export class Cpu {
           // next EIP is formed from it and the length in the operand record, wrapped as the decoder
           // wraps `nextIp`: the decoded instruction itself is only read by a handler that needs it.
           const ip = regs.ip;
-          const length = ops[at + Rec.Length]!;
-          const next = bits === 32 ? (ip + length) >>> 0 : bits === 64 ? ip + length : (ip + length) & 0xffff;
+          const next = nextEip(ip, ops[at + Rec.Length]!, bits);
           this.startIp = ip;
           this.startSp = regs.r32[4]!;
           regs.ip = next;
@@ -417,11 +424,7 @@ export class Cpu {
       this.startIp = regs.ip;
       this.startSp = regs.r32[4]!;
       const block = this.blocks.lookup();
-      // The next EIP from the operand record's length, as `chain` forms it.
-      const ip = regs.ip;
-      const length = block.ops[Rec.Length]!;
-      const bits = block.bitness;
-      regs.ip = bits === 32 ? (ip + length) >>> 0 : bits === 64 ? ip + length : (ip + length) & 0xffff;
+      regs.ip = nextEip(regs.ip, block.ops[Rec.Length]!, block.bitness);
       block.handlers[0]!(this, block.instructions[0]!, block.ops, 0);
       this.instructions++;
       if (this.exitReason === CpuExit.Intercept) {
