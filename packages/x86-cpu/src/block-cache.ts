@@ -25,7 +25,7 @@ import { compileBlock64 } from './compiler64.js';
 import { highHalf } from './address-halves.js';
 import { raise, Vector } from './exceptions.js';
 import { segmentFault } from './memory-access.js';
-import { OPS_STRIDE, Rec, writeRecord } from './operand-record.js';
+import { nextEip, OPS_STRIDE, Rec, writeRecord } from './operand-record.js';
 import { AccessKind } from './paging.js';
 import type { PhysicalMemory } from './physical.js';
 import { Seg } from './registers.js';
@@ -213,10 +213,16 @@ export class Block {
     let off = 0;
     for (let j = 0; j < i; j++) off += this.ops[j * OPS_STRIDE + Rec.Length]!;
     const bits = this.bitness as 16 | 32 | 64;
-    const ip = bits === 32 ? (this.ip + off) >>> 0 : bits === 64 ? this.ip + off : (this.ip + off) & 0xffff;
     const ins = new Instruction();
     const at = this.phys + off;
-    decodeInto(ins, this.memory.ram, at, bits, ip, at + this.ops[i * OPS_STRIDE + Rec.Length]!);
+    decodeInto(
+      ins,
+      this.memory.ram,
+      at,
+      bits,
+      nextEip(this.ip, off, bits),
+      at + this.ops[i * OPS_STRIDE + Rec.Length]!,
+    );
     return ins;
   }
 

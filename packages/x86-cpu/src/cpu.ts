@@ -17,7 +17,7 @@ import { type CpuHooks, CpuidResult, INTERCEPT, MsrValue, NullHooks } from './ho
 import { deliverEvent, EventKind } from './interrupts.js';
 import { Efer, Msr, MsrFile } from './msr.js';
 import { Pager } from './paging.js';
-import { OPS_STRIDE, Rec } from './operand-record.js';
+import { nextEip, OPS_STRIDE, Rec } from './operand-record.js';
 import { PhysicalMemory } from './physical.js';
 import { RegisterFile, Seg } from './registers.js';
 import { X87 } from './x87/index.js';
@@ -51,14 +51,6 @@ export interface CpuOptions {
 export interface TscSource {
   /** Ticks since some fixed origin: non-decreasing, below 2^53. */
   ticks(): number;
-}
-
-/**
- * The EIP after an instruction of `length` bytes at `ip` in code of `bits`, wrapped as the decoder wraps
- * `nextIp` (the interpreter's loop and `runOne` form it from the operand record's length).
- */
-function nextEip(ip: number, length: number, bits: number): number {
-  return bits === 32 ? (ip + length) >>> 0 : bits === 64 ? ip + length : (ip + length) & 0xffff;
 }
 
 /**

@@ -9,6 +9,15 @@
  */
 import type { Instruction } from '@typevisor/x86-decoder';
 
+/**
+ * The EIP after an instruction of `length` bytes (its record's `Rec.Length`) at `ip` in code of `bits`,
+ * wrapped as the decoder wraps `nextIp`: the interpreter's loop, `runOne` and `Block.instruction` form
+ * EIPs from the records instead of reading the decoded instruction.
+ */
+export function nextEip(ip: number, length: number, bits: number): number {
+  return bits === 32 ? (ip + length) >>> 0 : bits === 64 ? ip + length : (ip + length) & 0xffff;
+}
+
 /** Int32 slots per instruction. */
 export const OPS_STRIDE = 8;
 
