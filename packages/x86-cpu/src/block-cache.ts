@@ -19,6 +19,7 @@ import { Code, DecodeError, decodeInto, Instruction, MAX_INSTRUCTION_LENGTH } fr
 import type { Cpu, Handler } from './cpu.js';
 import { HANDLERS } from './dispatch.js';
 import { FAST32, fastHandler } from './fast-paths.js';
+import { FAST32_COLD } from './fast-paths-cold.js';
 import { fastHandler64 } from './fast-paths64.js';
 import { type CompiledBlock, compileBlock, HOT_RUNS, jumpConditions } from './compiler.js';
 import { compileBlock64 } from './compiler64.js';
@@ -254,7 +255,7 @@ export class Block {
 export const RECORD_ONLY = new Instruction();
 
 /** The handlers that read only the operand record (and may have {@link RECORD_ONLY} as the instruction). */
-const READS_RECORD = new Set<Handler>(Object.values(FAST32));
+const READS_RECORD = new Set<Handler>([...Object.values(FAST32), ...FAST32_COLD]);
 
 /** A slot's operand records before its first build. */
 const NO_OPS = new Int32Array(0);

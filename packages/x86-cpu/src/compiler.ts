@@ -30,6 +30,7 @@ import type { Block } from './block-cache.js';
 import type { Cpu, Handler } from './cpu.js';
 import { raise, Vector } from './exceptions.js';
 import { FAST32 } from './fast-paths.js';
+import { FAST32_COLD } from './fast-paths-cold.js';
 import { CONDITIONS } from './handlers/table.js';
 import { HANDLERS } from './dispatch.js';
 import { EFLAGS, getCF, LazyOp, PARITY, setArith, testCondition } from './flags.js';
@@ -456,9 +457,19 @@ export class BlockWriter {
     this.lines.push(`regs.ip = ${this.ins(i).nextIp}; cpu.instructions = base + ${this.count};`);
   }
 
+  /**
+   * The handler of instruction `i` as the tier reads it: a handler of `fast-paths-cold.ts` stands for
+   * the generic handler of its code (it has exactly those semantics), so the forms below that are
+   * written out for the generic handler are written out for it too.
+   */
+  protected handler(i: number): Handler {
+    const h = this.block.handlers[i]!;
+    return FAST32_COLD.has(h) ? HANDLERS[this.ins(i).code]! : h;
+  }
+
   protected instruction(i: number): void {
     const ins = this.ins(i);
-    const h = this.block.handlers[i]!;
+    const h = this.handler(i);
     const cc = JCC_CONDITION.get(ins.code);
     // JMP rel ends a block, a Jcc rel may sit inside one (`BlockCache` goes on past one); the
     // rel8_32/rel32_32 codes say the operand size.
@@ -637,7 +648,7 @@ export class BlockWriter {
    */
   protected flagsDead(i: number): boolean {
     for (let j = i + 1; j < this.count; j++) {
-      const h = this.block.handlers[j]!;
+      const h = this.handler(j);
       if (FLAG_NEUTRAL.has(h)) continue;
       return this.overwritesFlags(j);
     }
@@ -650,7 +661,7 @@ export class BlockWriter {
    * constant that is not 0 (eager bits, written inline below).
    */
   private overwritesFlags(j: number): boolean {
-    const h = this.block.handlers[j]!;
+    const h = this.handler(j);
     const ins = this.ins(j);
     if (ALU.has(h)) return ins.op1Kind !== OpKind.Memory;
     if (h === FAST32.imulRR) return true;

@@ -15,7 +15,7 @@
  * `operand-record.ts`: a few int32 per instruction, consecutive for a block), not from the decoded
  * `Instruction`, which cold code reaches with a cache miss or two per instruction.
  */
-import { Code, type Instruction, OpKind, Register } from '@typevisor/x86-decoder';
+import { Code, type Instruction, OpKind } from '@typevisor/x86-decoder';
 import type { Cpu, Handler } from './cpu.js';
 import { raise, Vector } from './exceptions.js';
 import { EFLAGS, getCF, LazyOp, setArith, setLazy, szp, testCondition } from './flags.js';
@@ -23,26 +23,16 @@ import { read8, read16, read32, write8, write16, write32 } from './memory-access
 import { BYTE_OFFSET_OF, GPR_OF, Seg } from './registers.js';
 import { Rec } from './operand-record.js';
 import { Attr } from './segments.js';
-
-/** Base + index * scale + displacement of the record's memory operand, not yet wrapped to 32 bits. */
-function address32(cpu: Cpu, rec: Int32Array, at: number): number {
-  const u32 = cpu.regs.u32;
-  const m = rec[at + Rec.Mem]!;
-  let a = rec[at + Rec.Disp]!;
-  const base = m & 0xff;
-  if (base !== Register.None) a += u32[GPR_OF[base]!]!;
-  const index = (m >>> 8) & 0xff;
-  if (index !== Register.None) a += u32[GPR_OF[index]!]! * ((m >>> 16) & 0xff);
-  return a;
-}
-
-/** Offset of a 32-bit memory operand (address size 32), recorded like `operands.ts` `locate`. */
-function locate32(cpu: Cpu, rec: Int32Array, at: number): number {
-  const a = address32(cpu, rec, at) >>> 0;
-  cpu.eaSeg = (rec[at + Rec.Mem]! >>> 24) - Register.ES;
-  cpu.eaOff = a;
-  return a;
-}
+import { coldFastHandler } from './fast-paths-cold.js';
+import {
+  address32,
+  locate32,
+  push32,
+  shiftArithmetic32,
+  shiftLeft32,
+  shiftRight32,
+  source32,
+} from './fast-shared.js';
 
 // ------------------------------------------------------------------ MOV
 
@@ -76,17 +66,6 @@ function lazy32(cpu: Cpu, op: LazyOp, dst: number, src: number, res: number): vo
   f.dst = dst;
   f.src = src;
   f.res = res;
-}
-
-/** The second operand of a register-destination ALU form: register, immediate or memory. */
-function source32(cpu: Cpu, rec: Int32Array, at: number): number {
-  const k = rec[at + Rec.Kind1]!;
-  if (k === OpKind.Register) return cpu.regs.u32[GPR_OF[rec[at + Rec.Reg1]!]!]!;
-  if (k === OpKind.Memory) {
-    const off = locate32(cpu, rec, at); // sets cpu.eaSeg: read it only afterwards
-    return read32(cpu, cpu.eaSeg, off);
-  }
-  return rec[at + Rec.Imm]! >>> 0;
 }
 
 const addR: Handler = (cpu, _ins, rec, at) => {
@@ -232,36 +211,18 @@ const mov16MR: Handler = (cpu, _ins, rec, at) => {
 
 const OSZAPC = EFLAGS.OF | EFLAGS.SF | EFLAGS.ZF | EFLAGS.AF | EFLAGS.PF | EFLAGS.CF;
 
-/** SHL/SAL r32, imm8 (a masked count of 0 changes nothing, flags included). */
+/** SHL/SAL, SHR, SAR r32, imm8 (a masked count of 0 changes nothing, flags included). */
 const shlRI: Handler = (cpu, _ins, rec, at) => {
   const c = rec[at + Rec.Imm]! & 31;
-  if (c === 0) return;
-  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
-  const dst = cpu.regs.u32[d]!;
-  const res = (dst << c) >>> 0;
-  const cf = (dst >>> (32 - c)) & 1;
-  cpu.regs.r32[d] = res;
-  setArith(cpu.flags, OSZAPC, szp(res, 32) | ((res >>> 31) ^ cf ? EFLAGS.OF : 0) | cf);
+  if (c !== 0) shiftLeft32(cpu, GPR_OF[rec[at + Rec.Reg0]!]!, c);
 };
 const shrRI: Handler = (cpu, _ins, rec, at) => {
   const c = rec[at + Rec.Imm]! & 31;
-  if (c === 0) return;
-  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
-  const dst = cpu.regs.u32[d]!;
-  const res = dst >>> c;
-  const cf = (dst >>> (c - 1)) & 1;
-  cpu.regs.r32[d] = res;
-  setArith(cpu.flags, OSZAPC, szp(res, 32) | (c === 1 && dst >>> 31 ? EFLAGS.OF : 0) | cf);
+  if (c !== 0) shiftRight32(cpu, GPR_OF[rec[at + Rec.Reg0]!]!, c);
 };
 const sarRI: Handler = (cpu, _ins, rec, at) => {
   const c = rec[at + Rec.Imm]! & 31;
-  if (c === 0) return;
-  const d = GPR_OF[rec[at + Rec.Reg0]!]!;
-  const signed = cpu.regs.r32[d]!;
-  const res = (signed >> c) >>> 0;
-  const cf = (signed >> (c - 1)) & 1;
-  cpu.regs.r32[d] = res;
-  setArith(cpu.flags, OSZAPC, szp(res, 32) | cf);
+  if (c !== 0) shiftArithmetic32(cpu, GPR_OF[rec[at + Rec.Reg0]!]!, c);
 };
 
 /** IMUL r32, r32: the low half is Math.imul; the double product differs from it exactly on overflow. */
@@ -277,19 +238,7 @@ const imulRR: Handler = (cpu, _ins, rec, at) => {
 
 // ------------------------------------------------------------------ PUSH/POP r32
 
-const pushR: Handler = (cpu, _ins, rec, at) => {
-  const r = cpu.regs;
-  const v = r.u32[GPR_OF[rec[at + Rec.Reg0]!]!]!;
-  if ((cpu.segs.attr[Seg.SS]! & Attr.DB) !== 0) {
-    const sp = (r.u32[4]! - 4) >>> 0;
-    write32(cpu, Seg.SS, sp, v);
-    r.r32[4] = sp;
-  } else {
-    const sp = (r.r16[8]! - 4) & 0xffff;
-    write32(cpu, Seg.SS, sp, v);
-    r.r16[8] = sp;
-  }
-};
+const pushR: Handler = (cpu, _ins, rec, at) => push32(cpu, cpu.regs.u32[GPR_OF[rec[at + Rec.Reg0]!]!]!);
 /** POP r32: the register is written after ESP moves, so POP ESP loads the popped value. */
 const popR: Handler = (cpu, _ins, rec, at) => {
   const r = cpu.regs;
@@ -377,6 +326,11 @@ REG_DEST.set(Code.Shl_rm32_imm8, shlRI);
 REG_DEST.set(Code.Sal_rm32_imm8, shlRI);
 REG_DEST.set(Code.Shr_rm32_imm8, shrRI);
 REG_DEST.set(Code.Sar_rm32_imm8, sarRI);
+// The by-1 forms: the decoder gives them an immediate operand of 1.
+REG_DEST.set(Code.Shl_rm32_1, shlRI);
+REG_DEST.set(Code.Sal_rm32_1, shlRI);
+REG_DEST.set(Code.Shr_rm32_1, shrRI);
+REG_DEST.set(Code.Sar_rm32_1, sarRI);
 REG_DEST.set(Code.Push_r32, pushR);
 REG_DEST.set(Code.Pop_r32, popR);
 
@@ -415,6 +369,20 @@ export function fastHandler(ins: Instruction): Handler | null {
       return null;
     case Code.Mov_r32_imm32:
       return movRI;
+    // MOV AL/AX/EAX, moffs and back: the decoder gives moffs as a memory operand without base or
+    // index (the offset in the displacement), which the memory forms above locate the same way.
+    case Code.Mov_EAX_moffs32:
+      return mem32 ? movRM : null;
+    case Code.Mov_moffs32_EAX:
+      return mem32 ? movMR : null;
+    case Code.Mov_AL_moffs8:
+      return mem32 ? mov8RM : null;
+    case Code.Mov_moffs8_AL:
+      return mem32 ? mov8MR : null;
+    case Code.Mov_AX_moffs16:
+      return mem32 ? mov16RM : null;
+    case Code.Mov_moffs16_AX:
+      return mem32 ? mov16MR : null;
     case Code.Mov_rm32_imm32:
       if (k0 === OpKind.Register) return movRI;
       return mem32 ? movMI : null;
@@ -443,9 +411,9 @@ export function fastHandler(ins: Instruction): Handler | null {
   }
   const jcc = JCC.get(code);
   if (jcc !== undefined) return jcc;
-  if (k0 !== OpKind.Register) return null;
-  if (k1 === OpKind.Memory && !mem32) return null;
-  return REG_DEST.get(code) ?? null;
+  const reg = k0 === OpKind.Register && (k1 !== OpKind.Memory || mem32) ? REG_DEST.get(code) : undefined;
+  // Then the forms cold code runs most through generic handlers (`fast-paths-cold.ts`).
+  return reg ?? coldFastHandler(ins);
 }
 
 /**
